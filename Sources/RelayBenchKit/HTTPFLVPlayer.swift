@@ -1,0 +1,185 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RelayCore
+import RelayFLV
+
+/// What a player saw: enough to judge a stream (frames, key frame first, gaps, first-frame time).
+public struct PlayerStats: Sendable {
+    public var status: Int?
+    public var bytes = 0
+    public var videoFrames = 0
+    public var audioFrames = 0
+    public var sequenceHeaders = 0
+    public var firstVideoIsKey: Bool?
+    public var connectedAt: NIODeadline
+    public var firstVideoAt: NIODeadline?
+    public var lastVideoAt: NIODeadline?
+    /// Largest time between two consecutive video frames.
+    public var maxVideoGap: TimeAmount = .zero
+    public var videoTimestamps: [Int64] = []
+    public var error: String?
+    public var closed = false
+
+    /// Time from connecting to the first video frame.
+    public var timeToFirstFrame: TimeAmount? { firstVideoAt.map { $0 - connectedAt } }
+}
+
+/// A minimal HTTP-FLV player on SwiftNIO: parses the response, the chunked framing and every FLV
+/// tag, so a broken stream counts as a failure. Used by the tests and by relay-bench.
+public final class HTTPFLVPlayer: Sendable {
+    private let state: NIOLockedValueBox<PlayerStats>
+    private let channel: any Channel
+
+    public static func connect(host: String, port: Int, path: String, group: any EventLoopGroup,
+                               keepTimestamps: Bool = false) async throws -> HTTPFLVPlayer {
+        let state = NIOLockedValueBox(PlayerStats(connectedAt: .now()))
+        let channel = try await ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.addHandler(FLVClientHandler(state: state, keepTimestamps: keepTimestamps))
+                }
+            }
+            .connect(host: host, port: port).get()
+        var request = ByteBuffer()
+        request.writeString("GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUser-Agent: relay-bench\r\nAccept: */*\r\n\r\n")
+        try await channel.writeAndFlush(request)
+        return HTTPFLVPlayer(state: state, channel: channel)
+    }
+
+    private init(state: NIOLockedValueBox<PlayerStats>, channel: any Channel) {
+        self.state = state
+        self.channel = channel
+    }
+
+    public var stats: PlayerStats { state.withLockedValue { $0 } }
+
+    public func close() async {
+        try? await channel.close()
+    }
+
+    /// Polls until `condition` holds or `timeout` passes.
+    public func wait(timeout: TimeAmount, until condition: @Sendable (PlayerStats) -> Bool) async -> PlayerStats {
+        let deadline = NIODeadline.now() + timeout
+        while NIODeadline.now() < deadline {
+            let s = stats
+            if condition(s) || s.closed { return s }
+            try? await Task.sleep(nanoseconds: 5_000_000)
+        }
+        return stats
+    }
+}
+
+private final class FLVClientHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private enum Phase { case head, chunkSize, chunkData(Int), chunkEnd, done }
+    private let state: NIOLockedValueBox<PlayerStats>
+    private let keepTimestamps: Bool
+    private var phase = Phase.head
+    private var pending = ByteBuffer()
+    private var flv = ByteBuffer()
+    private var reader = FLVTagReader()
+
+    init(state: NIOLockedValueBox<PlayerStats>, keepTimestamps: Bool) {
+        self.state = state
+        self.keepTimestamps = keepTimestamps
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        state.withLockedValue { $0.bytes += incoming.readableBytes }
+        pending.writeBuffer(&incoming)
+        do {
+            try parse()
+        } catch {
+            state.withLockedValue { $0.error = "\(error)" }
+            context.close(promise: nil)
+        }
+        pending.discardReadBytes()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        state.withLockedValue { $0.closed = true }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        state.withLockedValue { $0.error = "\(error)" }
+        context.close(promise: nil)
+    }
+
+    struct ParseError: Error, CustomStringConvertible { let description: String }
+
+    private func parse() throws {
+        while true {
+            switch phase {
+            case .head:
+                guard let end = pending.readableBytesView.firstRange(of: [13, 10, 13, 10]) else { return }
+                let headLength = end.upperBound - pending.readableBytesView.startIndex
+                let head = pending.readString(length: headLength) ?? ""
+                let parts = head.split(separator: " ", maxSplits: 2)
+                let status = parts.count > 1 ? Int(parts[1]) : nil
+                state.withLockedValue { $0.status = status }
+                guard status == 200 else { phase = .done; return }
+                guard head.lowercased().contains("transfer-encoding: chunked") else {
+                    throw ParseError(description: "response is not chunked")
+                }
+                phase = .chunkSize
+            case .chunkSize:
+                guard let end = pending.readableBytesView.firstRange(of: [13, 10]) else {
+                    if pending.readableBytes > 32 { throw ParseError(description: "bad chunk size line") }
+                    return
+                }
+                let line = pending.readString(length: end.upperBound - pending.readableBytesView.startIndex) ?? ""
+                guard let size = Int(line.filter { $0.isHexDigit }, radix: 16), !line.dropLast(2).isEmpty else {
+                    throw ParseError(description: "bad chunk size \(line)")
+                }
+                phase = size == 0 ? .done : .chunkData(size)
+            case .chunkData(let size):
+                guard pending.readableBytes >= size else { return }
+                var data = pending.readSlice(length: size)!
+                flv.writeBuffer(&data)
+                try drainFLV()
+                phase = .chunkEnd
+            case .chunkEnd:
+                guard pending.readableBytes >= 2 else { return }
+                guard pending.readInteger(as: UInt16.self) == 0x0D0A else { throw ParseError(description: "missing CRLF after chunk") }
+                phase = .chunkSize
+            case .done:
+                pending.moveReaderIndex(to: pending.writerIndex)
+                return
+            }
+        }
+    }
+
+    private func drainFLV() throws {
+        while let tag = try reader.next(from: &flv) {
+            let now = NIODeadline.now()
+            switch tag.type {
+            case FLVTagType.video:
+                switch try FLVVideo.parse(tag.body) {
+                case .sequenceHeader:
+                    state.withLockedValue { $0.sequenceHeaders += 1 }
+                case .frame(_, let isKey, _, _):
+                    state.withLockedValue { s in
+                        if s.firstVideoAt == nil {
+                            s.firstVideoAt = now
+                            s.firstVideoIsKey = isKey
+                        }
+                        if let last = s.lastVideoAt { s.maxVideoGap = max(s.maxVideoGap, now - last) }
+                        s.lastVideoAt = now
+                        s.videoFrames += 1
+                        if keepTimestamps { s.videoTimestamps.append(Int64(tag.timestamp)) }
+                    }
+                default:
+                    break
+                }
+            case FLVTagType.audio:
+                state.withLockedValue { $0.audioFrames += 1 }
+            default:
+                break
+            }
+        }
+        flv.discardReadBytes()
+    }
+}

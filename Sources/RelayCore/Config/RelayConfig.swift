@@ -1,0 +1,126 @@
+import Foundation
+
+/// Server configuration (`config.json`). Every key is optional; README lists them all.
+public struct RelayConfig: Sendable, Equatable {
+    public struct Listener: Sendable, Equatable {
+        public var enabled: Bool
+        public var host: String
+        public var port: Int
+    }
+
+    public struct RTMP: Sendable, Equatable {
+        public var listener: Listener
+        /// Chunk size the server sends with (one for all players, so muxed chunks are shared).
+        public var chunkSize: Int
+        public var maxMessageSize: Int
+        /// How H.265 is written to RTMP/FLV players: "enhanced" (FourCC hvc1) or "legacy" (codec id 12).
+        public var hevcMode: String
+        public var handshakeTimeoutMs: Int
+        /// Acknowledgement window announced to peers.
+        public var windowAckSize: Int
+    }
+
+    public struct HTTPFLV: Sendable, Equatable {
+        public var listener: Listener
+        public var cors: Bool
+    }
+
+    public struct Source: Sendable, Equatable {
+        public var gopCache: Bool
+        public var gopCacheMaxBytes: Int
+        public var gopCacheMaxMs: Int
+        /// Muxed bytes are written to players in segments spanning this much media time (0 = every packet).
+        public var mergeWriteMs: Int
+        /// A source with fewer tracks configured than announced becomes playable after this long.
+        public var trackWaitMs: Int
+        /// How long a player waits for a stream that is not (yet) published.
+        public var playWaitMs: Int
+        public var rejectDuplicatePublish: Bool
+    }
+
+    public struct Player: Sendable, Equatable {
+        public var writeTimeoutMs: Int
+        public var maxPendingBytes: Int
+        /// "close": drop a player that cannot keep up; "skip": drop its segments until the next key frame.
+        public var slowPolicy: String
+        public var sendBufferBytes: Int
+    }
+
+    public var logLevel: String
+    public var eventLoops: Int
+    public var rtmp: RTMP
+    public var httpFLV: HTTPFLV
+    public var source: Source
+    public var player: Player
+
+    public static let `default`: RelayConfig = try! RelayConfig(json: [:])
+
+    /// Loads a file; errors name the file and the field.
+    public static func load(path: String) throws -> RelayConfig {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError(field: "", message: "cannot read config file \(path)")
+        }
+        return try parse(data)
+    }
+
+    public static func parse(_ data: Data) throws -> RelayConfig {
+        let object: JSONValue
+        do {
+            object = try JSONValue.parse(data)
+        } catch {
+            throw ConfigError(field: "", message: "not valid JSON: \(error)")
+        }
+        guard case .object(let dict) = object else {
+            throw ConfigError(field: "", message: "the top level must be a JSON object")
+        }
+        return try RelayConfig(json: dict)
+    }
+
+    init(json: [String: JSONValue]) throws {
+        var root = ConfigReader(json, path: "")
+        logLevel = try root.string("log_level", default: "info",
+                                   oneOf: ["trace", "debug", "info", "notice", "warning", "error", "critical"])
+        eventLoops = try root.int("event_loops", default: 0, in: 0...256)
+
+        var r = try root.object("rtmp")
+        rtmp = RTMP(
+            listener: try Self.listener(&r, port: 1935),
+            chunkSize: try r.int("chunk_size", default: 4096, in: 128...65536),
+            maxMessageSize: try r.int("max_message_size", default: 8 << 20, in: 1024...(64 << 20)),
+            hevcMode: try r.string("hevc_mode", default: "enhanced", oneOf: ["enhanced", "legacy"]),
+            handshakeTimeoutMs: try r.int("handshake_timeout_ms", default: 10_000, in: 100...600_000),
+            windowAckSize: try r.int("window_ack_size", default: 2_500_000, in: 4096...Int(Int32.max)))
+        try r.rejectUnknownKeys()
+
+        var h = try root.object("http_flv")
+        httpFLV = HTTPFLV(listener: try Self.listener(&h, port: 8080), cors: try h.bool("cors", default: true))
+        try h.rejectUnknownKeys()
+
+        var s = try root.object("source")
+        source = Source(
+            gopCache: try s.bool("gop_cache", default: true),
+            gopCacheMaxBytes: try s.int("gop_cache_max_bytes", default: 32 << 20, in: 0...(1 << 30)),
+            gopCacheMaxMs: try s.int("gop_cache_max_ms", default: 20_000, in: 0...600_000),
+            mergeWriteMs: try s.int("merge_write_ms", default: 0, in: 0...2000),
+            trackWaitMs: try s.int("track_wait_ms", default: 1000, in: 0...60_000),
+            playWaitMs: try s.int("play_wait_ms", default: 5000, in: 0...600_000),
+            rejectDuplicatePublish: try s.bool("reject_duplicate_publish", default: true))
+        try s.rejectUnknownKeys()
+
+        var p = try root.object("player")
+        player = Player(
+            writeTimeoutMs: try p.int("write_timeout_ms", default: 10_000, in: 100...600_000),
+            maxPendingBytes: try p.int("max_pending_bytes", default: 8 << 20, in: 64 << 10...(1 << 30)),
+            slowPolicy: try p.string("slow_policy", default: "close", oneOf: ["close", "skip"]),
+            sendBufferBytes: try p.int("send_buffer_bytes", default: 0, in: 0...(64 << 20)))
+        try p.rejectUnknownKeys()
+
+        try root.rejectUnknownKeys()
+    }
+
+    private static func listener(_ r: inout ConfigReader, port: Int) throws -> Listener {
+        Listener(enabled: try r.bool("enabled", default: true),
+                 host: try r.string("host", default: "0.0.0.0"),
+                 port: try r.int("port", default: port, in: 0...65535))
+    }
+}

@@ -1,0 +1,101 @@
+import NIOCore
+
+/// One protocol's view of a Source: muxes every packet once for all of that protocol's players,
+/// merges the output into segments and keeps those since the last key frame for new players.
+///
+/// Created lazily by the Source when the first player of its kind arrives; confined to the
+/// Source's event loop.
+final class TransStream {
+    let kind: String
+    private let muxer: any Muxer
+    private var streams: [AVStream]
+    private var merge: MergeWriteBuffer
+    private var header: ByteBuffer
+    private var hasVideo: Bool
+    /// Serialized segments since the last key frame; empty while waiting for one.
+    private var gop: [Segment] = []
+    private var gopBytes = 0
+    private let maxGOPBytes: Int
+    private var fanout = SinkFanout()
+    private var lastMs: Int64 = 0
+
+    init(kind: String, muxer: any Muxer, streams: [AVStream], mergeWindowMs: Int, maxGOPBytes: Int) {
+        self.kind = kind
+        self.muxer = muxer
+        self.streams = streams
+        self.merge = MergeWriteBuffer(mergeWindowMs: mergeWindowMs, prefixSize: muxer.segmentPrefixSize)
+        self.maxGOPBytes = maxGOPBytes
+        self.hasVideo = streams.contains { $0.kind == .video }
+        self.header = ByteBuffer()
+        self.header = makeHeader()
+    }
+
+    var sinkCount: Int { fanout.count }
+
+    func write(_ packet: AVPacket, stream: AVStream) {
+        let ms = packet.dts.rescaled(from: stream.timebase, to: 1000)
+        lastMs = ms
+        let videoKey = packet.isVideo && packet.isKeyFrame
+        if let cut = merge.willAppend(atMs: ms, cutBefore: videoKey, resumable: hasVideo ? videoKey : true) {
+            emit(cut.bytes, startsWithKey: cut.startsWithKey)
+        }
+        merge.withOpen { muxer.mux(packet, stream: stream, into: &$0) }
+        if merge.cutsEveryPacket, let cut = merge.cut() {
+            emit(cut.bytes, startsWithKey: cut.startsWithKey)
+        }
+    }
+
+    /// A track's configuration changed: new players get a new header, current ones get the new
+    /// sequence header in order with the media.
+    func configChanged(_ stream: AVStream, streams: [AVStream]) {
+        self.streams = streams
+        header = makeHeader()
+        merge.ensureOpen(atMs: lastMs, startsWithKey: false)
+        merge.withOpen { muxer.configChanged(stream, streams: streams, into: &$0) }
+        if merge.cutsEveryPacket, let cut = merge.cut() {
+            emit(cut.bytes, startsWithKey: cut.startsWithKey)
+        }
+    }
+
+    func add(_ sink: any MediaSink) {
+        fanout.add(sink, startup: StartupBytes(header: header, segments: gop))
+    }
+
+    func remove(_ sink: any MediaSink) {
+        fanout.remove(sink)
+    }
+
+    /// Publisher gone: flush what is open and end every player.
+    func end() {
+        if let cut = merge.cut() { emit(cut.bytes, startsWithKey: cut.startsWithKey) }
+        fanout.endAll()
+    }
+
+    private func makeHeader() -> ByteBuffer {
+        var buffer = ByteBuffer()
+        if muxer.segmentPrefixSize > 0 { buffer.writeRepeatingByte(0, count: muxer.segmentPrefixSize) }
+        muxer.writeHeader(streams: streams, into: &buffer)
+        muxer.finishSegment(&buffer)
+        return buffer
+    }
+
+    private func emit(_ bytes: ByteBuffer, startsWithKey: Bool) {
+        var bytes = bytes
+        muxer.finishSegment(&bytes)
+        let segment = Segment(bytes: bytes, startsWithKeyFrame: startsWithKey)
+        if startsWithKey && hasVideo {
+            gop.removeAll(keepingCapacity: true)
+            gopBytes = 0
+        }
+        if hasVideo && (startsWithKey || !gop.isEmpty) {
+            gop.append(segment)
+            gopBytes += bytes.readableBytes
+            if gopBytes > maxGOPBytes {
+                // Too long a GOP to replay: new players wait for the next key frame instead.
+                gop.removeAll()
+                gopBytes = 0
+            }
+        }
+        fanout.deliver(segment)
+    }
+}

@@ -1,0 +1,35 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Builds a protocol's muxer; registered per TransStream kind ("rtmp", "flv", …) by the server.
+public struct MuxerFactory: Sendable {
+    public let kind: String
+    public let make: @Sendable () -> any Muxer
+
+    public init(kind: String, make: @escaping @Sendable () -> any Muxer) {
+        self.kind = kind
+        self.make = make
+    }
+}
+
+/// What every session needs: config, the stream registry and the muxers of each protocol.
+public final class RelayContext: Sendable {
+    public let config: RelayConfig
+    public let registry: StreamRegistry
+    public let muxers: [String: MuxerFactory]
+    public let logger: Logger
+    private let ids = NIOLockedValueBox<UInt64>(0)
+
+    public init(config: RelayConfig, muxers: [MuxerFactory], logger: Logger) {
+        self.config = config
+        self.registry = StreamRegistry()
+        self.muxers = Dictionary(muxers.map { ($0.kind, $0) }, uniquingKeysWith: { a, _ in a })
+        self.logger = logger
+    }
+
+    /// Process-unique ids for sessions and sinks.
+    public func nextID() -> UInt64 {
+        ids.withLockedValue { $0 += 1; return $0 }
+    }
+}

@@ -1,0 +1,94 @@
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Live sources by stream id, and players waiting for one to become playable.
+///
+/// Touched only when sessions start and end (never per packet), so one lock is enough.
+public final class StreamRegistry: Sendable {
+    public enum PublishError: Error, CustomStringConvertible {
+        case streamBusy(String)
+        public var description: String {
+            switch self { case .streamBusy(let id): return "stream \(id) is already being published" }
+        }
+    }
+
+    private struct Waiter {
+        let id: UInt64
+        let continuation: CheckedContinuation<Source?, Never>
+    }
+
+    private struct State {
+        var sources: [String: Source] = [:]
+        var ready: Set<String> = []
+        var waiters: [String: [Waiter]] = [:]
+        var nextWaiter: UInt64 = 0
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    public init() {}
+
+    /// Claims the stream id for a new publisher.
+    public func register(_ source: Source) throws(PublishError) {
+        let ok = state.withLockedValue { s -> Bool in
+            if s.sources[source.id] != nil { return false }
+            s.sources[source.id] = source
+            return true
+        }
+        if !ok { throw .streamBusy(source.id) }
+    }
+
+    public func unregister(_ source: Source) {
+        state.withLockedValue { s in
+            if s.sources[source.id] === source {
+                s.sources[source.id] = nil
+                s.ready.remove(source.id)
+            }
+        }
+    }
+
+    /// The source has its tracks: wake players waiting for it.
+    func markReady(_ source: Source) {
+        let waiters = state.withLockedValue { s -> [Waiter] in
+            guard s.sources[source.id] === source else { return [] }
+            s.ready.insert(source.id)
+            return s.waiters.removeValue(forKey: source.id) ?? []
+        }
+        for w in waiters { w.continuation.resume(returning: source) }
+    }
+
+    public func source(_ id: String) -> Source? {
+        state.withLockedValue { $0.sources[id] }
+    }
+
+    public var sources: [Source] {
+        state.withLockedValue { Array($0.sources.values) }
+    }
+
+    /// Returns the stream once it is playable, waiting up to `timeout` for it to be published.
+    public func waitForPlayableSource(_ id: String, timeout: TimeAmount, on loop: any EventLoop) async -> Source? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Source?, Never>) in
+            let outcome = state.withLockedValue { s -> (Source?, UInt64?) in
+                if s.ready.contains(id), let src = s.sources[id] { return (src, nil) }
+                s.nextWaiter += 1
+                s.waiters[id, default: []].append(Waiter(id: s.nextWaiter, continuation: continuation))
+                return (nil, s.nextWaiter)
+            }
+            if let src = outcome.0 {
+                continuation.resume(returning: src)
+            } else if let waiterID = outcome.1 {
+                loop.scheduleTask(in: timeout) { [self] in self.expire(id, waiterID) }
+            }
+        }
+    }
+
+    private func expire(_ id: String, _ waiterID: UInt64) {
+        let waiter = state.withLockedValue { s -> Waiter? in
+            guard var list = s.waiters[id], let i = list.firstIndex(where: { $0.id == waiterID }) else { return nil }
+            let w = list.remove(at: i)
+            s.waiters[id] = list.isEmpty ? nil : list
+            return w
+        }
+        waiter?.continuation.resume(returning: nil)
+    }
+}

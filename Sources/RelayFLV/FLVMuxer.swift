@@ -1,0 +1,100 @@
+import NIOCore
+import RelayCore
+
+/// FLV tags from AVPackets: the HTTP-FLV TransStream (each segment framed as one HTTP chunk,
+/// written in place) and, unframed, FLV files.
+public final class FLVMuxer: Muxer {
+    public enum Framing: Sendable { case httpChunked, none }
+
+    private let framing: Framing
+    private let hevcMode: HEVCFLVMode
+    private var lastTimestamp: UInt32 = 0
+
+    public init(framing: Framing, hevcMode: HEVCFLVMode) {
+        self.framing = framing
+        self.hevcMode = hevcMode
+    }
+
+    public static func factory(hevcMode: HEVCFLVMode) -> MuxerFactory {
+        MuxerFactory(kind: "flv") { FLVMuxer(framing: .httpChunked, hevcMode: hevcMode) }
+    }
+
+    // "%08x\r\n": a fixed-width chunk-size line (leading zeros are valid HTTP/1.1) so it can be
+    // reserved before the segment's size is known.
+    public var segmentPrefixSize: Int { framing == .httpChunked ? 10 : 0 }
+
+    public func finishSegment(_ buffer: inout ByteBuffer) {
+        guard framing == .httpChunked else { return }
+        let size = buffer.readableBytes - 10
+        let start = buffer.readerIndex
+        for i in 0..<8 {
+            let nibble = (size >> ((7 - i) * 4)) & 0xF
+            buffer.setInteger(UInt8(nibble < 10 ? 0x30 + nibble : 0x57 + nibble), at: start + i)
+        }
+        buffer.setInteger(UInt16(0x0D0A), at: start + 8)
+        buffer.writeInteger(UInt16(0x0D0A))
+    }
+
+    public func writeHeader(streams: [AVStream], into buffer: inout ByteBuffer) {
+        FLVFileHeader.write(hasAudio: streams.contains { $0.kind == .audio },
+                            hasVideo: streams.contains { $0.kind == .video }, into: &buffer)
+        Self.writeTag(type: FLVTagType.script, timestamp: 0, into: &buffer) {
+            FLVMetadata.write(streams: streams, hevcMode: hevcMode, into: &$0)
+        }
+        for stream in streams { writeSequenceHeader(stream, timestamp: 0, into: &buffer) }
+    }
+
+    public func configChanged(_ stream: AVStream, streams: [AVStream], into buffer: inout ByteBuffer) {
+        writeSequenceHeader(stream, timestamp: lastTimestamp, into: &buffer)
+    }
+
+    public func mux(_ packet: AVPacket, stream: AVStream, into buffer: inout ByteBuffer) {
+        let ts = UInt32(truncatingIfNeeded: packet.dts.rescaled(from: stream.timebase, to: 1000))
+        lastTimestamp = ts
+        if packet.isVideo {
+            let cts = Int32(clamping: (packet.pts - packet.dts).rescaled(from: stream.timebase, to: 1000))
+            Self.writeTag(type: FLVTagType.video, timestamp: ts, into: &buffer) {
+                FLVVideo.writeHeader(codec: packet.codec, isKeyFrame: packet.isKeyFrame, compositionTime: cts,
+                                     hevcMode: hevcMode, into: &$0)
+                $0.writeImmutableBuffer(packet.payload)
+            }
+        } else {
+            guard let audio = stream.audio else { return }
+            Self.writeTag(type: FLVTagType.audio, timestamp: ts, into: &buffer) {
+                FLVAudio.writeHeader(codec: packet.codec, audio: audio, isSequenceHeader: false, into: &$0)
+                $0.writeImmutableBuffer(packet.payload)
+            }
+        }
+    }
+
+    private func writeSequenceHeader(_ stream: AVStream, timestamp: UInt32, into buffer: inout ByteBuffer) {
+        switch stream.codec {
+        case .h264, .h265:
+            guard stream.extradata.readableBytes > 0 else { return }
+            Self.writeTag(type: FLVTagType.video, timestamp: timestamp, into: &buffer) {
+                FLVVideo.writeSequenceHeader(codec: stream.codec, record: stream.extradata, hevcMode: hevcMode, into: &$0)
+            }
+        case .aac:
+            guard let audio = stream.audio, stream.extradata.readableBytes > 0 else { return }
+            Self.writeTag(type: FLVTagType.audio, timestamp: timestamp, into: &buffer) {
+                FLVAudio.writeHeader(codec: .aac, audio: audio, isSequenceHeader: true, into: &$0)
+                $0.writeImmutableBuffer(stream.extradata)
+            }
+        default:
+            return
+        }
+    }
+
+    /// Writes one tag: header, body, PreviousTagSize; the size is patched in after the body.
+    static func writeTag(type: UInt8, timestamp: UInt32, into buffer: inout ByteBuffer,
+                         body: (inout ByteBuffer) -> Void) {
+        let start = buffer.writerIndex
+        FLVTagHeader.write(type: type, dataSize: 0, timestamp: timestamp, into: &buffer)
+        let bodyStart = buffer.writerIndex
+        body(&buffer)
+        let size = buffer.writerIndex - bodyStart
+        buffer.setInteger(UInt8(truncatingIfNeeded: size >> 16), at: start + 1)
+        buffer.setInteger(UInt16(truncatingIfNeeded: size), at: start + 2)
+        buffer.writeInteger(UInt32(size + 11))
+    }
+}

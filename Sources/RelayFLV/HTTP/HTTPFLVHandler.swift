@@ -1,0 +1,160 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import RelayCore
+
+/// One HTTP-FLV player connection: `GET /app/stream.flv[?query]`.
+///
+/// Responses are written as raw bytes (no HTTP encoder in the pipeline): after the head, the
+/// body is the FLV TransStream's segments, already framed as HTTP chunks and shared by all players.
+final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = ByteBuffer
+
+    private let relay: RelayContext
+    private var logger: Logger
+    private var request: HTTPRequestHead?
+    private var sink: ChannelSink?
+    private var source: Source?
+    private var answered = false
+
+    init(relay: RelayContext, logger: Logger) {
+        self.relay = relay
+        self.logger = logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            if request == nil && !answered { request = head }
+        case .body:
+            break  // requests we serve have no body; ignore, bounded by the decoder
+        case .end:
+            guard let head = request, !answered else { return }
+            answered = true
+            handle(head, context: context)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if !answered {
+            logger.warning("bad HTTP request from \(remote(context)): \(error)")
+            answered = true
+            respond(context, status: .badRequest, body: "bad request\n")
+        } else {
+            logger.debug("HTTP-FLV connection error from \(remote(context)): \(error)")
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let sink, let source {
+            sink.markClosed()
+            source.detachLater(sink, kind: "flv")
+            logger.info("HTTP-FLV player left", metadata: ["remote": "\(sink.info.remoteAddress)", "stream": "\(source.id)"])
+        }
+        sink = nil
+        source = nil
+        context.fireChannelInactive()
+    }
+
+    private func remote(_ context: ChannelHandlerContext) -> String {
+        context.remoteAddress?.displayString ?? "?"
+    }
+
+    private func handle(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        switch head.method {
+        case .OPTIONS:
+            respond(context, status: .noContent, body: nil, extra: [
+                ("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS"),
+                ("Access-Control-Allow-Headers", "*"),
+                ("Access-Control-Max-Age", "86400"),
+            ])
+            return
+        case .GET, .HEAD:
+            break
+        default:
+            respond(context, status: .methodNotAllowed, body: "method not allowed\n", extra: [("Allow", "GET, HEAD, OPTIONS")])
+            return
+        }
+        let (rawPath, params) = splitQuery(head.uri[...])
+        guard rawPath.hasPrefix("/"), rawPath.hasSuffix(".flv") else {
+            respond(context, status: .notFound, body: "not found\n")
+            return
+        }
+        let id = String(rawPath.dropFirst().dropLast(4))
+        guard isValidStreamID(id) else {
+            respond(context, status: .badRequest, body: "bad stream id\n")
+            return
+        }
+        let info = SessionInfo(sessionID: String(relay.nextID()), protocolName: "flv",
+                               remoteAddress: remote(context), params: params)
+        let isHead = head.method == .HEAD
+        let loop = context.eventLoop
+        let wait = TimeAmount.milliseconds(Int64(relay.config.source.playWaitMs))
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let relay = self.relay
+        Task {
+            let source = await relay.registry.waitForPlayableSource(id, timeout: wait, on: loop)
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.start(source: source, id: id, info: info, isHead: isHead, context: context)
+            }
+        }
+    }
+
+    private func start(source: Source?, id: String, info: SessionInfo, isHead: Bool, context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        guard let source else {
+            logger.info("HTTP-FLV play of unknown stream \(id) from \(info.remoteAddress)")
+            respond(context, status: .notFound, body: "stream not found\n")
+            return
+        }
+        var head = "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nCache-Control: no-cache, no-store\r\n"
+        head += "Pragma: no-cache\r\nExpires: -1\r\nConnection: close\r\n"
+        if relay.config.httpFLV.cors { head += "Access-Control-Allow-Origin: *\r\n" }
+        if isHead {
+            context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: head + "\r\n"))).whenComplete { [channel = context.channel] _ in
+                channel.close(promise: nil)
+            }
+            return
+        }
+        head += "Transfer-Encoding: chunked\r\n\r\n"
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: head)), promise: nil)
+
+        let sink = ChannelSink(id: relay.nextID(), channel: context.channel, info: info,
+                               policy: SlowPlayerPolicy(relay.config.player), logger: logger,
+                               trailer: { ByteBuffer(string: "0\r\n\r\n") })
+        self.sink = sink
+        self.source = source
+        logger.info("HTTP-FLV player joined", metadata: ["remote": "\(info.remoteAddress)", "stream": "\(id)"])
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        Task {
+            let attached = await source.attach(sink, kind: "flv")
+            if !attached {
+                loop.execute {
+                    let (handler, context) = bound.value
+                    handler.sink = nil
+                    handler.source = nil
+                    context.close(promise: nil)
+                }
+            }
+        }
+    }
+
+    private func respond(_ context: ChannelHandlerContext, status: HTTPResponseStatus, body: String?,
+                         extra: [(String, String)] = []) {
+        var text = "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nConnection: close\r\n"
+        if relay.config.httpFLV.cors { text += "Access-Control-Allow-Origin: *\r\n" }
+        for (k, v) in extra { text += "\(k): \(v)\r\n" }
+        let body = body ?? ""
+        if status != .noContent {
+            text += "Content-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
+        }
+        text += "\r\n" + body
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text))).whenComplete { [channel = context.channel] _ in
+            channel.close(promise: nil)
+        }
+    }
+}

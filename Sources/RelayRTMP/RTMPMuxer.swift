@@ -1,0 +1,79 @@
+import NIOCore
+import RelayCore
+import RelayFLV
+
+/// The RTMP TransStream's muxer: every message as type-0-headed chunks at one chunk size, on
+/// message stream 1, so the same bytes are valid for every player whatever it received before.
+public final class RTMPMuxer: Muxer {
+    static let videoChunkStream: UInt32 = 6
+    static let audioChunkStream: UInt32 = 4
+    static let dataChunkStream: UInt32 = 5
+    /// Every player's createStream is answered with this id.
+    static let playStreamID: UInt32 = 1
+
+    private let chunkSize: Int
+    private let hevcMode: HEVCFLVMode
+    /// Reused for the few bytes of FLV body header before each frame (no allocation per packet).
+    private var scratch = ByteBufferAllocator().buffer(capacity: 16)
+    private var lastTimestamp: UInt32 = 0
+
+    public init(chunkSize: Int, hevcMode: HEVCFLVMode) {
+        self.chunkSize = chunkSize
+        self.hevcMode = hevcMode
+    }
+
+    public static func factory(chunkSize: Int, hevcMode: HEVCFLVMode) -> MuxerFactory {
+        MuxerFactory(kind: "rtmp") { RTMPMuxer(chunkSize: chunkSize, hevcMode: hevcMode) }
+    }
+
+    public func writeHeader(streams: [AVStream], into buffer: inout ByteBuffer) {
+        var meta = ByteBuffer()
+        FLVMetadata.write(streams: streams, hevcMode: hevcMode, into: &meta)
+        write(csid: Self.dataChunkStream, timestamp: 0, type: .dataAMF0, prefix: ByteBuffer(), body: meta, into: &buffer)
+        for stream in streams { writeSequenceHeader(stream, timestamp: 0, into: &buffer) }
+    }
+
+    public func configChanged(_ stream: AVStream, streams: [AVStream], into buffer: inout ByteBuffer) {
+        writeSequenceHeader(stream, timestamp: lastTimestamp, into: &buffer)
+    }
+
+    public func mux(_ packet: AVPacket, stream: AVStream, into buffer: inout ByteBuffer) {
+        let ts = UInt32(truncatingIfNeeded: packet.dts.rescaled(from: stream.timebase, to: 1000))
+        lastTimestamp = ts
+        scratch.clear()
+        if packet.isVideo {
+            let cts = Int32(clamping: (packet.pts - packet.dts).rescaled(from: stream.timebase, to: 1000))
+            FLVVideo.writeHeader(codec: packet.codec, isKeyFrame: packet.isKeyFrame, compositionTime: cts,
+                                 hevcMode: hevcMode, into: &scratch)
+            write(csid: Self.videoChunkStream, timestamp: ts, type: .video, prefix: scratch, body: packet.payload, into: &buffer)
+        } else {
+            guard let audio = stream.audio else { return }
+            FLVAudio.writeHeader(codec: packet.codec, audio: audio, isSequenceHeader: false, into: &scratch)
+            write(csid: Self.audioChunkStream, timestamp: ts, type: .audio, prefix: scratch, body: packet.payload, into: &buffer)
+        }
+    }
+
+    private func writeSequenceHeader(_ stream: AVStream, timestamp: UInt32, into buffer: inout ByteBuffer) {
+        var body = ByteBuffer()
+        switch stream.codec {
+        case .h264, .h265:
+            guard stream.extradata.readableBytes > 0 else { return }
+            FLVVideo.writeSequenceHeader(codec: stream.codec, record: stream.extradata, hevcMode: hevcMode, into: &body)
+            write(csid: Self.videoChunkStream, timestamp: timestamp, type: .video, prefix: ByteBuffer(), body: body, into: &buffer)
+        case .aac:
+            guard let audio = stream.audio, stream.extradata.readableBytes > 0 else { return }
+            FLVAudio.writeHeader(codec: .aac, audio: audio, isSequenceHeader: true, into: &body)
+            body.writeImmutableBuffer(stream.extradata)
+            write(csid: Self.audioChunkStream, timestamp: timestamp, type: .audio, prefix: ByteBuffer(), body: body, into: &buffer)
+        default:
+            return
+        }
+    }
+
+    private func write(csid: UInt32, timestamp: UInt32, type: RTMPMessageType, prefix: ByteBuffer, body: ByteBuffer,
+                       into buffer: inout ByteBuffer) {
+        RTMPChunkEncoder.write(chunkStreamID: csid, timestamp: timestamp, typeID: type.rawValue,
+                               messageStreamID: Self.playStreamID, prefix: prefix, body: body,
+                               chunkSize: chunkSize, into: &buffer)
+    }
+}

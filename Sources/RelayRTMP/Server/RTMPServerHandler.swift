@@ -1,0 +1,240 @@
+import Logging
+import NIOCore
+import RelayCore
+import RelayFLV
+
+/// One RTMP connection: handshake, chunk stream and protocol control here; commands (publish,
+/// play …) in RTMPServerHandler+Commands.swift.
+///
+/// Any protocol error closes this connection only, with a log line naming the peer.
+final class RTMPServerHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    enum Role {
+        case none
+        case publishing(Source, FLVDemuxer)
+        case waitingToPlay
+        case playing(Source, ChannelSink)
+    }
+
+    let relay: RelayContext
+    var logger: Logger
+    private var handshake = RTMPHandshakeServer()
+    private var handshakeDone = false
+    private var decoder: RTMPChunkDecoder
+    private var cumulation: ByteBuffer?
+    private var timeout: Scheduled<Void>?
+    private var closing = false
+
+    var role: Role = .none
+    var app = ""
+    var appParams: [String: String] = [:]
+    var remote = "?"
+    let outChunkSize: Int
+
+    // Acknowledgement bookkeeping (spec 5.4.3): some encoders stall without acks.
+    private var bytesIn: UInt64 = 0
+    private var lastAck: UInt64 = 0
+    private var peerWindow: UInt64 = 2_500_000
+
+    // 32-bit RTMP timestamps unwrapped to 64 bits.
+    private var lastRawTimestamp: UInt32 = 0
+    private var timestampEpoch: Int64 = 0
+
+    init(relay: RelayContext) {
+        self.relay = relay
+        self.logger = relay.logger
+        self.outChunkSize = relay.config.rtmp.chunkSize
+        self.decoder = RTMPChunkDecoder(maxMessageSize: relay.config.rtmp.maxMessageSize,
+                                        maxChunkSize: max(relay.config.rtmp.maxMessageSize, 65536))
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        remote = context.remoteAddress?.displayString ?? "?"
+        logger[metadataKey: "remote"] = "\(remote)"
+        let ms = relay.config.rtmp.handshakeTimeoutMs
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timeout = context.eventLoop.scheduleTask(in: .milliseconds(Int64(ms))) {
+            let (handler, context) = bound.value
+            handler.fail(context, "no publish or play within \(ms) ms of connecting")
+        }
+        context.fireChannelActive()
+    }
+
+    /// Publish or play started: the connection is no longer "idle after connect".
+    func cancelTimeout() {
+        timeout?.cancel()
+        timeout = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        var incoming = unwrapInboundIn(data)
+        bytesIn &+= UInt64(incoming.readableBytes)
+        var buffer: ByteBuffer
+        if var pending = cumulation {
+            cumulation = nil
+            pending.writeBuffer(&incoming)
+            buffer = pending
+        } else {
+            buffer = incoming
+        }
+        do {
+            try process(&buffer, context: context)
+        } catch {
+            fail(context, "\(error)")
+            return
+        }
+        if buffer.readableBytes > 0 {
+            // Keep only the unread tail, in its own storage: slices handed out as packet payloads
+            // keep the old storage alive, and appending to it would copy all of it.
+            cumulation = ByteBuffer(buffer.readableBytesView)
+        }
+        if bytesIn - lastAck >= peerWindow {
+            lastAck = bytesIn
+            send(.acknowledgement(sequenceNumber: UInt32(truncatingIfNeeded: bytesIn)), context: context)
+            context.flush()
+        }
+    }
+
+    private func process(_ buffer: inout ByteBuffer, context: ChannelHandlerContext) throws {
+        if !handshakeDone {
+            loop: while true {
+                switch try handshake.feed(&buffer) {
+                case .needMoreData: return
+                case .send(let bytes): context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+                case .done: handshakeDone = true; break loop
+                }
+            }
+        }
+        while !closing, let message = try decoder.next(from: &buffer) {
+            try handle(message, context: context)
+        }
+    }
+
+    private func handle(_ message: RTMPMessage, context: ChannelHandlerContext) throws {
+        switch message.type {
+        case .audio?, .video?:
+            try handleMedia(message, context: context)
+        case .commandAMF0?, .commandAMF3?:
+            try handleCommand(RTMPCommand(message: message), context: context)
+        case .dataAMF0?, .dataAMF3?:
+            try handleData(message.amf0Values(), context: context)
+        case .setChunkSize?, .abort?, .acknowledgement?, .windowAckSize?, .setPeerBandwidth?, .userControl?:
+            if let control = try RTMPControlMessage(message) { handleControl(control, context: context) }
+        case .aggregate?:
+            try handleAggregate(message, context: context)
+        default:
+            logger.debug("ignoring RTMP message type \(message.typeID)")
+        }
+    }
+
+    private func handleControl(_ control: RTMPControlMessage, context: ChannelHandlerContext) {
+        switch control {
+        case .windowAckSize(let size):
+            peerWindow = UInt64(max(size, 4096))
+        case .userControl(.pingRequest(let timestamp)):
+            send(.userControl(.pingResponse(timestamp: timestamp)), context: context)
+            context.flush()
+        default:
+            break  // chunk size and abort are applied by the decoder; acks need no answer
+        }
+    }
+
+    private func handleMedia(_ message: RTMPMessage, context: ChannelHandlerContext) throws {
+        guard case .publishing(let source, var demuxer) = role else { return }
+        let timestamp = unwrap(message.timestamp)
+        let events = message.type == .video
+            ? try demuxer.video(body: message.payload, timestamp: timestamp)
+            : try demuxer.audio(body: message.payload, timestamp: timestamp)
+        role = .publishing(source, demuxer)
+        guard !events.isEmpty else { return }
+        source.assumeIsolated { source in
+            for event in events {
+                switch event {
+                case .stream(let stream): source.updateStream(stream)
+                case .packet(let packet): source.write(packet)
+                }
+            }
+        }
+    }
+
+    /// Aggregate messages (FMLE, Wirecast) carry FLV tags back to back; their timestamps are
+    /// relative to the first tag and offset by the message's own timestamp.
+    private func handleAggregate(_ message: RTMPMessage, context: ChannelHandlerContext) throws {
+        var body = message.payload
+        var first: UInt32?
+        while body.readableBytes >= 11 {
+            let start = body.readerIndex
+            let type = body.getInteger(at: start, as: UInt8.self)!
+            let length = Int(body.getInteger(at: start + 1, as: UInt32.self)! >> 8)
+            let timeField = body.getInteger(at: start + 4, as: UInt32.self)!  // 24-bit time + extension byte
+            let tagTime = (timeField >> 8) | ((timeField & 0xFF) << 24)
+            body.moveReaderIndex(forwardBy: 11)
+            guard let payload = body.readSlice(length: length) else {
+                throw RTMPError.truncatedPayload(typeID: message.typeID)
+            }
+            _ = body.readInteger(as: UInt32.self)  // back pointer
+            let base = first ?? tagTime
+            first = base
+            guard type == 8 || type == 9 else { continue }
+            let sub = RTMPMessage(chunkStreamID: message.chunkStreamID, timestamp: message.timestamp &+ (tagTime &- base),
+                                  typeID: type, messageStreamID: message.messageStreamID, payload: payload)
+            try handleMedia(sub, context: context)
+        }
+    }
+
+    private func unwrap(_ raw: UInt32) -> Int64 {
+        if raw < lastRawTimestamp && lastRawTimestamp - raw > 0x8000_0000 { timestampEpoch += 1 << 32 }
+        lastRawTimestamp = raw
+        return timestampEpoch + Int64(raw)
+    }
+
+    func send(_ message: RTMPMessage, context: ChannelHandlerContext) {
+        var buffer = context.channel.allocator.buffer(capacity: message.payload.readableBytes + 32)
+        RTMPChunkEncoder.write(message, chunkSize: outChunkSize, into: &buffer)
+        context.write(wrapOutboundOut(buffer), promise: nil)
+    }
+
+    /// Sends, then closes: for refusals the client should be able to read.
+    func sendAndClose(_ messages: [RTMPMessage], context: ChannelHandlerContext) {
+        closing = true
+        for m in messages { send(m, context: context) }
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer())).whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+    }
+
+    func fail(_ context: ChannelHandlerContext, _ reason: String) {
+        guard !closing else { return }
+        closing = true
+        logger.warning("closing RTMP connection from \(remote): \(reason)")
+        context.close(promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        logger.debug("RTMP connection error from \(remote): \(error)")
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        cancelTimeout()
+        closing = true
+        endRole(reason: "connection closed")
+        context.fireChannelInactive()
+    }
+
+    /// Stops publishing or playing (connection closed, deleteStream, FCUnpublish).
+    func endRole(reason: String) {
+        switch role {
+        case .publishing(let source, _):
+            source.assumeIsolated { $0.close(reason: "publisher: \(reason)") }
+        case .playing(let source, let sink):
+            sink.markClosed()
+            source.detachLater(sink, kind: "rtmp")
+            logger.info("RTMP player left \(source.id): \(reason)")
+        case .none, .waitingToPlay:
+            break
+        }
+        role = .none
+    }
+}

@@ -1,0 +1,140 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import RelayBenchKit
+import Testing
+
+/// Real ffmpeg publishes over RTMP; real ffprobe/ffmpeg and our HTTP-FLV player pull.
+@Suite(.serialized)
+struct PlayTests {
+    static let group = MultiThreadedEventLoopGroup.singleton
+
+    @Test func ffprobeSeesH264AndAACOverRTMPAndHTTPFLV() async throws {
+        let server = try await TestServer.start()
+        let media = try await TestMedia.shared.h264AACFLV()
+        let publisher = try server.publish(media, stream: "live/probe")
+        defer { publisher.terminate() }
+        #expect(await server.waitPlayable("live/probe"))
+
+        for url in [server.rtmpURL("live/probe"), server.flvURL("live/probe")] {
+            let r = try await ChildProcess.run("ffprobe", [
+                "-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate,channels",
+                "-of", "compact", url,
+            ], timeout: 30)
+            #expect(r.status == 0, "ffprobe \(url): \(r.err)")
+            #expect(r.out.contains("codec_name=h264|width=1280|height=720"), "\(url): \(r.out)")
+            #expect(r.out.contains("codec_name=aac|sample_rate=44100|channels=2"), "\(url): \(r.out)")
+        }
+        await server.stop()
+    }
+
+    @Test func fiveSecondDecodeIsCleanAndStartsOnAKeyFrame() async throws {
+        let server = try await TestServer.start()
+        let media = try await TestMedia.shared.h264AACFLV()
+        let publisher = try server.publish(media, stream: "live/decode")
+        defer { publisher.terminate() }
+        #expect(await server.waitPlayable("live/decode"))
+        // Join mid-GOP: the first video packet must still be a key frame (GOP cache).
+        try await Task.sleep(nanoseconds: 700_000_000)
+
+        for url in [server.rtmpURL("live/decode"), server.flvURL("live/decode")] {
+            let decode = try await ChildProcess.run("ffmpeg", ["-v", "error", "-i", url, "-t", "5", "-f", "null", "-"], timeout: 40)
+            #expect(decode.status == 0, "\(url): \(decode.err)")
+            #expect(decode.err.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "decode errors from \(url): \(decode.err)")
+
+            let first = try await ChildProcess.run("ffprobe", [
+                "-v", "error", "-select_streams", "v", "-show_entries", "packet=flags",
+                "-read_intervals", "%+#1", "-of", "compact", url,
+            ], timeout: 30)
+            #expect(first.out.hasPrefix("packet|flags=K"), "first video packet over \(url): \(first.out) \(first.err)")
+        }
+        await server.stop()
+    }
+
+    @Test(arguments: [0, 350])
+    func lateJoinerGetsAKeyFrameAtOnce(mergeWriteMs: Int) async throws {
+        let server = try await TestServer.start("\"source\": {\"merge_write_ms\": \(mergeWriteMs)}")
+        let media = try await TestMedia.shared.h264AACFLV()
+        let publisher = try server.publish(media, stream: "live/late")
+        defer { publisher.terminate() }
+        #expect(await server.waitPlayable("live/late"))
+        try await Task.sleep(nanoseconds: 1_300_000_000)  // well inside a 2 s GOP
+
+        var times: [Double] = []
+        for _ in 0..<5 {
+            let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort,
+                                                         path: "/live/late.flv", group: Self.group)
+            let stats = await player.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }
+            await player.close()
+            #expect(stats.status == 200)
+            #expect(stats.firstVideoIsKey == true)
+            #expect(stats.error == nil, "\(stats.error ?? "")")
+            let ttff = try #require(stats.timeToFirstFrame)
+            times.append(Double(ttff.nanoseconds) / 1e6)
+        }
+        times.sort()
+        // "Well under a second": the GOP cache answers at once, whatever the merge window.
+        #expect(times[2] < 500, "median time to first frame \(times[2]) ms")
+        await server.stop()
+    }
+
+    @Test func playerThatArrivesBeforeThePublisherGetsTheStream() async throws {
+        let server = try await TestServer.start("\"source\": {\"play_wait_ms\": 8000}")
+        let media = try await TestMedia.shared.h264AACFLV()
+        let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort,
+                                                     path: "/live/early.flv", group: Self.group)
+        let probe = try ChildProcess("ffprobe", ["-v", "error", "-show_entries", "stream=codec_name,width,height",
+                                                 "-of", "compact", server.rtmpURL("live/early")])
+        defer { probe.terminate() }
+        try await Task.sleep(nanoseconds: 800_000_000)
+        let publisher = try server.publish(media, stream: "live/early")
+        defer { publisher.terminate() }
+
+        let stats = await player.wait(timeout: .seconds(10)) { $0.videoFrames >= 10 }
+        #expect(stats.status == 200)
+        #expect(stats.videoFrames >= 10)
+        #expect(stats.firstVideoIsKey == true)
+        await player.close()
+        let status = await probe.wait(seconds: 20)
+        #expect(status == 0, "ffprobe: \(probe.stderr)")
+        #expect(probe.stdout.contains("codec_name=h264|width=1280|height=720"))
+        await server.stop()
+    }
+
+    @Test func unknownStreamIs404AfterTheWait() async throws {
+        let server = try await TestServer.start("\"source\": {\"play_wait_ms\": 300}")
+        let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort,
+                                                     path: "/live/nothing.flv", group: Self.group)
+        let stats = await player.wait(timeout: .seconds(5)) { $0.status != nil }
+        #expect(stats.status == 404)
+        await player.close()
+        let rtmp = try await ChildProcess.run("ffprobe", ["-v", "error", server.rtmpURL("live/nothing")], timeout: 20)
+        #expect(rtmp.status != 0)
+        await server.stop()
+    }
+
+    @Test func secondPublisherIsRefusedWhileTheFirstKeepsFlowing() async throws {
+        let server = try await TestServer.start()
+        let media = try await TestMedia.shared.h264AACFLV()
+        let first = try server.publish(media, stream: "live/dup")
+        defer { first.terminate() }
+        #expect(await server.waitPlayable("live/dup"))
+        let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort,
+                                                     path: "/live/dup.flv", group: Self.group)
+        _ = await player.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }
+
+        let second = try server.publish(media, stream: "live/dup")
+        defer { second.terminate() }
+        let status = await second.wait(seconds: 15)
+        #expect(status != nil && status != 0, "second publisher should fail, got \(String(describing: status))")
+        #expect(server.log.contains("already being published"))
+
+        let before = player.stats.videoFrames
+        try await Task.sleep(nanoseconds: 1_000_000_000)
+        let after = player.stats
+        #expect(after.videoFrames - before >= 15, "first stream kept flowing: \(after.videoFrames - before) frames in 1 s")
+        #expect(first.isRunning)
+        await player.close()
+        await server.stop()
+    }
+}

@@ -1,0 +1,88 @@
+import Foundation
+
+/// A child process (ffmpeg, ffprobe …) that is always cleaned up: tests `terminate()` it in a
+/// `defer`, and `run` bounds its time.
+final class ChildProcess: @unchecked Sendable {
+    let process = Process()
+    private let outPipe = Pipe()
+    private let errPipe = Pipe()
+    private let lock = NSLock()
+    private var outData = Data()
+    private var errData = Data()
+
+    init(_ executable: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: try Tools.path(executable))
+        process.arguments = arguments
+        process.standardOutput = outPipe
+        process.standardError = errPipe
+        process.standardInput = FileHandle.nullDevice
+        outPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            guard let self else { return }
+            self.lock.withLock { self.outData.append(d) }
+        }
+        errPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
+            let d = h.availableData
+            guard let self else { return }
+            self.lock.withLock { self.errData.append(d) }
+        }
+        try process.run()
+    }
+
+    var stdout: String { lock.withLock { String(decoding: outData, as: UTF8.self) } }
+    var stderr: String { lock.withLock { String(decoding: errData, as: UTF8.self) } }
+    var isRunning: Bool { process.isRunning }
+
+    /// Waits up to `seconds`; kills the process if it is still running then. Returns the exit status
+    /// (nil when it had to be killed).
+    @discardableResult
+    func wait(seconds: Double) async -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline {
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+        if process.isRunning {
+            terminate()
+            return nil
+        }
+        // Let the pipes drain.
+        try? await Task.sleep(nanoseconds: 50_000_000)
+        return process.terminationStatus
+    }
+
+    func terminate() {
+        if process.isRunning {
+            process.terminate()
+            let deadline = Date().addingTimeInterval(2)
+            while process.isRunning && Date() < deadline { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        }
+    }
+
+    func signal(_ sig: Int32) { kill(process.processIdentifier, sig) }
+
+    deinit { terminate() }
+
+    /// Runs to completion (bounded) and returns (status, stdout, stderr).
+    static func run(_ executable: String, _ arguments: [String], timeout: Double = 60) async throws -> (status: Int32?, out: String, err: String) {
+        let p = try ChildProcess(executable, arguments)
+        let status = await p.wait(seconds: timeout)
+        return (status, p.stdout, p.stderr)
+    }
+}
+
+enum Tools {
+    struct Missing: Error, CustomStringConvertible {
+        let name: String
+        var description: String { "\(name) not found on PATH (install ffmpeg: apt-get install ffmpeg)" }
+    }
+
+    static func path(_ name: String) throws -> String {
+        if name.hasPrefix("/") { return name }
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
+            let candidate = "\(dir)/\(name)"
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        throw Missing(name: name)
+    }
+}

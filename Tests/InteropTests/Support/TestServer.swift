@@ -1,0 +1,91 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RelayCore
+import RelayServer
+
+/// Log lines captured from a test server, so bad-input tests can check that a clear line was logged.
+final class LogCapture: Sendable {
+    let lines = NIOLockedValueBox<[String]>([])
+    func contains(_ text: String) -> Bool { lines.withLockedValue { $0.contains { $0.contains(text) } } }
+    var all: [String] { lines.withLockedValue { $0 } }
+}
+
+struct CapturingLogHandler: LogHandler {
+    let capture: LogCapture
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+    static let echo = ProcessInfo.processInfo.environment["LIVERELAY_TEST_LOG"] != nil
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        let meta = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        let m = meta.isEmpty ? "" : " " + meta.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: " ")
+        let line = "\(event.level) \(event.message)\(m)"
+        capture.lines.withLockedValue { $0.append(line) }
+        if Self.echo { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+    }
+}
+
+/// A relay running in-process on free ports.
+final class TestServer: Sendable {
+    let server: RelayServer
+    let rtmpPort: Int
+    let httpPort: Int
+
+    static func start(_ extra: String = "") async throws -> TestServer {
+        let json = """
+        {"log_level": "debug",
+         "rtmp": {"host": "127.0.0.1", "port": 0},
+         "http_flv": {"host": "127.0.0.1", "port": 0}\(extra.isEmpty ? "" : ", " + extra)}
+        """
+        let config = try RelayConfig.parse(Data(json.utf8))
+        let capture = LogCapture()
+        var logger = Logger(label: "relay-test") { _ in CapturingLogHandler(capture: capture) }
+        logger.logLevel = .debug
+        let server = RelayServer(config: config, logger: logger)
+        try await server.start()
+        return TestServer(server: server, logs: capture)
+    }
+
+    private init(server: RelayServer, logs: LogCapture) {
+        self.server = server
+        self.rtmpPort = server.port("rtmp") ?? 0
+        self.httpPort = server.port("http_flv") ?? 0
+        self.captured = logs
+    }
+
+    private let captured: LogCapture
+    var log: LogCapture { captured }
+
+    func rtmpURL(_ stream: String) -> String { "rtmp://127.0.0.1:\(rtmpPort)/\(stream)" }
+    func flvURL(_ stream: String) -> String { "http://127.0.0.1:\(httpPort)/\(stream).flv" }
+
+    func stop() async {
+        try? await server.stop()
+    }
+
+    /// Starts `ffmpeg -re` pushing `file` (looped) to `stream` over RTMP.
+    func publish(_ file: String, stream: String, loop: Bool = true) throws -> ChildProcess {
+        var args = ["-hide_banner", "-loglevel", "error", "-re"]
+        if loop { args += ["-stream_loop", "-1"] }
+        args += ["-i", file, "-c", "copy", "-f", "flv", rtmpURL(stream)]
+        return try ChildProcess("ffmpeg", args)
+    }
+
+    /// Waits until the stream is playable (its publisher connected and sent its tracks).
+    func waitPlayable(_ stream: String, seconds: Double = 10) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if let s = server.context.registry.source(stream), await s.isReady { return true }
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+        return false
+    }
+}
