@@ -137,4 +137,23 @@ struct PlayTests {
         await player.close()
         await server.stop()
     }
+
+    @Test func withTakeoverConfiguredTheNewPublisherReplacesTheOld() async throws {
+        let server = try await TestServer.start("\"source\": {\"reject_duplicate_publish\": false}")
+        let media = try await TestMedia.shared.h264AACFLV()
+        let first = try server.publish(media, stream: "live/takeover")
+        defer { first.terminate() }
+        #expect(await server.waitPlayable("live/takeover"))
+        let before = server.server.context.registry.source("live/takeover")
+        let second = try server.publish(media, stream: "live/takeover")
+        defer { second.terminate() }
+        // The old publisher's connection is closed: its ffmpeg exits with an error.
+        let status = await first.wait(seconds: 15)
+        #expect(status != nil && status != 0)
+        #expect(await server.waitPlayable("live/takeover"))
+        let after = server.server.context.registry.source("live/takeover")
+        #expect(after != nil && after !== before)
+        #expect(second.isRunning)
+        await server.stop()
+    }
 }

@@ -84,11 +84,46 @@ extension RTMPServerHandler {
         do {
             try relay.registry.register(source)
         } catch {
+            if !relay.config.source.rejectDuplicatePublish, let current = relay.registry.source(id) {
+                takeOver(current, with: source, context: context)
+                return
+            }
             logger.warning("RTMP publish refused from \(remote): \(error)")
             sendAndClose([RTMPStatus.onStatus(level: "error", code: "NetStream.Publish.BadName",
                                               description: "stream \(id) is already publishing")], context: context)
             return
         }
+        startPublishing(source, context: context)
+    }
+
+    /// `reject_duplicate_publish: false`: the newcomer replaces the live publisher (an encoder
+    /// that reconnects before the server noticed its old connection died).
+    private func takeOver(_ current: Source, with source: Source, context: ChannelHandlerContext) {
+        cancelTimeout()
+        role = .waitingToPlay  // nothing else may start meanwhile
+        logger.info("RTMP publish of \(source.id) replaces the current publisher \(current.publisher.remoteAddress)")
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let relay = self.relay
+        Task {
+            await current.close(reason: "replaced by a new publisher")
+            let registered = (try? relay.registry.register(source)) != nil
+            loop.execute {
+                let (handler, context) = bound.value
+                handler.role = .none
+                guard registered, context.channel.isActive else {
+                    handler.sendAndClose([RTMPStatus.onStatus(level: "error", code: "NetStream.Publish.BadName",
+                                                              description: "stream \(source.id) is already publishing")],
+                                         context: context)
+                    return
+                }
+                handler.startPublishing(source, context: context)
+            }
+        }
+    }
+
+    private func startPublishing(_ source: Source, context: ChannelHandlerContext) {
+        let id = source.id
         cancelTimeout()
         role = .publishing(source, FLVDemuxer())
         logger.info("RTMP publish started", metadata: ["stream": "\(id)"])

@@ -39,11 +39,12 @@ final class TestServer: Sendable {
     let rtmpPort: Int
     let httpPort: Int
 
-    static func start(_ extra: String = "") async throws -> TestServer {
+    /// `rtmp` / `http`: extra keys for those sections (", \"key\": value"); `extra`: more sections.
+    static func start(_ extra: String = "", rtmp: String = "", http: String = "") async throws -> TestServer {
         let json = """
         {"log_level": "debug",
-         "rtmp": {"host": "127.0.0.1", "port": 0},
-         "http_flv": {"host": "127.0.0.1", "port": 0}\(extra.isEmpty ? "" : ", " + extra)}
+         "rtmp": {"host": "127.0.0.1", "port": 0\(rtmp)},
+         "http_flv": {"host": "127.0.0.1", "port": 0\(http)}\(extra.isEmpty ? "" : ", " + extra)}
         """
         let config = try RelayConfig.parse(Data(json.utf8))
         let capture = LogCapture()
