@@ -78,6 +78,27 @@ struct PlayTests {
         await server.stop()
     }
 
+    @Test func ourRTMPPlayerStartsOnAKeyFrameAtOnce() async throws {
+        let server = try await TestServer.start()
+        let media = try await TestMedia.shared.h264AACFLV()
+        let publisher = try server.publish(media, stream: "live/rtmpplay")
+        defer { publisher.terminate() }
+        #expect(await server.waitPlayable("live/rtmpplay"))
+        try await Task.sleep(nanoseconds: 900_000_000)
+        let player = try await RTMPPlayer.connect(url: server.rtmpURL("live/rtmpplay"), group: Self.group)
+        let stats = await player.wait(timeout: .seconds(5)) { $0.videoFrames >= 50 }
+        await player.close()
+        #expect(stats.error == nil, "\(stats.error ?? "")")
+        #expect(stats.status == 200)
+        #expect(stats.sequenceHeaders >= 1)
+        #expect(stats.firstVideoIsKey == true)
+        #expect(stats.videoFrames >= 50)
+        #expect(stats.audioFrames > 0)
+        let ttff = try #require(stats.timeToFirstFrame)
+        #expect(ttff < .milliseconds(500))
+        await server.stop()
+    }
+
     @Test func playerThatArrivesBeforeThePublisherGetsTheStream() async throws {
         let server = try await TestServer.start("\"source\": {\"play_wait_ms\": 8000}")
         let media = try await TestMedia.shared.h264AACFLV()

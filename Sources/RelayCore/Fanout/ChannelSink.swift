@@ -23,7 +23,7 @@ public struct SlowPlayerPolicy: Sendable {
 
 /// A player on a TCP connection (RTMP, HTTP-FLV, RTSP interleaved): writes each shared segment
 /// as is, one write+flush per segment. State is confined to the channel's event loop.
-public final class ChannelSink: MediaSink, @unchecked Sendable {
+public final class ChannelSink: InspectableSink, @unchecked Sendable {
     public let id: SinkID
     public let channel: any Channel
     public var eventLoop: any EventLoop { channel.eventLoop }
@@ -115,6 +115,19 @@ public final class ChannelSink: MediaSink, @unchecked Sendable {
     /// The connection went away on its own; stop writing.
     public func markClosed() {
         isClosed = true
+    }
+
+    public func snapshot(kind: String) -> PlayerSnapshot {
+        PlayerSnapshot(id: id, kind: kind, session: info, bytesSent: bytesSent, pendingBytes: pendingBytes,
+                       segmentsDropped: segmentsDropped, seconds: Double((NIODeadline.now() - since).nanoseconds) / 1e9)
+    }
+
+    public func kick(reason: String) {
+        guard !isClosed else { return }
+        isClosed = true
+        logger.info("closing player \(info.remoteAddress) (\(info.protocolName)): \(reason)")
+        channel.close(promise: nil)
+        onClose?(reason)
     }
 
     public var pendingBytes: Int {

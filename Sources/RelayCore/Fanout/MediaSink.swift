@@ -13,3 +13,33 @@ public protocol MediaSink: AnyObject, Sendable {
     /// The publisher left: finish the player's stream (protocol trailer) and close.
     func sourceEnded()
 }
+
+/// A player as the admin API and hooks see it.
+public struct PlayerSnapshot: Sendable {
+    public var id: SinkID
+    public var kind: String
+    public var session: SessionInfo?
+    public var bytesSent: UInt64
+    public var pendingBytes: Int
+    public var segmentsDropped: UInt64
+    /// Seconds since the player attached.
+    public var seconds: Double
+
+    public init(id: SinkID, kind: String, session: SessionInfo?, bytesSent: UInt64, pendingBytes: Int,
+                segmentsDropped: UInt64, seconds: Double) {
+        self.id = id
+        self.kind = kind
+        self.session = session
+        self.bytesSent = bytesSent
+        self.pendingBytes = pendingBytes
+        self.segmentsDropped = segmentsDropped
+        self.seconds = seconds
+    }
+}
+
+/// Players that can describe themselves and be kicked (called on the sink's `eventLoop`).
+public protocol InspectableSink: MediaSink {
+    func snapshot(kind: String) -> PlayerSnapshot
+    /// Closes the player's connection (operator kick).
+    func kick(reason: String)
+}

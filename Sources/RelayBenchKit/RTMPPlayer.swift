@@ -1,0 +1,235 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RelayCore
+import RelayFLV
+import RelayRTMP
+
+/// A minimal RTMP player on SwiftNIO: handshake, connect, createStream, play, then every message
+/// decoded and every video tag body parsed, so a broken stream counts as a failure.
+public final class RTMPPlayer: Sendable {
+    private let state: NIOLockedValueBox<PlayerStats>
+    private let channel: any Channel
+
+    /// `url`: rtmp://host:port/app/stream[?query]
+    public static func connect(url: String, group: any EventLoopGroup, keepTimestamps: Bool = false) async throws -> RTMPPlayer {
+        let target = try RTMPURL(url)
+        let state = NIOLockedValueBox(PlayerStats(connectedAt: .now()))
+        let channel = try await ClientBootstrap(group: group)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.addHandler(
+                        RTMPPlayHandler(target: target, state: state, keepTimestamps: keepTimestamps))
+                }
+            }
+            .connect(host: target.host, port: target.port).get()
+        return RTMPPlayer(state: state, channel: channel)
+    }
+
+    private init(state: NIOLockedValueBox<PlayerStats>, channel: any Channel) {
+        self.state = state
+        self.channel = channel
+    }
+
+    public var stats: PlayerStats { state.withLockedValue { $0 } }
+
+    public func close() async { try? await channel.close() }
+
+    public func wait(timeout: TimeAmount, until condition: @Sendable (PlayerStats) -> Bool) async -> PlayerStats {
+        let deadline = NIODeadline.now() + timeout
+        while NIODeadline.now() < deadline {
+            let s = stats
+            if condition(s) || s.closed { return s }
+            try? await Task.sleep(nanoseconds: 5_000_000)
+        }
+        return stats
+    }
+}
+
+/// rtmp://host[:port]/app/stream[?query] split the way servers read it.
+public struct RTMPURL: Sendable {
+    public let host: String
+    public let port: Int
+    public let app: String
+    public let stream: String
+    public let tcURL: String
+
+    public struct Invalid: Error, CustomStringConvertible {
+        public let url: String
+        public var description: String { "not an rtmp://host[:port]/app/stream URL: \(url)" }
+    }
+
+    public init(_ url: String) throws {
+        guard url.hasPrefix("rtmp://") else { throw Invalid(url: url) }
+        let rest = url.dropFirst(7)
+        guard let slash = rest.firstIndex(of: "/") else { throw Invalid(url: url) }
+        let hostPort = rest[..<slash]
+        let path = rest[rest.index(after: slash)...]
+        guard let streamSlash = path.firstIndex(of: "/") else { throw Invalid(url: url) }
+        app = String(path[..<streamSlash])
+        stream = String(path[path.index(after: streamSlash)...])
+        if let colon = hostPort.lastIndex(of: ":"), let p = Int(hostPort[hostPort.index(after: colon)...]) {
+            host = String(hostPort[..<colon])
+            port = p
+        } else {
+            host = String(hostPort)
+            port = 1935
+        }
+        tcURL = "rtmp://\(hostPort)/\(app)"
+        guard !host.isEmpty, !app.isEmpty, !stream.isEmpty else { throw Invalid(url: url) }
+    }
+}
+
+private final class RTMPPlayHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private let target: RTMPURL
+    private let state: NIOLockedValueBox<PlayerStats>
+    private let keepTimestamps: Bool
+    private var handshake = RTMPHandshakeClient()
+    private var handshakeDone = false
+    private var decoder = RTMPChunkDecoder()
+    private var buffer = ByteBuffer()
+    private var bytesIn: UInt64 = 0
+    private var lastAck: UInt64 = 0
+    private var window: UInt64 = 2_500_000
+
+    init(target: RTMPURL, state: NIOLockedValueBox<PlayerStats>, keepTimestamps: Bool) {
+        self.target = target
+        self.state = state
+        self.keepTimestamps = keepTimestamps
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.writeAndFlush(wrapOutboundOut(handshake.start()), promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        state.withLockedValue { $0.closed = true }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(context, "\(error)")
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ message: String) {
+        state.withLockedValue { if $0.error == nil { $0.error = message } }
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        bytesIn &+= UInt64(incoming.readableBytes)
+        state.withLockedValue { $0.bytes += incoming.readableBytes }
+        buffer.writeBuffer(&incoming)
+        do {
+            if !handshakeDone {
+                switch try handshake.feed(&buffer) {
+                case .needMoreData: return
+                case .send(let c2):
+                    context.write(wrapOutboundOut(c2), promise: nil)
+                    handshakeDone = true
+                    sendConnect(context)
+                case .done:
+                    handshakeDone = true
+                }
+            }
+            while let message = try decoder.next(from: &buffer) {
+                try handle(message, context: context)
+            }
+        } catch {
+            fail(context, "\(error)")
+            return
+        }
+        buffer.discardReadBytes()
+        if bytesIn - lastAck >= window {
+            lastAck = bytesIn
+            send(.acknowledgement(sequenceNumber: UInt32(truncatingIfNeeded: bytesIn)), context)
+            context.flush()
+        }
+    }
+
+    private func send(_ message: RTMPMessage, _ context: ChannelHandlerContext) {
+        var out = ByteBuffer()
+        RTMPChunkEncoder.write(message, chunkSize: 128, into: &out)
+        context.write(wrapOutboundOut(out), promise: nil)
+    }
+
+    private func sendConnect(_ context: ChannelHandlerContext) {
+        send(.command(name: "connect", transactionID: 1, commandObject: .object([
+            AMF0Property(key: "app", value: .string(target.app)),
+            AMF0Property(key: "flashVer", value: .string("LNX 9,0,124,2")),
+            AMF0Property(key: "tcUrl", value: .string(target.tcURL)),
+            AMF0Property(key: "fpad", value: .boolean(false)),
+            AMF0Property(key: "capabilities", value: .number(15)),
+            AMF0Property(key: "audioCodecs", value: .number(4071)),
+            AMF0Property(key: "videoCodecs", value: .number(252)),
+            AMF0Property(key: "videoFunction", value: .number(1)),
+        ]), arguments: []), context)
+        context.flush()
+    }
+
+    private func handle(_ message: RTMPMessage, context: ChannelHandlerContext) throws {
+        switch message.type {
+        case .commandAMF0?, .commandAMF3?:
+            let command = try RTMPCommand(message: message)
+            switch command.name {
+            case "_result" where command.transactionID == 1:
+                send(.windowAckSize(2_500_000), context)
+                send(.command(name: "createStream", transactionID: 2, commandObject: .null, arguments: []), context)
+                context.flush()
+            case "_result" where command.transactionID == 2:
+                let streamID = UInt32(command.arguments.first?.numberValue ?? 1)
+                send(.command(name: "play", transactionID: 0, commandObject: .null,
+                              arguments: [.string(target.stream), .number(-1000)],
+                              messageStreamID: streamID, chunkStreamID: 8), context)
+                send(.userControl(.setBufferLength(streamID: streamID, milliseconds: 1000)), context)
+                context.flush()
+            case "_error":
+                fail(context, "RTMP _error: \(command.arguments)")
+            case "onStatus":
+                let code = command.arguments.first?["code"]?.stringValue ?? ""
+                let level = command.arguments.first?["level"]?.stringValue ?? ""
+                if code == "NetStream.Play.Start" { state.withLockedValue { $0.status = 200 } }
+                if level == "error" {
+                    state.withLockedValue { $0.status = code.contains("NotFound") ? 404 : 403 }
+                    fail(context, "RTMP \(code)")
+                }
+            default:
+                break
+            }
+        case .video?:
+            let now = NIODeadline.now()
+            switch try FLVVideo.parse(message.payload) {
+            case .sequenceHeader:
+                state.withLockedValue { $0.sequenceHeaders += 1 }
+            case .frame(_, let isKey, _, _):
+                state.withLockedValue { s in
+                    if s.firstVideoAt == nil {
+                        s.firstVideoAt = now
+                        s.firstVideoIsKey = isKey
+                    }
+                    if let last = s.lastVideoAt { s.maxVideoGap = max(s.maxVideoGap, now - last) }
+                    s.lastVideoAt = now
+                    s.videoFrames += 1
+                    if keepTimestamps { s.videoTimestamps.append(Int64(message.timestamp)) }
+                }
+            default:
+                break
+            }
+        case .audio?:
+            state.withLockedValue { $0.audioFrames += 1 }
+        case .windowAckSize?:
+            if case .windowAckSize(let size)? = try RTMPControlMessage(message) { window = UInt64(max(size, 4096)) }
+        case .userControl?:
+            if case .userControl(.pingRequest(let ts))? = try RTMPControlMessage(message) {
+                send(.userControl(.pingResponse(timestamp: ts)), context)
+                context.flush()
+            }
+        default:
+            break
+        }
+    }
+}

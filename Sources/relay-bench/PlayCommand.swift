@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import NIOCore
+import NIOPosix
+import RelayBenchKit
+
+/// `relay-bench play`: N players of one or many streams, ramped, for a duration; every byte parsed.
+struct PlayCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "play",
+        abstract: "Run N players and report delivered Mb/s, failures, time to first frame, server CPU/RSS.")
+
+    @Option(help: "Stream URL: http://host:port/app/stream.flv or rtmp://host:port/app/stream. {i} is replaced by the stream number with --streams.")
+    var url: String
+
+    @Option(help: "Number of players.")
+    var players: Int = 10
+
+    @Option(help: "Spread players over this many streams ({i} in --url is replaced by 0..<streams).")
+    var streams: Int = 1
+
+    @Option(help: "Players started per second (0 = all at once).")
+    var ramp: Double = 0
+
+    @Option(help: "Seconds to run after the last player started.")
+    var duration: Double = 10
+
+    @Option(help: "PID of the server: sample its CPU seconds and RSS from /proc.")
+    var pid: Int32?
+
+    @Option(help: "Event loop threads for the players.")
+    var threads: Int = 1
+
+    func run() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        do {
+            try await play(group: group)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try? await group.shutdownGracefully()
+    }
+
+    private func play(group: MultiThreadedEventLoopGroup) async throws {
+        let startSample = pid.flatMap(ProcSampler.sample)
+        let selfStart = ProcSampler.sample(pid: getpid())
+        let began = Date()
+
+        var list: [any BenchPlayer] = []
+        var connectFailures = 0
+        for i in 0..<players {
+            if ramp > 0 && i > 0 { try await Task.sleep(nanoseconds: UInt64(1e9 / ramp)) }
+            let url = self.url.replacingOccurrences(of: "{i}", with: String(i % max(streams, 1)))
+            do {
+                list.append(try await connectPlayer(url: url, group: group))
+            } catch {
+                connectFailures += 1
+            }
+        }
+        let measureFrom = Date()
+        let bytesAtStart = list.reduce(0) { $0 + $1.stats.bytes }
+        let cpuAtStart = pid.flatMap(ProcSampler.sample)
+        try await Task.sleep(nanoseconds: UInt64(duration * 1e9))
+        let stats = list.map(\.stats)
+        let cpuAtEnd = pid.flatMap(ProcSampler.sample)
+        let seconds = Date().timeIntervalSince(measureFrom)
+        for p in list { await p.close() }
+
+        let bytes = stats.reduce(0) { $0 + $1.bytes } - bytesAtStart
+        let failures = connectFailures + stats.filter { $0.error != nil || $0.status != 200 || $0.closed || $0.videoFrames == 0 }.count
+        let ttff = stats.compactMap { $0.timeToFirstFrame.map { Double($0.nanoseconds) / 1e6 } }
+        let mbps = Double(bytes) * 8 / seconds / 1e6
+        var report: [(String, String)] = [
+            ("players", "\(players)"), ("streams", "\(streams)"), ("failures", "\(failures)"),
+            ("delivered_mbps", String(format: "%.1f", mbps)),
+            ("ttff_p50_ms", percentile(ttff, 50).map { String(format: "%.1f", $0) } ?? "-"),
+            ("ttff_p99_ms", percentile(ttff, 99).map { String(format: "%.1f", $0) } ?? "-"),
+            ("max_frame_gap_ms", String(format: "%.0f", stats.map { Double($0.maxVideoGap.nanoseconds) / 1e6 }.max() ?? 0)),
+        ]
+        if let a = cpuAtStart, let b = cpuAtEnd {
+            let cpu = b.cpuSeconds - a.cpuSeconds
+            report += [
+                ("server_cpu_s", String(format: "%.2f", cpu)),
+                ("server_cpu_pct", String(format: "%.1f", cpu / seconds * 100)),
+                ("server_cpu_s_per_gb", bytes > 0 ? String(format: "%.3f", cpu / (Double(bytes) / 1e9)) : "-"),
+                ("server_rss_mib", String(format: "%.1f", Double(b.rssBytes) / 1048576)),
+                ("server_peak_rss_mib", String(format: "%.1f", Double(b.peakRSSBytes) / 1048576)),
+            ]
+            if let s = startSample { report.append(("server_rss_before_mib", String(format: "%.1f", Double(s.rssBytes) / 1048576))) }
+        }
+        if let a = selfStart, let b = ProcSampler.sample(pid: getpid()) {
+            report.append(("bench_cpu_pct", String(format: "%.1f", (b.cpuSeconds - a.cpuSeconds) / Date().timeIntervalSince(began) * 100)))
+        }
+        report.append(("seconds", String(format: "%.1f", seconds)))
+        let width = report.map(\.0.count).max() ?? 0
+        for (k, v) in report { print(k.padding(toLength: width, withPad: " ", startingAt: 0), v) }
+        let json = report.map { k, v in Double(v) != nil ? "\"\(k)\":\(v)" : "\"\(k)\":\"\(v)\"" }.joined(separator: ",")
+        print("{\(json)}")
+        if failures > 0 { throw ExitCode(1) }
+    }
+}
+
+/// The players relay-bench can run; each parses everything it receives.
+protocol BenchPlayer: Sendable {
+    var stats: PlayerStats { get }
+    func close() async
+}
+
+extension HTTPFLVPlayer: BenchPlayer {}
+extension RTMPPlayer: BenchPlayer {}
+
+func connectPlayer(url: String, group: any EventLoopGroup) async throws -> any BenchPlayer {
+    if url.hasPrefix("rtmp://") { return try await RTMPPlayer.connect(url: url, group: group) }
+    let target = try HTTPTarget(url)
+    return try await HTTPFLVPlayer.connect(host: target.host, port: target.port, path: target.path, group: group)
+}
+
+struct HTTPTarget {
+    let host: String
+    let port: Int
+    let path: String
+
+    init(_ url: String) throws {
+        guard url.hasPrefix("http://") else { throw ValidationError("URL must be http://…flv or rtmp://…") }
+        let rest = url.dropFirst("http://".count)
+        let slash = rest.firstIndex(of: "/") ?? rest.endIndex
+        let hostPort = rest[..<slash]
+        path = String(rest[slash...])
+        if let colon = hostPort.lastIndex(of: ":") {
+            host = String(hostPort[..<colon])
+            port = Int(hostPort[hostPort.index(after: colon)...]) ?? 80
+        } else {
+            host = String(hostPort)
+            port = 80
+        }
+    }
+}
