@@ -1,0 +1,162 @@
+import NIOCore
+import Testing
+@testable import RelayCore
+
+private let buf = CodecFixtures.buffer
+
+@Suite struct AVCConfigTests {
+    @Test func parsesFFmpegFLVRecord() throws {
+        let record = try AVCDecoderConfigurationRecord(parsing: buf(CodecFixtures.flvAVCRecord))
+        #expect(record.profileIndication == 77)
+        #expect(record.profileCompatibility == 0x40)
+        #expect(record.levelIndication == 31)
+        #expect(record.nalLengthSize == 4)
+        #expect(record.sps == [buf(CodecFixtures.flvAVCSPS)])
+        #expect(record.pps == [buf(CodecFixtures.flvAVCPPS)])
+    }
+
+    @Test func buildMatchesFFmpegByteForByte() throws {
+        let built = try AVCDecoderConfigurationRecord(sps: [buf(CodecFixtures.flvAVCSPS)], pps: [buf(CodecFixtures.flvAVCPPS)])
+        #expect(built.encoded() == buf(CodecFixtures.flvAVCRecord))
+    }
+
+    @Test(arguments: [
+        (CodecFixtures.h264Main720SPS, CodecFixtures.h264Main720PPS, 1),
+        (CodecFixtures.h264High1080SPS, CodecFixtures.h264High1080PPS, 1),
+        (CodecFixtures.h264ScalingList1080SPS, CodecFixtures.h264High1080PPS, 1),
+        (CodecFixtures.h264High444SPS, CodecFixtures.h264High444PPS, 3),
+    ])
+    func buildParseRoundTrip(sps: String, pps: String, chroma: Int) throws {
+        let built = try AVCDecoderConfigurationRecord(sps: [buf(sps)], pps: [buf(pps), buf(pps)])
+        let bytes = built.encoded()
+        let parsed = try AVCDecoderConfigurationRecord(parsing: bytes)
+        #expect(parsed == built)
+        #expect(parsed.sps == [buf(sps)])
+        #expect(parsed.pps.count == 2)
+        #expect(Int(parsed.chromaFormat) == chroma)
+        let parsedSPS = try H264.SPS(nal: buf(sps))
+        #expect(Int(parsed.profileIndication) == parsedSPS.profileIdc)
+        #expect(Int(parsed.levelIndication) == parsedSPS.levelIdc)
+        // High (100) and High 4:4:4 (244) get the chroma/bit-depth trailer; Main does not.
+        let trailer = parsed.profileIndication == 77 ? 0 : 4
+        #expect(bytes.readableBytes == 6 + 2 + sps.count / 2 + 1 + 2 * (2 + pps.count / 2) + trailer)
+    }
+
+    @Test func twoByteLengthRecord() throws {
+        var record = try AVCDecoderConfigurationRecord(sps: [buf(CodecFixtures.h264Main720SPS)],
+                                                       pps: [buf(CodecFixtures.h264Main720PPS)], nalLengthSize: 2)
+        #expect(try AVCDecoderConfigurationRecord(parsing: record.encoded()).nalLengthSize == 2)
+        record.nalLengthSize = 1
+        #expect(try AVCDecoderConfigurationRecord(parsing: record.encoded()).nalLengthSize == 1)
+    }
+
+    @Test func malformedRecordsThrow() throws {
+        let good = CodecFixtures.bytes(CodecFixtures.flvAVCRecord)
+        for length in 0..<good.count {
+            #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: good.prefix(length))) }
+        }
+        var badVersion = good
+        badVersion[0] = 0
+        #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: badVersion)) }
+        var threeByteLength = good
+        threeByteLength[4] = 0xFE
+        #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: threeByteLength)) }
+        #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(sps: [], pps: [buf(CodecFixtures.h264Main720PPS)]) }
+        #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(sps: [buf(CodecFixtures.h264Main720SPS)], pps: []) }
+        #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(sps: [buf(CodecFixtures.h264Main720PPS)], pps: [buf("68")]) }
+    }
+
+    @Test func streamFromRecordAndFromParameterSets() throws {
+        let fromRecord = try AVStream.h264(index: 0, timebase: 1000, avcRecord: buf(CodecFixtures.flvAVCRecord))
+        #expect(fromRecord.codec == .h264)
+        #expect(fromRecord.extradata == buf(CodecFixtures.flvAVCRecord))
+        #expect(fromRecord.video == VideoParameters(width: 1280, height: 720, profile: 77, level: 31,
+                                                    sps: [buf(CodecFixtures.flvAVCSPS)], pps: [buf(CodecFixtures.flvAVCPPS)]))
+
+        let fromSets = try AVStream.h264(index: 3, timebase: 90000, sps: [buf(CodecFixtures.h264High1080SPS)],
+                                         pps: [buf(CodecFixtures.h264High1080PPS)])
+        #expect(fromSets.index == 3 && fromSets.timebase == 90000)
+        #expect(fromSets.video?.width == 1920 && fromSets.video?.height == 1080)
+        #expect(fromSets.video?.profile == 100 && fromSets.video?.level == 40)
+        let record = try AVCDecoderConfigurationRecord(parsing: fromSets.extradata)
+        #expect(record.sps == [buf(CodecFixtures.h264High1080SPS)])
+
+        // A record without SPS parses, but is no usable track.
+        #expect(throws: CodecError.self) { try AVStream.h264(index: 0, timebase: 1000, avcRecord: buf("0164001fffe000")) }
+    }
+}
+
+@Suite struct HEVCConfigTests {
+    @Test func parsesFFmpegMP4Record() throws {
+        let record = try HEVCDecoderConfigurationRecord(parsing: buf(CodecFixtures.mp4HVCCRecord))
+        #expect(record.profileTierLevel.profileIdc == 1)
+        #expect(record.profileTierLevel.levelIdc == 93)
+        #expect(record.profileTierLevel.compatibilityFlags == 0x6000_0000)
+        #expect(record.profileTierLevel.constraintIndicatorFlags == 0x9000_0000_0000)
+        #expect(record.chromaFormat == 1)
+        #expect(record.bitDepthLumaMinus8 == 0)
+        #expect(record.numTemporalLayers == 1)
+        #expect(record.temporalIdNested)
+        #expect(record.nalLengthSize == 4)
+        #expect(record.vps == [buf(CodecFixtures.mp4HEVCVPS)])
+        #expect(record.sps == [buf(CodecFixtures.mp4HEVCSPS)])
+        #expect(record.pps == [buf(CodecFixtures.mp4HEVCPPS)])
+    }
+
+    @Test func buildMatchesFFmpegByteForByte() throws {
+        let built = try HEVCDecoderConfigurationRecord(vps: [buf(CodecFixtures.mp4HEVCVPS)], sps: [buf(CodecFixtures.mp4HEVCSPS)],
+                                                       pps: [buf(CodecFixtures.mp4HEVCPPS)])
+        #expect(built.encoded() == buf(CodecFixtures.mp4HVCCRecord))
+    }
+
+    @Test(arguments: HEVCTests.cases)
+    func buildParseRoundTrip(_ c: HEVCSPSCase) throws {
+        let built = try HEVCDecoderConfigurationRecord(vps: [buf(c.vps)], sps: [buf(c.sps)], pps: [buf(CodecFixtures.hevcPPS)])
+        let parsed = try HEVCDecoderConfigurationRecord(parsing: built.encoded())
+        #expect(parsed == built)
+        let sps = try HEVC.SPS(nal: buf(c.sps))
+        #expect(parsed.profileTierLevel == sps.profileTierLevel)
+        #expect(Int(parsed.numTemporalLayers) == c.subLayers)
+        #expect(Int(parsed.bitDepthLumaMinus8) + 8 == c.bitDepth)
+    }
+
+    @Test func otherArraysAreSkipped() throws {
+        // numOfArrays 4: an SEI prefix array (type 39) between SPS and PPS.
+        var bytes = CodecFixtures.bytes(CodecFixtures.mp4HVCCRecord)
+        bytes[22] = 4
+        let pps = bytes.count - 11
+        bytes.insert(contentsOf: CodecFixtures.bytes("27 0001 0004 4e01 0580"), at: pps)
+        let record = try HEVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: bytes))
+        #expect(record.vps.count == 1 && record.sps.count == 1 && record.pps == [buf(CodecFixtures.mp4HEVCPPS)])
+    }
+
+    @Test func malformedRecordsThrow() throws {
+        let good = CodecFixtures.bytes(CodecFixtures.mp4HVCCRecord)
+        for length in 0..<good.count {
+            #expect(throws: CodecError.self) { try HEVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: good.prefix(length))) }
+        }
+        var badVersion = good
+        badVersion[0] = 2
+        #expect(throws: CodecError.self) { try HEVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: badVersion)) }
+        #expect(throws: CodecError.self) {
+            try HEVCDecoderConfigurationRecord(vps: [], sps: [buf(CodecFixtures.mp4HEVCSPS)], pps: [buf(CodecFixtures.mp4HEVCPPS)])
+        }
+        #expect(throws: CodecError.self) {  // VPS and SPS swapped
+            try HEVCDecoderConfigurationRecord(vps: [buf(CodecFixtures.mp4HEVCSPS)], sps: [buf(CodecFixtures.mp4HEVCVPS)],
+                                               pps: [buf(CodecFixtures.mp4HEVCPPS)])
+        }
+    }
+
+    @Test func streamFromRecordAndFromParameterSets() throws {
+        let fromRecord = try AVStream.h265(index: 0, timebase: 1000, hvcRecord: buf(CodecFixtures.mp4HVCCRecord))
+        #expect(fromRecord.codec == .h265)
+        #expect(fromRecord.extradata == buf(CodecFixtures.mp4HVCCRecord))
+        #expect(fromRecord.video == VideoParameters(width: 1280, height: 720, profile: 1, level: 93,
+                                                    vps: [buf(CodecFixtures.mp4HEVCVPS)], sps: [buf(CodecFixtures.mp4HEVCSPS)],
+                                                    pps: [buf(CodecFixtures.mp4HEVCPPS)]))
+        let fromSets = try AVStream.h265(index: 0, timebase: 90000, vps: [buf(CodecFixtures.hevcCrop362VPS)],
+                                         sps: [buf(CodecFixtures.hevcCrop362SPS)], pps: [buf(CodecFixtures.hevcPPS)])
+        #expect(fromSets.video?.width == 640 && fromSets.video?.height == 362 && fromSets.video?.level == 63)
+        #expect(try HEVCDecoderConfigurationRecord(parsing: fromSets.extradata).vps == [buf(CodecFixtures.hevcCrop362VPS)])
+    }
+}
