@@ -10,6 +10,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "relay", targets: ["relay"]),
+        .executable(name: "relay-bench", targets: ["relay-bench"]),
+        .executable(name: "relay-camera", targets: ["relay-camera"]),
         .library(name: "RelayServer", targets: ["RelayServer"]),
     ],
     dependencies: [
@@ -17,6 +19,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
     ],
     targets: [
         // Media model, codec parameter parsing and the fan-out core (Source, TransStream, sinks).
@@ -27,6 +34,7 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
             ],
             swiftSettings: strict
         ),
@@ -54,11 +62,83 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // RTSP play: server, SDP, RTP packetizers, RTCP, the RTP TransStream muxer, TCP/UDP transports.
+        .target(
+            name: "RelayRTSP",
+            dependencies: [
+                "RelayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // HTTP hooks (on_publish, on_play …) on AsyncHTTPClient: the EventHooks of RelayCore.
+        .target(
+            name: "RelayHooks",
+            dependencies: [
+                "RelayCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // RTP (RFC 3550), RFC 4571 framing, reorder buffer, MPEG-PS demuxer and muxer (GB28181 payload).
+        .target(
+            name: "RelayRTP",
+            dependencies: [
+                "RelayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        // GB28181 ingest: RTP/PS over UDP, TCP passive and TCP active; shared ports demuxed by SSRC.
+        .target(
+            name: "RelayGB28181",
+            dependencies: [
+                "RelayCore", "RelayRTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // JT/T 1078 ingest (2016 and 2019 layouts): frame decoder, sub-package reassembly, sessions; the sender's packetizer.
+        .target(
+            name: "RelayJT1078",
+            dependencies: [
+                "RelayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // Admin REST API (/api/v1) and Prometheus /metrics on Hummingbird, on a listener of its own.
+        .target(
+            name: "RelayAdmin",
+            dependencies: [
+                "RelayCore", "RelayGB28181",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         // Wires config, listeners and registry together; used by `relay` and by the tests.
         .target(
             name: "RelayServer",
             dependencies: [
-                "RelayCore", "RelayFLV", "RelayRTMP",
+                "RelayCore", "RelayFLV", "RelayRTMP", "RelayRTSP", "RelayHooks", "RelayGB28181", "RelayJT1078", "RelayAdmin",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -78,6 +158,16 @@ let package = Package(
             swiftSettings: strict
         ),
         .executableTarget(
+            name: "relay-bench",
+            dependencies: [
+                "RelayBenchKit", "RelayRTP", "RelayCore", "RelayJT1078",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
             name: "relay",
             dependencies: [
                 "RelayServer", "RelayCore",
@@ -89,8 +179,53 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "RelayCoreTests", dependencies: ["RelayCore"], swiftSettings: strict),
+        // The camera board's side: Annex-B reader, pacing, dispatcher, RTMP publisher, FLV recorder.
+        .target(
+            name: "RelayCamera",
+            dependencies: [
+                "RelayCore", "RelayFLV", "RelayRTMP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "relay-camera",
+            dependencies: [
+                "RelayCamera", "RelayCore", "RelayFLV",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RelayCameraTests",
+            dependencies: [
+                "RelayCamera", "RelayCore", "RelayFLV", "RelayRTMP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RelayCoreTests",
+            dependencies: ["RelayCore", .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "RelayFLVTests", dependencies: ["RelayFLV", "RelayCore"], swiftSettings: strict),
+        .testTarget(
+            name: "RelayHooksTests",
+            dependencies: [
+                "RelayHooks", "RelayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "RelayRTMPTests",
             dependencies: [
@@ -102,9 +237,62 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "RelayRTSPTests",
+            dependencies: [
+                "RelayRTSP", "RelayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RelayJT1078Tests",
+            dependencies: [
+                "RelayJT1078", "RelayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RelayAdminTests",
+            dependencies: [
+                "RelayAdmin", "RelayCore", "RelayGB28181",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RelayRTPTests",
+            dependencies: [
+                "RelayRTP", "RelayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RelayGB28181Tests",
+            dependencies: [
+                "RelayGB28181", "RelayRTP", "RelayCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "InteropTests",
             dependencies: [
-                "RelayServer", "RelayCore", "RelayRTMP", "RelayFLV", "RelayBenchKit",
+                "RelayServer", "RelayCore", "RelayRTMP", "RelayFLV", "RelayBenchKit", "RelayCamera", "RelayRTSP", "RelayHooks", "RelayJT1078",
+                "RelayGB28181", "RelayRTP",
+                "RelayAdmin", .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -24,7 +24,7 @@ public enum ProcSampler {
 
     private static func kib(_ status: String, _ key: String) -> Int {
         for line in status.split(separator: "\n") where line.hasPrefix(key) {
-            return Int(line.dropFirst(key.count).split(separator: " ").first ?? "") ?? 0
+            return Int(line.dropFirst(key.count).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "") ?? 0
         }
         return 0
     }

@@ -19,11 +19,14 @@ struct Relay: AsyncParsableCommand {
 
     func run() async throws {
         let cfg: RelayConfig
+        var configPath: String?
         do {
             if let path = config {
                 cfg = try RelayConfig.load(path: path)
+                configPath = path
             } else if FileManager.default.fileExists(atPath: "config.json") {
                 cfg = try RelayConfig.load(path: "config.json")
+                configPath = "config.json"
             } else {
                 cfg = .default
             }
@@ -38,7 +41,7 @@ struct Relay: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "relay")
-        let server = RelayServer(config: cfg, logger: logger)
+        let server = RelayServer(config: cfg, logger: logger, configPath: configPath)
         do {
             try await server.start()
         } catch {

@@ -21,7 +21,7 @@ import Testing
         for stream in ["live/a", "../../../../tmp/x", "..", ".", "a/../../b", "%2e%2e/x", "a\\..\\b", "~/x"] {
             let file = try #require(RecordPath.file(dir: "/srv/rec", stream: stream, name: "x.flv"), "\(stream)")
             #expect(file.path.hasPrefix("/srv/rec/"), "\(stream) → \(file.path)")
-            #expect(!file.relative.hasPrefix("/") && !file.relative.contains(".."), "\(stream) → \(file.relative)")
+            #expect(!file.relative.hasPrefix("/") && !file.relative.split(separator: "/").contains { $0 == ".." || $0 == "." }, "\(stream) → \(file.relative)")
             #expect(file.path == "/srv/rec/" + file.relative)
         }
         #expect(RecordPath.file(dir: "/srv/rec", stream: "a", name: "../x.flv") == nil)

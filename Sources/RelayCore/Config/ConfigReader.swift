@@ -63,6 +63,37 @@ struct ConfigReader {
         return ConfigReader(dict, path: field(key))
     }
 
+    /// The raw value of a key that takes more than one shape (a URL string or an object); nil
+    /// when absent.
+    mutating func value(_ key: String) -> JSONValue? {
+        seen.insert(key)
+        return values[key]
+    }
+
+    /// A reader for an object found under `key` by `value(_:)`.
+    func nested(_ key: String, _ object: [String: JSONValue]) -> ConfigReader {
+        ConfigReader(object, path: field(key))
+    }
+
+    /// An error naming `key` in this object.
+    func error(_ key: String, _ message: String) -> ConfigError {
+        ConfigError(field: field(key), message: message)
+    }
+
+    mutating func stringArray(_ key: String, default value: [String]) throws -> [String] {
+        seen.insert(key)
+        guard let raw = values[key] else { return value }
+        guard case .array(let items) = raw else {
+            throw ConfigError(field: field(key), message: "expected an array of strings, got \(raw.typeDescription)")
+        }
+        return try items.map { item in
+            guard case .string(let s) = item else {
+                throw ConfigError(field: field(key), message: "expected an array of strings, found \(item.typeDescription)")
+            }
+            return s
+        }
+    }
+
     /// Call after reading every known key.
     func rejectUnknownKeys() throws {
         if let unknown = values.keys.filter({ !seen.contains($0) }).sorted().first {

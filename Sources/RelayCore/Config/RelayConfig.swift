@@ -25,6 +25,16 @@ public struct RelayConfig: Sendable, Equatable {
         public var cors: Bool
     }
 
+    public struct RTSP: Sendable, Equatable {
+        public var listener: Listener
+        /// UDP players get a server port pair per track from this range (RTP even, RTCP odd).
+        public var udpPortMin: Int
+        public var udpPortMax: Int
+        /// A session without requests or RTCP for this long is closed (a TCP player that is
+        /// playing lives as long as its connection).
+        public var sessionTimeoutMs: Int
+    }
+
     public struct Source: Sendable, Equatable {
         public var gopCache: Bool
         public var gopCacheMaxBytes: Int
@@ -36,6 +46,14 @@ public struct RelayConfig: Sendable, Equatable {
         /// How long a player waits for a stream that is not (yet) published.
         public var playWaitMs: Int
         public var rejectDuplicatePublish: Bool
+        /// No media for this long: on_receive_timeout, or `receiveTimeoutAction` without that hook (0 = off).
+        public var receiveTimeoutMs: Int
+        /// "close" or "keep", when no on_receive_timeout hook is configured.
+        public var receiveTimeoutAction: String
+        /// No players for this long: on_idle_timeout, or `idleTimeoutAction` without that hook (0 = off).
+        public var idleTimeoutMs: Int
+        /// "close" or "keep", when no on_idle_timeout hook is configured.
+        public var idleTimeoutAction: String
     }
 
     public struct Player: Sendable, Equatable {
@@ -50,8 +68,14 @@ public struct RelayConfig: Sendable, Equatable {
     public var eventLoops: Int
     public var rtmp: RTMP
     public var httpFLV: HTTPFLV
+    public var rtsp: RTSP
     public var source: Source
     public var player: Player
+    public var hooks: Hooks
+    public var record: Record
+    public var gb28181: GB28181
+    public var jt1078: JT1078
+    public var admin: Admin
 
     public static let `default`: RelayConfig = try! RelayConfig(json: [:])
 
@@ -96,6 +120,18 @@ public struct RelayConfig: Sendable, Equatable {
         httpFLV = HTTPFLV(listener: try Self.listener(&h, port: 8080), cors: try h.bool("cors", default: true))
         try h.rejectUnknownKeys()
 
+        var t = try root.object("rtsp")
+        rtsp = RTSP(
+            listener: try Self.listener(&t, port: 8554),
+            udpPortMin: try t.int("udp_port_min", default: 30000, in: 1024...65534),
+            udpPortMax: try t.int("udp_port_max", default: 39999, in: 1025...65535),
+            sessionTimeoutMs: try t.int("session_timeout_ms", default: 60_000, in: 1000...3_600_000))
+        if rtsp.udpPortMax <= rtsp.udpPortMin {
+            throw ConfigError(field: "rtsp.udp_port_max",
+                              message: "must be above udp_port_min (\(rtsp.udpPortMin)): ports go in RTP/RTCP pairs")
+        }
+        try t.rejectUnknownKeys()
+
         var s = try root.object("source")
         source = Source(
             gopCache: try s.bool("gop_cache", default: true),
@@ -104,7 +140,11 @@ public struct RelayConfig: Sendable, Equatable {
             mergeWriteMs: try s.int("merge_write_ms", default: 0, in: 0...2000),
             trackWaitMs: try s.int("track_wait_ms", default: 1000, in: 0...60_000),
             playWaitMs: try s.int("play_wait_ms", default: 5000, in: 0...600_000),
-            rejectDuplicatePublish: try s.bool("reject_duplicate_publish", default: true))
+            rejectDuplicatePublish: try s.bool("reject_duplicate_publish", default: true),
+            receiveTimeoutMs: try s.int("receive_timeout_ms", default: 15_000, in: 0...3_600_000),
+            receiveTimeoutAction: try s.string("receive_timeout_action", default: "close", oneOf: ["close", "keep"]),
+            idleTimeoutMs: try s.int("idle_timeout_ms", default: 60_000, in: 0...86_400_000),
+            idleTimeoutAction: try s.string("idle_timeout_action", default: "keep", oneOf: ["close", "keep"]))
         try s.rejectUnknownKeys()
 
         var p = try root.object("player")
@@ -114,6 +154,26 @@ public struct RelayConfig: Sendable, Equatable {
             slowPolicy: try p.string("slow_policy", default: "close", oneOf: ["close", "skip"]),
             sendBufferBytes: try p.int("send_buffer_bytes", default: 0, in: 0...(64 << 20)))
         try p.rejectUnknownKeys()
+
+        var hk = try root.object("hooks")
+        hooks = try Self.hooks(&hk)
+        try hk.rejectUnknownKeys()
+
+        var rec = try root.object("record")
+        record = try Self.record(&rec)
+        try rec.rejectUnknownKeys()
+
+        var gb = try root.object("gb28181")
+        gb28181 = try Self.gb28181(&gb)
+        try gb.rejectUnknownKeys()
+
+        var jt = try root.object("jt1078")
+        jt1078 = try Self.jt1078(&jt)
+        try jt.rejectUnknownKeys()
+
+        var ad = try root.object("admin")
+        admin = try Self.admin(&ad)
+        try ad.rejectUnknownKeys()
 
         try root.rejectUnknownKeys()
     }

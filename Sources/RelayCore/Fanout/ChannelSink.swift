@@ -137,6 +137,7 @@ public final class ChannelSink: InspectableSink, @unchecked Sendable {
     private func closeSlow(_ why: String) {
         isClosed = true
         logger.warning("closing slow player \(info.remoteAddress) (\(info.protocolName)): \(why)")
+        RelayMetrics.slowPlayerDropped(protocol: info.protocolName)
         channel.close(promise: nil)
         onClose?("slow player: \(why)")
     }

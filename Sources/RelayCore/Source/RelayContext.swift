@@ -19,13 +19,22 @@ public final class RelayContext: Sendable {
     public let registry: StreamRegistry
     public let muxers: [String: MuxerFactory]
     public let logger: Logger
+    /// The operator's hooks (nil: none configured); sessions use `authorize` / `notify`.
+    public let hooks: (any EventHooks)?
+    /// Makes recording sinks (nil: recording unavailable).
+    public let recorder: (any StreamRecorder)?
+    /// Bytes and sessions of publishers and players that have left (admin API, /metrics).
+    public let totals = TrafficTotals()
     private let ids = NIOLockedValueBox<UInt64>(0)
 
-    public init(config: RelayConfig, muxers: [MuxerFactory], logger: Logger) {
+    public init(config: RelayConfig, muxers: [MuxerFactory], logger: Logger,
+                hooks: (any EventHooks)? = nil, recorder: (any StreamRecorder)? = nil) {
         self.config = config
         self.registry = StreamRegistry()
         self.muxers = Dictionary(muxers.map { ($0.kind, $0) }, uniquingKeysWith: { a, _ in a })
         self.logger = logger
+        self.hooks = hooks
+        self.recorder = recorder
     }
 
     /// Process-unique ids for sessions and sinks.

@@ -16,6 +16,8 @@ public actor Source {
     private let context: RelayContext
     private let config: RelayConfig.Source
     private var logger: Logger
+    /// Hooks, receive/idle timers and recording (SourceLifecycle.swift).
+    let lifecycle: SourceLifecycle
 
     /// Tracks by stream index as the publisher announced them.
     private var tracks: [Int: AVStream] = [:]
@@ -34,6 +36,8 @@ public actor Source {
 
     public private(set) var packetsIn: UInt64 = 0
     public private(set) var bytesIn: UInt64 = 0
+    private var meter = RateMeter()
+    private var players: [SinkID: (sink: any MediaSink, kind: String)] = [:]
 
     public init(id: String, eventLoop: any EventLoop, publisher: SessionInfo, context: RelayContext) {
         self.id = id
@@ -45,6 +49,7 @@ public actor Source {
         var logger = context.logger
         logger[metadataKey: "stream"] = "\(id)"
         self.logger = logger
+        self.lifecycle = SourceLifecycle(id: id, loop: eventLoop, publisher: publisher, context: context, logger: logger)
         self.gop = GOPCache(enabled: config.gopCache, maxBytes: config.gopCacheMaxBytes, maxMs: config.gopCacheMaxMs)
     }
 
@@ -77,8 +82,10 @@ public actor Source {
 
     public func write(_ packet: AVPacket) {
         guard !isClosed, let stream = tracks[packet.streamIndex] else { return }
+        lifecycle.mediaArrived()
         packetsIn &+= 1
         bytesIn &+= UInt64(packet.payload.readableBytes)
+        meter.add(packet)
         if packet.isVideo && packet.isKeyFrame { sawVideoKey = true }
         let ms = packet.dts.rescaled(from: stream.timebase, to: 1000)
         if !isReady {
@@ -104,8 +111,12 @@ public actor Source {
         logger.info("source closed: \(reason)")
         for ts in transStreams.values { ts.end() }
         transStreams.removeAll()
+        for (sink, kind) in players.values { context.totals.playerLeft(sink, kind: kind) }
+        players.removeAll()
+        context.totals.sourceEnded(protocol: publisher.protocolName, bytesIn: bytesIn)
         gop.clear()
         context.registry.unregister(self)
+        lifecycle.sourceClosed(reason: reason, bytesIn: bytesIn, packetsIn: packetsIn, startedAt: startedAt)
         let callbacks = onClose
         onClose.removeAll()
         for cb in callbacks { cb() }
@@ -119,13 +130,17 @@ public actor Source {
     // MARK: player side
 
     /// Adds a player of protocol `kind`; false when the source is gone or the kind unknown.
-    public func attach(_ sink: any MediaSink, kind: String) -> Bool {
+    ///
+    /// `muxer` makes the TransStream's muxer for kinds that are not registered in the context
+    /// (kinds with parameters, e.g. RTSP interleaved channel layouts); players that share a kind
+    /// share its bytes.
+    public func attach(_ sink: any MediaSink, kind: String, muxer: MuxerFactory? = nil) -> Bool {
         guard isReady, !isClosed else { return false }
         let ts: TransStream
         if let existing = transStreams[kind] {
             ts = existing
         } else {
-            guard let factory = context.muxers[kind] else { return false }
+            guard let factory = muxer ?? context.muxers[kind] else { return false }
             ts = TransStream(kind: kind, muxer: factory.make(), streams: playable,
                              mergeWindowMs: config.mergeWriteMs, maxGOPBytes: max(config.gopCacheMaxBytes, 1))
             for packet in gop.packets {
@@ -134,11 +149,15 @@ public actor Source {
             transStreams[kind] = ts
         }
         ts.add(sink)
+        players[sink.id] = (sink, kind)
+        lifecycle.playerAttached(sink, kind: kind)
         return true
     }
 
     /// Removes a player; the TransStream goes when its last player does (no muxing for nobody).
     public func detach(_ sink: any MediaSink, kind: String) {
+        lifecycle.playerDetached(sink)
+        if players.removeValue(forKey: sink.id) != nil { context.totals.playerLeft(sink, kind: kind) }
         guard let ts = transStreams[kind] else { return }
         ts.remove(sink)
         if ts.sinkCount == 0 { transStreams[kind] = nil }
@@ -151,6 +170,42 @@ public actor Source {
 
     public var playerCounts: [String: Int] {
         transStreams.mapValues(\.sinkCount)
+    }
+
+    /// Each player's counters, read on its own event loop.
+    public func playerSnapshots() async -> [PlayerSnapshot] {
+        var result: [PlayerSnapshot] = []
+        for (sink, kind) in players.values where !(sink is any BackgroundSink) {
+            if let inspectable = sink as? any InspectableSink,
+               let snap = try? await inspectable.eventLoop.submit({ inspectable.snapshot(kind: kind) }).get() {
+                result.append(snap)
+            } else {
+                result.append(PlayerSnapshot(id: sink.id, kind: kind, session: nil, bytesSent: 0, pendingBytes: 0,
+                                             segmentsDropped: 0, seconds: 0))
+            }
+        }
+        return result.sorted { $0.id < $1.id }
+    }
+
+    /// Operator kick: closes that player's connection. False when no such player.
+    public func kick(_ id: SinkID, reason: String) -> Bool {
+        guard let (sink, _) = players[id], let inspectable = sink as? any InspectableSink else { return false }
+        inspectable.eventLoop.execute { inspectable.kick(reason: reason) }
+        return true
+    }
+
+    public func snapshot() -> SourceSnapshot {
+        SourceSnapshot(id: id, publisher: publisher, uptimeSeconds: Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9,
+                       isReady: isReady, tracks: streams, bytesIn: bytesIn, packetsIn: packetsIn,
+                       bitrateIn: meter.bitsPerSecond, videoFPS: meter.videoFPS, gopFrames: meter.gopFrames,
+                       players: viewerCounts, recording: isRecording)
+    }
+
+    /// Players by TransStream kind, without background sinks (recordings).
+    private var viewerCounts: [String: Int] {
+        var counts: [String: Int] = [:]
+        for (sink, kind) in players.values where !(sink is any BackgroundSink) { counts[kind, default: 0] += 1 }
+        return counts
     }
 
     public var streams: [AVStream] { isReady ? playable : tracks.keys.sorted().compactMap { tracks[$0] } }
@@ -184,6 +239,7 @@ public actor Source {
         isReady = true
         logger.info("stream playable: \(playable.map { Self.describe($0) }.joined(separator: ", "))")
         context.registry.markReady(self)
+        lifecycle.sourceReady(self)
     }
 
     static func describe(_ s: AVStream) -> String {

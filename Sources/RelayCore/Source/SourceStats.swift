@@ -14,7 +14,10 @@ public struct SourceSnapshot: Sendable {
     public var videoFPS: Double
     /// Video frames from one key frame to the next (the last complete GOP).
     public var gopFrames: Int
+    /// Players by TransStream kind ("rtmp", "flv", "rtsp/0:0-1" …); recordings are not players.
     public var players: [String: Int]
+    /// A recording sink is attached (config `record` or the on_publish answer).
+    public var recording: Bool = false
 }
 
 /// Input rates over one-second windows; cheap enough to run per packet (one clock read).

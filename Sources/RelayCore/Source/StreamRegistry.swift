@@ -36,6 +36,7 @@ public final class StreamRegistry: Sendable {
             return true
         }
         if !ok { throw .streamBusy(source.id) }
+        source.registered()  // timers and on_publish_done start now
     }
 
     public func unregister(_ source: Source) {

@@ -38,6 +38,7 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if !answered {
+            RelayMetrics.parseError(protocol: "flv")
             logger.warning("bad HTTP request from \(remote(context)): \(error)")
             answered = true
             respond(context, status: .badRequest, body: "bad request\n")
@@ -95,6 +96,17 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         let relay = self.relay
         Task {
+            let decision = await relay.authorize(.play, stream: id, session: info)
+            guard decision.allowed else {
+                loop.execute {
+                    let (handler, context) = bound.value
+                    guard context.channel.isActive else { return }
+                    handler.logger.warning("HTTP-FLV play of \(id) from \(info.remoteAddress) denied: \(decision.reason)")
+                    let status: HTTPResponseStatus = decision.deniedHTTPStatus == 401 ? .unauthorized : .forbidden
+                    handler.respond(context, status: status, body: "play denied: \(decision.reason)\n")
+                }
+                return
+            }
             let source = await relay.registry.waitForPlayableSource(id, timeout: wait, on: loop)
             loop.execute {
                 let (handler, context) = bound.value

@@ -80,7 +80,41 @@ extension RTMPServerHandler {
             return
         }
         let info = SessionInfo(sessionID: String(relay.nextID()), protocolName: "rtmp", remoteAddress: remote, params: params)
+        guard relay.hasHook(.publish) else {
+            register(id: id, info: info, decision: .notConfigured, context: context)
+            return
+        }
+        // Ask on_publish off the event loop; nothing else may start meanwhile.
+        cancelTimeout()
+        role = .waitingToPlay
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        let relay = self.relay
+        let asked = NIODeadline.now()
+        Task {
+            let decision = await relay.authorize(.publish, stream: id, session: info)
+            loop.execute {
+                let (handler, context) = bound.value
+                let waited = Double((NIODeadline.now() - asked).nanoseconds) / 1e6
+                handler.logger.debug("on_publish decision for \(id) after \(waited) ms")
+                guard case .waitingToPlay = handler.role, context.channel.isActive else { return }
+                handler.role = .none
+                guard decision.allowed else {
+                    handler.logger.warning("RTMP publish of \(id) denied: \(decision.reason)")
+                    handler.sendAndClose([RTMPStatus.onStatus(level: "error", code: "NetStream.Publish.Unauthorized",
+                                                              description: "publish denied: \(decision.reason)")],
+                                         context: context)
+                    return
+                }
+                handler.register(id: id, info: info, decision: decision, context: context)
+            }
+        }
+    }
+
+    /// Claims the stream id (publish allowed) and starts publishing.
+    private func register(id: String, info: SessionInfo, decision: HookDecision, context: ChannelHandlerContext) {
         let source = Source(id: id, eventLoop: context.eventLoop, publisher: info, context: relay)
+        if let record = decision.record { source.assumeIsolated { $0.setRecording(record) } }
         do {
             try relay.registry.register(source)
         } catch {
@@ -151,6 +185,19 @@ extension RTMPServerHandler {
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         let wait = TimeAmount.milliseconds(Int64(relay.config.source.playWaitMs))
         Task {
+            let decision = await relay.authorize(.play, stream: id, session: info)
+            guard decision.allowed else {
+                loop.execute {
+                    let (handler, context) = bound.value
+                    guard case .waitingToPlay = handler.role, context.channel.isActive else { return }
+                    handler.role = .none
+                    handler.logger.warning("RTMP play of \(id) denied: \(decision.reason)")
+                    handler.sendAndClose([RTMPStatus.onStatus(level: "error", code: "NetStream.Play.Unauthorized",
+                                                              description: "play denied: \(decision.reason)")],
+                                         context: context)
+                }
+                return
+            }
             let source = await relay.registry.waitForPlayableSource(id, timeout: wait, on: loop)
             loop.execute {
                 let (handler, context) = bound.value

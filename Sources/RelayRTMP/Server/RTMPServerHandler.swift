@@ -212,6 +212,7 @@ final class RTMPServerHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is RTMPError || error is ByteToMessageDecoderError { RelayMetrics.parseError(protocol: "rtmp") }
         logger.debug("RTMP connection error from \(remote): \(error)")
         context.close(promise: nil)
     }

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RelayCore
+import RelayGB28181
 import RelayServer
 
 /// Log lines captured from a test server, so bad-input tests can check that a clear line was logged.
@@ -38,13 +39,23 @@ final class TestServer: Sendable {
     let server: RelayServer
     let rtmpPort: Int
     let httpPort: Int
+    let rtspPort: Int
+    let adminPort: Int
+    /// The JT/T 1078 port (layout detected), and the port pinned to 2019 when `port_2019` was set.
+    let jtPort: Int
+    let jt2019Port: Int
 
-    /// `rtmp` / `http`: extra keys for those sections (", \"key\": value"); `extra`: more sections.
-    static func start(_ extra: String = "", rtmp: String = "", http: String = "") async throws -> TestServer {
+    /// `rtmp` / `http` / `rtsp` / `admin` / `jt1078` / `gb28181`: extra keys for those sections (", \"key\": value"); `extra`: more sections.
+    static func start(_ extra: String = "", rtmp: String = "", http: String = "", rtsp: String = "",
+                      admin: String = "", jt1078: String = "", gb28181: String = "") async throws -> TestServer {
         let json = """
         {"log_level": "debug",
          "rtmp": {"host": "127.0.0.1", "port": 0\(rtmp)},
-         "http_flv": {"host": "127.0.0.1", "port": 0\(http)}\(extra.isEmpty ? "" : ", " + extra)}
+         "http_flv": {"host": "127.0.0.1", "port": 0\(http)},
+         "rtsp": {"host": "127.0.0.1", "port": 0\(rtsp)},
+         "admin": {"host": "127.0.0.1", "port": 0\(admin)},
+         "jt1078": {"host": "127.0.0.1", "port": 0\(jt1078)},
+         "gb28181": {"host": "127.0.0.1", "shared_udp_port": 0, "shared_tcp_port": 0\(gb28181)}\(extra.isEmpty ? "" : ", " + extra)}
         """
         let config = try RelayConfig.parse(Data(json.utf8))
         let capture = LogCapture()
@@ -59,14 +70,21 @@ final class TestServer: Sendable {
         self.server = server
         self.rtmpPort = server.port("rtmp") ?? 0
         self.httpPort = server.port("http_flv") ?? 0
+        self.rtspPort = server.port("rtsp") ?? 0
+        self.adminPort = server.port("admin") ?? 0
+        self.jtPort = server.port("jt1078") ?? 0
+        self.jt2019Port = server.port("jt1078_2019") ?? 0
         self.captured = logs
     }
 
     private let captured: LogCapture
     var log: LogCapture { captured }
+    /// GB28181 receivers (shared UDP/TCP ports on free ports: `gb.sharedUDPPort`, `gb.sharedTCPPort`).
+    var gb: GB28181Service { server.gb28181 }
 
     func rtmpURL(_ stream: String) -> String { "rtmp://127.0.0.1:\(rtmpPort)/\(stream)" }
     func flvURL(_ stream: String) -> String { "http://127.0.0.1:\(httpPort)/\(stream).flv" }
+    func rtspURL(_ stream: String) -> String { "rtsp://127.0.0.1:\(rtspPort)/\(stream)" }
 
     func stop() async {
         try? await server.stop()

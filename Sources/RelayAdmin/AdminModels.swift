@@ -1,0 +1,243 @@
+import Foundation
+
+// What the admin API answers; openapi.yaml (repo root) describes each of these as a schema of the
+// same name, and AdminSpecTests keeps the two in step.
+
+struct ErrorBody: Encodable {
+    var error: String
+    var status: Int
+}
+
+struct ServerInfo: Encodable {
+    struct Build: Encodable {
+        var configuration: String
+        var os: String
+        var arch: String
+    }
+
+    struct Listener: Encodable {
+        var name: String
+        var transport: String
+        var host: String
+        var port: Int
+    }
+
+    struct ConfigSummary: Encodable {
+        var logLevel: String
+        var eventLoops: Int
+        var gopCache: Bool
+        var mergeWriteMs: Int
+        var slowPolicy: String
+        var maxPendingBytes: Int
+        var hooks: [String]
+        var record: Bool
+        var gb28181: Bool
+        var jt1078: Bool
+        var adminToken: Bool
+        var configFile: String?
+
+        enum CodingKeys: String, CodingKey {
+            case logLevel = "log_level", eventLoops = "event_loops", gopCache = "gop_cache", mergeWriteMs = "merge_write_ms"
+            case slowPolicy = "slow_policy", maxPendingBytes = "max_pending_bytes", hooks, record, gb28181, jt1078
+            case adminToken = "admin_token", configFile = "config_file"
+        }
+    }
+
+    var name: String
+    var version: String
+    var build: Build
+    var pid: Int
+    var startedAt: String
+    var uptimeSeconds: Double
+    var listeners: [Listener]
+    var config: ConfigSummary
+
+    enum CodingKeys: String, CodingKey {
+        case name, version, build, pid, startedAt = "started_at", uptimeSeconds = "uptime_seconds", listeners, config
+    }
+}
+
+struct ByProtocol: Encodable {
+    var total: UInt64
+    var byProtocol: [String: UInt64]
+
+    enum CodingKeys: String, CodingKey { case total, byProtocol = "by_protocol" }
+}
+
+struct Stats: Encodable {
+    struct Connections: Encodable {
+        var total: Int
+        var publishers: Int
+        var players: Int
+        var byProtocol: [String: Int]
+
+        enum CodingKeys: String, CodingKey { case total, publishers, players, byProtocol = "by_protocol" }
+    }
+
+    struct Process: Encodable {
+        var cpuSeconds: Double
+        var rssBytes: Int
+        var peakRSSBytes: Int
+        var threads: Int
+
+        enum CodingKeys: String, CodingKey {
+            case cpuSeconds = "cpu_seconds", rssBytes = "rss_bytes", peakRSSBytes = "peak_rss_bytes", threads
+        }
+    }
+
+    var uptimeSeconds: Double
+    var streams: Int
+    var players: Int
+    var gb28181Receivers: Int
+    var connections: Connections
+    var bytesIn: ByProtocol
+    var bytesOut: ByProtocol
+    var process: Process
+
+    enum CodingKeys: String, CodingKey {
+        case uptimeSeconds = "uptime_seconds", streams, players, gb28181Receivers = "gb28181_receivers", connections
+        case bytesIn = "bytes_in", bytesOut = "bytes_out", process
+    }
+}
+
+struct TrackInfo: Encodable {
+    var index: Int
+    var kind: String
+    var codec: String
+    var width: Int?
+    var height: Int?
+    var fps: Double?
+    var gopFrames: Int?
+    var profile: Int?
+    var level: Int?
+    var sampleRate: Int?
+    var channels: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case index, kind, codec, width, height, fps, gopFrames = "gop_frames", profile, level
+        case sampleRate = "sample_rate", channels
+    }
+}
+
+struct PublisherInfo: Encodable {
+    var `protocol`: String
+    var address: String
+    var sessionID: String
+
+    enum CodingKeys: String, CodingKey { case `protocol`, address, sessionID = "session_id" }
+}
+
+struct PlayerCounts: Encodable {
+    var total: Int
+    var byProtocol: [String: Int]
+
+    enum CodingKeys: String, CodingKey { case total, byProtocol = "by_protocol" }
+}
+
+struct StreamInfo: Encodable {
+    var id: String
+    var ready: Bool
+    var recording: Bool
+    var uptimeSeconds: Double
+    var publisher: PublisherInfo
+    var tracks: [TrackInfo]
+    var bitrateInBps: Double
+    var bitrateOutBps: Double
+    var bytesIn: UInt64
+    var packetsIn: UInt64
+    var bytesOut: UInt64
+    var players: PlayerCounts
+
+    enum CodingKeys: String, CodingKey {
+        case id, ready, recording, uptimeSeconds = "uptime_seconds", publisher, tracks
+        case bitrateInBps = "bitrate_in_bps", bitrateOutBps = "bitrate_out_bps", bytesIn = "bytes_in"
+        case packetsIn = "packets_in", bytesOut = "bytes_out", players
+    }
+}
+
+struct StreamList: Encodable {
+    var count: Int
+    var streams: [StreamInfo]
+}
+
+struct StreamClosed: Encodable {
+    var stream: String
+    var closed: Bool
+}
+
+struct PlayerInfo: Encodable {
+    var id: UInt64
+    var stream: String
+    var `protocol`: String
+    var kind: String
+    var address: String?
+    var sessionID: String?
+    var bytesSent: UInt64
+    var pendingBytes: Int
+    var segmentsDropped: UInt64
+    var seconds: Double
+    var since: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, stream, `protocol`, kind, address, sessionID = "session_id", bytesSent = "bytes_sent"
+        case pendingBytes = "pending_bytes", segmentsDropped = "segments_dropped", seconds, since
+    }
+}
+
+struct PlayerList: Encodable {
+    var count: Int
+    var players: [PlayerInfo]
+}
+
+struct PlayerKicked: Encodable {
+    var id: UInt64
+    var stream: String
+    var kicked: Bool
+}
+
+struct GBReceiverBody: Encodable {
+    var stream: String
+    var ssrc: String?
+    var mode: String
+    var ip: String
+    var port: Int?
+    var sharedPort: Bool
+    var state: String
+    var configured: Bool
+    var remoteAddress: String?
+    var packets: UInt64
+    var bytes: UInt64
+    var lost: UInt64
+    var sessions: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case stream, ssrc, mode, ip, port, sharedPort = "shared_port", state, configured
+        case remoteAddress = "remote_address", packets, bytes, lost, sessions
+    }
+}
+
+struct GBReceiverList: Encodable {
+    var count: Int
+    var receivers: [GBReceiverBody]
+}
+
+struct GBReceiverClosed: Encodable {
+    var stream: String
+    var closed: Bool
+}
+
+struct HooksReloaded: Encodable {
+    var reloaded: Bool
+    var source: String
+    var hooks: [String]
+}
+
+/// RFC 3339 with milliseconds, UTC.
+func iso8601(_ date: Date) -> String {
+    let f = ISO8601DateFormatter()
+    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return f.string(from: date)
+}
+
+/// JSON cannot carry NaN or infinities: such a figure is reported as 0.
+func finite(_ x: Double) -> Double { x.isFinite ? x : 0 }

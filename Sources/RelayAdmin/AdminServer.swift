@@ -1,0 +1,126 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import RelayCore
+import RelayGB28181
+
+/// What the admin API reads and steers, handed over by `RelayServer` (which depends on this
+/// module, so the API sees the server through these values and closures).
+public struct AdminEnvironment: Sendable {
+    public var context: RelayContext
+    /// GB28181 receive ports (nil: no GB28181 service).
+    public var gb28181: GB28181Service?
+    /// Bound listeners: name ("rtmp", "http_flv" …) → port.
+    public var listeners: @Sendable () -> [String: Int]
+    /// Applies a new `hooks` section without a restart (nil: hooks cannot be reloaded).
+    public var reloadHooks: (@Sendable (RelayConfig.Hooks) async throws -> Void)?
+    /// The config file the server was started with; `POST /api/v1/hooks/reload` re-reads it.
+    public var configPath: String?
+    /// Event loop threads of the server.
+    public var eventLoopThreads: Int
+    public var startedAt: Date
+
+    public init(context: RelayContext, gb28181: GB28181Service?, listeners: @escaping @Sendable () -> [String: Int],
+                reloadHooks: (@Sendable (RelayConfig.Hooks) async throws -> Void)?, configPath: String?,
+                eventLoopThreads: Int, startedAt: Date = Date()) {
+        self.context = context
+        self.gb28181 = gb28181
+        self.listeners = listeners
+        self.reloadHooks = reloadHooks
+        self.configPath = configPath
+        self.eventLoopThreads = eventLoopThreads
+        self.startedAt = startedAt
+    }
+}
+
+/// The admin REST API (`/api/v1/…`) and Prometheus `/metrics` on a Hummingbird server of their
+/// own (`admin` in config: loopback by default, optional bearer token).
+public final class AdminServer: Sendable {
+    public let config: RelayConfig.Admin
+    let api: AdminAPI
+    private let group: any EventLoopGroup
+    private let logger: Logger
+
+    private let running = NIOLockedValueBox<Task<Void, any Error>?>(nil)
+
+    public init(config: RelayConfig.Admin, environment: AdminEnvironment, group: any EventLoopGroup, logger: Logger) {
+        AdminMetrics.bootstrapOnce()
+        self.config = config
+        self.api = AdminAPI(environment: environment, config: config)
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Binds the listener; returns its channel once it accepts connections.
+    public func start() async throws -> any Channel {
+        let bound = BoundOnce()
+        let app = Application(
+            router: api.router(),
+            configuration: .init(address: .hostname(config.listener.host, port: config.listener.port),
+                                 serverName: "LiveRelay"),
+            onServerRunning: { channel in bound.succeed(channel) },
+            eventLoopGroupProvider: .shared(group),
+            logger: logger)
+        let task = Task {
+            do {
+                try await app.run()
+                bound.fail(AdminServerError.stoppedBeforeListening)
+            } catch {
+                bound.fail(error)
+                throw error
+            }
+        }
+        running.withLockedValue { $0 = task }
+        do {
+            return try await bound.value
+        } catch {
+            await stop()
+            throw error
+        }
+    }
+
+    /// Closes the listener and its connections (cancelling the server's task).
+    public func stop() async {
+        guard let task = running.withLockedValue({ s -> Task<Void, any Error>? in defer { s = nil }; return s }) else { return }
+        task.cancel()
+        _ = try? await task.value
+    }
+}
+
+enum AdminServerError: Error, CustomStringConvertible {
+    case stoppedBeforeListening
+    var description: String { "the admin server stopped before it was listening" }
+}
+
+/// Resolves once with the bound channel or the error that prevented binding.
+private final class BoundOnce: Sendable {
+    private let state = NIOLockedValueBox<(result: Result<any Channel, any Error>?, waiter: CheckedContinuation<any Channel, any Error>?)>((nil, nil))
+
+    func succeed(_ channel: any Channel) { resolve(.success(channel)) }
+    func fail(_ error: any Error) { resolve(.failure(error)) }
+
+    private func resolve(_ result: Result<any Channel, any Error>) {
+        let waiter = state.withLockedValue { s -> CheckedContinuation<any Channel, any Error>? in
+            guard s.result == nil else { return nil }
+            s.result = result
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume(with: result)
+    }
+
+    var value: any Channel {
+        get async throws {
+            try await withCheckedThrowingContinuation { continuation in
+                let done = state.withLockedValue { s -> Result<any Channel, any Error>? in
+                    if let r = s.result { return r }
+                    s.waiter = continuation
+                    return nil
+                }
+                if let done { continuation.resume(with: done) }
+            }
+        }
+    }
+}

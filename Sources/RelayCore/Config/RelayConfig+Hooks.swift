@@ -1,0 +1,117 @@
+/// `hooks` and `record` sections of config.json (README lists every key; hooks/README.md the bodies).
+extension RelayConfig {
+    public struct Hooks: Sendable, Equatable {
+        public struct Endpoint: Sendable, Equatable {
+            public var url: String
+            public var timeoutMs: Int
+            /// When the hook cannot answer (timeout, connection error, too many in flight): allow
+            /// (true) or deny (false, the default). A non-2xx answer always denies.
+            public var failOpen: Bool
+
+            public init(url: String, timeoutMs: Int, failOpen: Bool) {
+                self.url = url
+                self.timeoutMs = timeoutMs
+                self.failOpen = failOpen
+            }
+        }
+
+        /// Default timeout and fail-open switch of every hook (each may override them).
+        public var timeoutMs: Int
+        public var failOpen: Bool
+        /// Hooks waiting for an answer at once; beyond it decisions are treated as unanswered
+        /// (denied unless fail-open) and notifications are dropped with a log line.
+        public var maxInFlight: Int
+        /// HTTP/1.1 connections kept per hook server.
+        public var maxConnections: Int
+        /// By event name ("on_publish"); a missing entry means no hook for that event.
+        public var endpoints: [String: Endpoint]
+
+        public func endpoint(_ event: HookEvent) -> Endpoint? { endpoints[event.rawValue] }
+        public var isEmpty: Bool { endpoints.isEmpty }
+    }
+
+    public struct Record: Sendable, Equatable {
+        /// Records every stream matching `streams` (all when empty). Off: only streams whose
+        /// on_publish answer says `{"record": true}` are recorded.
+        public var enabled: Bool
+        /// Files go to `<dir>/<stream id>/<UTC start time>.flv`.
+        public var dir: String
+        /// Stream id patterns; `*` matches any run of characters (including `/`).
+        public var streams: [String]
+        /// A new file starts at the first key frame after this much media time (0: one file per publish).
+        public var segmentMs: Int
+        /// Bytes waiting for the disk per recording; beyond it media is dropped up to the next key frame.
+        public var maxPendingBytes: Int
+
+        /// Whether config alone turns recording on for `stream`.
+        public func matches(_ stream: String) -> Bool {
+            enabled && (streams.isEmpty || streams.contains { globMatch($0[...], stream[...]) })
+        }
+    }
+
+    static func hooks(_ r: inout ConfigReader) throws -> Hooks {
+        let timeoutMs = try r.int("timeout_ms", default: 3000, in: 50...120_000)
+        let failOpen = try r.bool("fail_open", default: false)
+        var hooks = Hooks(timeoutMs: timeoutMs, failOpen: failOpen,
+                          maxInFlight: try r.int("max_in_flight", default: 1024, in: 1...1_000_000),
+                          maxConnections: try r.int("max_connections", default: 32, in: 1...4096),
+                          endpoints: [:])
+        for event in HookEvent.allCases {
+            let key = event.rawValue
+            switch r.value(key) {
+            case nil, .null?:
+                continue
+            case .string(let url)?:
+                guard !url.isEmpty else { continue }
+                try checkURL(url, r.error(key, "expected an http:// or https:// URL, got \"\(url)\""))
+                hooks.endpoints[key] = Hooks.Endpoint(url: url, timeoutMs: timeoutMs, failOpen: failOpen)
+            case .object(let object)?:
+                var o = r.nested(key, object)
+                let url = try o.string("url", default: "")
+                let endpoint = Hooks.Endpoint(url: url, timeoutMs: try o.int("timeout_ms", default: timeoutMs, in: 50...120_000),
+                                              failOpen: try o.bool("fail_open", default: failOpen))
+                try o.rejectUnknownKeys()
+                guard !url.isEmpty else { continue }
+                try checkURL(url, o.error("url", "expected an http:// or https:// URL, got \"\(url)\""))
+                hooks.endpoints[key] = endpoint
+            case let other?:
+                throw r.error(key, "expected a URL string or an object {\"url\", \"timeout_ms\", \"fail_open\"}, got \(other.typeDescription)")
+            }
+        }
+        return hooks
+    }
+
+    private static func checkURL(_ url: String, _ error: ConfigError) throws {
+        let lower = url.lowercased()
+        for scheme in ["http://", "https://"] where lower.hasPrefix(scheme) {
+            let rest = lower.dropFirst(scheme.count)
+            if let first = rest.first, first != "/", first != ":", !url.contains(where: { $0 == " " || $0 == "\n" }) { return }
+        }
+        throw error
+    }
+
+    static func record(_ r: inout ConfigReader) throws -> Record {
+        let record = Record(
+            enabled: try r.bool("enabled", default: false),
+            dir: try r.string("dir", default: "recordings"),
+            streams: try r.stringArray("streams", default: []),
+            segmentMs: try r.int("segment_ms", default: 1_800_000, in: 0...86_400_000),
+            maxPendingBytes: try r.int("max_pending_bytes", default: 32 << 20, in: (1 << 20)...(1 << 30)))
+        if record.dir.isEmpty { throw r.error("dir", "must not be empty") }
+        return record
+    }
+}
+
+/// `*` matches any run of characters; everything else matches itself.
+func globMatch(_ pattern: Substring, _ text: Substring) -> Bool {
+    guard let star = pattern.firstIndex(of: "*") else { return pattern == text }
+    let head = pattern[..<star]
+    guard text.hasPrefix(head) else { return false }
+    let restPattern = pattern[pattern.index(after: star)...]
+    var rest = text.dropFirst(head.count)
+    while true {
+        if globMatch(restPattern, rest) { return true }
+        if rest.isEmpty { return false }
+        rest = rest.dropFirst()
+    }
+}

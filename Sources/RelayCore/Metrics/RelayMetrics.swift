@@ -1,0 +1,25 @@
+import CoreMetrics
+
+/// Rare events counted with swift-metrics; the admin API's `/metrics` shows them (RelayAdmin
+/// bootstraps a Prometheus backend once per process; without it these are no-ops).
+///
+/// Only for events that happen once per session or less often (a slow player dropped, input
+/// that does not parse, a hook call): nothing here is called per packet or per write. Figures
+/// that change per packet (bytes, streams, players) are computed when `/metrics` is scraped.
+public enum RelayMetrics {
+    /// A player closed because it could not keep up (`player.slow_policy`).
+    public static func slowPlayerDropped(protocol name: String) {
+        Counter(label: "relay_slow_players_dropped_total", dimensions: [("protocol", name)]).increment()
+    }
+
+    /// Input from a publisher or client that does not parse (the session is refused or ended).
+    public static func parseError(protocol name: String) {
+        Counter(label: "relay_parse_errors_total", dimensions: [("protocol", name)]).increment()
+    }
+
+    /// One hook call: `outcome` is "ok" (2xx), "denied" (another status) or "failed" (no answer).
+    public static func hookCall(event: String, outcome: String, nanoseconds: Int64) {
+        Counter(label: "relay_hook_calls_total", dimensions: [("event", event), ("outcome", outcome)]).increment()
+        Timer(label: "relay_hook_duration_seconds", dimensions: [("event", event)]).recordNanoseconds(max(0, nanoseconds))
+    }
+}

@@ -1,0 +1,323 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RelayCore
+import RelayRTP
+
+/// GB28181 ingest: receive ports for devices that send RTP/PS, opened on demand (`open`, for the
+/// admin API) or from config (`gb28181.receivers`).
+///
+/// - UDP: one shared port for many devices, told apart by SSRC (unknown SSRCs are dropped with a
+///   rate-limited log line), or a port of the receiver's own from `port_min…port_max`. A
+///   reorder buffer (`reorder_window` packets) restores order; a lost packet drops video until
+///   the next key frame.
+/// - TCP passive: the device connects (possibly long after `open`; the port waits) to the
+///   shared TCP port — the SSRC of its first packet picks the receiver — or to the receiver's
+///   own port. RFC 4571 framing.
+/// - TCP active: the server dials the device's address, retrying every `connect_retry_ms`.
+///
+/// A receiver's Source is created by its first packet (after on_publish, when configured) and
+/// ends with `source.receive_timeout_ms` of silence, bad input, a closed connection or `close`.
+/// Then a receiver opened by the API is closed (its port and SSRC freed); one from config goes
+/// back to waiting. Bad input ends only that source.
+public final class GB28181Service: Sendable {
+    public let context: RelayContext
+    let config: RelayConfig.GB28181
+    private let group: any EventLoopGroup
+    private let logger: Logger
+
+    private struct State {
+        var running = false
+        var receivers: [String: GBReceiver] = [:]
+        var sharedUDP: (any Channel)?
+        var sharedTCP: (any Channel)?
+        var nextPort: Int
+    }
+
+    private let state: NIOLockedValueBox<State>
+
+    public init(context: RelayContext, group: any EventLoopGroup) {
+        self.context = context
+        self.config = context.config.gb28181
+        self.group = group
+        self.logger = context.logger
+        self.state = NIOLockedValueBox(State(nextPort: context.config.gb28181.portMin))
+    }
+
+    /// A TCP connection must carry an RTP packet this soon after connecting.
+    var firstPacketTimeoutMs: Int {
+        let t = context.config.source.receiveTimeoutMs
+        return t > 0 ? t : 30_000
+    }
+
+    // MARK: lifecycle
+
+    /// Binds the shared ports and opens the receivers from config. Does nothing when disabled.
+    public func start() async throws {
+        guard config.enabled else { return }
+        state.withLockedValue { $0.running = true }
+        do {
+            if config.sharedUDPPort >= 0 {
+                let ch = try await bindUDP(port: config.sharedUDPPort, owner: nil)
+                state.withLockedValue { $0.sharedUDP = ch }
+                logger.info("gb28181 shared UDP port listening on \(ch.localAddress?.displayString ?? "?")")
+            }
+            if config.sharedTCPPort >= 0 {
+                let ch = try await bindTCP(port: config.sharedTCPPort, owner: nil)
+                state.withLockedValue { $0.sharedTCP = ch }
+                logger.info("gb28181 shared TCP port listening on \(ch.localAddress?.displayString ?? "?")")
+            }
+            for r in config.receivers {
+                let mode = GBMode(rawValue: r.mode) ?? .udp
+                _ = try await open(streamID: r.stream, ssrc: r.ssrc, mode: mode,
+                                   port: r.port == 0 ? .shared : .fixed(r.port),
+                                   deviceAddress: r.device.isEmpty ? nil : r.device, isStatic: true)
+            }
+        } catch {
+            await stop()
+            throw error
+        }
+    }
+
+    /// Closes every receiver (ending its source) and the shared ports.
+    public func stop() async {
+        let (receivers, shared) = state.withLockedValue { s -> ([GBReceiver], [any Channel]) in
+            s.running = false
+            let r = Array(s.receivers.values)
+            s.receivers.removeAll()
+            let shared = [s.sharedUDP, s.sharedTCP].compactMap { $0 }
+            s.sharedUDP = nil
+            s.sharedTCP = nil
+            return (r, shared)
+        }
+        for r in receivers { await r.shutdown(reason: "server shutting down") }
+        for ch in shared { try? await ch.close() }
+    }
+
+    public var sharedUDPPort: Int? { state.withLockedValue { $0.sharedUDP?.localAddress?.port } }
+    public var sharedTCPPort: Int? { state.withLockedValue { $0.sharedTCP?.localAddress?.port } }
+
+    // MARK: admin API
+
+    /// Opens a receiver for `streamID`.
+    ///
+    /// - `ssrc`: required on a shared port; nil on an own port accepts the first SSRC seen.
+    /// - `port`: `.shared` (the mode's shared port), `.fromRange` or `.fixed(n)`; ignored for
+    ///   tcp-active, which dials `deviceAddress` ("host:port") instead.
+    /// Refuses a stream id that has a receiver or is being published, and an SSRC in use.
+    public func open(streamID: String, ssrc: UInt32?, mode: GBMode, port: GBPort = .shared,
+                     deviceAddress: String? = nil) async throws -> GBReceiver {
+        try await open(streamID: streamID, ssrc: ssrc, mode: mode, port: port, deviceAddress: deviceAddress, isStatic: false)
+    }
+
+    /// Closes a receiver (its source ends, its port is freed). False when there is none.
+    @discardableResult
+    public func close(streamID: String) async -> Bool {
+        guard let receiver = state.withLockedValue({ $0.receivers.removeValue(forKey: streamID) }) else { return false }
+        await receiver.shutdown(reason: "receiver closed")
+        logger.info("gb28181 receiver \(streamID) closed")
+        return true
+    }
+
+    public func list() -> [GBReceiverInfo] {
+        state.withLockedValue { Array($0.receivers.values) }.map(\.info).sorted { $0.streamID < $1.streamID }
+    }
+
+    public func receiver(_ streamID: String) -> GBReceiver? {
+        state.withLockedValue { $0.receivers[streamID] }
+    }
+
+    // MARK: internals
+
+    private func open(streamID: String, ssrc: UInt32?, mode: GBMode, port: GBPort, deviceAddress: String?,
+                      isStatic: Bool) async throws -> GBReceiver {
+        guard config.enabled else { throw GBError.disabled }
+        guard isValidStreamID(streamID) else { throw GBError.invalidStreamID(streamID) }
+        var device: (host: String, port: Int)?
+        var shared = false
+        switch mode {
+        case .tcpActive:
+            guard let address = deviceAddress else { throw GBError.deviceAddressRequired }
+            guard let parsed = parseHostPort(address) else { throw GBError.invalidDeviceAddress(address) }
+            device = parsed
+        case .udp, .tcpPassive:
+            if port == .shared {
+                shared = true
+                guard ssrc != nil else { throw GBError.ssrcRequired(mode) }
+            }
+        }
+        let receiver = GBReceiver(streamID: streamID, ssrc: ssrc, mode: mode, isStatic: isStatic,
+                                  usesSharedPort: shared, device: device)
+        // Reserve the id and SSRC before binding, so concurrent opens cannot both win.
+        try state.withLockedValue { s in
+            guard s.running else { throw GBError.notStarted }
+            if shared {
+                let ch = mode == .udp ? s.sharedUDP : s.sharedTCP
+                guard ch != nil else { throw GBError.noSharedPort(mode) }
+                receiver.setPort(ch?.localAddress?.port)
+            }
+            guard s.receivers[streamID] == nil else { throw GBError.duplicateStream(streamID) }
+            if let ssrc, s.receivers.values.contains(where: { $0.ssrc == ssrc }) {
+                throw GBError.duplicateSSRC(GBSSRC.format(ssrc))
+            }
+            s.receivers[streamID] = receiver
+        }
+        if context.registry.source(streamID) != nil {
+            forget(receiver)
+            throw GBError.duplicateStream(streamID)
+        }
+        do {
+            switch (mode, shared) {
+            case (.tcpActive, _):
+                receiver.setPort(device?.port)
+                dial(receiver)
+            case (_, true):
+                break
+            case (.udp, false):
+                let ch = try await bindOwn(port, owner: receiver)
+                receiver.setPort(ch.localAddress?.port)
+            case (.tcpPassive, false):
+                let ch = try await bindOwn(port, owner: receiver)
+                receiver.setPort(ch.localAddress?.port)
+            }
+        } catch {
+            forget(receiver)
+            await receiver.shutdown(reason: "open failed")
+            throw error
+        }
+        let port = receiver.info.port.map(String.init) ?? "?"
+        let place = mode == .tcpActive ? "device \(deviceAddress ?? "")"
+            : shared ? "shared \(mode == .udp ? "UDP" : "TCP") port \(port)" : "port \(port)"
+        logger.info("gb28181 receiver \(streamID) open: \(mode), SSRC \(ssrc.map(GBSSRC.format) ?? "any"), \(place)\(isStatic ? " (config)" : "")")
+        return receiver
+    }
+
+    private func forget(_ receiver: GBReceiver) {
+        state.withLockedValue { s in
+            if s.receivers[receiver.streamID] === receiver { s.receivers[receiver.streamID] = nil }
+        }
+    }
+
+    /// The receiver on the shared port of `mode` expecting `ssrc`.
+    func sharedReceiver(mode: GBMode, ssrc: UInt32) -> GBReceiver? {
+        state.withLockedValue { s in
+            s.receivers.values.first { $0.usesSharedPort && $0.mode == mode && $0.ssrc == ssrc }
+        }
+    }
+
+    /// A session of `receiver` ended: an API receiver closes, a config one waits again.
+    func sessionEnded(_ receiver: GBReceiver) {
+        receiver.detach()
+        guard !receiver.isStatic, receiver.markClosed() else { return }
+        // Closed at once (no new session can start), removed and unbound on a task.
+        Task { await self.close(streamID: receiver.streamID) }
+    }
+
+    // MARK: sockets
+
+    private func bindOwn(_ port: GBPort, owner: GBReceiver) async throws -> any Channel {
+        switch port {
+        case .shared:
+            preconditionFailure("shared receivers have no port of their own")
+        case .fixed(let n):
+            let ch: any Channel
+            do {
+                ch = owner.mode == .udp ? try await bindUDP(port: n, owner: owner) : try await bindTCP(port: n, owner: owner)
+            } catch {
+                throw GBError.bindFailed(n, "\(error)")
+            }
+            guard owner.own(ch) else { try? await ch.close(); throw GBError.notStarted }
+            return ch
+        case .fromRange:
+            let count = config.portMax - config.portMin + 1
+            for _ in 0..<count {
+                let n = state.withLockedValue { s -> Int in
+                    let n = s.nextPort
+                    s.nextPort = n >= config.portMax ? config.portMin : n + 1
+                    return n
+                }
+                guard let ch = try? await (owner.mode == .udp ? bindUDP(port: n, owner: owner) : bindTCP(port: n, owner: owner)) else {
+                    continue
+                }
+                guard owner.own(ch) else { try? await ch.close(); throw GBError.notStarted }
+                return ch
+            }
+            throw GBError.noFreePort(min: config.portMin, max: config.portMax)
+        }
+    }
+
+    private func bindUDP(port: Int, owner: GBReceiver?) async throws -> any Channel {
+        let service = self
+        return try await DatagramBootstrap(group: group)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65536))
+            .channelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try ch.pipeline.syncOperations.addHandler(GBUDPHandler(service: service, owner: owner))
+                }
+            }
+            .bind(host: config.host, port: port)
+            .get()
+    }
+
+    private func bindTCP(port: Int, owner: GBReceiver?) async throws -> any Channel {
+        let service = self
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.so_rcvbuf), value: 1 << 20)
+            .childChannelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    try service.addTCPHandlers(ch, owner: owner, mode: .tcpPassive)
+                }
+            }
+            .bind(host: config.host, port: port)
+            .get()
+    }
+
+    @discardableResult
+    func addTCPHandlers(_ ch: any Channel, owner: GBReceiver?, mode: GBMode) throws -> GBTCPHandler {
+        let handler = GBTCPHandler(service: self, owner: owner, mode: mode)
+        try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(RFC4571FrameDecoder(), maximumBufferSize: 1 << 20))
+        try ch.pipeline.syncOperations.addHandler(handler)
+        return handler
+    }
+
+    /// tcp-active: connects to the device; retries while the receiver is open and idle.
+    private func dial(_ receiver: GBReceiver) {
+        guard let device = receiver.device, !receiver.isClosed, !receiver.isAttached else { return }
+        let service = self
+        let retry = TimeAmount.milliseconds(Int64(config.connectRetryMs))
+        let loop = group.next()
+        ClientBootstrap(group: loop)
+            .connectTimeout(.seconds(5))
+            .channelOption(.socketOption(.so_rcvbuf), value: 1 << 20)
+            .channelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture {
+                    let handler = try service.addTCPHandlers(ch, owner: receiver, mode: .tcpActive)
+                    handler.onClose = {
+                        receiver.disown(ch)
+                        guard !receiver.isClosed else { return }
+                        ch.eventLoop.scheduleTask(in: retry) { service.dial(receiver) }
+                    }
+                }
+            }
+            .connect(host: device.host, port: device.port)
+            .whenComplete { result in
+                switch result {
+                case .success(let ch):
+                    if receiver.own(ch) {
+                        service.logger.info("gb28181 \(receiver.streamID): connected to device \(device.host):\(device.port)")
+                    } else {
+                        ch.close(promise: nil)
+                    }
+                case .failure(let error):
+                    guard !receiver.isClosed else { return }
+                    service.logger.debug("gb28181 \(receiver.streamID): cannot reach device \(device.host):\(device.port): \(error); retrying")
+                    loop.scheduleTask(in: retry) { service.dial(receiver) }
+                }
+            }
+    }
+}

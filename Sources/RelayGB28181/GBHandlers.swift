@@ -1,0 +1,198 @@
+import Logging
+import NIOCore
+import RelayCore
+import RelayRTP
+
+/// A UDP port: the shared one (sessions found by SSRC among the receivers on it) or a
+/// receiver's own. Sessions live on this channel's loop.
+final class GBUDPHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+
+    private let service: GB28181Service
+    /// The receiver owning this port; nil on the shared port.
+    private let owner: GBReceiver?
+    private var sessions: [UInt32: GBSession] = [:]
+    private var unknownLog = RateLimitedLog()
+    private var badLog = RateLimitedLog()
+    private let logger: Logger
+
+    init(service: GB28181Service, owner: GBReceiver?) {
+        self.service = service
+        self.owner = owner
+        self.logger = service.context.logger
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        let size = envelope.data.readableBytes
+        let packet: RTPPacket
+        do {
+            packet = try RTPPacket(parsing: envelope.data)
+        } catch {
+            if let more = badLog.shouldLog() {
+                logger.warning("GB28181: dropping a UDP datagram from \(envelope.remoteAddress.displayString) on port \(context.localAddress?.port ?? 0): \(error)\(suppressed(more))")
+            }
+            return
+        }
+        if let session = sessions[packet.ssrc] {
+            session.receive(packet, size: size)
+            return
+        }
+        let remote = envelope.remoteAddress.displayString
+        let receiver: GBReceiver?
+        if let owner {
+            receiver = owner.ssrc == nil || owner.ssrc == packet.ssrc ? owner : nil
+        } else {
+            receiver = service.sharedReceiver(mode: .udp, ssrc: packet.ssrc)
+        }
+        guard let receiver else {
+            if let more = unknownLog.shouldLog() {
+                logger.warning("GB28181: dropping RTP from \(remote) on UDP port \(context.localAddress?.port ?? 0): unknown SSRC \(GBSSRC.format(packet.ssrc))\(suppressed(more))")
+            }
+            return
+        }
+        guard let session = GBSession.start(receiver: receiver, ssrc: packet.ssrc, loop: context.eventLoop, remote: remote,
+                                            service: service, reorderWindow: service.config.reorderWindow) else {
+            if !receiver.isClosed, let more = receiver.mayLogRefusal() {
+                logger.warning("GB28181: dropping RTP from \(remote) (SSRC \(GBSSRC.format(packet.ssrc))) for \(receiver.streamID): it is already receiving another SSRC\(suppressed(more))")
+            }
+            return
+        }
+        let ssrc = packet.ssrc
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        session.onEnd = { bound.value.sessions[ssrc] = nil }
+        sessions[ssrc] = session
+        session.receive(packet, size: size)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        for session in Array(sessions.values) { session.end("port closed") }
+        sessions.removeAll()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // ICMP port unreachable and the like surface here for UDP; nothing to close.
+        logger.debug("GB28181 UDP port \(context.localAddress?.port ?? 0): \(error)")
+    }
+}
+
+/// One TCP connection carrying RFC 4571 framed RTP: accepted on the shared port (bound to a
+/// receiver by the SSRC of its first packet), accepted on a receiver's own port, or dialed by
+/// us (tcp-active).
+final class GBTCPHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    private let service: GB28181Service
+    private let owner: GBReceiver?
+    private let mode: GBMode
+    private var session: GBSession?
+    private var remote = "?"
+    private var firstPacketTimer: Scheduled<Void>?
+    private var mismatchLog = RateLimitedLog()
+    private var closing = false
+    private let logger: Logger
+    /// Called once when the connection closes (tcp-active redials).
+    var onClose: (() -> Void)?
+
+    init(service: GB28181Service, owner: GBReceiver?, mode: GBMode) {
+        self.service = service
+        self.owner = owner
+        self.mode = mode
+        self.logger = service.context.logger
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        remote = context.remoteAddress?.displayString ?? "?"
+        let ms = service.firstPacketTimeoutMs
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        firstPacketTimer = context.eventLoop.scheduleTask(in: .milliseconds(Int64(ms))) {
+            let (handler, context) = bound.value
+            handler.fail(context, "no RTP within \(ms) ms of connecting")
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        let frame = unwrapInboundIn(data)
+        guard frame.readableBytes > 0 else { return }  // keep-alive
+        let packet: RTPPacket
+        do {
+            packet = try RTPPacket(parsing: frame)
+        } catch {
+            fail(context, "\(error)")
+            return
+        }
+        if let session {
+            guard packet.ssrc == session.ssrc else {
+                if let more = mismatchLog.shouldLog() {
+                    logger.warning("GB28181: dropping RTP with SSRC \(GBSSRC.format(packet.ssrc)) on the \(session.receiver.streamID) connection from \(remote) (expects \(GBSSRC.format(session.ssrc)))\(suppressed(more))")
+                }
+                return
+            }
+            session.receive(packet, size: frame.readableBytes + 2)
+            return
+        }
+        let receiver: GBReceiver?
+        if let owner {
+            receiver = owner.ssrc == nil || owner.ssrc == packet.ssrc ? owner : nil
+        } else {
+            receiver = service.sharedReceiver(mode: mode, ssrc: packet.ssrc)
+        }
+        guard let receiver else {
+            fail(context, "unknown SSRC \(GBSSRC.format(packet.ssrc))")
+            return
+        }
+        guard let started = GBSession.start(receiver: receiver, ssrc: packet.ssrc, loop: context.eventLoop, remote: remote,
+                                            service: service, reorderWindow: 0) else {
+            fail(context, receiver.isClosed ? "receiver \(receiver.streamID) is closed"
+                                            : "\(receiver.streamID) already has a connection")
+            return
+        }
+        firstPacketTimer?.cancel()
+        firstPacketTimer = nil
+        let channel = context.channel
+        started.onEnd = { channel.close(promise: nil) }
+        session = started
+        started.receive(packet, size: frame.readableBytes + 2)
+    }
+
+    private func fail(_ context: ChannelHandlerContext, _ reason: String) {
+        guard !closing else { return }
+        closing = true
+        if let session {
+            session.end("bad input: \(reason)", warning: true)
+        } else {
+            logger.warning("GB28181: closing TCP connection from \(remote) on port \(context.localAddress?.port ?? 0): \(reason)")
+        }
+        context.close(promise: nil)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is RTPError || error is ByteToMessageDecoderError {
+            fail(context, "\(error)")
+        } else {
+            logger.debug("GB28181 TCP connection from \(remote): \(error)")
+            closing = true
+            session?.end("connection error: \(error)")
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        firstPacketTimer?.cancel()
+        firstPacketTimer = nil
+        closing = true
+        session?.end("connection closed")
+        session = nil
+        let cb = onClose
+        onClose = nil
+        cb?()
+        context.fireChannelInactive()
+    }
+}
+
+func suppressed(_ n: Int) -> String {
+    n > 0 ? " (\(n) more since the last such line)" : ""
+}

@@ -1,0 +1,140 @@
+import NIOCore
+import RelayCore
+
+/// How media reaches a receiver. Names are the platform's view, as GB28181 SDP uses them.
+public enum GBMode: String, Sendable, CaseIterable, CustomStringConvertible {
+    /// RTP datagrams.
+    case udp
+    /// The device connects to us (RFC 4571 framing).
+    case tcpPassive = "tcp-passive"
+    /// We connect to the device's address (RFC 4571 framing).
+    case tcpActive = "tcp-active"
+
+    public var description: String { rawValue }
+    public var isTCP: Bool { self != .udp }
+}
+
+/// Which local port a receiver uses.
+public enum GBPort: Sendable, Equatable {
+    /// The shared UDP or TCP port of its mode; packets are told apart by SSRC.
+    case shared
+    /// A free port from `gb28181.port_min…port_max`.
+    case fromRange
+    /// This port.
+    case fixed(Int)
+}
+
+public enum GBReceiverState: String, Sendable {
+    /// Open; no media yet (or none since the last source ended).
+    case waiting
+    /// Media is flowing into a source.
+    case receiving
+}
+
+/// A receiver as the admin API shows it.
+public struct GBReceiverInfo: Sendable, Equatable {
+    public var streamID: String
+    public var ssrc: UInt32?
+    public var mode: GBMode
+    /// Local port (shared or own); for TCP active, the device's port.
+    public var port: Int?
+    public var sharedPort: Bool
+    public var state: GBReceiverState
+    /// From config (reopened on start, back to waiting when its source ends) or opened by the API
+    /// (closed when its source ends).
+    public var isStatic: Bool
+    public var remoteAddress: String?
+    public var packets: UInt64
+    public var bytes: UInt64
+    /// RTP sequence numbers never received.
+    public var lost: UInt64
+    /// Sources this receiver has started (one per stretch of media).
+    public var sessions: UInt64
+
+    /// The SSRC as GB28181 writes it: ten decimal digits.
+    public var ssrcString: String? { ssrc.map(GBSSRC.format) }
+}
+
+public enum GBError: Error, Sendable, Equatable, CustomStringConvertible {
+    case disabled
+    case notStarted
+    case invalidStreamID(String)
+    case duplicateStream(String)
+    case duplicateSSRC(String)
+    case ssrcRequired(GBMode)
+    case noSharedPort(GBMode)
+    case deviceAddressRequired
+    case invalidDeviceAddress(String)
+    case notForActive
+    case noFreePort(min: Int, max: Int)
+    case invalidSSRC(String)
+    case bindFailed(Int, String)
+
+    public var description: String {
+        switch self {
+        case .disabled: return "GB28181 ingest is disabled (gb28181.enabled)"
+        case .notStarted: return "GB28181 service is not running"
+        case .invalidStreamID(let id): return "invalid stream id '\(id)'"
+        case .duplicateStream(let id): return "stream \(id) already has a GB28181 receiver"
+        case .duplicateSSRC(let s): return "SSRC \(s) is already in use by another receiver"
+        case .ssrcRequired(let mode): return "a receiver on the shared \(mode) port needs an SSRC"
+        case .noSharedPort(let mode): return "no shared port is configured for \(mode)"
+        case .deviceAddressRequired: return "tcp-active needs the device's address (host:port)"
+        case .invalidDeviceAddress(let a): return "invalid device address '\(a)' (expected host:port)"
+        case .notForActive: return "tcp-active receivers dial the device; they have no local port"
+        case .noFreePort(let min, let max): return "no free port in \(min)...\(max)"
+        case .invalidSSRC(let s): return "invalid SSRC '\(s)': expected up to ten decimal digits (at most 4294967295)"
+        case .bindFailed(let port, let why): return "cannot bind port \(port): \(why)"
+        }
+    }
+}
+
+/// GB28181 writes the SSRC as ten decimal digits: the first is 0 for live and 1 for playback,
+/// the next five are the domain, the last four a sequence.
+public enum GBSSRC {
+    public static func parse(_ text: String) throws(GBError) -> UInt32 {
+        let t = text
+        guard !t.isEmpty, t.count <= 10, t.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let value = UInt64(t), value <= UInt64(UInt32.max) else {
+            throw .invalidSSRC(text)
+        }
+        return UInt32(value)
+    }
+
+    public static func format(_ ssrc: UInt32) -> String {
+        let s = String(ssrc)
+        return String(repeating: "0", count: max(0, 10 - s.count)) + s
+    }
+
+    /// True for playback/download streams (first digit 1).
+    public static func isPlayback(_ ssrc: UInt32) -> Bool { ssrc >= 1_000_000_000 }
+}
+
+/// "host:port" or "[v6]:port".
+func parseHostPort(_ text: String) -> (host: String, port: Int)? {
+    guard let colon = text.lastIndex(of: ":") else { return nil }
+    var host = String(text[..<colon])
+    if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
+    return (host, port)
+}
+
+/// At most one line per `interval` for a kind of event, with the count of those suppressed.
+struct RateLimitedLog {
+    let interval: TimeAmount
+    private var last: NIODeadline?
+    private var suppressed = 0
+
+    init(interval: TimeAmount = .seconds(10)) { self.interval = interval }
+
+    /// Returns the number of suppressed events to mention if a line should be logged now.
+    mutating func shouldLog(now: NIODeadline = .now()) -> Int? {
+        if let last, now - last < interval {
+            suppressed += 1
+            return nil
+        }
+        last = now
+        defer { suppressed = 0 }
+        return suppressed
+    }
+}

@@ -1,0 +1,242 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import RelayCore
+
+/// The operator's HTTP hooks on AsyncHTTPClient: one POST with a JSON body per event
+/// (hooks/README.md).
+///
+/// - Decisions (`authorize`): any 2xx allows; another status denies; no answer within the hook's
+///   `timeout_ms` (or a connection error, or `max_in_flight` reached) denies, or allows for a
+///   `fail_open` hook. The caller gets its answer by the deadline even if the HTTP client has not
+///   given up yet (a guard timer resumes it).
+/// - Notifications (`notify`) are fire-and-forget on a Task; beyond `max_in_flight` they are
+///   dropped with a warning.
+/// - Nothing here runs on or waits on a media event loop: requests are Tasks, their I/O is the
+///   HTTP client's.
+public final class HTTPEventHooks: EventHooks {
+    /// Swapped by `reload` (admin API); read once per hook call.
+    private let configBox: NIOLockedValueBox<RelayConfig.Hooks>
+    private var config: RelayConfig.Hooks { configBox.withLockedValue { $0 } }
+    private let client: HTTPClient
+    private let loops: any EventLoopGroup
+    private let logger: Logger
+    private let inFlight = NIOLockedValueBox(0)
+    private let isShutDown = NIOLockedValueBox(false)
+    /// Largest body read from an answer.
+    static let maxAnswerBytes = 64 << 10
+    /// The guard timer's margin over the HTTP client's own deadline.
+    static let guardSlack = TimeAmount.milliseconds(25)
+
+    public init(config: RelayConfig.Hooks, group: any EventLoopGroup, logger: Logger) {
+        self.configBox = NIOLockedValueBox(config)
+        self.loops = group
+        self.logger = logger
+        // Each request has its hook's deadline; the client's own timeouts only back it up (and
+        // must allow the longest timeout a reload may bring).
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(120), read: .seconds(120)),
+            connectionPool: .init(idleTimeout: .seconds(60),
+                                  concurrentHTTP1ConnectionsPerHostSoftLimit: config.maxConnections))
+        configuration.httpVersion = .automatic
+        // A hook server that refuses connections answers "no" at once, not at the timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
+        self.client = HTTPClient(eventLoopGroup: group, configuration: configuration)
+    }
+
+    public func isConfigured(_ event: HookEvent) -> Bool {
+        config.endpoint(event) != nil
+    }
+
+    public func authorize(_ event: HookEvent, stream: String, session: SessionInfo,
+                          extra: [String: JSONValue]) async -> HookDecision {
+        let config = self.config
+        guard let endpoint = config.endpoint(event) else { return .notConfigured }
+        guard acquire() else {
+            logger.warning("\(event.rawValue) for \(stream): \(config.maxInFlight) hooks already in flight (max_in_flight)")
+            return unanswered(endpoint, event, "not sent: \(config.maxInFlight) hooks in flight")
+        }
+        defer { release() }
+        let body = HookBody.make(event, stream: stream, session: session, extra: extra)
+        let started = NIODeadline.now()
+        let outcome = await post(endpoint, body: body)
+        Self.count(event, outcome, since: started)
+        let ms = Double((NIODeadline.now() - started).nanoseconds) / 1e6
+        let took = String(format: "%.1f", ms)
+        switch outcome {
+        case .answered(let status, let bytes):
+            let answer = Self.parseAnswer(bytes)
+            let reason = Self.reason(answer: answer, bytes: bytes)
+            if (200..<300).contains(status) {
+                logger.debug("\(event.rawValue) for \(stream) (\(session.protocolName) \(session.remoteAddress)) allowed: HTTP \(status) in \(took) ms")
+                return HookDecision(allowed: true, status: status, reason: reason ?? "allowed", answer: answer)
+            }
+            let why = reason.map { "\(event.rawValue) answered \(status): \($0)" } ?? "\(event.rawValue) answered \(status)"
+            logger.info("\(event.rawValue) for \(stream) (\(session.protocolName) \(session.remoteAddress)) denied: HTTP \(status) in \(took) ms")
+            return HookDecision(allowed: false, status: status, reason: why, answer: answer)
+        case .failed(let why):
+            let decision = unanswered(endpoint, event, why)
+            logger.warning("\(event.rawValue) for \(stream) (\(session.protocolName) \(session.remoteAddress)): \(why) (\(took) ms); \(decision.allowed ? "allowed (fail_open)" : "denied")")
+            return decision
+        }
+    }
+
+    public func notify(_ event: HookEvent, stream: String?, session: SessionInfo?, extra: [String: JSONValue]) {
+        let config = self.config
+        guard let endpoint = config.endpoint(event), !isShutDown.withLockedValue({ $0 }) else { return }
+        guard acquire() else {
+            logger.warning("dropping \(event.rawValue) for \(stream ?? "-"): \(config.maxInFlight) hooks already in flight (max_in_flight)")
+            return
+        }
+        let body = HookBody.make(event, stream: stream, session: session, extra: extra)
+        Task {
+            defer { self.release() }
+            let started = NIODeadline.now()
+            let outcome = await self.post(endpoint, body: body)
+            Self.count(event, outcome, since: started)
+            switch outcome {
+            case .answered(let status, _) where (200..<300).contains(status):
+                self.logger.debug("\(event.rawValue) for \(stream ?? "-") delivered: HTTP \(status)")
+            case .answered(let status, _):
+                self.logger.warning("\(event.rawValue) for \(stream ?? "-"): hook answered HTTP \(status)")
+            case .failed(let why):
+                self.logger.warning("\(event.rawValue) for \(stream ?? "-") not delivered: \(why)")
+            }
+        }
+    }
+
+    /// Applies a new `hooks` section (admin API `POST /api/v1/hooks/reload`): URLs, timeouts,
+    /// fail-open and `max_in_flight` apply to the next hook call; `max_connections` keeps the
+    /// value the client was made with.
+    public func reload(_ config: RelayConfig.Hooks) {
+        configBox.withLockedValue { $0 = config }
+    }
+
+    /// Hook calls and their latency for /metrics (once per call, never per packet).
+    private static func count(_ event: HookEvent, _ outcome: Outcome, since started: NIODeadline) {
+        let result: String
+        switch outcome {
+        case .answered(let status, _): result = (200..<300).contains(status) ? "ok" : "denied"
+        case .failed: result = "failed"
+        }
+        RelayMetrics.hookCall(event: event.rawValue, outcome: result, nanoseconds: (NIODeadline.now() - started).nanoseconds)
+    }
+
+    /// Hooks waiting for an answer now.
+    public var pending: Int { inFlight.withLockedValue { $0 } }
+
+    /// Waits (bounded by the longest hook timeout + 1 s) for hooks in flight, then closes the client.
+    public func shutdown() async {
+        let longest = config.endpoints.values.map(\.timeoutMs).max() ?? config.timeoutMs
+        let deadline = NIODeadline.now() + .milliseconds(Int64(longest) + 1000)
+        // Notifications still hopping from player loops (on_play_done) get a moment to start.
+        try? await Task.sleep(nanoseconds: 20_000_000)
+        while pending > 0 && NIODeadline.now() < deadline {
+            try? await Task.sleep(nanoseconds: 10_000_000)
+        }
+        isShutDown.withLockedValue { $0 = true }
+        try? await client.shutdown()
+    }
+
+    // MARK: internals
+
+    private enum Outcome: Sendable {
+        case answered(Int, ByteBuffer)
+        case failed(String)
+    }
+
+    private func acquire() -> Bool {
+        inFlight.withLockedValue { n in
+            guard n < config.maxInFlight else { return false }
+            n += 1
+            return true
+        }
+    }
+
+    private func release() {
+        inFlight.withLockedValue { $0 -= 1 }
+    }
+
+    private func unanswered(_ endpoint: RelayConfig.Hooks.Endpoint, _ event: HookEvent, _ why: String) -> HookDecision {
+        HookDecision(allowed: endpoint.failOpen, status: 0,
+                     reason: "\(event.rawValue) hook \(why)\(endpoint.failOpen ? " (fail-open)" : "")")
+    }
+
+    /// POSTs `body`; answers by the hook's deadline (+ `guardSlack`) whatever the client does.
+    private func post(_ endpoint: RelayConfig.Hooks.Endpoint, body: String) async -> Outcome {
+        let deadline = NIODeadline.now() + .milliseconds(Int64(endpoint.timeoutMs))
+        let timedOut = Outcome.failed("timed out after \(endpoint.timeoutMs) ms")
+        let once = NIOLockedValueBox<(CheckedContinuation<Outcome, Never>?, Task<Void, Never>?, Scheduled<Void>?)>((nil, nil, nil))
+        @Sendable func finish(_ outcome: Outcome) {
+            let (continuation, task, timer) = once.withLockedValue { state in
+                defer { state = (nil, nil, nil) }
+                return state
+            }
+            timer?.cancel()
+            task?.cancel()
+            continuation?.resume(returning: outcome)
+        }
+        return await withCheckedContinuation { continuation in
+            once.withLockedValue { $0.0 = continuation }
+            let timer = loops.any().scheduleTask(deadline: deadline + Self.guardSlack) { finish(timedOut) }
+            let task = Task {
+                let outcome = await self.execute(endpoint.url, body: body, deadline: deadline, timedOut: timedOut)
+                finish(outcome)
+            }
+            let alreadyDone = once.withLockedValue { state -> Bool in
+                guard state.0 != nil else { return true }
+                state.1 = task
+                state.2 = timer
+                return false
+            }
+            if alreadyDone {
+                timer.cancel()
+            }
+        }
+    }
+
+    private func execute(_ url: String, body: String, deadline: NIODeadline, timedOut: Outcome) async -> Outcome {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "LiveRelay")
+        request.body = .bytes(ByteBuffer(string: body))
+        do {
+            let response = try await client.execute(request, deadline: deadline)
+            let bytes = try await response.body.collect(upTo: Self.maxAnswerBytes)
+            return .answered(Int(response.status.code), bytes)
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout {
+            return NIODeadline.now() >= deadline ? timedOut : .failed("\(error)")
+        } catch is CancellationError {
+            return timedOut
+        } catch {
+            return .failed("failed: \(error)")
+        }
+    }
+
+    /// The answer when it is a JSON object.
+    static func parseAnswer(_ bytes: ByteBuffer) -> JSONValue? {
+        guard bytes.readableBytes > 0, bytes.readableBytesView.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }) == UInt8(ascii: "{"),
+              let value = try? JSONValue.parse(Data(bytes.readableBytesView)),
+              case .object = value else { return nil }
+        return value
+    }
+
+    /// `"reason"` of a JSON answer, else a short plain-text body; printable and at most 200 characters.
+    static func reason(answer: JSONValue?, bytes: ByteBuffer) -> String? {
+        var text: String?
+        if let answer {
+            if case .string(let s)? = answer["reason"] { text = s }
+        } else if bytes.readableBytes > 0, bytes.readableBytes <= 512 {
+            text = String(decoding: bytes.readableBytesView, as: UTF8.self)
+        }
+        guard let raw = text else { return nil }
+        let clean = String(raw.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : Character($0) })
+            .trimmingCharacters(in: .whitespaces)
+        guard !clean.isEmpty else { return nil }
+        return clean.count > 200 ? String(clean.prefix(200)) + "…" : clean
+    }
+}

@@ -1,0 +1,164 @@
+import NIOCore
+
+/// Why bytes could not be taken as an RTP packet (RFC 3550 §5.1). The message names the field
+/// and the value so a log line says what the peer sent.
+public enum RTPError: Error, Sendable, Equatable, CustomStringConvertible {
+    case tooShort(Int)
+    case badVersion(Int)
+    case csrcOverrun(count: Int, length: Int)
+    case extensionOverrun(words: Int, length: Int)
+    case badPadding(count: Int, available: Int)
+
+    public var description: String {
+        switch self {
+        case .tooShort(let n):
+            return "RTP packet of \(n) bytes is shorter than the 12-byte header"
+        case .badVersion(let v):
+            return "RTP version \(v) (expected 2): not an RTP packet"
+        case .csrcOverrun(let count, let length):
+            return "RTP header with \(count) CSRCs overruns the \(length)-byte packet"
+        case .extensionOverrun(let words, let length):
+            return "RTP header extension of \(words) words overruns the \(length)-byte packet"
+        case .badPadding(let count, let available):
+            return "RTP padding count \(count) with \(available) bytes after the header"
+        }
+    }
+}
+
+/// One RTP packet (RFC 3550 §5.1): the fixed header fields and the payload as a slice of the
+/// received buffer (CSRCs, header extension and padding removed; nothing copied).
+public struct RTPPacket: Sendable {
+    public var marker: Bool
+    public var payloadType: UInt8
+    public var sequence: UInt16
+    public var timestamp: UInt32
+    public var ssrc: UInt32
+    public var csrcCount: Int
+    /// The header extension's profile-defined 16 bits, when the X bit is set.
+    public var extensionProfile: UInt16?
+    public var payload: ByteBuffer
+
+    public init(marker: Bool, payloadType: UInt8, sequence: UInt16, timestamp: UInt32, ssrc: UInt32,
+                payload: ByteBuffer) {
+        self.marker = marker
+        self.payloadType = payloadType
+        self.sequence = sequence
+        self.timestamp = timestamp
+        self.ssrc = ssrc
+        self.csrcCount = 0
+        self.extensionProfile = nil
+        self.payload = payload
+    }
+
+    /// Parses a whole packet (a datagram, or one RFC 4571 frame).
+    public init(parsing packet: ByteBuffer) throws(RTPError) {
+        let length = packet.readableBytes
+        guard length >= 12 else { throw .tooShort(length) }
+        let at = packet.readerIndex
+        let b0 = packet.getInteger(at: at, as: UInt8.self)!
+        let b1 = packet.getInteger(at: at + 1, as: UInt8.self)!
+        let version = Int(b0 >> 6)
+        guard version == 2 else { throw .badVersion(version) }
+        marker = b1 & 0x80 != 0
+        payloadType = b1 & 0x7F
+        sequence = packet.getInteger(at: at + 2, as: UInt16.self)!
+        timestamp = packet.getInteger(at: at + 4, as: UInt32.self)!
+        ssrc = packet.getInteger(at: at + 8, as: UInt32.self)!
+        csrcCount = Int(b0 & 0x0F)
+        var offset = 12 + 4 * csrcCount
+        guard offset <= length else { throw .csrcOverrun(count: csrcCount, length: length) }
+        extensionProfile = nil
+        if b0 & 0x10 != 0 {
+            guard offset + 4 <= length else { throw .extensionOverrun(words: 0, length: length) }
+            extensionProfile = packet.getInteger(at: at + offset, as: UInt16.self)!
+            let words = Int(packet.getInteger(at: at + offset + 2, as: UInt16.self)!)
+            offset += 4 + 4 * words
+            guard offset <= length else { throw .extensionOverrun(words: words, length: length) }
+        }
+        var end = length
+        if b0 & 0x20 != 0 {
+            let count = Int(packet.getInteger(at: at + length - 1, as: UInt8.self)!)
+            guard count > 0, count <= length - offset else { throw .badPadding(count: count, available: length - offset) }
+            end -= count
+        }
+        payload = packet.getSlice(at: at + offset, length: end - offset)!
+    }
+
+    /// Serializes with version 2, no padding, CSRCs or extension.
+    public func write(into out: inout ByteBuffer) {
+        out.writeInteger(UInt8(0x80))
+        out.writeInteger(payloadType & 0x7F | (marker ? 0x80 : 0))
+        out.writeInteger(sequence)
+        out.writeInteger(timestamp)
+        out.writeInteger(ssrc)
+        out.writeImmutableBuffer(payload)
+    }
+}
+
+/// Cuts a payload (one PS pack sequence for one frame) into RTP packets of at most
+/// `maxPayload` bytes; the marker bit is set on the last packet of each call.
+public struct RTPPacketizer: Sendable {
+    public let ssrc: UInt32
+    public let payloadType: UInt8
+    public let maxPayload: Int
+    public private(set) var sequence: UInt16
+
+    public init(ssrc: UInt32, payloadType: UInt8 = 96, sequence: UInt16 = 0, maxPayload: Int = 1400) {
+        precondition(maxPayload > 0, "RTP payload size must be positive")
+        self.ssrc = ssrc
+        self.payloadType = payloadType
+        self.sequence = sequence
+        self.maxPayload = maxPayload
+    }
+
+    /// One packet per `maxPayload` bytes, in order.
+    public mutating func packetize(_ payload: ByteBuffer, timestamp: UInt32, marker: Bool = true,
+                                   allocator: ByteBufferAllocator = ByteBufferAllocator()) -> [ByteBuffer] {
+        var rest = payload
+        var out: [ByteBuffer] = []
+        out.reserveCapacity(rest.readableBytes / maxPayload + 1)
+        repeat {
+            let chunk = rest.readSlice(length: min(maxPayload, rest.readableBytes))!
+            let last = rest.readableBytes == 0
+            var packet = allocator.buffer(capacity: 12 + chunk.readableBytes)
+            RTPPacket(marker: marker && last, payloadType: payloadType, sequence: sequence,
+                      timestamp: timestamp, ssrc: ssrc, payload: chunk).write(into: &packet)
+            sequence &+= 1
+            out.append(packet)
+        } while rest.readableBytes > 0
+        return out
+    }
+}
+
+/// RTP (and RTCP) over connection-oriented transport (RFC 4571): each packet is preceded by its
+/// length as a 16-bit big-endian integer. GB28181 uses it for TCP passive and active.
+public enum RFC4571 {
+    public static let maxFrame = 65535
+
+    /// Appends `packet` with its length prefix; packets over 65535 bytes cannot be framed.
+    public static func frame(_ packet: ByteBuffer, into out: inout ByteBuffer) {
+        precondition(packet.readableBytes <= maxFrame, "RFC 4571 frames are at most 65535 bytes")
+        out.writeInteger(UInt16(packet.readableBytes))
+        out.writeImmutableBuffer(packet)
+    }
+}
+
+/// Frames an RFC 4571 byte stream into packets. Every frame is at most 65535 bytes by
+/// construction, so the decoder never holds more than one frame plus one read. Zero-length
+/// frames (keep-alives some devices send) come out as empty buffers.
+public struct RFC4571FrameDecoder: NIOSingleStepByteToMessageDecoder {
+    public typealias InboundOut = ByteBuffer
+
+    public init() {}
+
+    public mutating func decode(buffer: inout ByteBuffer) throws -> ByteBuffer? {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self),
+              buffer.readableBytes >= 2 + Int(length) else { return nil }
+        buffer.moveReaderIndex(forwardBy: 2)
+        return buffer.readSlice(length: Int(length))
+    }
+
+    public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> ByteBuffer? {
+        try decode(buffer: &buffer)
+    }
+}

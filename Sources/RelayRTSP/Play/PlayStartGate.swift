@@ -1,0 +1,43 @@
+import NIOCore
+import RelayCore
+
+/// The first RTP packet a player gets on one track: what the PLAY response's RTP-Info reports.
+public struct RTPStart: Sendable, Equatable {
+    public var sequence: UInt16
+    public var rtpTime: UInt32
+    public var ssrc: UInt32
+
+    public init(sequence: UInt16, rtpTime: UInt32, ssrc: UInt32) {
+        self.sequence = sequence
+        self.rtpTime = rtpTime
+        self.ssrc = ssrc
+    }
+}
+
+/// Holds a new player's first segments until the first RTP packet of every track it set up is
+/// known, so RTP-Info names exactly the packets the player will receive first. Segments before
+/// the first one a player can start on (a key frame) are dropped, as the player could not
+/// decode them anyway.
+public struct PlayStartGate: Sendable {
+    public let rtpChannels: [UInt8]
+    public private(set) var starts: [UInt8: RTPStart] = [:]
+    public private(set) var segments: [Segment] = []
+
+    public init(rtpChannels: [UInt8]) {
+        self.rtpChannels = rtpChannels
+    }
+
+    public var isComplete: Bool { starts.count == rtpChannels.count }
+
+    public mutating func offer(_ segment: Segment) {
+        if segments.isEmpty && !segment.startsWithKeyFrame { return }
+        segments.append(segment)
+        guard !isComplete else { return }
+        for (channel, packet) in InterleavedFrames(segment.bytes)
+        where starts[channel] == nil && rtpChannels.contains(channel) {
+            guard let header = RTPHeader(packet) else { continue }
+            starts[channel] = RTPStart(sequence: header.sequence, rtpTime: header.timestamp, ssrc: header.ssrc)
+            if isComplete { break }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+import NIOCore
+import NIOPosix
+import RelayCore
+
+/// The RTSP listener (default port 8554): players over TCP interleaved or UDP.
+public enum RTSPServer {
+    public static func bind(host: String, port: Int, group: any EventLoopGroup, relay: RelayContext) async throws -> any Channel {
+        let player = relay.config.player
+        let ports = UDPPortAllocator(min: relay.config.rtsp.udpPortMin, max: relay.config.rtsp.udpPortMax)
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: PlayerSocket.waterMark(player))
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    PlayerSocket.applySendBuffer(player, to: channel)
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(RTSPServerHandler(relay: relay, ports: ports))
+                }
+            }
+            .bind(host: host, port: port)
+            .get()
+    }
+}

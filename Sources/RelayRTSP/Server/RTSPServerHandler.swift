@@ -1,0 +1,214 @@
+import Logging
+import NIOCore
+import RelayCore
+
+/// One RTSP connection: frames in, requests answered in order (pipelined requests wait for the
+/// one before, some of which wait for a stream), the session's timers. Methods are in
+/// RTSPServerHandler+Methods.swift.
+///
+/// Bad input gets an error status and, when framing is lost, a close, with a log line naming
+/// the peer; it never affects other connections.
+final class RTSPServerHandler: ChannelInboundHandler {
+    typealias InboundIn = RTSPFrame
+    typealias OutboundOut = ByteBuffer
+
+    enum Work {
+        case request(RTSPRequest)
+        case badInput(RTSPParseError)
+    }
+
+    /// What the last DESCRIBE found: SETUP attaches to it without waiting again.
+    struct Described {
+        let streamID: String
+        let source: Source
+        let streams: [AVStream]
+        let params: [String: String]
+    }
+
+    let relay: RelayContext
+    let ports: UDPPortAllocator
+    var logger: Logger
+    var remote = "?"
+    var remoteIP: String?
+    var localIP = "0.0.0.0"
+    let sessionTimeout: TimeAmount
+
+    var session: RTSPSession?
+    var described: Described?
+    /// The id the session gets at its first SETUP; hooks see it from DESCRIBE on.
+    let pendingSessionID = RTSPSession.makeID()
+    private var queue: [Work] = []
+    private var busy = false
+    var closing = false
+    private var lastActivity = NIODeadline.now()
+    private var idleCheck: RepeatedTask?
+    private var sawBadInput = false
+
+    /// Pipelined requests held while one is in progress; more means a misbehaving client.
+    static let maxQueued = 32
+    static let publicMethods = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
+
+    init(relay: RelayContext, ports: UDPPortAllocator) {
+        self.relay = relay
+        self.ports = ports
+        self.logger = relay.logger
+        self.sessionTimeout = .milliseconds(Int64(relay.config.rtsp.sessionTimeoutMs))
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        remote = context.remoteAddress?.displayString ?? "?"
+        remoteIP = context.remoteAddress?.ipAddress
+        localIP = context.localAddress?.ipAddress ?? "0.0.0.0"
+        logger[metadataKey: "remote"] = "\(remote)"
+        let check = TimeAmount.nanoseconds(max(sessionTimeout.nanoseconds / 4, 50_000_000))
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        idleCheck = context.eventLoop.scheduleRepeatedTask(initialDelay: check, delay: check) { _ in
+            let (handler, context) = bound.value
+            handler.checkIdle(context)
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !closing else { return }
+        switch unwrapInboundIn(data) {
+        case .request(let request):
+            enqueue(.request(request), context: context)
+        case .response(let status):
+            logger.debug("ignoring RTSP response \(status) from \(remote)")
+        case .interleaved(let channel, _):
+            guard let session, session.isTCP == true else {
+                fail(context, "interleaved data on channel \(channel) before SETUP with a TCP transport")
+                return
+            }
+            touch()  // receiver reports on the RTCP channel keep the session alive
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let parse = error as? RTSPParseError {
+            sawBadInput = true
+            enqueue(.badInput(parse), context: context)
+        } else if sawBadInput, error is ByteToMessageDecoderError {
+            return  // more bytes after the bad ones; the error answer and close are on their way
+        } else {
+            logger.debug("RTSP connection error from \(remote): \(error)")
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        closing = true
+        idleCheck?.cancel()
+        idleCheck = nil
+        queue.removeAll()
+        if let session {
+            if session.player != nil {
+                logger.info("RTSP player left", metadata: ["stream": "\(session.source.id)", "session": "\(session.id)"])
+            }
+            session.end(ports: ports)
+        }
+        session = nil
+        described = nil
+        context.fireChannelInactive()
+    }
+
+    // MARK: request queue
+
+    private func enqueue(_ work: Work, context: ChannelHandlerContext) {
+        guard queue.count < Self.maxQueued else {
+            fail(context, "more than \(Self.maxQueued) pipelined requests")
+            return
+        }
+        queue.append(work)
+        drain(context)
+    }
+
+    private func drain(_ context: ChannelHandlerContext) {
+        while !busy, !closing, !queue.isEmpty {
+            switch queue.removeFirst() {
+            case .request(let request):
+                touch()
+                handle(request, context: context)
+            case .badInput(let error):
+                logger.warning("bad RTSP request from \(remote): \(error)")
+                closing = true
+                queue.removeAll()
+                let bytes = RTSPResponse(error.status, body: "\(error)\n").encoded(cseq: nil)
+                context.writeAndFlush(wrapOutboundOut(bytes)).whenComplete { [channel = context.channel] _ in
+                    channel.close(promise: nil)
+                }
+            }
+        }
+    }
+
+    /// The request in progress is answered: take the next one.
+    func finish(_ context: ChannelHandlerContext) {
+        busy = false
+        drain(context)
+    }
+
+    /// Runs `work` off the loop (waiting for a stream, binding sockets), then `then` back on it.
+    /// Requests behind this one wait; `then` must end with `finish` (directly or later).
+    func runAsync<T: Sendable>(_ context: ChannelHandlerContext, _ work: @escaping @Sendable () async -> T,
+                               then: @escaping (RTSPServerHandler, ChannelHandlerContext, T) -> Void) {
+        busy = true
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context, then), eventLoop: loop)
+        Task {
+            let result = await work()
+            loop.execute {
+                let (handler, context, then) = bound.value
+                then(handler, context, result)
+            }
+        }
+    }
+
+    /// Marks the request busy until `finish` (PLAY: until the player answers it).
+    func holdQueue() { busy = true }
+
+    // MARK: responses
+
+    func respond(_ context: ChannelHandlerContext, _ request: RTSPRequest, _ response: RTSPResponse,
+                 session: String? = nil) {
+        guard context.channel.isActive else { return }
+        context.writeAndFlush(wrapOutboundOut(response.encoded(cseq: request.cseq, session: session)), promise: nil)
+    }
+
+    /// Who is playing, for hooks, logs and the admin API.
+    func playerInfo(params: [String: String]) -> SessionInfo {
+        SessionInfo(sessionID: session?.id ?? pendingSessionID, protocolName: "rtsp", remoteAddress: remote, params: params)
+    }
+
+    /// "id;timeout=seconds" as the Session header carries it.
+    func sessionHeader(_ session: RTSPSession) -> String {
+        "\(session.id);timeout=\(max(1, sessionTimeout.nanoseconds / 1_000_000_000))"
+    }
+
+    // MARK: liveness
+
+    func touch() {
+        lastActivity = .now()
+    }
+
+    private func checkIdle(_ context: ChannelHandlerContext) {
+        guard !closing else { return }
+        // Over TCP a playing session lives as long as its connection does: the slow-player
+        // policy ends it if the client stops reading. Otherwise requests (keep-alives) and RTCP
+        // must keep arriving.
+        if let session, session.player != nil, session.isTCP == true { return }
+        let idle = NIODeadline.now() - lastActivity
+        guard idle > sessionTimeout else { return }
+        let what = session.map { "RTSP session \($0.id) of \($0.source.id)" } ?? "RTSP connection"
+        logger.info("\(what) from \(remote) timed out after \(idle.nanoseconds / 1_000_000) ms without requests or RTCP")
+        closing = true
+        context.close(promise: nil)
+    }
+
+    func fail(_ context: ChannelHandlerContext, _ reason: String) {
+        guard !closing else { return }
+        closing = true
+        logger.warning("closing RTSP connection from \(remote): \(reason)")
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,435 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import RelayCore
+import RelayRTP
+
+/// `relay-bench gb-send`: acts as a GB28181 device. Sends an Annex-B H.264/H.265 file (and
+/// optionally G.711 or AAC ADTS audio) as RTP/PS, paced in real time, over UDP, TCP passive
+/// (we connect to the server) or TCP active (we listen; the server dials us).
+struct GBSendCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "gb-send",
+        abstract: "Send a video file (+ audio) as GB28181 RTP/PS over UDP, TCP passive or TCP active, in real time.",
+        discussion: """
+            Prints one JSON line with what was sent when it ends (at the end of the file, after \
+            --duration, or on SIGINT/SIGTERM). In tcp-active mode it first prints \
+            "listening on HOST:PORT" and waits for the server to connect.
+            """)
+
+    @Option(help: "Annex-B H.264 or H.265 elementary stream file.")
+    var video: String
+
+    @Option(help: "Video codec: h264 or h265 (default: from the file extension, else from the stream).")
+    var codec: String?
+
+    @Option(help: "Audio file: raw G.711 (8 kHz mono) or AAC with ADTS headers.")
+    var audio: String?
+
+    @Option(help: "Audio codec: g711a, g711u or aac (default: from the extension: .alaw .pcma .g711a / .ulaw .pcmu .g711u / .aac).")
+    var audioCodec: String?
+
+    @Option(help: "Video frame rate of the file.")
+    var fps: Double = 25
+
+    @Option(help: "SSRC as GB28181 writes it (ten decimal digits).")
+    var ssrc: String = "0100000001"
+
+    @Option(help: "udp, tcp-passive (connect to the server) or tcp-active (listen for the server).")
+    var mode: String = "udp"
+
+    @Option(help: "Server address (udp, tcp-passive) or the address to listen on (tcp-active).")
+    var host: String = "127.0.0.1"
+
+    @Option(help: "Server port (udp, tcp-passive) or the port to listen on (tcp-active; 0 = any).")
+    var port: Int
+
+    @Flag(help: "Start over at the end of the file (times keep increasing).")
+    var loop = false
+
+    @Option(help: "Stop after this many seconds of media.")
+    var duration: Double?
+
+    @Option(help: "UDP: percentage of packets sent late (reordered).")
+    var reorder: Double = 0
+
+    @Option(help: "UDP: a reordered packet is sent up to this many packets late.")
+    var reorderWindow: Int = 8
+
+    @Option(help: "UDP: percentage of packets dropped.")
+    var loss: Double = 0
+
+    @Option(help: "Seed for the impairments (default: random).")
+    var seed: UInt64?
+
+    @Option(help: "Largest RTP payload in bytes.")
+    var maxPayload: Int = 1400
+
+    @Option(help: "G.711: milliseconds of audio per packet.")
+    var audioFrameMs: Int = 40
+
+    @Option(help: "First PTS (90 kHz); e.g. 8589484592 to cross the 33-bit wrap after 5 s.")
+    var ptsStart: Int64 = 0
+
+    func validate() throws {
+        guard ["udp", "tcp-passive", "tcp-active"].contains(mode) else {
+            throw ValidationError("--mode must be udp, tcp-passive or tcp-active")
+        }
+        guard fps > 0, fps <= 240 else { throw ValidationError("--fps must be in (0, 240]") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
+        guard (0...100).contains(loss), (0...100).contains(reorder) else { throw ValidationError("--loss and --reorder are percentages") }
+        guard reorderWindow >= 1 else { throw ValidationError("--reorder-window must be at least 1") }
+        guard (64...65000).contains(maxPayload) else { throw ValidationError("--max-payload must be 64...65000") }
+        guard (10...1000).contains(audioFrameMs) else { throw ValidationError("--audio-frame-ms must be 10...1000") }
+    }
+
+    func run() async throws {
+        let ssrcValue = try parseSSRC(ssrc)
+        let media = try GBSendMedia.load(video: video, codec: codec, audio: audio, audioCodec: audioCodec, audioFrameMs: audioFrameMs)
+        let stop = GBStopFlag()
+        let signals = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig)
+            source.setEventHandler { stop.set() }
+            source.resume()
+            return source
+        }
+        defer { for s in signals { s.cancel() } }
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let transport: GBTransport
+        do {
+            transport = try await GBTransport.make(mode: mode, host: host, port: port, group: group)
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        var stats = GBSendStats()
+        do {
+            if mode == "tcp-active" {
+                gbWriteLine("listening on \(transport.localDescription)")
+                try await transport.waitConnected(stop: stop)
+            }
+            try await send(media, ssrc: ssrcValue, transport: transport, stop: stop, stats: &stats)
+        } catch {
+            await transport.close()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        await transport.close()
+        try? await group.shutdownGracefully()
+        gbWriteLine(stats.json)
+    }
+
+    private func send(_ media: GBSendMedia, ssrc: UInt32, transport: GBTransport, stop: GBStopFlag,
+                      stats: inout GBSendStats) async throws {
+        var muxer = PSMuxer(video: media.videoCodec, audio: media.audioCodec)
+        muxer.audioStreamID = PSMuxer.audioStreamID
+        var rtp = RTPPacketizer(ssrc: ssrc, payloadType: 96, sequence: UInt16.random(in: 0...UInt16.max), maxPayload: maxPayload)
+        var impair = GBImpairment(lossPct: mode == "udp" ? loss : 0, reorderPct: mode == "udp" ? reorder : 0,
+                                window: reorderWindow, seed: seed ?? UInt64.random(in: 0...UInt64.max))
+        let clock = ContinuousClock()
+        let start = clock.now
+        var vi = 0
+        var ai = 0
+        let audioDuration = media.audioFrameSeconds
+        while !stop.isSet {
+            let vt = Double(vi) / fps
+            var at = media.audioFrames.isEmpty ? Double.infinity : Double(ai) * audioDuration
+            if !loop && ai >= media.audioFrames.count { at = .infinity }
+            let isVideo = vt <= at
+            if isVideo && !loop && vi >= media.videoFrames.count { break }
+            let t = isVideo ? vt : at
+            if let duration, t >= duration { break }
+            try await clock.sleep(until: start + .nanoseconds(Int64(t * 1e9)))
+            var ps = ByteBuffer()
+            let pts: Int64
+            if isVideo {
+                let frame = media.videoFrames[vi % media.videoFrames.count]
+                pts = ptsStart + Int64((Double(vi) * 90000 / fps).rounded())
+                muxer.writeVideo(nals: frame.nals, pts: pts, isKey: frame.isKey, into: &ps)
+                vi += 1
+                stats.videoFrames += 1
+            } else {
+                let frame = media.audioFrames[ai % media.audioFrames.count]
+                pts = ptsStart + Int64((Double(ai) * audioDuration * 90000).rounded())
+                muxer.writeAudio(frame, pts: pts, into: &ps)
+                ai += 1
+                stats.audioFrames += 1
+            }
+            let packets = rtp.packetize(ps, timestamp: UInt32(truncatingIfNeeded: pts))
+            var out: [ByteBuffer] = []
+            for p in packets { impair.process(p, into: &out) }
+            stats.packets += packets.count
+            stats.bytes += packets.reduce(0) { $0 + $1.readableBytes }
+            try await transport.send(out)
+        }
+        var rest: [ByteBuffer] = []
+        impair.flush(into: &rest)
+        try await transport.send(rest)
+        stats.lost = impair.lost
+        stats.reordered = impair.reordered
+        stats.seconds = Double((clock.now - start).components.seconds) + Double((clock.now - start).components.attoseconds) / 1e18
+    }
+
+    private func parseSSRC(_ text: String) throws -> UInt32 {
+        guard !text.isEmpty, text.count <= 10, text.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let v = UInt64(text), v <= UInt64(UInt32.max) else {
+            throw ValidationError("--ssrc must be up to ten decimal digits (at most 4294967295)")
+        }
+        return UInt32(v)
+    }
+}
+
+/// Unbuffered, so a test reading the pipe sees the line at once.
+func gbWriteLine(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}
+
+struct GBSendStats {
+    var videoFrames = 0
+    var audioFrames = 0
+    var packets = 0
+    var bytes = 0
+    var lost = 0
+    var reordered = 0
+    var seconds = 0.0
+
+    var json: String {
+        "{\"video_frames\":\(videoFrames),\"audio_frames\":\(audioFrames),\"packets\":\(packets),\"bytes\":\(bytes),"
+            + "\"lost\":\(lost),\"reordered\":\(reordered),\"seconds\":\(String(format: "%.2f", seconds))}"
+    }
+}
+
+final class GBStopFlag: Sendable {
+    private let value = NIOLockedValueBox(false)
+    func set() { value.withLockedValue { $0 = true } }
+    var isSet: Bool { value.withLockedValue { $0 } }
+}
+
+/// The frames to send, read once.
+struct GBSendMedia {
+    struct VideoFrame {
+        var nals: [ByteBuffer]
+        var isKey: Bool
+    }
+
+    var videoCodec: CodecID
+    var videoFrames: [VideoFrame]
+    var audioCodec: CodecID?
+    /// G.711 chunks or whole ADTS frames.
+    var audioFrames: [ByteBuffer]
+    var audioFrameSeconds: Double
+
+    static func load(video: String, codec: String?, audio: String?, audioCodec: String?, audioFrameMs: Int) throws -> GBSendMedia {
+        guard let data = FileManager.default.contents(atPath: video) else { throw ValidationError("cannot read \(video)") }
+        let ext = (video as NSString).pathExtension.lowercased()
+        var declared: CodecID?
+        switch codec?.lowercased() ?? ext {
+        case "h264", "264", "avc": declared = .h264
+        case "h265", "265", "hevc": declared = .h265
+        default:
+            if codec != nil { throw ValidationError("--codec must be h264 or h265") }
+        }
+        var assembler = AccessUnitAssembler(codec: declared, maxBytes: 64 << 20)
+        var units: [VideoAccessUnit] = []
+        try assembler.append(ByteBuffer(bytes: data), arrival: 0, into: &units)
+        try assembler.flush(arrival: 0, into: &units)
+        guard let first = units.first else { throw ValidationError("\(video): no H.264/H.265 access units found") }
+        let frames = try units.map { VideoFrame(nals: try AnnexB.nalUnits(lengthPrefixed: $0.payload), isKey: $0.isKey) }
+
+        var media = GBSendMedia(videoCodec: first.codec, videoFrames: frames, audioCodec: nil, audioFrames: [], audioFrameSeconds: 1)
+        guard let audio else { return media }
+        guard let bytes = FileManager.default.contents(atPath: audio) else { throw ValidationError("cannot read \(audio)") }
+        let aext = (audio as NSString).pathExtension.lowercased()
+        let acodec: CodecID
+        switch audioCodec?.lowercased() ?? aext {
+        case "g711a", "alaw", "pcma", "al": acodec = .g711a
+        case "g711u", "ulaw", "pcmu", "mulaw", "ul": acodec = .g711u
+        case "aac", "adts": acodec = .aac
+        default: throw ValidationError("--audio-codec must be g711a, g711u or aac")
+        }
+        media.audioCodec = acodec
+        var buffer = ByteBuffer(bytes: bytes)
+        if acodec == .aac {
+            var rate = 0
+            while buffer.readableBytes >= 7 {
+                let header = try AAC.ADTSHeader(parsing: buffer)
+                guard let frame = buffer.readSlice(length: header.frameLength) else { break }
+                rate = header.sampleRate
+                media.audioFrames.append(frame)
+            }
+            guard rate > 0 else { throw ValidationError("\(audio): no ADTS frames") }
+            media.audioFrameSeconds = 1024 / Double(rate)
+        } else {
+            let size = 8 * audioFrameMs
+            while buffer.readableBytes >= size { media.audioFrames.append(buffer.readSlice(length: size)!) }
+            media.audioFrameSeconds = Double(audioFrameMs) / 1000
+        }
+        return media
+    }
+}
+
+/// Packet loss and reordering for UDP tests: a packet is dropped with `lossPct` %, or held back
+/// with `reorderPct` % and released 1…`window` packets later.
+struct GBImpairment {
+    let loss: Double
+    let reorderChance: Double
+    let window: Int
+    private var rng: GBSplitMix64
+    private var counter = 0
+    private var held: [(release: Int, packet: ByteBuffer)] = []
+    private(set) var lost = 0
+    private(set) var reordered = 0
+
+    init(lossPct: Double, reorderPct: Double, window: Int, seed: UInt64) {
+        loss = lossPct / 100
+        reorderChance = reorderPct / 100
+        self.window = window
+        rng = GBSplitMix64(seed: seed)
+    }
+
+    mutating func process(_ packet: ByteBuffer, into out: inout [ByteBuffer]) {
+        counter += 1
+        if loss > 0 && Double.random(in: 0..<1, using: &rng) < loss {
+            lost += 1
+        } else if reorderChance > 0 && Double.random(in: 0..<1, using: &rng) < reorderChance {
+            held.append((counter + Int.random(in: 1...window, using: &rng), packet))
+            reordered += 1
+        } else {
+            out.append(packet)
+        }
+        let due = held.filter { $0.release <= counter }.sorted { $0.release < $1.release }
+        if !due.isEmpty {
+            held.removeAll { $0.release <= counter }
+            out.append(contentsOf: due.map(\.packet))
+        }
+    }
+
+    mutating func flush(into out: inout [ByteBuffer]) {
+        out.append(contentsOf: held.sorted { $0.release < $1.release }.map(\.packet))
+        held.removeAll()
+    }
+}
+
+struct GBSplitMix64: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Where packets go: a UDP socket, a TCP connection to the server, or the connection the
+/// server opened to our listener.
+final class GBTransport: Sendable {
+    private let udp: (any Channel)?
+    private let target: SocketAddress?
+    private let listener: (any Channel)?
+    private let connection: NIOLockedValueBox<(any Channel)?>
+
+    static func make(mode: String, host: String, port: Int, group: any EventLoopGroup) async throws -> GBTransport {
+        switch mode {
+        case "udp":
+            let target = try SocketAddress.makeAddressResolvingHost(host, port: port)
+            let ch = try await DatagramBootstrap(group: group)
+                .channelOption(.socketOption(.so_sndbuf), value: 4 << 20)
+                .bind(host: target.protocol == .inet6 ? "::" : "0.0.0.0", port: 0).get()
+            return GBTransport(udp: ch, target: target, listener: nil, connection: nil)
+        case "tcp-passive":
+            let ch = try await ClientBootstrap(group: group)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connectTimeout(.seconds(5))
+                .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(Discard()) } }
+                .connect(host: host, port: port).get()
+            return GBTransport(udp: nil, target: nil, listener: nil, connection: ch)
+        default:
+            let box = NIOLockedValueBox<(any Channel)?>(nil)
+            let listener = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { ch in
+                    ch.eventLoop.makeCompletedFuture {
+                        let old = box.withLockedValue { b -> (any Channel)? in
+                            defer { b = ch }
+                            return b
+                        }
+                        old?.close(promise: nil)
+                        try ch.pipeline.syncOperations.addHandler(Discard())
+                        ch.closeFuture.whenComplete { _ in
+                            box.withLockedValue { b in if b === ch { b = nil } }
+                        }
+                    }
+                }
+                .bind(host: host, port: port).get()
+            return GBTransport(udp: nil, target: nil, listener: listener, connectionBox: box)
+        }
+    }
+
+    private init(udp: (any Channel)?, target: SocketAddress?, listener: (any Channel)?, connection: (any Channel)?) {
+        self.udp = udp
+        self.target = target
+        self.listener = listener
+        self.connection = NIOLockedValueBox(connection)
+    }
+
+    private init(udp: (any Channel)?, target: SocketAddress?, listener: (any Channel)?, connectionBox: NIOLockedValueBox<(any Channel)?>) {
+        self.udp = udp
+        self.target = target
+        self.listener = listener
+        self.connection = connectionBox
+    }
+
+    var localDescription: String {
+        guard let a = listener?.localAddress, let ip = a.ipAddress, let port = a.port else { return "?" }
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+
+    func waitConnected(stop: GBStopFlag) async throws {
+        while connection.withLockedValue({ $0 == nil }) && !stop.isSet {
+            try await Task.sleep(nanoseconds: 10_000_000)
+        }
+    }
+
+    /// Sends RTP packets: as datagrams, or RFC 4571 framed on the connection (dropped while
+    /// there is none: a device keeps capturing while its platform reconnects).
+    func send(_ packets: [ByteBuffer]) async throws {
+        guard !packets.isEmpty else { return }
+        if let udp, let target {
+            for p in packets { udp.write(AddressedEnvelope(remoteAddress: target, data: p), promise: nil) }
+            udp.flush()
+            return
+        }
+        guard let ch = connection.withLockedValue({ $0 }) else {
+            if listener == nil { throw ChannelError.ioOnClosedChannel }
+            return
+        }
+        var framed = ByteBuffer()
+        framed.reserveCapacity(packets.reduce(0) { $0 + 2 + $1.readableBytes })
+        for p in packets { RFC4571.frame(p, into: &framed) }
+        do {
+            try await ch.writeAndFlush(framed)
+        } catch {
+            if listener == nil { throw error }  // tcp-passive: the server hung up
+        }
+    }
+
+    func close() async {
+        if let udp { try? await udp.close() }
+        if let ch = connection.withLockedValue({ $0 }) { try? await ch.close() }
+        if let listener { try? await listener.close() }
+    }
+
+    private final class Discard: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+        func errorCaught(context: ChannelHandlerContext, error: any Error) { context.close(promise: nil) }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+@testable import RelayCore
+
+@Suite struct HookConfigTests {
+    func parse(_ json: String) throws -> RelayConfig { try RelayConfig.parse(Data(json.utf8)) }
+
+    func error(_ json: String) -> ConfigError? {
+        do { _ = try parse(json); return nil } catch let e as ConfigError { return e } catch { return nil }
+    }
+
+    @Test func hooksAreOffByDefault() throws {
+        let c = try parse("{}")
+        #expect(c.hooks.isEmpty)
+        #expect(c.hooks.timeoutMs == 3000)
+        #expect(c.hooks.failOpen == false)
+        #expect(c.record.enabled == false)
+        #expect(c.source.receiveTimeoutMs == 15_000)
+        #expect(c.source.receiveTimeoutAction == "close")
+        #expect(c.source.idleTimeoutAction == "keep")
+    }
+
+    @Test func aHookIsAURLOrAnObject() throws {
+        let c = try parse("""
+        {"hooks": {"timeout_ms": 800, "fail_open": false, "max_in_flight": 10,
+                   "on_publish": "http://127.0.0.1:8090/hooks",
+                   "on_play": {"url": "https://auth.example/play", "timeout_ms": 250, "fail_open": true},
+                   "on_play_done": {"url": "http://h/p"},
+                   "on_record": "", "on_started": null}}
+        """)
+        #expect(c.hooks.endpoint(.publish) == .init(url: "http://127.0.0.1:8090/hooks", timeoutMs: 800, failOpen: false))
+        #expect(c.hooks.endpoint(.play) == .init(url: "https://auth.example/play", timeoutMs: 250, failOpen: true))
+        #expect(c.hooks.endpoint(.playDone) == .init(url: "http://h/p", timeoutMs: 800, failOpen: false))
+        #expect(c.hooks.endpoint(.record) == nil)
+        #expect(c.hooks.endpoint(.started) == nil)
+        #expect(c.hooks.maxInFlight == 10)
+    }
+
+    @Test func theDefaultFailOpenAppliesToEveryHook() throws {
+        let c = try parse(#"{"hooks": {"fail_open": true, "on_play": "http://h/x", "on_publish": {"url": "http://h/y", "fail_open": false}}}"#)
+        #expect(c.hooks.endpoint(.play)?.failOpen == true)
+        #expect(c.hooks.endpoint(.publish)?.failOpen == false)
+    }
+
+    @Test func hookErrorsNameTheField() {
+        #expect(error(#"{"hooks": {"on_pubish": "http://h/x"}}"#)?.field == "hooks.on_pubish")
+        #expect(error(#"{"hooks": {"on_publish": "ftp://h/x"}}"#)?.field == "hooks.on_publish")
+        #expect(error(#"{"hooks": {"on_publish": "http://"}}"#)?.field == "hooks.on_publish")
+        #expect(error(#"{"hooks": {"on_publish": 5}}"#)?.field == "hooks.on_publish")
+        #expect(error(#"{"hooks": {"on_publish": {"url": "http://h/x", "timeout": 5}}}"#)?.field == "hooks.on_publish.timeout")
+        #expect(error(#"{"hooks": {"on_publish": {"url": "nope"}}}"#)?.field == "hooks.on_publish.url")
+        #expect(error(#"{"hooks": {"on_play": {"url": "http://h/x", "timeout_ms": 10}}}"#)?.field == "hooks.on_play.timeout_ms")
+        #expect(error(#"{"hooks": {"timeout_ms": 0}}"#)?.field == "hooks.timeout_ms")
+        #expect(error(#"{"hooks": {"fail_open": "yes"}}"#)?.field == "hooks.fail_open")
+        #expect(error(#"{"hooks": []}"#)?.field == "hooks")
+    }
+
+    @Test func recordAndTimeoutsParse() throws {
+        let c = try parse("""
+        {"record": {"enabled": true, "dir": "/var/rec", "streams": ["live/*", "cam/front"], "segment_ms": 60000},
+         "source": {"receive_timeout_ms": 5000, "receive_timeout_action": "keep", "idle_timeout_ms": 0, "idle_timeout_action": "close"}}
+        """)
+        #expect(c.record.dir == "/var/rec")
+        #expect(c.record.segmentMs == 60000)
+        #expect(c.record.matches("live/a"))
+        #expect(c.record.matches("live/a/b"))
+        #expect(c.record.matches("cam/front"))
+        #expect(!c.record.matches("cam/back"))
+        #expect(!c.record.matches("other/live/a"))
+        #expect(c.source.receiveTimeoutMs == 5000)
+        #expect(c.source.receiveTimeoutAction == "keep")
+        #expect(c.source.idleTimeoutMs == 0)
+        #expect(c.source.idleTimeoutAction == "close")
+        #expect(error(#"{"record": {"streams": "live/*"}}"#)?.field == "record.streams")
+        #expect(error(#"{"record": {"streams": [1]}}"#)?.field == "record.streams")
+        #expect(error(#"{"record": {"dir": ""}}"#)?.field == "record.dir")
+        #expect(error(#"{"record": {"rotate": 1}}"#)?.field == "record.rotate")
+        #expect(error(#"{"source": {"idle_timeout_action": "drop"}}"#)?.field == "source.idle_timeout_action")
+    }
+
+    @Test func recordingIsOffUnlessEnabled() throws {
+        let off = try parse(#"{"record": {"streams": ["live/*"]}}"#)
+        #expect(!off.record.matches("live/a"))
+        let all = try parse(#"{"record": {"enabled": true}}"#)
+        #expect(all.record.matches("anything/at/all"))
+    }
+
+    @Test func globs() {
+        #expect(globMatch("*", "a/b"))
+        #expect(globMatch("live/*/hd", "live/x/hd"))
+        #expect(!globMatch("live/*/hd", "live/x/sd"))
+        #expect(globMatch("*cam*", "front-cam-1"))
+        #expect(!globMatch("cam", "cam2"))
+    }
+
+    @Test func decisionsReadTheAnswer() {
+        let keep = HookDecision(allowed: true, status: 200, reason: "", answer: .object(["keep": .bool(true), "record": .bool(false)]))
+        #expect(keep.keep)
+        #expect(keep.record == false)
+        let deniedKeep = HookDecision(allowed: false, status: 500, reason: "", answer: .object(["keep": .bool(true)]))
+        #expect(!deniedKeep.keep)
+        #expect(HookDecision(allowed: true, status: 200, reason: "").record == nil)
+        #expect(HookDecision(allowed: false, status: 401, reason: "").deniedHTTPStatus == 401)
+        #expect(HookDecision(allowed: false, status: 0, reason: "").deniedHTTPStatus == 403)
+        #expect(HookDecision(allowed: false, status: 404, reason: "").deniedHTTPStatus == 403)
+    }
+}
