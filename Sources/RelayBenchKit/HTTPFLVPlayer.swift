@@ -21,6 +21,18 @@ public struct PlayerStats: Sendable {
     public var error: String?
     public var closed = false
 
+    /// Counts one video frame arriving at `now` (`timestamp` kept when given).
+    mutating func recordVideoFrame(isKey: Bool, at now: NIODeadline, timestamp: Int64?) {
+        if firstVideoAt == nil {
+            firstVideoAt = now
+            firstVideoIsKey = isKey
+        }
+        if let last = lastVideoAt { maxVideoGap = max(maxVideoGap, now - last) }
+        lastVideoAt = now
+        videoFrames += 1
+        if let timestamp { videoTimestamps.append(timestamp) }
+    }
+
     /// Time from connecting to the first video frame.
     public var timeToFirstFrame: TimeAmount? { firstVideoAt.map { $0 - connectedAt } }
 }
@@ -161,15 +173,8 @@ private final class FLVClientHandler: ChannelInboundHandler {
                 case .sequenceHeader:
                     state.withLockedValue { $0.sequenceHeaders += 1 }
                 case .frame(_, let isKey, _, _):
-                    state.withLockedValue { s in
-                        if s.firstVideoAt == nil {
-                            s.firstVideoAt = now
-                            s.firstVideoIsKey = isKey
-                        }
-                        if let last = s.lastVideoAt { s.maxVideoGap = max(s.maxVideoGap, now - last) }
-                        s.lastVideoAt = now
-                        s.videoFrames += 1
-                        if keepTimestamps { s.videoTimestamps.append(Int64(tag.timestamp)) }
+                    state.withLockedValue {
+                        $0.recordVideoFrame(isKey: isKey, at: now, timestamp: keepTimestamps ? Int64(tag.timestamp) : nil)
                     }
                 default:
                     break

@@ -206,15 +206,8 @@ private final class RTMPPlayHandler: ChannelInboundHandler {
             case .sequenceHeader:
                 state.withLockedValue { $0.sequenceHeaders += 1 }
             case .frame(_, let isKey, _, _):
-                state.withLockedValue { s in
-                    if s.firstVideoAt == nil {
-                        s.firstVideoAt = now
-                        s.firstVideoIsKey = isKey
-                    }
-                    if let last = s.lastVideoAt { s.maxVideoGap = max(s.maxVideoGap, now - last) }
-                    s.lastVideoAt = now
-                    s.videoFrames += 1
-                    if keepTimestamps { s.videoTimestamps.append(Int64(message.timestamp)) }
+                state.withLockedValue {
+                    $0.recordVideoFrame(isKey: isKey, at: now, timestamp: keepTimestamps ? Int64(message.timestamp) : nil)
                 }
             default:
                 break
