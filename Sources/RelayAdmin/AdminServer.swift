@@ -5,6 +5,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import RelayCore
 import RelayGB28181
+import ServiceLifecycle
 
 /// What the admin API reads and steers, handed over by `RelayServer` (which depends on this
 /// module, so the API sees the server through these values and closures).
@@ -43,7 +44,12 @@ public final class AdminServer: Sendable {
     private let group: any EventLoopGroup
     private let logger: Logger
 
-    private let running = NIOLockedValueBox<Task<Void, any Error>?>(nil)
+    private struct Running {
+        var services: ServiceGroup
+        var task: Task<Void, any Error>
+    }
+
+    private let running = NIOLockedValueBox<Running?>(nil)
 
     public init(config: RelayConfig.Admin, environment: AdminEnvironment, group: any EventLoopGroup, logger: Logger) {
         AdminMetrics.bootstrapOnce()
@@ -63,16 +69,17 @@ public final class AdminServer: Sendable {
             onServerRunning: { channel in bound.succeed(channel) },
             eventLoopGroupProvider: .shared(group),
             logger: logger)
+        let services = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))
         let task = Task {
             do {
-                try await app.run()
+                try await services.run()
                 bound.fail(AdminServerError.stoppedBeforeListening)
             } catch {
                 bound.fail(error)
                 throw error
             }
         }
-        running.withLockedValue { $0 = task }
+        running.withLockedValue { $0 = Running(services: services, task: task) }
         do {
             return try await bound.value
         } catch {
@@ -81,11 +88,11 @@ public final class AdminServer: Sendable {
         }
     }
 
-    /// Closes the listener and its connections (cancelling the server's task).
+    /// Stops accepting, lets requests in flight finish (they are short) and closes the connections.
     public func stop() async {
-        guard let task = running.withLockedValue({ s -> Task<Void, any Error>? in defer { s = nil }; return s }) else { return }
-        task.cancel()
-        _ = try? await task.value
+        guard let r = running.withLockedValue({ s -> Running? in defer { s = nil }; return s }) else { return }
+        await r.services.triggerGracefulShutdown()
+        _ = try? await r.task.value
     }
 }
 

@@ -34,8 +34,9 @@ enum PSUnit {
 /// Splits a program stream (ISO/IEC 13818-1 §2.5.3, and the MPEG-1 system layer) into units.
 ///
 /// Input arrives in arbitrary pieces (RTP payloads); PES payload is handed out as it arrives,
-/// so the parser holds at most one unit header (a PSM is ≤ 64 KiB) plus one piece. It starts —
-/// and restarts after `resync()` (packet loss) — by seeking the next pack header; in sync,
+/// so the parser holds at most one unit header (a PSM is ≤ 64 KiB) plus one piece. It starts by
+/// seeking the first system start code and restarts after `resync()` (packet loss) at the next
+/// pack header; in sync,
 /// structural impossibilities throw, and bytes that are not a start code where one is due are
 /// skipped up to `maxGarbage` bytes (zero stuffing some devices add between units).
 struct PSParser {
@@ -48,7 +49,8 @@ struct PSParser {
         case skip(Int)
     }
 
-    private(set) var state: State = .seek(packOnly: true)
+    /// A stream may begin with any system unit; after a loss, sync is regained at a pack header.
+    private(set) var state: State = .seek(packOnly: false)
     private var buffer = ByteBuffer()
     /// Bytes skipped since the last good unit.
     private var garbage = 0

@@ -115,9 +115,9 @@ struct AdminTests {
         let metrics = try await api.get("/metrics")
         #expect(metrics.status == 200)
         #expect(metrics.headers["content-type"]?.hasPrefix("text/plain") == true)
-        #expect(metrics.text.contains("relay_streams 1"), "\(metrics.text)")
-        #expect(metrics.text.contains(#"relay_players{protocol="flv"} 1"#))
-        #expect(metrics.text.contains(#"relay_players{protocol="rtmp"} 1"#))
+        #expect(metrics.text.contains("relay_streams 1.0\n"), "\(metrics.text)")
+        #expect(metrics.text.contains(#"relay_players{protocol="flv"} 1.0"#))
+        #expect(metrics.text.contains(#"relay_players{protocol="rtmp"} 1.0"#))
         #expect(metrics.text.contains(#"relay_bytes_in_total{protocol="rtmp"}"#))
         #expect(metrics.text.contains(#"relay_parse_errors_total{protocol="rtmp"}"#))
 

@@ -133,8 +133,9 @@ struct RTSPTests {
     /// The raw client pipelines OPTIONS, DESCRIBE and the first SETUP, then plays over TCP:
     /// RTP-Info must name the first packet of each track, and a late joiner's first complete
     /// key frame must arrive at once (from the GOP cache).
-    @Test func lateJoinerGetsAKeyFrameAtOnceAndExactRTPInfo() async throws {
-        let server = try await TestServer.start()
+    @Test(arguments: [0, 350])
+    func lateJoinerGetsAKeyFrameAtOnceAndExactRTPInfo(mergeWriteMs: Int) async throws {
+        let server = try await TestServer.start("\"source\": {\"merge_write_ms\": \(mergeWriteMs)}")
         let media = try await TestMedia.shared.h264AACFLV()
         let publisher = try server.publish(media, stream: "live/late")
         defer { publisher.terminate() }
@@ -167,7 +168,7 @@ struct RTSPTests {
         }
         times.sort()
         let median = (times[4] + times[5]) / 2
-        print("RTSP/TCP late joiner, connect to first complete key frame (raw client, pipelined setup), ms: median \(median), min \(times[0]), max \(times[9])")
+        print("RTSP/TCP late joiner (merge_write_ms \(mergeWriteMs)), connect to first complete key frame, ms: median \(median), min \(times[0]), max \(times[9])")
         #expect(median < 500, "median time to first frame \(median) ms")
         await server.stop()
     }
@@ -271,7 +272,7 @@ struct RTSPTests {
         let session = String((setup.headers["session"] ?? "").split(separator: ";").first ?? "")
         let play = try await client.request("PLAY", url + "/", ["Session: \(session)"])
         #expect(play.status == 200)
-        #expect(play.headers["rtp-info"]?.contains("seq=") == true)
+        let rtpInfo = play.headers["rtp-info"] ?? ""
 
         var packets = 0
         for _ in 0..<100 where packets < 50 {
@@ -283,6 +284,8 @@ struct RTSPTests {
         let serverPort = Int(transport.split(separator: ";").first { $0.hasPrefix("server_port=") }?
             .dropFirst("server_port=".count).split(separator: "-").first ?? "") ?? -1
         #expect(receiver.rtpSourcePort == serverPort, "RTP comes from the announced server port")
+        let first = try #require(receiver.firstRTP)
+        #expect(rtpInfo.contains("seq=\(first.sequence);rtptime=\(first.timestamp)"), "RTP-Info \(rtpInfo) vs first datagram \(first)")
 
         #expect(await client.waitClosed(seconds: 4), "silent UDP session not timed out")
         #expect(server.log.contains("timed out"))
@@ -514,10 +517,11 @@ final class RTSPTestClient: Sendable {
 final class UDPCounter: Sendable {
     private let rtp: any Channel
     private let rtcp: any Channel
-    private let counts: NIOLockedValueBox<(rtp: Int, rtcp: Int, rtpFrom: Int?)>
+    typealias Counts = (rtp: Int, rtcp: Int, rtpFrom: Int?, first: (sequence: UInt16, timestamp: UInt32)?)
+    private let counts: NIOLockedValueBox<Counts>
 
     static func bind() async throws -> UDPCounter {
-        let counts = NIOLockedValueBox((rtp: 0, rtcp: 0, rtpFrom: Int?.none))
+        let counts = NIOLockedValueBox<Counts>((rtp: 0, rtcp: 0, rtpFrom: nil, first: nil))
         func open(_ isRTP: Bool) async throws -> any Channel {
             try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .channelInitializer { ch in
@@ -530,7 +534,7 @@ final class UDPCounter: Sendable {
         return UDPCounter(rtp: try await open(true), rtcp: try await open(false), counts: counts)
     }
 
-    private init(rtp: any Channel, rtcp: any Channel, counts: NIOLockedValueBox<(rtp: Int, rtcp: Int, rtpFrom: Int?)>) {
+    private init(rtp: any Channel, rtcp: any Channel, counts: NIOLockedValueBox<Counts>) {
         self.rtp = rtp
         self.rtcp = rtcp
         self.counts = counts
@@ -541,6 +545,7 @@ final class UDPCounter: Sendable {
     var rtpPackets: Int { counts.withLockedValue { $0.rtp } }
     var rtcpPackets: Int { counts.withLockedValue { $0.rtcp } }
     var rtpSourcePort: Int? { counts.withLockedValue { $0.rtpFrom } }
+    var firstRTP: (sequence: UInt16, timestamp: UInt32)? { counts.withLockedValue { $0.first } }
 
     func close() {
         rtp.close(promise: nil)
@@ -549,19 +554,25 @@ final class UDPCounter: Sendable {
 
     private final class Counter: ChannelInboundHandler, Sendable {
         typealias InboundIn = AddressedEnvelope<ByteBuffer>
-        let counts: NIOLockedValueBox<(rtp: Int, rtcp: Int, rtpFrom: Int?)>
+        let counts: NIOLockedValueBox<Counts>
         let isRTP: Bool
-        init(counts: NIOLockedValueBox<(rtp: Int, rtcp: Int, rtpFrom: Int?)>, isRTP: Bool) {
+        init(counts: NIOLockedValueBox<Counts>, isRTP: Bool) {
             self.counts = counts
             self.isRTP = isRTP
         }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            let from = unwrapInboundIn(data).remoteAddress.port
+            let envelope = unwrapInboundIn(data)
+            let from = envelope.remoteAddress.port
+            let header = envelope.data.readableBytes >= 12
+                ? (sequence: envelope.data.getInteger(at: envelope.data.readerIndex + 2, as: UInt16.self)!,
+                   timestamp: envelope.data.getInteger(at: envelope.data.readerIndex + 4, as: UInt32.self)!)
+                : nil
             counts.withLockedValue {
                 if isRTP {
                     $0.rtp += 1
                     $0.rtpFrom = $0.rtpFrom ?? from
+                    $0.first = $0.first ?? header
                 } else {
                     $0.rtcp += 1
                 }

@@ -83,8 +83,8 @@ import RelayGB28181
         f.players = ["flv": 2]
         let text = metrics.render(f)
         #expect(text.contains(#"relay_bytes_out_total{protocol="flv"} 1500"#))
-        #expect(text.contains(#"relay_players{protocol="flv"} 2"#))
-        #expect(text.contains(#"relay_players{protocol="rtmp"} 0"#))
+        #expect(text.contains(#"relay_players{protocol="flv"} 2.0"#))
+        #expect(text.contains(#"relay_players{protocol="rtmp"} 0.0"#))
     }
 
     @Test func eventCountersReachTheProcessRegistry() {

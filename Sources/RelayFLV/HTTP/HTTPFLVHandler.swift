@@ -95,8 +95,15 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
         let wait = TimeAmount.milliseconds(Int64(relay.config.source.playWaitMs))
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         let relay = self.relay
+        let asked = relay.hasHook(.play) ? NIODeadline.now() : nil
         Task {
             let decision = await relay.authorize(.play, stream: id, session: info)
+            if let asked {
+                loop.execute {
+                    let waited = Double((NIODeadline.now() - asked).nanoseconds) / 1e6
+                    bound.value.0.logger.debug("on_play decision for \(id) after \(waited) ms: \(decision.allowed ? "allowed" : "denied")")
+                }
+            }
             guard decision.allowed else {
                 loop.execute {
                     let (handler, context) = bound.value
