@@ -29,7 +29,8 @@ public enum PSEvent: Sendable {
 /// - Times: 33-bit PTS/DTS unwrapped, re-based to start near 0 (timebase 90000); absent or
 ///   broken time stamps fall back to arrival time (`PSClock`).
 /// - Video is dropped until the first key frame, and again after `discontinuity()` (packet loss)
-///   until the next one, so players never get a corrupt picture.
+///   until the next one, so players never get a corrupt picture. Audio waits for the first key
+///   frame too (up to 4 s), so a source never becomes playable without its video.
 ///
 /// Every buffer is bounded: PS unit headers ≤ 64 KiB, a video frame ≤ `maxFrameBytes`, one
 /// audio PES ≤ 64 KiB, junk ≤ `maxGarbageBytes`; exceeding one throws a `PSError`.

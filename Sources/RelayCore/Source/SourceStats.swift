@@ -12,8 +12,7 @@ public struct SourceSnapshot: Sendable {
     /// Payload bits per second over the last full second.
     public var bitrateIn: Double
     public var videoFPS: Double
-    /// Video frames from one key frame to the next (the last complete GOP; until one has completed,
-    /// the frames since the first key frame, a lower bound).
+    /// Video frames from one key frame to the next (the last complete GOP).
     public var gopFrames: Int
     /// Players by TransStream kind ("rtmp", "flv", "rtsp/0:0-1" …); recordings are not players.
     public var players: [String: Int]
@@ -29,15 +28,14 @@ struct RateMeter {
     private(set) var bitsPerSecond: Double = 0
     private(set) var videoFPS: Double = 0
     private var framesSinceKey = 0
-    private var completedGOP = 0
-    var gopFrames: Int { completedGOP > 0 ? completedGOP : framesSinceKey }
+    private(set) var gopFrames = 0
 
     mutating func add(_ packet: AVPacket) {
         windowBytes += packet.payload.readableBytes
         if packet.isVideo {
             windowFrames += 1
             if packet.isKeyFrame {
-                if framesSinceKey > 0 { completedGOP = framesSinceKey }
+                if framesSinceKey > 0 { gopFrames = framesSinceKey }
                 framesSinceKey = 0
             }
             framesSinceKey += 1
