@@ -1,5 +1,7 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import RelayCore
 
 /// A minimal HTTP/1.1 client for the admin API: one request per connection (`Connection: close`),
@@ -31,7 +33,6 @@ struct AdminHTTP {
 
     func request(_ method: String, _ path: String, body: [UInt8]? = nil, headers: [String: String] = [:],
                  timeout: Double = 15) async throws -> Response {
-        let conn = try await RawConnection.connect(port: port)
         var head = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
         if let token { head += "Authorization: Bearer \(token)\r\n" }
         for (k, v) in headers { head += "\(k): \(v)\r\n" }
@@ -42,14 +43,35 @@ struct AdminHTTP {
         head += "\r\n"
         var bytes = Array(head.utf8)
         if let body { bytes += body }
-        try await conn.send(bytes)
-        guard await conn.waitClosed(seconds: timeout) else {
-            await conn.close()
-            throw AdminHTTPError.timeout("\(method) \(path)")
-        }
-        let raw = Data(conn.received.readableBytesView)
-        await conn.close()
+        let received = NIOLockedValueBox(ByteBuffer())
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(Collector(received: received)) }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        try await channel.writeAndFlush(ByteBuffer(bytes: bytes))
+        // The answer is complete when the server closes (Connection: close).
+        let timer = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(timeout * 1000))) { channel.close(promise: nil) }
+        try? await channel.closeFuture.get()
+        timer.cancel()
+        let raw = received.withLockedValue { Data($0.readableBytesView) }
+        guard !raw.isEmpty else { throw AdminHTTPError.timeout("\(method) \(path)") }
         return try Self.parse(raw)
+    }
+
+    private final class Collector: ChannelInboundHandler, Sendable {
+        typealias InboundIn = ByteBuffer
+        let received: NIOLockedValueBox<ByteBuffer>
+        init(received: NIOLockedValueBox<ByteBuffer>) { self.received = received }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            var bytes = unwrapInboundIn(data)
+            received.withLockedValue { $0.writeBuffer(&bytes) }
+        }
+
+        func errorCaught(context: ChannelHandlerContext, error: any Error) {
+            context.close(promise: nil)
+        }
     }
 
     static func parse(_ raw: Data) throws -> Response {
