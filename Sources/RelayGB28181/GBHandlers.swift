@@ -29,6 +29,7 @@ final class GBUDPHandler: ChannelInboundHandler {
         do {
             packet = try RTPPacket(parsing: envelope.data)
         } catch {
+            RelayMetrics.parseError(protocol: "gb28181")
             if let more = badLog.shouldLog() {
                 logger.warning("GB28181: dropping a UDP datagram from \(envelope.remoteAddress.displayString) on port \(context.localAddress?.port ?? 0): \(error)\(suppressed(more))")
             }
@@ -171,6 +172,7 @@ final class GBTCPHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if error is RTPError || error is ByteToMessageDecoderError {
+            RelayMetrics.parseError(protocol: "gb28181")
             fail(context, "\(error)")
         } else {
             logger.debug("GB28181 TCP connection from \(remote): \(error)")

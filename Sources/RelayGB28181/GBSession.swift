@@ -86,6 +86,7 @@ final class GBSession {
                 if phase == .ended { return }
             }
         } catch {
+            RelayMetrics.parseError(protocol: "gb28181")
             end("bad input: \(error)", warning: true)
         }
     }

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import RelayCore
 
 /// The operator's HTTP hooks on AsyncHTTPClient: one POST with a JSON body per event
@@ -22,6 +23,9 @@ public final class HTTPEventHooks: EventHooks {
     private var config: RelayConfig.Hooks { configBox.withLockedValue { $0 } }
     private let client: HTTPClient
     private let loops: any EventLoopGroup
+    /// The hook client's own event loop when none is given: hook traffic neither waits behind
+    /// media writes on busy relay loops nor takes their time.
+    private let ownLoops: MultiThreadedEventLoopGroup?
     private let logger: Logger
     private let inFlight = NIOLockedValueBox(0)
     private let isShutDown = NIOLockedValueBox(false)
@@ -30,7 +34,12 @@ public final class HTTPEventHooks: EventHooks {
     /// The guard timer's margin over the HTTP client's own deadline.
     static let guardSlack = TimeAmount.milliseconds(25)
 
-    public init(config: RelayConfig.Hooks, group: any EventLoopGroup, logger: Logger) {
+    /// `group`: where the HTTP client runs; nil (the server's choice) gives the hooks one event
+    /// loop thread of their own, shut down by `shutdown()`.
+    public init(config: RelayConfig.Hooks, group: (any EventLoopGroup)? = nil, logger: Logger) {
+        let ownLoops = group == nil ? MultiThreadedEventLoopGroup(numberOfThreads: 1) : nil
+        let group: any EventLoopGroup = group ?? ownLoops!
+        self.ownLoops = ownLoops
         self.configBox = NIOLockedValueBox(config)
         self.loops = group
         self.logger = logger
@@ -139,6 +148,7 @@ public final class HTTPEventHooks: EventHooks {
         }
         isShutDown.withLockedValue { $0 = true }
         try? await client.shutdown()
+        try? await ownLoops?.shutdownGracefully()
     }
 
     // MARK: internals

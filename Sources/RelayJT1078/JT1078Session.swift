@@ -385,6 +385,7 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if error is ByteToMessageDecoderError || error is JT1078Error {
+            RelayMetrics.parseError(protocol: "jt1078")
             fail(context, "\(error)")
         } else {
             logger.debug("JT/T 1078 connection error from \(remote): \(error)")

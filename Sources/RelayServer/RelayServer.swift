@@ -41,7 +41,7 @@ public final class RelayServer: Sendable {
         }
         // With the admin API on, the hook client exists even without URLs, so hooks can be reloaded.
         let hooks = config.hooks.isEmpty && !config.admin.listener.enabled
-            ? nil : HTTPEventHooks(config: config.hooks, group: self.group, logger: logger)
+            ? nil : HTTPEventHooks(config: config.hooks, logger: logger)  // on its own event loop
         let recorder = FLVFileRecorder(config: config.record, hevcMode: hevc, hooks: hooks, logger: logger)
         self.hooks = hooks
         self.recorder = recorder

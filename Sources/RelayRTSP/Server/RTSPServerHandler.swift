@@ -87,6 +87,7 @@ final class RTSPServerHandler: ChannelInboundHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let parse = error as? RTSPParseError {
+            RelayMetrics.parseError(protocol: "rtsp")
             sawBadInput = true
             enqueue(.badInput(parse), context: context)
         } else if sawBadInput, error is ByteToMessageDecoderError {

@@ -117,7 +117,8 @@ final class FixedPortServer: Sendable {
         {"log_level": "debug",
          "rtmp": {"host": "127.0.0.1", "port": \(rtmpPort)},
          "http_flv": {"host": "127.0.0.1", "port": \(httpPort)},
-         "rtsp": {"enabled": false}, "admin": {"enabled": false}}
+         "rtsp": {"enabled": false}, "admin": {"enabled": false}, "jt1078": {"enabled": false},
+         "gb28181": {"enabled": false}}
         """
         let config = try RelayConfig.parse(Data(json.utf8))
         let capture = LogCapture()
