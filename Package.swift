@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "relay", targets: ["relay"]),
         .executable(name: "relay-bench", targets: ["relay-bench"]),
         .executable(name: "relay-camera", targets: ["relay-camera"]),
+        .executable(name: "relay-floor", targets: ["relay-floor"]),
         .library(name: "RelayServer", targets: ["RelayServer"]),
     ],
     dependencies: [
@@ -153,7 +154,7 @@ let package = Package(
         .target(
             name: "RelayBenchKit",
             dependencies: [
-                "RelayCore", "RelayFLV", "RelayRTMP",
+                "RelayCore", "RelayFLV", "RelayRTMP", "RelayCamera",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -163,11 +164,23 @@ let package = Package(
         .executableTarget(
             name: "relay-bench",
             dependencies: [
-                "RelayBenchKit", "RelayRTP", "RelayCore", "RelayJT1078",
+                "RelayBenchKit", "RelayRTP", "RelayCore", "RelayJT1078", "RelayCamera",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            swiftSettings: strict
+        ),
+        // The fan-out floor for BENCHMARKS.md: segments written to N sockets, nothing else.
+        .executableTarget(
+            name: "relay-floor",
+            dependencies: [
+                "RelayFLV",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "bench/floor",
             swiftSettings: strict
         ),
         .executableTarget(

@@ -4,39 +4,6 @@ import NIOPosix
 import RelayCore
 import RelayFLV
 
-/// What a player saw: enough to judge a stream (frames, key frame first, gaps, first-frame time).
-public struct PlayerStats: Sendable {
-    public var status: Int?
-    public var bytes = 0
-    public var videoFrames = 0
-    public var audioFrames = 0
-    public var sequenceHeaders = 0
-    public var firstVideoIsKey: Bool?
-    public var connectedAt: NIODeadline
-    public var firstVideoAt: NIODeadline?
-    public var lastVideoAt: NIODeadline?
-    /// Largest time between two consecutive video frames.
-    public var maxVideoGap: TimeAmount = .zero
-    public var videoTimestamps: [Int64] = []
-    public var error: String?
-    public var closed = false
-
-    /// Counts one video frame arriving at `now` (`timestamp` kept when given).
-    mutating func recordVideoFrame(isKey: Bool, at now: NIODeadline, timestamp: Int64?) {
-        if firstVideoAt == nil {
-            firstVideoAt = now
-            firstVideoIsKey = isKey
-        }
-        if let last = lastVideoAt { maxVideoGap = max(maxVideoGap, now - last) }
-        lastVideoAt = now
-        videoFrames += 1
-        if let timestamp { videoTimestamps.append(timestamp) }
-    }
-
-    /// Time from connecting to the first video frame.
-    public var timeToFirstFrame: TimeAmount? { firstVideoAt.map { $0 - connectedAt } }
-}
-
 /// A minimal HTTP-FLV player on SwiftNIO: parses the response, the chunked framing and every FLV
 /// tag, so a broken stream counts as a failure. Used by the tests and by relay-bench.
 public final class HTTPFLVPlayer: Sendable {
@@ -44,13 +11,14 @@ public final class HTTPFLVPlayer: Sendable {
     private let channel: any Channel
 
     public static func connect(host: String, port: Int, path: String, group: any EventLoopGroup,
-                               keepTimestamps: Bool = false) async throws -> HTTPFLVPlayer {
+                               keepTimestamps: Bool = false, measureLatency: Bool = false) async throws -> HTTPFLVPlayer {
         let state = NIOLockedValueBox(PlayerStats(connectedAt: .now()))
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture {
-                    try ch.pipeline.syncOperations.addHandler(FLVClientHandler(state: state, keepTimestamps: keepTimestamps))
+                    try ch.pipeline.syncOperations.addHandler(FLVClientHandler(state: state, keepTimestamps: keepTimestamps,
+                                                                             measureLatency: measureLatency))
                 }
             }
             .connect(host: host, port: port).get()
@@ -88,14 +56,16 @@ private final class FLVClientHandler: ChannelInboundHandler {
     private enum Phase { case head, chunkSize, chunkData(Int), chunkEnd, done }
     private let state: NIOLockedValueBox<PlayerStats>
     private let keepTimestamps: Bool
+    private let measureLatency: Bool
     private var phase = Phase.head
     private var pending = ByteBuffer()
     private var flv = ByteBuffer()
     private var reader = FLVTagReader()
 
-    init(state: NIOLockedValueBox<PlayerStats>, keepTimestamps: Bool) {
+    init(state: NIOLockedValueBox<PlayerStats>, keepTimestamps: Bool, measureLatency: Bool) {
         self.state = state
         self.keepTimestamps = keepTimestamps
+        self.measureLatency = measureLatency
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -172,9 +142,11 @@ private final class FLVClientHandler: ChannelInboundHandler {
                 switch try FLVVideo.parse(tag.body) {
                 case .sequenceHeader:
                     state.withLockedValue { $0.sequenceHeaders += 1 }
-                case .frame(_, let isKey, _, _):
+                case .frame(let codec, let isKey, _, let data):
+                    let latency = measureLatency ? glassToGlassMicros(data, codec: codec) : nil
                     state.withLockedValue {
                         $0.recordVideoFrame(isKey: isKey, at: now, timestamp: keepTimestamps ? Int64(tag.timestamp) : nil)
+                        if let latency { $0.latenciesMicros.append(latency) }
                     }
                 default:
                     break

@@ -12,7 +12,8 @@ public final class RTMPPlayer: Sendable {
     private let channel: any Channel
 
     /// `url`: rtmp://host:port/app/stream[?query]
-    public static func connect(url: String, group: any EventLoopGroup, keepTimestamps: Bool = false) async throws -> RTMPPlayer {
+    public static func connect(url: String, group: any EventLoopGroup, keepTimestamps: Bool = false,
+                               measureLatency: Bool = false) async throws -> RTMPPlayer {
         let target = try RTMPURL(url)
         let state = NIOLockedValueBox(PlayerStats(connectedAt: .now()))
         let channel = try await ClientBootstrap(group: group)
@@ -20,7 +21,8 @@ public final class RTMPPlayer: Sendable {
             .channelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture {
                     try ch.pipeline.syncOperations.addHandler(
-                        RTMPPlayHandler(target: target, state: state, keepTimestamps: keepTimestamps))
+                        RTMPPlayHandler(target: target, state: state, keepTimestamps: keepTimestamps,
+                                        measureLatency: measureLatency))
                 }
             }
             .connect(host: target.host, port: target.port).get()
@@ -88,6 +90,7 @@ private final class RTMPPlayHandler: ChannelInboundHandler {
     private let target: RTMPURL
     private let state: NIOLockedValueBox<PlayerStats>
     private let keepTimestamps: Bool
+    private let measureLatency: Bool
     private var handshake = RTMPHandshakeClient()
     private var handshakeDone = false
     private var decoder = RTMPChunkDecoder()
@@ -96,10 +99,11 @@ private final class RTMPPlayHandler: ChannelInboundHandler {
     private var lastAck: UInt64 = 0
     private var window: UInt64 = 2_500_000
 
-    init(target: RTMPURL, state: NIOLockedValueBox<PlayerStats>, keepTimestamps: Bool) {
+    init(target: RTMPURL, state: NIOLockedValueBox<PlayerStats>, keepTimestamps: Bool, measureLatency: Bool) {
         self.target = target
         self.state = state
         self.keepTimestamps = keepTimestamps
+        self.measureLatency = measureLatency
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -205,9 +209,11 @@ private final class RTMPPlayHandler: ChannelInboundHandler {
             switch try FLVVideo.parse(message.payload) {
             case .sequenceHeader:
                 state.withLockedValue { $0.sequenceHeaders += 1 }
-            case .frame(_, let isKey, _, _):
+            case .frame(let codec, let isKey, _, let data):
+                let latency = measureLatency ? glassToGlassMicros(data, codec: codec) : nil
                 state.withLockedValue {
                     $0.recordVideoFrame(isKey: isKey, at: now, timestamp: keepTimestamps ? Int64(message.timestamp) : nil)
+                    if let latency { $0.latenciesMicros.append(latency) }
                 }
             default:
                 break

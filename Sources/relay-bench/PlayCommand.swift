@@ -10,7 +10,7 @@ struct PlayCommand: AsyncParsableCommand {
         commandName: "play",
         abstract: "Run N players and report delivered Mb/s, failures, time to first frame, server CPU/RSS.")
 
-    @Option(help: "Stream URL: http://host:port/app/stream.flv or rtmp://host:port/app/stream. {i} is replaced by the stream number with --streams.")
+    @Option(help: "Stream URL: http://host:port/app/stream.flv, rtmp://host:port/app/stream or rtsp://host:port/app/stream (RTP over TCP). {i} is replaced by the stream number with --streams.")
     var url: String
 
     @Option(help: "Number of players.")
@@ -30,6 +30,9 @@ struct PlayCommand: AsyncParsableCommand {
 
     @Option(help: "Event loop threads for the players.")
     var threads: Int = 1
+
+    @Flag(help: "Read relay-camera --stamp capture stamps from the video and report glass-to-glass latency.")
+    var latency = false
 
     func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
@@ -53,31 +56,55 @@ struct PlayCommand: AsyncParsableCommand {
             if ramp > 0 && i > 0 { try await Task.sleep(nanoseconds: UInt64(1e9 / ramp)) }
             let url = self.url.replacingOccurrences(of: "{i}", with: String(i % max(streams, 1)))
             do {
-                list.append(try await connectPlayer(url: url, group: group))
+                list.append(try await connectPlayer(url: url, group: group, measureLatency: latency))
             } catch {
                 connectFailures += 1
             }
         }
+        // Warm-up: every player past its start-up burst (first frame in, or failed) before measuring,
+        // so the GOP cache replay is not counted as live delivery.
+        let warmUntil = Date().addingTimeInterval(10)
+        while Date() < warmUntil, list.contains(where: { let s = $0.stats; return s.firstVideoAt == nil && !s.closed && s.error == nil }) {
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        try await Task.sleep(nanoseconds: 1_000_000_000)
         let measureFrom = Date()
-        let bytesAtStart = list.reduce(0) { $0 + $1.stats.bytes }
+        let bytesAtStart = list.map(\.stats.bytes)
+        let latencyCountAtStart = list.map(\.stats.latenciesMicros.count)
         let cpuAtStart = pid.flatMap(ProcSampler.sample)
         try await Task.sleep(nanoseconds: UInt64(duration * 1e9))
         let stats = list.map(\.stats)
         let cpuAtEnd = pid.flatMap(ProcSampler.sample)
         let seconds = Date().timeIntervalSince(measureFrom)
         for p in list { await p.close() }
+        // Memory given back once the players are gone.
+        var rssAfterClose: Int?
+        if let pid {
+            try await Task.sleep(nanoseconds: 2_000_000_000)
+            rssAfterClose = ProcSampler.sample(pid: pid)?.rssBytes
+        }
 
-        let bytes = stats.reduce(0) { $0 + $1.bytes } - bytesAtStart
+        let perPlayer = zip(stats, bytesAtStart).map { $0.bytes - $1 }
+        let bytes = perPlayer.reduce(0, +)
+        let latencies = zip(stats, latencyCountAtStart).flatMap { s, n in s.latenciesMicros.dropFirst(n).map { Double($0) / 1000 } }
         let failures = connectFailures + stats.filter { $0.error != nil || $0.status != 200 || $0.closed || $0.videoFrames == 0 }.count
         let ttff = stats.compactMap { $0.timeToFirstFrame.map { Double($0.nanoseconds) / 1e6 } }
         let mbps = Double(bytes) * 8 / seconds / 1e6
         var report: [(String, String)] = [
             ("players", "\(players)"), ("streams", "\(streams)"), ("failures", "\(failures)"),
             ("delivered_mbps", String(format: "%.1f", mbps)),
+            ("min_player_mbps", perPlayer.min().map { String(format: "%.3f", Double($0) * 8 / seconds / 1e6) } ?? "-"),
             ("ttff_p50_ms", percentile(ttff, 50).map { String(format: "%.1f", $0) } ?? "-"),
             ("ttff_p99_ms", percentile(ttff, 99).map { String(format: "%.1f", $0) } ?? "-"),
             ("max_frame_gap_ms", String(format: "%.0f", stats.map { Double($0.maxVideoGap.nanoseconds) / 1e6 }.max() ?? 0)),
         ]
+        if latency {
+            report += [
+                ("g2g_frames", "\(latencies.count)"),
+                ("g2g_p50_ms", percentile(latencies, 50).map { String(format: "%.1f", $0) } ?? "-"),
+                ("g2g_p99_ms", percentile(latencies, 99).map { String(format: "%.1f", $0) } ?? "-"),
+            ]
+        }
         if let a = cpuAtStart, let b = cpuAtEnd {
             let cpu = b.cpuSeconds - a.cpuSeconds
             report += [
@@ -88,9 +115,14 @@ struct PlayCommand: AsyncParsableCommand {
                 ("server_peak_rss_mib", String(format: "%.1f", Double(b.peakRSSBytes) / 1048576)),
             ]
             if let s = startSample { report.append(("server_rss_before_mib", String(format: "%.1f", Double(s.rssBytes) / 1048576))) }
+            if let r = rssAfterClose { report.append(("server_rss_after_close_mib", String(format: "%.1f", Double(r) / 1048576))) }
         }
         if let a = selfStart, let b = ProcSampler.sample(pid: getpid()) {
             report.append(("bench_cpu_pct", String(format: "%.1f", (b.cpuSeconds - a.cpuSeconds) / Date().timeIntervalSince(began) * 100)))
+        }
+        if let firstError = stats.lazy.compactMap({ $0.error ?? ($0.status.map { $0 == 200 ? nil : "status \($0)" } ?? "no status") }).first,
+           failures > 0 {
+            report.append(("first_error", firstError.replacingOccurrences(of: "\"", with: "'")))
         }
         report.append(("seconds", String(format: "%.1f", seconds)))
         let width = report.map(\.0.count).max() ?? 0
@@ -109,11 +141,14 @@ protocol BenchPlayer: Sendable {
 
 extension HTTPFLVPlayer: BenchPlayer {}
 extension RTMPPlayer: BenchPlayer {}
+extension RTSPPlayer: BenchPlayer {}
 
-func connectPlayer(url: String, group: any EventLoopGroup) async throws -> any BenchPlayer {
-    if url.hasPrefix("rtmp://") { return try await RTMPPlayer.connect(url: url, group: group) }
+func connectPlayer(url: String, group: any EventLoopGroup, measureLatency: Bool) async throws -> any BenchPlayer {
+    if url.hasPrefix("rtmp://") { return try await RTMPPlayer.connect(url: url, group: group, measureLatency: measureLatency) }
+    if url.hasPrefix("rtsp://") { return try await RTSPPlayer.connect(url: url, group: group, measureLatency: measureLatency) }
     let target = try HTTPTarget(url)
-    return try await HTTPFLVPlayer.connect(host: target.host, port: target.port, path: target.path, group: group)
+    return try await HTTPFLVPlayer.connect(host: target.host, port: target.port, path: target.path, group: group,
+                                           measureLatency: measureLatency)
 }
 
 struct HTTPTarget {
