@@ -270,6 +270,7 @@ public final class GB28181Service: Sendable {
             .childChannelOption(.socketOption(.so_rcvbuf), value: 1 << 20)
             .childChannelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture {
+                    guard service.context.connections.admit(ch, listener: "gb28181") else { return }
                     try service.addTCPHandlers(ch, owner: owner, mode: .tcpPassive)
                 }
             }

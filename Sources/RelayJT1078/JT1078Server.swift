@@ -15,6 +15,7 @@ public enum JT1078Server {
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    guard relay.connections.admit(channel, listener: "jt1078") else { return }
                     let decoder = JT1078FrameDecoder(version: version, maxBodyBytes: maxBody)
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(ByteToMessageHandler(decoder, maximumBufferSize: decoder.maximumBufferSize))

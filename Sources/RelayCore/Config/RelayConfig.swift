@@ -13,6 +13,8 @@ public struct RelayConfig: Sendable, Equatable {
         /// Chunk size the server sends with (one for all players, so muxed chunks are shared).
         public var chunkSize: Int
         public var maxMessageSize: Int
+        /// Largest chunk size a peer may set (Set Chunk Size); larger closes the connection.
+        public var maxChunkSize: Int
         /// How H.265 is written to RTMP/FLV players: "enhanced" (FourCC hvc1) or "legacy" (codec id 12).
         public var hevcMode: String
         public var handshakeTimeoutMs: Int
@@ -23,6 +25,10 @@ public struct RelayConfig: Sendable, Equatable {
     public struct HTTPFLV: Sendable, Equatable {
         public var listener: Listener
         public var cors: Bool
+        /// A connection whose request head is not complete this long after connecting is closed (slowloris).
+        public var requestTimeoutMs: Int
+        /// Longest request line + headers; longer is answered 431 and closed.
+        public var maxHeaderBytes: Int
     }
 
     public struct RTSP: Sendable, Equatable {
@@ -33,6 +39,10 @@ public struct RelayConfig: Sendable, Equatable {
         /// A session without requests or RTCP for this long is closed (a TCP player that is
         /// playing lives as long as its connection).
         public var sessionTimeoutMs: Int
+        /// A connection whose first request is not complete this long after connecting is closed (slowloris).
+        public var requestTimeoutMs: Int
+        /// Longest request line + headers of any request; longer is answered 400 and closed.
+        public var maxHeaderBytes: Int
     }
 
     public struct Source: Sendable, Equatable {
@@ -54,6 +64,9 @@ public struct RelayConfig: Sendable, Equatable {
         public var idleTimeoutMs: Int
         /// "close" or "keep", when no on_idle_timeout hook is configured.
         public var idleTimeoutAction: String
+        /// A publisher that drops (connection lost, no unpublish) may come back within this long:
+        /// its players stay connected and continue (0 = players are ended at once).
+        public var publisherGraceMs: Int
     }
 
     public struct Player: Sendable, Equatable {
@@ -76,6 +89,7 @@ public struct RelayConfig: Sendable, Equatable {
     public var gb28181: GB28181
     public var jt1078: JT1078
     public var admin: Admin
+    public var limits: Limits
 
     public static let `default`: RelayConfig = try! RelayConfig(json: [:])
 
@@ -111,13 +125,16 @@ public struct RelayConfig: Sendable, Equatable {
             listener: try Self.listener(&r, port: 1935),
             chunkSize: try r.int("chunk_size", default: 4096, in: 128...65536),
             maxMessageSize: try r.int("max_message_size", default: 8 << 20, in: 1024...(64 << 20)),
+            maxChunkSize: try r.int("max_chunk_size", default: 1 << 20, in: 128...(64 << 20)),
             hevcMode: try r.string("hevc_mode", default: "enhanced", oneOf: ["enhanced", "legacy"]),
             handshakeTimeoutMs: try r.int("handshake_timeout_ms", default: 10_000, in: 100...600_000),
             windowAckSize: try r.int("window_ack_size", default: 2_500_000, in: 4096...Int(Int32.max)))
         try r.rejectUnknownKeys()
 
         var h = try root.object("http_flv")
-        httpFLV = HTTPFLV(listener: try Self.listener(&h, port: 8080), cors: try h.bool("cors", default: true))
+        httpFLV = HTTPFLV(listener: try Self.listener(&h, port: 8080), cors: try h.bool("cors", default: true),
+                          requestTimeoutMs: try h.int("request_timeout_ms", default: 10_000, in: 100...600_000),
+                          maxHeaderBytes: try h.int("max_header_bytes", default: 16 << 10, in: 1024...(1 << 20)))
         try h.rejectUnknownKeys()
 
         var t = try root.object("rtsp")
@@ -125,7 +142,9 @@ public struct RelayConfig: Sendable, Equatable {
             listener: try Self.listener(&t, port: 8554),
             udpPortMin: try t.int("udp_port_min", default: 30000, in: 1024...65534),
             udpPortMax: try t.int("udp_port_max", default: 39999, in: 1025...65535),
-            sessionTimeoutMs: try t.int("session_timeout_ms", default: 60_000, in: 1000...3_600_000))
+            sessionTimeoutMs: try t.int("session_timeout_ms", default: 60_000, in: 1000...3_600_000),
+            requestTimeoutMs: try t.int("request_timeout_ms", default: 10_000, in: 100...600_000),
+            maxHeaderBytes: try t.int("max_header_bytes", default: 16 << 10, in: 1024...(1 << 20)))
         if rtsp.udpPortMax <= rtsp.udpPortMin {
             throw ConfigError(field: "rtsp.udp_port_max",
                               message: "must be above udp_port_min (\(rtsp.udpPortMin)): ports go in RTP/RTCP pairs")
@@ -144,7 +163,8 @@ public struct RelayConfig: Sendable, Equatable {
             receiveTimeoutMs: try s.int("receive_timeout_ms", default: 15_000, in: 0...3_600_000),
             receiveTimeoutAction: try s.string("receive_timeout_action", default: "close", oneOf: ["close", "keep"]),
             idleTimeoutMs: try s.int("idle_timeout_ms", default: 60_000, in: 0...86_400_000),
-            idleTimeoutAction: try s.string("idle_timeout_action", default: "keep", oneOf: ["close", "keep"]))
+            idleTimeoutAction: try s.string("idle_timeout_action", default: "keep", oneOf: ["close", "keep"]),
+            publisherGraceMs: try s.int("publisher_grace_ms", default: 3000, in: 0...600_000))
         try s.rejectUnknownKeys()
 
         var p = try root.object("player")
@@ -174,6 +194,10 @@ public struct RelayConfig: Sendable, Equatable {
         var ad = try root.object("admin")
         admin = try Self.admin(&ad)
         try ad.rejectUnknownKeys()
+
+        var lim = try root.object("limits")
+        limits = try Self.limits(&lim)
+        try lim.rejectUnknownKeys()
 
         try root.rejectUnknownKeys()
     }

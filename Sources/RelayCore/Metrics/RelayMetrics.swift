@@ -17,6 +17,11 @@ public enum RelayMetrics {
         Counter(label: "relay_parse_errors_total", dimensions: [("protocol", name)]).increment()
     }
 
+    /// A connection closed at accept by `limits.max_connections` / `max_connections_per_ip`.
+    public static func connectionRefused(listener: String) {
+        Counter(label: "relay_connections_refused_total", dimensions: [("listener", listener)]).increment()
+    }
+
     /// One hook call: `outcome` is "ok" (2xx), "denied" (another status) or "failed" (no answer).
     public static func hookCall(event: String, outcome: String, nanoseconds: Int64) {
         Counter(label: "relay_hook_calls_total", dimensions: [("event", event), ("outcome", outcome)]).increment()

@@ -25,12 +25,15 @@ public final class RelayContext: Sendable {
     public let recorder: (any StreamRecorder)?
     /// Bytes and sessions of publishers and players that have left (admin API, /metrics).
     public let totals = TrafficTotals()
+    /// Connections of every media listener, bounded by `limits` (listeners call `admit` at accept).
+    public let connections: ConnectionLimiter
     private let ids = NIOLockedValueBox<UInt64>(0)
 
     public init(config: RelayConfig, muxers: [MuxerFactory], logger: Logger,
                 hooks: (any EventHooks)? = nil, recorder: (any StreamRecorder)? = nil) {
         self.config = config
-        self.registry = StreamRegistry()
+        self.registry = StreamRegistry(maxStreams: config.limits.maxStreams)
+        self.connections = ConnectionLimiter(limits: config.limits, logger: logger)
         self.muxers = Dictionary(muxers.map { ($0.kind, $0) }, uniquingKeysWith: { a, _ in a })
         self.logger = logger
         self.hooks = hooks

@@ -34,6 +34,21 @@ public actor Source {
     private var transStreams: [String: TransStream] = [:]
     private var onClose: [@Sendable () -> Void] = []
 
+    // Publisher reconnect grace (`source.publisher_grace_ms`).
+    /// The publisher dropped: players wait for it to come back until `graceTimer` fires.
+    public private(set) var isLingering = false
+    private var graceTimer: Scheduled<Void>?
+    /// The source of the publisher that came back (set when this one handed its players over).
+    private var successor: Source?
+    /// The lingering source whose players this one takes over once playable.
+    private var predecessor: Source?
+    /// Media time (ms, as players saw it) of the last packet written to players.
+    private var lastOutMs: Int64?
+    /// Added to every packet's time for players, so a new publisher's clock continues the old one's.
+    private var offsetMs: Int64 = 0
+    /// The next packet's time for players (ms) once players were taken over; sets `offsetMs`.
+    private var rebaseToMs: Int64?
+
     public private(set) var packetsIn: UInt64 = 0
     public private(set) var bytesIn: UInt64 = 0
     private var meter = RateMeter()
@@ -100,14 +115,107 @@ public actor Source {
         }
         guard playable.contains(where: { $0.index == packet.streamIndex }) else { return }
         gop.add(packet, ms: ms, hasVideo: hasVideo)
-        for ts in transStreams.values { ts.write(packet, stream: stream) }
+        if offsetMs == 0 && rebaseToMs == nil {
+            lastOutMs = ms
+            for ts in transStreams.values { ts.write(packet, stream: stream) }
+        } else {
+            let out = shifted(packet, stream: stream, ms: ms)
+            for ts in transStreams.values { ts.write(out, stream: stream) }
+        }
+    }
+
+    /// The packet as players see it: moved by `offsetMs` (a publisher that came back).
+    private func shifted(_ packet: AVPacket, stream: AVStream, ms: Int64) -> AVPacket {
+        if let base = rebaseToMs {
+            offsetMs = base - ms
+            rebaseToMs = nil
+        }
+        lastOutMs = ms + offsetMs
+        guard offsetMs != 0 else { return packet }
+        var out = packet
+        let ticks = offsetMs.rescaled(from: 1000, to: stream.timebase)
+        out.dts += ticks
+        out.pts += ticks
+        return out
+    }
+
+    /// The publisher's connection dropped (no unpublish). With `publisher_grace_ms` and players,
+    /// the source lingers: players stay and continue when a publisher of the same stream comes
+    /// back in time (`StreamRegistry.register` hands them over); otherwise it closes now.
+    public func publisherLeft(reason: String) {
+        guard !isClosed, !isLingering else { return }
+        let graceMs = config.publisherGraceMs
+        guard graceMs > 0, isReady, !viewerCounts.isEmpty else {
+            close(reason: reason)
+            return
+        }
+        isLingering = true
+        lifecycle.publisherLost()
+        logger.info("publisher left (\(reason)); players wait up to \(graceMs) ms for it to come back")
+        context.registry.linger(self)
+        graceTimer = eventLoop.scheduleTask(in: .milliseconds(Int64(graceMs))) { [self] in
+            self.assumeIsolated { $0.close(reason: "\(reason); no publisher came back within \(graceMs) ms") }
+        }
+    }
+
+    /// Called by the registry on this (new) source's loop: `old` lingers and its players are
+    /// taken over once this source is playable.
+    func takeOverLater(from old: Source) {
+        guard !isReady, !isClosed else { return }
+        predecessor = old
+    }
+
+    /// On the lingering source's loop: gives its players, TransStreams and recording to `next`
+    /// and closes (on_publish_done for its publisher; no play_done: the players go on).
+    fileprivate func handOver(to next: Source) -> Handover? {
+        guard isLingering, !isClosed else { return nil }
+        graceTimer?.cancel()
+        graceTimer = nil
+        successor = next
+        let handover = Handover(transStreams: transStreams, players: players, lastOutMs: lastOutMs ?? 0,
+                                lifecycle: lifecycle.handOver())
+        transStreams.removeAll()
+        players.removeAll()
+        close(reason: "publisher reconnected")
+        return handover
+    }
+
+    /// On this source's loop: the predecessor's players continue here, after new sequence
+    /// headers, from this source's GOP, with times continuing after the last they got.
+    fileprivate func adopt(_ handover: Handover?) {
+        defer { finishReady() }
+        guard let handover else { return }
+        guard !isClosed else {
+            for ts in handover.transStreams.values { ts.end() }
+            for (sink, kind) in handover.players.values { context.totals.playerLeft(sink, kind: kind) }
+            lifecycle.adopt(handover.lifecycle)
+            return
+        }
+        rebaseToMs = handover.lastOutMs + 40  // about one frame after the last one players got
+        offsetMs = 0
+        let replay = gop.packets
+        for (kind, ts) in handover.transStreams {
+            for stream in playable { ts.configChanged(stream, streams: playable) }
+            transStreams[kind] = ts
+        }
+        for packet in replay {
+            guard let stream = tracks[packet.streamIndex] else { continue }
+            let out = shifted(packet, stream: stream, ms: packet.dts.rescaled(from: stream.timebase, to: 1000))
+            for ts in handover.transStreams.values { ts.write(out, stream: stream) }
+        }
+        players.merge(handover.players) { a, _ in a }
+        lifecycle.adopt(handover.lifecycle)
+        logger.info("publisher came back: \(handover.players.count) players continue")
     }
 
     /// The publisher left (or the source is being closed by an operator): end every player.
     public func close(reason: String) {
         guard !isClosed else { return }
         isClosed = true
+        isLingering = false
         readyTimer?.cancel()
+        graceTimer?.cancel()
+        graceTimer = nil
         logger.info("source closed: \(reason)")
         for ts in transStreams.values { ts.end() }
         transStreams.removeAll()
@@ -156,6 +264,10 @@ public actor Source {
 
     /// Removes a player; the TransStream goes when its last player does (no muxing for nobody).
     public func detach(_ sink: any MediaSink, kind: String) {
+        if let successor, players[sink.id] == nil {  // handed over to the publisher that came back
+            successor.detachLater(sink, kind: kind)
+            return
+        }
         lifecycle.playerDetached(sink)
         if players.removeValue(forKey: sink.id) != nil { context.totals.playerLeft(sink, kind: kind) }
         guard let ts = transStreams[kind] else { return }
@@ -238,6 +350,21 @@ public actor Source {
         guard !playable.isEmpty else { return }
         isReady = true
         logger.info("stream playable: \(playable.map { Self.describe($0) }.joined(separator: ", "))")
+        if let old = predecessor {
+            // Players of the publisher that dropped continue here; new players wait until then.
+            predecessor = nil
+            let next = self
+            old.eventLoop.execute {
+                let handover = old.assumeIsolated { $0.handOver(to: next) }
+                next.eventLoop.execute { next.assumeIsolated { $0.adopt(handover) } }
+            }
+            return
+        }
+        finishReady()
+    }
+
+    private func finishReady() {
+        guard !isClosed else { return }
         context.registry.markReady(self)
         lifecycle.sourceReady(self)
     }
@@ -246,5 +373,22 @@ public actor Source {
         if let v = s.video { return "\(s.codec) \(v.width)x\(v.height)" }
         if let a = s.audio { return "\(s.codec) \(a.sampleRate) Hz \(a.channels) ch" }
         return "\(s.codec)"
+    }
+}
+
+/// What a lingering source gives the source of the publisher that came back. Passed once from
+/// the old source's loop to the new one's, never used by both.
+private final class Handover: @unchecked Sendable {
+    let transStreams: [String: TransStream]
+    let players: [SinkID: (sink: any MediaSink, kind: String)]
+    let lastOutMs: Int64
+    let lifecycle: SourceLifecycle.Handover
+
+    init(transStreams: [String: TransStream], players: [SinkID: (sink: any MediaSink, kind: String)], lastOutMs: Int64,
+         lifecycle: SourceLifecycle.Handover) {
+        self.transStreams = transStreams
+        self.players = players
+        self.lastOutMs = lastOutMs
+        self.lifecycle = lifecycle
     }
 }

@@ -93,6 +93,41 @@ final class SourceLifecycle: @unchecked Sendable {
 
     var isRecording: Bool { recording != nil }
 
+    // MARK: publisher reconnect grace
+
+    /// What a lingering source's lifecycle passes on: its players (for on_play_done and the idle
+    /// timer) and its recording, which go on in the source of the publisher that came back.
+    struct Handover {
+        var players: [SinkID: (sink: any MediaSink, kind: String)]
+        var recording: RecordingAttachment?
+    }
+
+    /// The publisher dropped and players wait for it: no media is expected meanwhile.
+    func publisherLost() {
+        receiveTimer?.cancel()
+        receiveTimer = nil
+    }
+
+    func handOver() -> Handover {
+        let handover = Handover(players: players, recording: recording)
+        players.removeAll()
+        recording = nil
+        return handover
+    }
+
+    func adopt(_ handover: Handover) {
+        guard !closed else {
+            for player in handover.players.values { firePlayDone(player.sink, kind: player.kind, reason: "stream ended") }
+            return
+        }
+        players.merge(handover.players) { a, _ in a }
+        if recording == nil { recording = handover.recording }
+        if !players.isEmpty {
+            idleTimer?.cancel()
+            idleTimer = nil
+        }
+    }
+
     func sourceClosed(reason: String, bytesIn: UInt64, packetsIn: UInt64, startedAt: NIODeadline) {
         guard !closed else { return }
         closed = true
@@ -260,13 +295,19 @@ final class SourceLifecycle: @unchecked Sendable {
 }
 
 extension Source {
-    /// Called by the registry once the source holds its stream id.
-    nonisolated func registered() {
+    /// Called by the registry once the source holds its stream id (`old`: the lingering source
+    /// whose players it takes over once playable).
+    nonisolated func registered(takingOverFrom old: Source? = nil) {
         if eventLoop.inEventLoop {
-            assumeIsolated { $0.lifecycle.start($0) }
+            assumeIsolated { $0.start(takingOverFrom: old) }
         } else {
-            eventLoop.execute { self.assumeIsolated { $0.lifecycle.start($0) } }
+            eventLoop.execute { self.assumeIsolated { $0.start(takingOverFrom: old) } }
         }
+    }
+
+    private func start(takingOverFrom old: Source?) {
+        if let old { takeOverLater(from: old) }
+        lifecycle.start(self)
     }
 
     /// Turns recording on or off for this stream, overriding `record` in config (the on_publish

@@ -7,8 +7,13 @@ import NIOCore
 public final class StreamRegistry: Sendable {
     public enum PublishError: Error, CustomStringConvertible {
         case streamBusy(String)
+        /// `limits.max_streams` streams are live.
+        case tooManyStreams(Int)
         public var description: String {
-            switch self { case .streamBusy(let id): return "stream \(id) is already being published" }
+            switch self {
+            case .streamBusy(let id): return "stream \(id) is already being published"
+            case .tooManyStreams(let limit): return "\(limit) streams are live (limits.max_streams)"
+            }
         }
     }
 
@@ -20,23 +25,49 @@ public final class StreamRegistry: Sendable {
     private struct State {
         var sources: [String: Source] = [:]
         var ready: Set<String> = []
+        /// Sources whose publisher dropped and whose players wait for it (`publisher_grace_ms`).
+        var lingering: Set<String> = []
         var waiters: [String: [Waiter]] = [:]
         var nextWaiter: UInt64 = 0
     }
 
     private let state = NIOLockedValueBox(State())
 
-    public init() {}
+    /// Live streams at most (0 = no limit).
+    public let maxStreams: Int
 
-    /// Claims the stream id for a new publisher.
+    public init(maxStreams: Int = 0) {
+        self.maxStreams = maxStreams
+    }
+
+    private enum Claim {
+        case claimed
+        case busy
+        case full
+        case takesOver(Source)
+    }
+
+    /// Claims the stream id for a new publisher. A lingering source of that id (its publisher
+    /// dropped within `publisher_grace_ms`) is replaced, and its players continue with `source`.
     public func register(_ source: Source) throws(PublishError) {
-        let ok = state.withLockedValue { s -> Bool in
-            if s.sources[source.id] != nil { return false }
+        let claim = state.withLockedValue { s -> Claim in
+            if let current = s.sources[source.id] {
+                guard s.lingering.contains(source.id) else { return .busy }
+                s.lingering.remove(source.id)
+                s.ready.remove(source.id)
+                s.sources[source.id] = source
+                return .takesOver(current)
+            }
+            if maxStreams > 0 && s.sources.count >= maxStreams { return .full }
             s.sources[source.id] = source
-            return true
+            return .claimed
         }
-        if !ok { throw .streamBusy(source.id) }
-        source.registered()  // timers and on_publish_done start now
+        switch claim {
+        case .busy: throw .streamBusy(source.id)
+        case .full: throw .tooManyStreams(maxStreams)
+        case .takesOver(let old): source.registered(takingOverFrom: old)
+        case .claimed: source.registered()  // timers and on_publish_done start now
+        }
     }
 
     public func unregister(_ source: Source) {
@@ -44,7 +75,15 @@ public final class StreamRegistry: Sendable {
             if s.sources[source.id] === source {
                 s.sources[source.id] = nil
                 s.ready.remove(source.id)
+                s.lingering.remove(source.id)
             }
+        }
+    }
+
+    /// The source's publisher dropped; a new publisher of its id takes its players over.
+    func linger(_ source: Source) {
+        state.withLockedValue { s in
+            if s.sources[source.id] === source { s.lingering.insert(source.id) }
         }
     }
 

@@ -9,6 +9,7 @@ public enum HTTPFLVServer {
     public static func bind(host: String, port: Int, group: any EventLoopGroup, relay: RelayContext) async throws -> any Channel {
         let logger = relay.logger
         let player = relay.config.player
+        let http = relay.config.httpFLV
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -16,7 +17,12 @@ public enum HTTPFLVServer {
             .childChannelOption(.writeBufferWaterMark, value: PlayerSocket.waterMark(player))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    guard relay.connections.admit(channel, listener: "http_flv") else { return }
                     PlayerSocket.applySendBuffer(player, to: channel)
+                    try channel.pipeline.syncOperations.addHandler(RequestHeadGuard(
+                        protocolName: "flv", timeoutMs: http.requestTimeoutMs, maxBytes: http.maxHeaderBytes,
+                        tooLargeResponse: ByteBuffer(string: "HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+                        logger: logger))
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
                     try channel.pipeline.syncOperations.addHandler(HTTPFLVHandler(relay: relay, logger: logger))

@@ -13,6 +13,7 @@ public enum RTMPServer {
             .childChannelOption(.writeBufferWaterMark, value: PlayerSocket.waterMark(player))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    guard relay.connections.admit(channel, listener: "rtmp") else { return }
                     PlayerSocket.applySendBuffer(player, to: channel)
                     try channel.pipeline.syncOperations.addHandler(RTMPServerHandler(relay: relay))
                 }

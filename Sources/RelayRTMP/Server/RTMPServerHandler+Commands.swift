@@ -117,6 +117,11 @@ extension RTMPServerHandler {
         if let record = decision.record { source.assumeIsolated { $0.setRecording(record) } }
         do {
             try relay.registry.register(source)
+        } catch .tooManyStreams {
+            logger.warning("RTMP publish of \(id) refused from \(remote): \(StreamRegistry.PublishError.tooManyStreams(relay.registry.maxStreams))")
+            sendAndClose([RTMPStatus.onStatus(level: "error", code: "NetStream.Publish.Rejected",
+                                              description: "too many streams on this server")], context: context)
+            return
         } catch {
             if !relay.config.source.rejectDuplicatePublish, let current = relay.registry.source(id) {
                 takeOver(current, with: source, context: context)

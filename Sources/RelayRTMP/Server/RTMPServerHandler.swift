@@ -47,7 +47,7 @@ final class RTMPServerHandler: ChannelInboundHandler {
         self.logger = relay.logger
         self.outChunkSize = relay.config.rtmp.chunkSize
         self.decoder = RTMPChunkDecoder(maxMessageSize: relay.config.rtmp.maxMessageSize,
-                                        maxChunkSize: max(relay.config.rtmp.maxMessageSize, 65536))
+                                        maxChunkSize: relay.config.rtmp.maxChunkSize)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -220,15 +220,20 @@ final class RTMPServerHandler: ChannelInboundHandler {
     func channelInactive(context: ChannelHandlerContext) {
         cancelTimeout()
         closing = true
-        endRole(reason: "connection closed")
+        endRole(reason: "connection closed", dropped: true)
         context.fireChannelInactive()
     }
 
     /// Stops publishing or playing (connection closed, deleteStream, FCUnpublish).
-    func endRole(reason: String) {
+    func endRole(reason: String, dropped: Bool = false) {
         switch role {
         case .publishing(let source, _):
-            source.assumeIsolated { $0.close(reason: "publisher: \(reason)") }
+            if dropped {
+                // Lost without unpublishing: players may wait for it to come back (publisher_grace_ms).
+                source.assumeIsolated { $0.publisherLeft(reason: "publisher: \(reason)") }
+            } else {
+                source.assumeIsolated { $0.close(reason: "publisher: \(reason)") }
+            }
         case .playing(let source, let sink):
             sink.markClosed()
             source.detachLater(sink, kind: "rtmp")

@@ -6,6 +6,7 @@ import RelayCore
 public enum RTSPServer {
     public static func bind(host: String, port: Int, group: any EventLoopGroup, relay: RelayContext) async throws -> any Channel {
         let player = relay.config.player
+        let rtsp = relay.config.rtsp
         let ports = UDPPortAllocator(min: relay.config.rtsp.udpPortMin, max: relay.config.rtsp.udpPortMax)
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -14,8 +15,13 @@ public enum RTSPServer {
             .childChannelOption(.writeBufferWaterMark, value: PlayerSocket.waterMark(player))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    guard relay.connections.admit(channel, listener: "rtsp") else { return }
                     PlayerSocket.applySendBuffer(player, to: channel)
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPFrameDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(RequestHeadGuard(
+                        protocolName: "rtsp", timeoutMs: rtsp.requestTimeoutMs, maxBytes: rtsp.maxHeaderBytes,
+                        tooLargeResponse: ByteBuffer(string: "RTSP/1.0 400 Bad Request\r\nCSeq: 0\r\n\r\n"),
+                        logger: relay.logger))
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPFrameDecoder(maxHeadBytes: rtsp.maxHeaderBytes)))
                     try channel.pipeline.syncOperations.addHandler(RTSPServerHandler(relay: relay, ports: ports))
                 }
             }

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+@testable import RelayCore
+
+/// The limits keys: defaults, ranges and unknown keys.
+@Suite struct LimitsConfigTests {
+    func parse(_ json: String) throws -> RelayConfig { try RelayConfig.parse(Data(json.utf8)) }
+
+    func error(_ json: String) -> ConfigError? {
+        do { _ = try parse(json); return nil } catch let e as ConfigError { return e } catch { return nil }
+    }
+
+    @Test func defaults() throws {
+        let c = try parse("{}")
+        #expect(c.limits == RelayConfig.Limits(maxConnections: 10_000, maxConnectionsPerIP: 1000, maxStreams: 1000))
+        #expect(c.rtmp.maxChunkSize == 1 << 20)
+        #expect(c.rtmp.maxMessageSize == 8 << 20)
+        #expect(c.rtmp.handshakeTimeoutMs == 10_000)
+        #expect(c.httpFLV.requestTimeoutMs == 10_000 && c.httpFLV.maxHeaderBytes == 16 << 10)
+        #expect(c.rtsp.requestTimeoutMs == 10_000 && c.rtsp.maxHeaderBytes == 16 << 10)
+        #expect(c.source.publisherGraceMs == 3000)
+        #expect(c.source.gopCacheMaxBytes == 32 << 20)
+        #expect(c.player.maxPendingBytes == 8 << 20)
+    }
+
+    @Test func valuesAreRead() throws {
+        let c = try parse(#"""
+        {"limits": {"max_connections": 5, "max_connections_per_ip": 0, "max_streams": 2},
+         "rtmp": {"max_chunk_size": 8192}, "http_flv": {"request_timeout_ms": 500, "max_header_bytes": 2048},
+         "rtsp": {"request_timeout_ms": 600, "max_header_bytes": 4096}, "source": {"publisher_grace_ms": 0}}
+        """#)
+        #expect(c.limits == RelayConfig.Limits(maxConnections: 5, maxConnectionsPerIP: 0, maxStreams: 2))
+        #expect(c.rtmp.maxChunkSize == 8192)
+        #expect(c.httpFLV.requestTimeoutMs == 500 && c.httpFLV.maxHeaderBytes == 2048)
+        #expect(c.rtsp.requestTimeoutMs == 600 && c.rtsp.maxHeaderBytes == 4096)
+        #expect(c.source.publisherGraceMs == 0)
+    }
+
+    @Test func rangesAndUnknownKeysAreErrors() {
+        #expect(error(#"{"limits": {"max_connections": -1}}"#)?.field == "limits.max_connections")
+        #expect(error(#"{"limits": {"max_connections_per_ip": 1.5}}"#)?.field == "limits.max_connections_per_ip")
+        #expect(error(#"{"limits": {"max_streams": "10"}}"#)?.field == "limits.max_streams")
+        #expect(error(#"{"limits": {"max_stream": 10}}"#)?.field == "limits.max_stream")
+        #expect(error(#"{"limits": 5}"#)?.field == "limits")
+        #expect(error(#"{"rtmp": {"max_chunk_size": 64}}"#)?.field == "rtmp.max_chunk_size")
+        #expect(error(#"{"http_flv": {"request_timeout_ms": 10}}"#)?.field == "http_flv.request_timeout_ms")
+        #expect(error(#"{"http_flv": {"max_header_bytes": 100}}"#)?.field == "http_flv.max_header_bytes")
+        #expect(error(#"{"rtsp": {"request_timeout_ms": 0}}"#)?.field == "rtsp.request_timeout_ms")
+        #expect(error(#"{"rtsp": {"max_header_bytes": 2000000}}"#)?.field == "rtsp.max_header_bytes")
+        #expect(error(#"{"source": {"publisher_grace_ms": -5}}"#)?.field == "source.publisher_grace_ms")
+    }
+}
