@@ -6,5 +6,5 @@ struct RelayBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relay-bench",
         abstract: "Load and measure a live relay: players, publishers, server CPU and memory.",
-        subcommands: [PlayCommand.self, PushCommand.self, GBSendCommand.self, JTSendCommand.self])
+        subcommands: [PlayCommand.self, PushCommand.self, SoakCommand.self, GBSendCommand.self, JTSendCommand.self])
 }
