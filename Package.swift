@@ -14,6 +14,13 @@ let package = Package(
         .executable(name: "relay-camera", targets: ["relay-camera"]),
         .executable(name: "relay-floor", targets: ["relay-floor"]),
         .library(name: "RelayServer", targets: ["RelayServer"]),
+        // The parser modules, for the libFuzzer package in Fuzz/ (which depends on this one by path).
+        .library(name: "RelayCore", targets: ["RelayCore"]),
+        .library(name: "RelayFLV", targets: ["RelayFLV"]),
+        .library(name: "RelayRTMP", targets: ["RelayRTMP"]),
+        .library(name: "RelayRTP", targets: ["RelayRTP"]),
+        .library(name: "RelayRTSP", targets: ["RelayRTSP"]),
+        .library(name: "RelayJT1078", targets: ["RelayJT1078"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

@@ -1,0 +1,55 @@
+// swift-tools-version: 6.0
+// libFuzzer targets for LiveRelay's parsers, kept out of the main package so the normal build is
+// not slowed. Build and run them with ../scripts/fuzz.sh (see Fuzz/README.md).
+import PackageDescription
+
+let fuzzers: [(name: String, deps: [Target.Dependency])] = [
+    ("FuzzRTMPHandshake", ["RelayRTMP"]),
+    ("FuzzRTMPChunk", ["RelayRTMP", "RelayFLV", "RelayCore"]),
+    ("FuzzAMF0", ["RelayFLV"]),
+    ("FuzzFLV", ["RelayFLV", "RelayCore"]),
+    ("FuzzCodec", ["RelayCore"]),
+    ("FuzzRTP", ["RelayRTP"]),
+    ("FuzzPS", ["RelayRTP", "RelayCore"]),
+    ("FuzzJT1078", ["RelayJT1078", "RelayCore"]),
+    ("FuzzRTSP", ["RelayRTSP", "RelayCore"]),
+    ("FuzzHTTPFLV", ["RelayCore", .product(name: "NIOHTTP1", package: "swift-nio")]),
+    ("FuzzConfig", ["RelayCore"]),
+]
+
+let package = Package(
+    name: "LiveRelayFuzz",
+    platforms: [.macOS(.v14)],
+    dependencies: [
+        .package(name: "LiveRelay", path: ".."),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        .target(name: "CFuzzer"),
+        .target(
+            name: "FuzzSupport",
+            dependencies: [
+                "CFuzzer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+    ] + fuzzers.map { fuzzer in
+        .executableTarget(
+            name: fuzzer.name,
+            dependencies: ["FuzzSupport",
+                           .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOEmbedded", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")]
+                + fuzzer.deps.map { dep -> Target.Dependency in
+                    if case .byNameItem(let name, _) = dep, name.hasPrefix("Relay") {
+                        return .product(name: name, package: "LiveRelay")
+                    }
+                    return dep
+                }
+        )
+    },
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,10 @@
+#ifndef CFUZZER_H
+#define CFUZZER_H
+#include <stddef.h>
+#include <stdint.h>
+
+/// libFuzzer's driver (compiler-rt, linked by -sanitize=fuzzer): runs the fuzzer on the
+/// command line's options, calling `callback` with every input.
+int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*callback)(const uint8_t *data, size_t size));
+
+#endif

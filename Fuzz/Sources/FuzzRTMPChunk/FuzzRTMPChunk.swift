@@ -1,0 +1,94 @@
+import FuzzSupport
+import NIOCore
+import RelayCore
+import RelayFLV
+import RelayRTMP
+
+/// The RTMP chunk stream after the handshake, as RTMPServerHandler processes it: the chunk
+/// decoder fed in arbitrary reads (cumulating the unread tail), then every message parsed the
+/// way the handler does: commands (AMF0/AMF3 envelope), data (@setDataFrame onMetaData),
+/// protocol control, aggregate messages, and audio/video through the FLV demuxer of a publisher.
+@main
+enum FuzzerMain {
+    static func main() { runFuzzer(fuzz) }
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    let input = fuzzInput(data, size)
+    // Small limits so the fuzzer reaches them; the server's defaults are larger, the code the same.
+    let maxMessage = 64 << 10
+    let maxChunk = 16 << 10
+    var decoder = RTMPChunkDecoder(maxMessageSize: maxMessage, maxChunkSize: maxChunk, maxChunkStreams: 8)
+    var demuxer = FLVDemuxer()
+    var cumulation = ByteBuffer()
+    outer: for var read in Splitter(input) {
+        cumulation.writeBuffer(&read)
+        do {
+            while let message = try decoder.next(from: &cumulation) {
+                invariant(message.payload.readableBytes <= maxMessage, "message of \(message.payload.readableBytes) bytes")
+                invariant(decoder.chunkSize <= maxChunk, "chunk size \(decoder.chunkSize)")
+                try handle(message, demuxer: &demuxer)
+            }
+        } catch {
+            break outer  // the server closes the connection
+        }
+        invariant(cumulation.readableBytes <= maxChunk + 18 + 4096 + 64, "holding \(cumulation.readableBytes) bytes")
+        cumulation = ByteBuffer(cumulation.readableBytesView)
+    }
+    return 0
+}
+
+func handle(_ message: RTMPMessage, demuxer: inout FLVDemuxer) throws {
+    switch message.type {
+    case .audio?, .video?:
+        try media(message, demuxer: &demuxer)
+    case .commandAMF0?, .commandAMF3?:
+        let command = try RTMPCommand(message: message)
+        _ = command.commandObject["app"]?.stringValue.map { splitQuery($0[...]) }
+        _ = command.commandObject["tcUrl"]?.stringValue.map { splitQuery($0[...]) }
+        if let name = command.arguments.first?.stringValue {
+            let (path, _) = splitQuery(name[...])
+            _ = isValidStreamID(path.split(separator: "/").joined(separator: "/"))
+        }
+    case .dataAMF0?, .dataAMF3?:
+        var values = try message.amf0Values()[...]
+        if values.first?.stringValue == "@setDataFrame" { values = values.dropFirst() }
+        if values.first?.stringValue == "onMetaData", let meta = values.dropFirst().first {
+            _ = meta["videocodecid"] != nil || meta["width"] != nil
+        }
+    case .setChunkSize?, .abort?, .acknowledgement?, .windowAckSize?, .setPeerBandwidth?, .userControl?:
+        _ = try RTMPControlMessage(message)
+    case .aggregate?:
+        // As RTMPServerHandler.handleAggregate.
+        var body = message.payload
+        var first: UInt32?
+        while body.readableBytes >= 11 {
+            let start = body.readerIndex
+            let type = body.getInteger(at: start, as: UInt8.self)!
+            let length = Int(body.getInteger(at: start + 1, as: UInt32.self)! >> 8)
+            let timeField = body.getInteger(at: start + 4, as: UInt32.self)!
+            let tagTime = (timeField >> 8) | ((timeField & 0xFF) << 24)
+            body.moveReaderIndex(forwardBy: 11)
+            guard let payload = body.readSlice(length: length) else { throw RTMPError.truncatedPayload(typeID: message.typeID) }
+            _ = body.readInteger(as: UInt32.self)
+            let base = first ?? tagTime
+            first = base
+            guard type == 8 || type == 9 else { continue }
+            try media(RTMPMessage(chunkStreamID: message.chunkStreamID, timestamp: message.timestamp &+ (tagTime &- base),
+                                  typeID: type, messageStreamID: message.messageStreamID, payload: payload),
+                      demuxer: &demuxer)
+        }
+    default:
+        break
+    }
+}
+
+func media(_ message: RTMPMessage, demuxer: inout FLVDemuxer) throws {
+    let events = message.type == .video
+        ? try demuxer.video(body: message.payload, timestamp: Int64(message.timestamp))
+        : try demuxer.audio(body: message.payload, timestamp: Int64(message.timestamp))
+    for case .packet(let packet) in events {
+        invariant(packet.payload.readableBytes <= message.payload.readableBytes + 1024, "packet grew")
+    }
+}

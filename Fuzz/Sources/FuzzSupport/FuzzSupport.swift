@@ -1,0 +1,71 @@
+import CFuzzer
+import Logging
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+import NIOEmbedded
+
+/// Splits fuzz input into reads the way a socket might deliver them: the first byte seeds a
+/// small PRNG that picks read sizes (1 … 64 bytes, sometimes up to 4 KiB), so the same input
+/// always splits the same way and libFuzzer can mutate the split too.
+public struct Splitter: Sequence, IteratorProtocol {
+    private var bytes: ArraySlice<UInt8>
+    private var state: UInt64
+
+    public init(_ data: [UInt8]) {
+        self.state = UInt64(data.first ?? 0) &* 0x9E37_79B9_7F4A_7C15 | 1
+        self.bytes = data.dropFirst()[...]
+    }
+
+    public mutating func next() -> ByteBuffer? {
+        guard !bytes.isEmpty else { return nil }
+        state ^= state << 13; state ^= state >> 7; state ^= state << 17
+        let r = Int(truncatingIfNeeded: state & 0xFFFF)
+        let n = r % 8 == 0 ? 1 + r % 4096 : 1 + r % 64
+        let take = bytes.prefix(n)
+        bytes = bytes.dropFirst(take.count)
+        return ByteBuffer(bytes: take)
+    }
+}
+
+/// Input of the fuzzer as a byte array.
+public func fuzzInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> [UInt8] {
+    guard let data, size > 0 else { return [] }
+    return Array(UnsafeBufferPointer(start: data, count: size))
+}
+
+/// A logger that drops everything (the parsers log warnings for bad input).
+public let quietLogger = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
+
+/// Writes `data` into an EmbeddedChannel's pipeline in Splitter reads, stops at the first error
+/// (the server closes the connection then), drains outbound and inbound, closes the channel.
+/// `check` sees every inbound message the pipeline produced.
+public func feed<T>(_ channel: EmbeddedChannel, _ data: [UInt8], as: T.Type = T.self, check: (T) -> Void) {
+    for read in Splitter(data) {
+        do {
+            try channel.writeInbound(read)
+        } catch {
+            break
+        }
+        while let out = try? channel.readInbound(as: T.self) { check(out) }
+        while (try? channel.readOutbound(as: ByteBuffer.self)) != nil {}
+        guard channel.isActive else { break }
+    }
+    _ = try? channel.finish()
+}
+
+/// Crashes with a message: an invariant the parser promises does not hold.
+public func invariant(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
+                      file: StaticString = #fileID, line: UInt = #line) {
+    if !condition() { fatalError("invariant violated: \(message())", file: file, line: line) }
+}
+
+/// The fuzzer's entry point: SwiftPM gives every executable its own `main`, so instead of
+/// libFuzzer's `main` we call its driver, which parses the usual libFuzzer options.
+public func runFuzzer(_ testOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> Never {
+    var argc = CommandLine.argc
+    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+    let status = LLVMFuzzerRunDriver(&argc, &argv, testOneInput)
+    exit(status)
+}
