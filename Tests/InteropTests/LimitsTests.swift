@@ -114,7 +114,8 @@ struct LimitsTests {
         try await rtsp.send(Array("OPTIONS rtsp://127.0.0.1/live/x RTSP/1.0\r\nCSeq: 1\r\n\(filler)\r\n".utf8))
         #expect(await rtsp.waitClosed(seconds: 2), "oversized RTSP head left open")
         #expect(String(buffer: rtsp.received).hasPrefix("RTSP/1.0 400"), "\(String(buffer: rtsp.received))")
-        #expect(server.log.contains("request head larger than 2048 bytes"))
+        #expect(server.log.contains("closing flv connection from 127.0.0.1") && server.log.contains("request head larger than 2048 bytes"))
+        #expect(server.log.contains("bad RTSP request") && server.log.contains("exceed 2048 bytes"))
 
         // A head that fits is still served.
         let small = try await RawConnection.connect(port: server.rtspPort)

@@ -17,10 +17,9 @@ public enum RTSPServer {
                 channel.eventLoop.makeCompletedFuture {
                     guard relay.connections.admit(channel, listener: "rtsp") else { return }
                     PlayerSocket.applySendBuffer(player, to: channel)
+                    // The first request's deadline here; every request's head size in the decoder.
                     try channel.pipeline.syncOperations.addHandler(RequestHeadGuard(
-                        protocolName: "rtsp", timeoutMs: rtsp.requestTimeoutMs, maxBytes: rtsp.maxHeaderBytes,
-                        tooLargeResponse: ByteBuffer(string: "RTSP/1.0 400 Bad Request\r\nCSeq: 0\r\n\r\n"),
-                        logger: relay.logger))
+                        protocolName: "rtsp", timeoutMs: rtsp.requestTimeoutMs, maxBytes: .max, logger: relay.logger))
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPFrameDecoder(maxHeadBytes: rtsp.maxHeaderBytes)))
                     try channel.pipeline.syncOperations.addHandler(RTSPServerHandler(relay: relay, ports: ports))
                 }
