@@ -4,12 +4,12 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SCRATCH=${SCRATCH:-$ROOT/.build-bench}
-BIN=$SCRATCH/release
+BIN=${BIN:-$SCRATCH/release}
 MEDIA=${MEDIA:-$ROOT/../shared/media/h264_aac_720p.flv}
 ANNEXB=${ANNEXB:-$ROOT/../shared/media/h264_720p.h264}
 WORK=$(mktemp -d /tmp/liverelay-bench.XXXXXX)
-RELAY_TASKSET=${RELAY_TASKSET:-taskset -c 0}
-LOAD_TASKSET=${LOAD_TASKSET:-taskset -c 1}
+RELAY_TASKSET=${RELAY_TASKSET-taskset -c 0}
+LOAD_TASKSET=${LOAD_TASKSET-taskset -c 1}
 PIDS=()
 
 cleanup() {
@@ -51,14 +51,17 @@ wait_port() {
 
 # start_relay MERGE_MS [extra json sections] -> sets SERVER_PID RTMP_PORT HTTP_PORT RTSP_PORT
 start_relay() {
-  local merge=$1 extra=${2:-}
+  local merge=$1 extra=${2:-} admin='{"enabled": false}'
+  # ADMIN_PORT set: the admin API listens there (bench/soak.sh asks it what is left at the end).
+  [ -n "${ADMIN_PORT:-}" ] && admin="{\"enabled\": true, \"host\": \"127.0.0.1\", \"port\": $ADMIN_PORT}"
   RTMP_PORT=$(free_port); HTTP_PORT=$(free_port); RTSP_PORT=$(free_port)
   cat > "$WORK/config.json" <<JSON
 {"log_level": "warning", "event_loops": 1,
  "rtmp": {"host": "127.0.0.1", "port": $RTMP_PORT},
  "http_flv": {"host": "127.0.0.1", "port": $HTTP_PORT},
  "rtsp": {"host": "127.0.0.1", "port": $RTSP_PORT},
- "admin": {"enabled": false}, "gb28181": {"enabled": false}, "jt1078": {"enabled": false},
+ "admin": $admin, "gb28181": {"enabled": false}, "jt1078": {"enabled": false},
+ "limits": {"max_connections_per_ip": 0},
  "source": {"merge_write_ms": $merge, "idle_timeout_ms": 0}${extra}}
 JSON
   $RELAY_TASKSET "$BIN/relay" --config "$WORK/config.json" >"$WORK/relay.log" 2>&1 &

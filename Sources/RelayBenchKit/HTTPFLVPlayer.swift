@@ -113,7 +113,9 @@ private final class FLVClientHandler: ChannelInboundHandler {
                     return
                 }
                 let line = pending.readString(length: end.upperBound - pending.readableBytesView.startIndex) ?? ""
-                guard let size = Int(line.filter { $0.isHexDigit }, radix: 16), !line.dropLast(2).isEmpty else {
+                // (Chunk extensions after ';' are not used by the relay; "\r\n" is one Character.)
+                let hex = line.prefix { $0.isHexDigit }
+                guard !hex.isEmpty, let size = Int(hex, radix: 16) else {
                     throw ParseError(description: "bad chunk size \(line)")
                 }
                 phase = size == 0 ? .done : .chunkData(size)

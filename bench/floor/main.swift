@@ -1,5 +1,8 @@
 import ArgumentParser
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import NIOCore
 import NIOPosix
 import RelayFLV
@@ -29,11 +32,14 @@ struct RelayFloor: ParsableCommand {
     @Option(help: "Segment span in ms, as the relay's source.merge_write_ms (0 = one segment per tag).")
     var mergeMs = 0
 
+    @Flag(help: "Write each segment once to a tmpfs file and send it to every socket with sendfile (zero copy).")
+    var sendfile = false
+
     func run() throws {
         let clip = try Clip(path: input, mergeMs: Int64(mergeMs))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        let players = Players(loop: loop, header: clip.header)
+        let players = Players(loop: loop, header: clip.header, sendfile: sendfile)
         let channel = try ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -110,10 +116,14 @@ final class Players: @unchecked Sendable {
     let loop: any EventLoop
     let header: ByteBuffer
     private(set) var channels: [ObjectIdentifier: any Channel] = [:]
+    let sendfile: Bool
+    /// Recent segment files, kept open while writes of them may still be pending.
+    private var recent: [TmpfsSegment] = []
 
-    init(loop: any EventLoop, header: ByteBuffer) {
+    init(loop: any EventLoop, header: ByteBuffer, sendfile: Bool) {
         self.loop = loop
         self.header = header
+        self.sendfile = sendfile
     }
 
     func add(_ channel: any Channel) {
@@ -126,6 +136,13 @@ final class Players: @unchecked Sendable {
     }
 
     func write(_ segment: ByteBuffer) {
+        if sendfile, let file = TmpfsSegment(segment) {
+            recent.append(file)
+            if recent.count > 256 { recent.removeFirst() }
+            let region = FileRegion(fileHandle: file.handle, readerIndex: 0, endIndex: segment.readableBytes)
+            for channel in channels.values { channel.writeAndFlush(region, promise: nil) }
+            return
+        }
         for channel in channels.values { channel.writeAndFlush(segment, promise: nil) }
     }
 }
@@ -191,4 +208,21 @@ final class RequestHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
         players.add(context.channel)
     }
+}
+
+/// A segment written once to an unlinked file on /dev/shm, for sendfile.
+final class TmpfsSegment {
+    let handle: NIOFileHandle
+
+    init?(_ bytes: ByteBuffer) {
+        let path = "/dev/shm/relay-floor-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return nil }
+        unlink(path)
+        let written = bytes.withUnsafeReadableBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        guard written == bytes.readableBytes else { Glibc.close(fd); return nil }
+        handle = NIOFileHandle(_deprecatedTakingOwnershipOfDescriptor: fd)
+    }
+
+    deinit { try? handle.close() }
 }
