@@ -11,7 +11,7 @@ mkdir -p "$(dirname "$OUT")"
 build_release
 make_media
 ADMIN_PORT=$(free_port)
-start_relay 350 ", \"admin\": {\"enabled\": true, \"host\": \"127.0.0.1\", \"port\": $ADMIN_PORT}"
+start_relay 350
 
 $LOAD_TASKSET ffmpeg -hide_banner -loglevel error -re -stream_loop -1 -i "$MEDIA" -c copy -f flv \
   "rtmp://127.0.0.1:$RTMP_PORT/live/s0" >"$WORK/pub0.log" 2>&1 &

@@ -27,6 +27,8 @@ public final class RelayServer: Sendable {
     private let admin = NIOLockedValueBox<AdminServer?>(nil)
     /// The config file the server was started with (the admin API reloads hooks from it).
     public let configPath: String?
+    /// Returns freed heap to the OS after a crowd of players leaves.
+    private let trimmer: MemoryTrimmer
 
     public init(config: RelayConfig, logger: Logger, group: MultiThreadedEventLoopGroup? = nil, configPath: String? = nil) {
         self.configPath = configPath
@@ -50,6 +52,8 @@ public final class RelayServer: Sendable {
             FLVMuxer.factory(hevcMode: hevc),
         ], logger: logger, hooks: hooks, recorder: recorder)
         self.gb28181 = GB28181Service(context: context, group: self.group)
+        let connections = context.connections
+        self.trimmer = MemoryTrimmer { connections.total }
     }
 
     /// Binds every enabled listener; throws (and unbinds what was bound) if one cannot be bound.
@@ -90,6 +94,7 @@ public final class RelayServer: Sendable {
             try? await stop()
             throw error
         }
+        trimmer.start(on: group.next())
         let listening = channels.withLockedValue { $0.mapValues { JSONValue.number(Double($0.localAddress?.port ?? 0)) } }
         context.notify(.started, stream: nil, session: nil, extra: ["ports": .object(listening)])
     }
@@ -123,6 +128,7 @@ public final class RelayServer: Sendable {
 
     /// Stops accepting, ends every source (players get their trailers), then stops the loops.
     public func stop() async throws {
+        trimmer.stop()
         if let server = admin.withLockedValue({ s -> AdminServer? in defer { s = nil }; return s }) {
             await server.stop()
         }

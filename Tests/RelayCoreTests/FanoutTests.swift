@@ -79,6 +79,20 @@ func a(_ ms: Int64) -> AVPacket {
         #expect(late.segments == ["P"])
     }
 
+    @Test func flushAfterPrimingGivesTheFirstPlayerTheOpenSegment() {
+        // A TransStream primed from a GOP cache that holds less than one merge window: without the
+        // flush the key frame would sit in the open segment and the first player would wait for it.
+        let ts = trans(merge: 350)
+        write(ts, [v(0, key: true), a(10), v(40), v(80)])
+        ts.flush()
+        let first = RecordingSink(id: 3, loop: loop)
+        ts.add(first)
+        #expect(first.startup!.segments.map { String(buffer: $0.bytes) } == ["KAPP"])
+        #expect(first.startup!.segments.first?.startsWithKeyFrame == true)
+        write(ts, [v(120), v(160), v(480)])
+        #expect(first.segments == ["PP"])
+    }
+
     @Test func configChangeReachesCurrentPlayersAndTheHeader() {
         let ts = trans(merge: 0)
         let sink = RecordingSink(id: 1, loop: loop)

@@ -65,9 +65,16 @@ final class TransStream {
         fanout.remove(sink)
     }
 
+    /// Cuts the open segment now. After priming a new TransStream from the GOP cache this puts
+    /// every cached packet into the start-up bytes, so its first player does not wait for the
+    /// merge window to close.
+    func flush() {
+        if let cut = merge.cut() { emit(cut.bytes, startsWithKey: cut.startsWithKey) }
+    }
+
     /// Publisher gone: flush what is open and end every player.
     func end() {
-        if let cut = merge.cut() { emit(cut.bytes, startsWithKey: cut.startsWithKey) }
+        flush()
         fanout.endAll()
     }
 

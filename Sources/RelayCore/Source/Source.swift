@@ -254,6 +254,7 @@ public actor Source {
             for packet in gop.packets {
                 if let stream = tracks[packet.streamIndex] { ts.write(packet, stream: stream) }
             }
+            ts.flush()
             transStreams[kind] = ts
         }
         ts.add(sink)

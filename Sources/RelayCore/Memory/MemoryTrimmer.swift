@@ -1,0 +1,59 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Gives freed heap back to the operating system after many connections have gone.
+///
+/// glibc keeps memory that players freed inside its arenas, so RSS stays at its peak after a
+/// crowd leaves. Every `interval` this looks at the open connection count; once it has fallen by
+/// `minDrop` or more from the highest count since the last trim, `malloc_trim(0)` runs (off the
+/// event loops: it walks the heap) and the pages go back. Nothing happens while counts only grow.
+public final class MemoryTrimmer: Sendable {
+    private let connections: @Sendable () -> Int
+    private let minDrop: Int
+    private let peak = NIOLockedValueBox(0)
+    private let task = NIOLockedValueBox<RepeatedTask?>(nil)
+
+    public init(minDrop: Int = 64, connections: @escaping @Sendable () -> Int) {
+        self.minDrop = minDrop
+        self.connections = connections
+    }
+
+    public func start(on loop: any EventLoop, interval: TimeAmount = .seconds(5)) {
+        let repeated = loop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { [self] _ in check() }
+        task.withLockedValue { $0 = repeated }
+    }
+
+    public func stop() {
+        task.withLockedValue { $0?.cancel(); $0 = nil }
+    }
+
+    /// One look: trims when the count fell far enough below the peak. True when it trimmed.
+    @discardableResult
+    public func check() -> Bool {
+        let now = connections()
+        let trim = peak.withLockedValue { peak -> Bool in
+            peak = max(peak, now)
+            guard peak - now >= minDrop else { return false }
+            peak = now
+            return true
+        }
+        if trim, let mallocTrim = Self.mallocTrim {
+            DispatchQueue.global(qos: .utility).async { _ = mallocTrim(0) }
+        }
+        return trim
+    }
+
+    /// glibc's `malloc_trim` (its header is not part of the Glibc module), nil elsewhere.
+    private static let mallocTrim: (@convention(c) (Int) -> Int32)? = {
+        #if canImport(Glibc)
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
+        return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+        #else
+        return nil
+        #endif
+    }()
+}
