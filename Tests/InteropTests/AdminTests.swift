@@ -168,6 +168,84 @@ struct AdminTests {
         await server.stop()
     }
 
+    /// RTSP players are players like the others: listed with protocol `rtsp` and growing bytes over
+    /// TCP and UDP, and kicked — ffmpeg over TCP loses its connection, ffmpeg over UDP gets an RTCP
+    /// BYE and its session ends — while another RTSP player of the same stream keeps playing.
+    @Test func rtspPlayersAreListedAndKickedOverTCPAndUDP() async throws {
+        let spec = try OpenAPISpec.load()
+        let server = try await TestServer.start()
+        let api = AdminHTTP(port: server.adminPort)
+        let media = try await TestMedia.shared.h264AACFLV()
+        let publisher = try server.publish(media, stream: "live/rtspadmin")
+        defer { publisher.terminate() }
+        #expect(await server.waitPlayable("live/rtspadmin"))
+        let url = server.rtspURL("live/rtspadmin")
+
+        /// The stream's players, polled until `count` are listed.
+        func players(_ count: Int) async throws -> [JSONValue] {
+            var items: [JSONValue] = []
+            for _ in 0..<100 {
+                let r = try await api.get("/api/v1/players?stream=live/rtspadmin")
+                Self.conforms(spec, "GET", "/api/v1/players", r)
+                items = r.value["players"]?.items ?? []
+                if items.count == count { break }
+                try await Task.sleep(nanoseconds: 50_000_000)
+            }
+            return items
+        }
+        func ffmpeg(_ transport: String) throws -> ChildProcess {
+            try ChildProcess("ffmpeg", ["-hide_banner", "-loglevel", "error", "-rtsp_transport", transport, "-i", url,
+                                        "-c", "copy", "-f", "null", "-"])
+        }
+        // Started one by one, so the ids (increasing) tell them apart.
+        let tcp = try ffmpeg("tcp")
+        defer { tcp.terminate() }
+        let tcpID = try #require(try await players(1).first?["id"]?.int)
+        let udp = try ffmpeg("udp")
+        defer { udp.terminate() }
+        let udpID = try #require(try await players(2).compactMap { $0["id"]?.int }.first { $0 != tcpID })
+        let other = try await RTSPPlayer.connect(url: url, group: Self.group)
+        let listed = try await players(3)
+        #expect(listed.count == 3, "\(listed)")
+        #expect(listed.allSatisfy { $0["protocol"]?.string == "rtsp" && $0["kind"]?.string?.hasPrefix("rtsp") == true }, "\(listed)")
+        #expect(listed.allSatisfy { $0["address"]?.string?.hasPrefix("127.0.0.1:") == true && $0["session_id"]?.string != nil })
+        let before = Dictionary(uniqueKeysWithValues: listed.compactMap { p in p["id"]?.int.map { ($0, p["bytes_sent"]?.int ?? 0) } })
+        try await Task.sleep(nanoseconds: 1_000_000_000)
+        for id in [tcpID, udpID] {
+            let one = try await api.get("/api/v1/players/\(id)")
+            #expect(one.status == 200, "\(one.text)")
+            Self.conforms(spec, "GET", "/api/v1/players/{id}", one)
+            #expect((one.value["bytes_sent"]?.int ?? 0) > (before[id] ?? 0) && (before[id] ?? 0) > 0, "bytes not growing: \(before) \(one.text)")
+            #expect((one.value["seconds"]?.double ?? 0) > 0.5)
+        }
+        let stream = try await api.get("/api/v1/streams/live/rtspadmin")
+        #expect(stream.value["players"]?["by_protocol"]?["rtsp"]?.int == 3, "\(stream.text)")
+        #expect(try await api.get("/api/v1/stats").value["connections"]?["by_protocol"]?["rtsp"]?.int == 3)
+
+        // Kicks: each ffmpeg ends on its own; the third player goes on.
+        for (id, process, transport) in [(tcpID, tcp, "tcp"), (udpID, udp, "udp")] {
+            let kicked = try await api.delete("/api/v1/players/\(id)")
+            #expect(kicked.status == 200, "kick over \(transport): \(kicked.status) \(kicked.text)")
+            Self.conforms(spec, "DELETE", "/api/v1/players/{id}", kicked)
+            #expect(kicked.value["kicked"]?.bool == true)
+            let status = await process.wait(seconds: 5)
+            #expect(status != nil, "ffmpeg over \(transport) still playing 5 s after the kick")
+        }
+        let left = try await players(1)
+        #expect(left.count == 1 && left.first?["id"]?.int != tcpID && left.first?["id"]?.int != udpID, "\(left)")
+        #expect(try await api.get("/api/v1/players/\(tcpID)").status == 404)
+        #expect(try await api.delete("/api/v1/players/\(udpID)").status == 404)
+        let frames = other.stats.videoFrames
+        var now = other.stats
+        for _ in 0..<100 where now.videoFrames < frames + 10 && !now.closed {
+            try await Task.sleep(nanoseconds: 50_000_000)
+            now = other.stats
+        }
+        #expect(!now.closed && now.videoFrames >= frames + 10 && now.error == nil, "other RTSP player: \(now.videoFrames - frames) frames, closed \(now.closed), \(now.error ?? "")")
+        await other.close()
+        await server.stop()
+    }
+
     @Test func gb28181ReceiversOpenCountAndClose() async throws {
         let spec = try OpenAPISpec.load()
         let server = try await TestServer.start()

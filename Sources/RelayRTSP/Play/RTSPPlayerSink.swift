@@ -99,11 +99,16 @@ final class RTSPPlayerSink: InspectableSink, @unchecked Sendable {
         }
     }
 
-    /// Operator kick: the RTSP connection closes, and the session with it.
+    /// Operator kick: the RTSP connection closes, and the session with it. Over UDP the tracks
+    /// first get an RTCP BYE, so the client stops at once instead of waiting for its timeout.
     func kick(reason: String) {
+        let playing = gate == nil && !stopped
+        stopped = true
+        waitTimer?.cancel()
+        waitTimer = nil
         switch output {
         case .tcp(let sink): sink.kick(reason: reason)
-        case .udp(let out): out.kick(reason: reason)
+        case .udp(let out): out.kick(reason: reason, byes: playing ? byes() : ByteBuffer())
         }
     }
 

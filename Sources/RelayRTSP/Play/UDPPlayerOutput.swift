@@ -84,8 +84,10 @@ final class UDPPlayerOutput {
         closeSession()
     }
 
-    func kick(reason: String) {
+    func kick(reason: String, byes: ByteBuffer) {
         logger.info("closing RTSP/UDP player: \(reason)")
+        var bytes = byes
+        if !stopped { sendFrames(&bytes, budget: .max) }
         stop()
         closeSession()
     }

@@ -66,7 +66,7 @@ struct AdminHTTP {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var bytes = unwrapInboundIn(data)
-            received.withLockedValue { $0.writeBuffer(&bytes) }
+            received.withLockedValue { _ = $0.writeBuffer(&bytes) }
         }
 
         func errorCaught(context: ChannelHandlerContext, error: any Error) {
