@@ -23,8 +23,11 @@ flags=(-c release --package-path Fuzz --scratch-path "$scratch" -Xswiftc -saniti
 start=$(date +%s)
 for t in $targets; do
   echo "== building $t"
-  nice -n 15 swift build "${flags[@]}" --product "$t" 2>&1 | grep -vE "ld.gold: warning: Cannot export local symbol|unhandled; explicitly declare" || true
-  [ -x "$scratch/release/$t" ] || { echo "build of $t failed"; exit 1; }
+  set +e
+  nice -n 15 swift build "${flags[@]}" --product "$t" 2>&1 | grep -vE "ld.gold: warning: Cannot export local symbol|unhandled; explicitly declare"
+  rc=${PIPESTATUS[0]}
+  set -e
+  [ "$rc" -eq 0 ] && [ -x "$scratch/release/$t" ] || { echo "build of $t failed"; exit 1; }
 done
 echo "== build: $(( $(date +%s) - start )) s"
 [ "$seconds" = 0 ] && exit 0  # build only

@@ -82,6 +82,25 @@ private func packets(_ events: [FLVDemuxEvent]) -> [AVPacket] {
         #expect(throws: CodecError.self) { try d.video(body: buf("1701000000 0009 65aa"), timestamp: 40) }
     }
 
+    /// FuzzRTMPChunk: a frame of empty NAL units with 1-byte lengths grew 4x when rewritten to
+    /// 4-byte lengths. Empty NAL units are dropped now.
+    @Test func emptyNALUnitsDoNotInflateShortLengthFrames() throws {
+        var record = try AVCDecoderConfigurationRecord(parsing: FLVFixtures.avcRecordBuffer())
+        record.nalLengthSize = 1
+        var d = FLVDemuxer()
+        var seq = ByteBuffer()
+        FLVVideo.writeSequenceHeader(codec: .h264, record: record.encoded(), hevcMode: .legacy, into: &seq)
+        _ = try d.video(body: seq, timestamp: 0)
+        var frame = buf("1701000000")
+        frame.writeRepeatingByte(0, count: 1024)  // 1024 empty NAL units
+        frame.writeBytes([2, 0x65, 0xAA])
+        let p = try #require(packets(try d.video(body: frame, timestamp: 0)).first)
+        #expect(p.payload == buf("0000000265aa"))
+        var empties = buf("1701000000")
+        empties.writeRepeatingByte(0, count: 1024)
+        #expect(packets(try d.video(body: empties, timestamp: 40)).allSatisfy { $0.payload.readableBytes == 0 })
+    }
+
     @Test func aacConfigThenFrames() throws {
         var d = FLVDemuxer()
         #expect(try d.audio(body: buf("af01 2100"), timestamp: 0).isEmpty)  // before the ASC: dropped

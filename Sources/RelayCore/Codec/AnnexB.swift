@@ -76,11 +76,13 @@ public enum AnnexB {
     }
 
     /// Rewrites a buffer whose NAL lengths are `lengthSize` bytes to 4-byte lengths (records
-    /// may declare 1 or 2; the relay's payloads always use 4).
+    /// may declare 1 or 2; the relay's payloads always use 4). Empty NAL units are dropped: with
+    /// 1-byte lengths they would make the output 4 times the input (found by FuzzRTMPChunk).
     public static func normalizedLengthPrefix(_ buffer: ByteBuffer, lengthSize: Int,
                                               allocator: ByteBufferAllocator = ByteBufferAllocator()) throws -> ByteBuffer {
         if lengthSize == 4 { return buffer }
-        return lengthPrefixed(try nalUnits(lengthPrefixed: buffer, lengthSize: lengthSize), allocator: allocator)
+        let nals = try nalUnits(lengthPrefixed: buffer, lengthSize: lengthSize).filter { $0.readableBytes > 0 }
+        return lengthPrefixed(nals, allocator: allocator)
     }
 }
 
