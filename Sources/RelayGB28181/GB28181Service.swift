@@ -163,7 +163,8 @@ public final class GB28181Service: Sendable {
             }
             s.receivers[streamID] = receiver
         }
-        if context.registry.source(streamID) != nil {
+        // A source whose device dropped and whose players wait for it may be invited again.
+        if context.registry.hasLivePublisher(streamID) {
             forget(receiver)
             throw GBError.duplicateStream(streamID)
         }

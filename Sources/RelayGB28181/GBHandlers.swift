@@ -177,7 +177,7 @@ final class GBTCPHandler: ChannelInboundHandler {
         } else {
             logger.debug("GB28181 TCP connection from \(remote): \(error)")
             closing = true
-            session?.end("connection error: \(error)")
+            session?.end("connection error: \(error)", dropped: true)
             context.close(promise: nil)
         }
     }
@@ -186,7 +186,7 @@ final class GBTCPHandler: ChannelInboundHandler {
         firstPacketTimer?.cancel()
         firstPacketTimer = nil
         closing = true
-        session?.end("connection closed")
+        session?.end("connection closed", dropped: true)
         session = nil
         let cb = onClose
         onClose = nil

@@ -174,7 +174,9 @@ final class GBSession {
     // MARK: end
 
     /// Ends the session (idempotent): closes the Source, cleans up the transport, tells the service.
-    func end(_ reason: String, warning: Bool = false) {
+    /// `dropped`: the device's connection was lost (not refused, not closed by us): its players may
+    /// wait `publisher_grace_ms` for the device (or a new INVITE of the same stream) to come back.
+    func end(_ reason: String, warning: Bool = false, dropped: Bool = false) {
         guard phase != .ended else { return }
         phase = .ended
         if warning {
@@ -184,7 +186,11 @@ final class GBSession {
         }
         if let source {
             self.source = nil
-            source.assumeIsolated { $0.close(reason: "GB28181: \(reason)") }
+            if dropped {
+                source.assumeIsolated { $0.publisherLeft(reason: "GB28181: \(reason)") }
+            } else {
+                source.assumeIsolated { $0.close(reason: "GB28181: \(reason)") }
+            }
         }
         let cleanup = onEnd
         onEnd = nil

@@ -353,7 +353,7 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
         armTimer(in: receiveTimeout - quiet)
     }
 
-    private func fail(_ context: ChannelHandlerContext, _ reason: String, warning: Bool = true) {
+    private func fail(_ context: ChannelHandlerContext, _ reason: String, warning: Bool = true, dropped: Bool = false) {
         guard !closing else { return }
         closing = true
         if warning {
@@ -361,11 +361,13 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
         } else {
             logger.info("closing JT/T 1078 connection from \(remote): \(reason)")
         }
-        endAll(reason)
+        endAll(reason, dropped: dropped)
         context.close(promise: nil)
     }
 
-    private func endAll(_ reason: String) {
+    /// `dropped`: the terminal's connection was lost (not refused or failed by us): players of its
+    /// streams may wait `publisher_grace_ms` for it to reconnect.
+    private func endAll(_ reason: String, dropped: Bool = false) {
         for publish in streams.values where !publish.isEnded {
             if case .publishing(let source) = publish.phase {
                 // Frames still held back for the next package go out first.
@@ -376,7 +378,11 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
                 for case .frame(let frame) in events { publish.demuxer.frame(frame, into: &media) }
                 deliver(media, to: publish)
                 publish.phase = .ended
-                source.assumeIsolated { $0.close(reason: "JT/T 1078: \(reason)") }
+                if dropped {
+                    source.assumeIsolated { $0.publisherLeft(reason: "JT/T 1078: \(reason)") }
+                } else {
+                    source.assumeIsolated { $0.close(reason: "JT/T 1078: \(reason)") }
+                }
             } else {
                 publish.phase = .ended
             }
@@ -389,7 +395,7 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
             fail(context, "\(error)")
         } else {
             logger.debug("JT/T 1078 connection error from \(remote): \(error)")
-            fail(context, "connection error: \(error)", warning: false)
+            fail(context, "connection error: \(error)", warning: false, dropped: true)
         }
     }
 
@@ -399,7 +405,7 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
         if !closing {
             closing = true
             if !streams.isEmpty { logger.info("JT/T 1078 connection from \(remote) closed by the terminal") }
-            endAll("connection closed")
+            endAll("connection closed", dropped: true)
         }
         context.fireChannelInactive()
     }

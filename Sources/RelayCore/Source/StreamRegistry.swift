@@ -97,6 +97,12 @@ public final class StreamRegistry: Sendable {
         for w in waiters { w.continuation.resume(returning: source) }
     }
 
+    /// Whether a publisher holds `id` now; a source whose publisher dropped and whose players wait
+    /// (`publisher_grace_ms`) does not count: a new publisher of that id takes it over.
+    public func hasLivePublisher(_ id: String) -> Bool {
+        state.withLockedValue { $0.sources[id] != nil && !$0.lingering.contains(id) }
+    }
+
     public func source(_ id: String) -> Source? {
         state.withLockedValue { $0.sources[id] }
     }
