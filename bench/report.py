@@ -75,3 +75,19 @@ if g2g:
     for r in g2g:
         print(f"| {r['proto']} | {r['merge']} | {r.get('players')} | {r.get('g2g_frames')} | {r.get('g2g_p50_ms')} "
               f"| {r.get('g2g_p99_ms')} | {r.get('failures')} |")
+    print()
+
+slow = [r for r in rows if r.get("scenario") == "slow_viewer"]
+if slow:
+    print("| proto | policy | reading players | stalled | before: fps min / mean | gap p50 / p99 / max ms "
+          "| during: fps min / mean | gap p50 / p99 / max ms | reading players lost | stalled: ended by server / playing after resume | failures |")
+    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for r in slow:
+        print(f"| {r['proto']} | {r['policy']} | {r.get('players')} | {r.get('stalled_players')} "
+              f"| {r.get('before_fps_min')} / {r.get('before_fps_mean')} "
+              f"| {r.get('before_gap_p50_ms')} / {r.get('before_gap_p99_ms')} / {r.get('before_gap_max_ms')} "
+              f"| {r.get('during_fps_min')} / {r.get('during_fps_mean')} "
+              f"| {r.get('during_gap_p50_ms')} / {r.get('during_gap_p99_ms')} / {r.get('during_gap_max_ms')} "
+              f"| {r.get('during_players_lost')} | {r.get('stalled_ended_by_server')} / {r.get('stalled_playing_after_resume')} "
+              f"| {r.get('failures')} |")
+    print()

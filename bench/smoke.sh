@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CI smoke of the bench tools (~15 s): the debug build's relay with a short ffmpeg-made clip,
-# relay-bench play over HTTP-FLV, RTMP and RTSP, push + play --latency, and relay-floor.
+# relay-bench play over HTTP-FLV, RTMP and RTSP, push + play --latency, a stalled player, and relay-floor.
 # Fails when any player fails. Not a benchmark: no figures are kept.
 #   bench/smoke.sh   (after `swift build`; BIN=path/to/binaries to use another build)
 BIN=${BIN:-$(cd "$(dirname "$0")/.." && swift build --show-bin-path)}
@@ -20,6 +20,13 @@ PUSH=$!
 sleep 1.5
 bench play --url "http://127.0.0.1:$HTTP_PORT/live/g.flv" --players 2 --duration 2 --latency | tail -1
 wait $PUSH
+stop_publisher; stop_server
+# A stalled player (small buffers, short write timeout) is ended by the server; the others play on.
+start_relay 0 ', "player": {"write_timeout_ms": 500, "send_buffer_bytes": 16384, "max_pending_bytes": 65536}'
+publish live/s
+out=$(bench play --url "http://127.0.0.1:$HTTP_PORT/live/s.flv" --players 3 --stall 1 --stall-after 1 --duration 8 | tail -1)
+echo "$out"
+[[ $out == *'"stalled_ended_by_server":1'* && $out == *'"during_players_lost":0'* ]] || { echo "stalled player not ended" >&2; exit 1; }
 stop_publisher; stop_server
 start_floor 0
 bench play --url "http://127.0.0.1:$HTTP_PORT/live/s.flv" --players 5 --duration 2 | tail -1

@@ -53,5 +53,7 @@ for p in http rtmp rtsp; do
   echo "{\"scenario\":\"soak\",\"proto\":\"$p\",${line:1}" | tee -a "$OUT"
 done
 echo "{\"scenario\":\"soak_end\",\"players_listed_by_admin\":$players_left,\"fds_at_start\":$fds_start,\"fds_at_end\":$fds_end}" | tee -a "$OUT"
-grep -c . "$WORK/soak-http.err" >/dev/null && tail -5 "$WORK/soak-http.err"
+# The RSS/fd samples (every 10 s) beside the JSON lines, for the curve.
+cp "$WORK/soak-http.err" "${OUT%.jsonl}-samples.txt"
+tail -5 "$WORK/soak-http.err"
 grep -iE "error|fatal" "$WORK/relay.log" | head -5 || true

@@ -11,12 +11,16 @@ public final class HTTPFLVPlayer: Sendable {
     private let channel: any Channel
 
     public static func connect(host: String, port: Int, path: String, group: any EventLoopGroup,
-                               keepTimestamps: Bool = false, measureLatency: Bool = false) async throws -> HTTPFLVPlayer {
+                               keepTimestamps: Bool = false, measureLatency: Bool = false, receiveBufferBytes: Int = 0) async throws -> HTTPFLVPlayer {
         let state = NIOLockedValueBox(PlayerStats(connectedAt: .now()))
         let channel = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture {
+                    // Before connect, so the window it allows is the one advertised (0 = kernel autotuning).
+                    if receiveBufferBytes > 0 {
+                        try ch.syncOptions?.setOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes))
+                    }
                     try ch.pipeline.syncOperations.addHandler(FLVClientHandler(state: state, keepTimestamps: keepTimestamps,
                                                                              measureLatency: measureLatency))
                 }
@@ -34,6 +38,15 @@ public final class HTTPFLVPlayer: Sendable {
     }
 
     public var stats: PlayerStats { state.withLockedValue { $0 } }
+
+    /// Starts a new measurement window of frames and gaps (`PlayerStats.startWindow`).
+    public func startWindow() { state.withLockedValue { $0.startWindow() } }
+
+    /// Stops reading, as a viewer whose network or app stalls: the server's writes back up.
+    public func stall() async { try? await channel.setOption(ChannelOptions.autoRead, value: false).get() }
+
+    /// Reads again after `stall()`: what the server left in the socket, then its end (if it closed us).
+    public func resume() async { try? await channel.setOption(ChannelOptions.autoRead, value: true).get() }
 
     public func close() async {
         try? await channel.close()

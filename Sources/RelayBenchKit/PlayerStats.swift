@@ -19,7 +19,15 @@ public struct PlayerStats: Sendable {
     /// Glass-to-glass latency of each stamped video frame (arrival − `relay-camera --stamp` capture time), µs.
     public var latenciesMicros: [Int64] = []
     public var error: String?
-    public var closed = false
+    public var closed = false {
+        didSet { if closed && closedAt == nil { closedAt = .now() } }
+    }
+    /// When the connection closed (by either side).
+    public private(set) var closedAt: NIODeadline?
+    /// Video frames and the largest gap between two of them since `startWindow()`: relay-bench
+    /// compares a window before and one during an event (a stalled player, say).
+    public private(set) var windowVideoFrames = 0
+    public private(set) var windowMaxVideoGap: TimeAmount = .zero
 
     public init(connectedAt: NIODeadline) { self.connectedAt = connectedAt }
 
@@ -29,10 +37,26 @@ public struct PlayerStats: Sendable {
             firstVideoAt = now
             firstVideoIsKey = isKey
         }
-        if let last = lastVideoAt { maxVideoGap = max(maxVideoGap, now - last) }
+        if let last = lastVideoAt {
+            maxVideoGap = max(maxVideoGap, now - last)
+            windowMaxVideoGap = max(windowMaxVideoGap, now - last)
+        }
         lastVideoAt = now
         videoFrames += 1
+        windowVideoFrames += 1
         if let timestamp { videoTimestamps.append(timestamp) }
+    }
+
+    /// Starts a new measurement window (frames and largest gap counted from now).
+    public mutating func startWindow() {
+        windowVideoFrames = 0
+        windowMaxVideoGap = .zero
+    }
+
+    /// The largest video gap in the window, counting the time since the last frame up to `now`
+    /// (a player that got nothing at all in the window shows the whole window as its gap).
+    public func windowMaxVideoGap(until now: NIODeadline) -> TimeAmount {
+        max(windowMaxVideoGap, lastVideoAt.map { now - $0 } ?? .zero)
     }
 
     /// Time from connecting to the first video frame.

@@ -11,7 +11,7 @@ public final class RTSPPlayer: Sendable {
     private let channel: any Channel
 
     /// `url`: rtsp://host:port/app/stream
-    public static func connect(url: String, group: any EventLoopGroup, measureLatency: Bool = false) async throws -> RTSPPlayer {
+    public static func connect(url: String, group: any EventLoopGroup, measureLatency: Bool = false, receiveBufferBytes: Int = 0) async throws -> RTSPPlayer {
         guard url.hasPrefix("rtsp://") else { throw RTSPPlayerError("not an rtsp:// URL: \(url)") }
         let rest = url.dropFirst("rtsp://".count)
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
@@ -27,6 +27,10 @@ public final class RTSPPlayer: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture {
+                    // Before connect, so the window it allows is the one advertised (0 = kernel autotuning).
+                    if receiveBufferBytes > 0 {
+                        try ch.syncOptions?.setOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes))
+                    }
                     try ch.pipeline.syncOperations.addHandler(
                         RTSPPlayHandler(url: url, state: state, measureLatency: measureLatency))
                 }
@@ -41,6 +45,15 @@ public final class RTSPPlayer: Sendable {
     }
 
     public var stats: PlayerStats { state.withLockedValue { $0 } }
+
+    /// Starts a new measurement window of frames and gaps (`PlayerStats.startWindow`).
+    public func startWindow() { state.withLockedValue { $0.startWindow() } }
+
+    /// Stops reading, as a viewer whose network or app stalls: the server's writes back up.
+    public func stall() async { try? await channel.setOption(ChannelOptions.autoRead, value: false).get() }
+
+    /// Reads again after `stall()`: what the server left in the socket, then its end (if it closed us).
+    public func resume() async { try? await channel.setOption(ChannelOptions.autoRead, value: true).get() }
 
     public func close() async { try? await channel.close() }
 }

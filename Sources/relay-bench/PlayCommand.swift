@@ -34,6 +34,15 @@ struct PlayCommand: AsyncParsableCommand {
     @Flag(help: "Read relay-camera --stamp capture stamps from the video and report glass-to-glass latency.")
     var latency = false
 
+    @Option(help: "Extra players that stop reading --stall-after seconds into the measurement (slow viewers); the others' frame rate and gaps are reported before and during.")
+    var stall = 0
+
+    @Option(help: "Seconds into the measurement at which the --stall players stop reading.")
+    var stallAfter: Double = 5
+
+    @Option(help: "SO_RCVBUF of the --stall players, bytes (small: the server sees them back up sooner).")
+    var stallReceiveBuffer = 16384
+
     func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         do {
@@ -61,6 +70,16 @@ struct PlayCommand: AsyncParsableCommand {
                 connectFailures += 1
             }
         }
+        var stalled: [any BenchPlayer] = []
+        for i in 0..<stall {
+            let url = self.url.replacingOccurrences(of: "{i}", with: String(i % max(streams, 1)))
+            do {
+                stalled.append(try await connectPlayer(url: url, group: group, measureLatency: false,
+                                                       receiveBufferBytes: stallReceiveBuffer))
+            } catch {
+                connectFailures += 1
+            }
+        }
         // Warm-up: every player past its start-up burst (first frame in, or failed) before measuring,
         // so the GOP cache replay is not counted as live delivery.
         let warmUntil = Date().addingTimeInterval(10)
@@ -72,11 +91,34 @@ struct PlayCommand: AsyncParsableCommand {
         let bytesAtStart = list.map(\.stats.bytes)
         let latencyCountAtStart = list.map(\.stats.latenciesMicros.count)
         let cpuAtStart = pid.flatMap(ProcSampler.sample)
-        try await Task.sleep(nanoseconds: UInt64(duration * 1e9))
+        var windows: [(String, String)] = []
+        if stall > 0 {
+            // Frame rate and gaps of the reading players before and while the --stall players stop.
+            let before = try await window(list, seconds: min(stallAfter, duration))
+            for p in stalled { await p.stall() }
+            let during = try await window(list, seconds: max(duration - stallAfter, 0))
+            // A stalled player cannot see the server close it (its FIN waits behind the unread
+            // bytes): read again, drain, and count the ones that reach the end of their stream.
+            let framesAtResume = stalled.map(\.stats.videoFrames)
+            for p in stalled { await p.resume() }
+            let resumeUntil = Date().addingTimeInterval(5)
+            while Date() < resumeUntil, !stalled.allSatisfy({ $0.stats.closed }) {
+                try await Task.sleep(nanoseconds: 50_000_000)
+            }
+            let ended = stalled.filter { $0.stats.closed }.count
+            let resumed = zip(stalled, framesAtResume).filter { p, n in !p.stats.closed && p.stats.videoFrames > n }.count
+            windows = before.report(prefix: "before") + during.report(prefix: "during") + [
+                ("stalled_players", "\(stalled.count)"),
+                ("stalled_ended_by_server", "\(ended)"),
+                ("stalled_playing_after_resume", "\(resumed)"),
+            ]
+        } else {
+            try await Task.sleep(nanoseconds: UInt64(duration * 1e9))
+        }
         let stats = list.map(\.stats)
         let cpuAtEnd = pid.flatMap(ProcSampler.sample)
         let seconds = Date().timeIntervalSince(measureFrom)
-        for p in list { await p.close() }
+        for p in list + stalled { await p.close() }
         // Memory given back once the players are gone.
         var rssAfterClose: Int?
         if let pid {
@@ -98,6 +140,7 @@ struct PlayCommand: AsyncParsableCommand {
             ("ttff_p99_ms", percentile(ttff, 99).map { String(format: "%.1f", $0) } ?? "-"),
             ("max_frame_gap_ms", String(format: "%.0f", stats.map { Double($0.maxVideoGap.nanoseconds) / 1e6 }.max() ?? 0)),
         ]
+        report += windows
         if latency {
             report += [
                 ("g2g_frames", "\(latencies.count)"),
@@ -133,22 +176,67 @@ struct PlayCommand: AsyncParsableCommand {
     }
 }
 
+extension PlayCommand {
+    /// Frames and gaps of `players` over the next `seconds`.
+    fileprivate func window(_ players: [any BenchPlayer], seconds: Double) async throws -> FrameWindow {
+        for p in players { p.startWindow() }
+        let from = NIODeadline.now()
+        try await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
+        let now = NIODeadline.now()
+        let elapsed = Double((now - from).nanoseconds) / 1e9
+        let stats = players.map(\.stats).filter { !$0.closed && $0.error == nil }
+        return FrameWindow(fps: stats.map { Double($0.windowVideoFrames) / elapsed },
+                           maxGapsMs: stats.map { Double($0.windowMaxVideoGap(until: now).nanoseconds) / 1e6 },
+                           lost: players.count - stats.count)
+    }
+}
+
+/// What the reading players saw in one measurement window.
+struct FrameWindow {
+    var fps: [Double]
+    /// Each player's largest gap between two video frames in the window.
+    var maxGapsMs: [Double]
+    /// Players that closed or failed during the window.
+    var lost: Int
+
+    func report(prefix: String) -> [(String, String)] {
+        [
+            ("\(prefix)_fps_min", fps.min().map { String(format: "%.1f", $0) } ?? "-"),
+            ("\(prefix)_fps_mean", fps.isEmpty ? "-" : String(format: "%.1f", fps.reduce(0, +) / Double(fps.count))),
+            ("\(prefix)_gap_p50_ms", percentile(maxGapsMs, 50).map { String(format: "%.0f", $0) } ?? "-"),
+            ("\(prefix)_gap_p99_ms", percentile(maxGapsMs, 99).map { String(format: "%.0f", $0) } ?? "-"),
+            ("\(prefix)_gap_max_ms", maxGapsMs.max().map { String(format: "%.0f", $0) } ?? "-"),
+            ("\(prefix)_players_lost", "\(lost)"),
+        ]
+    }
+}
+
 /// The players relay-bench can run; each parses everything it receives.
 protocol BenchPlayer: Sendable {
     var stats: PlayerStats { get }
     func close() async
+    func startWindow()
+    func stall() async
+    func resume() async
 }
 
 extension HTTPFLVPlayer: BenchPlayer {}
 extension RTMPPlayer: BenchPlayer {}
 extension RTSPPlayer: BenchPlayer {}
 
-func connectPlayer(url: String, group: any EventLoopGroup, measureLatency: Bool) async throws -> any BenchPlayer {
-    if url.hasPrefix("rtmp://") { return try await RTMPPlayer.connect(url: url, group: group, measureLatency: measureLatency) }
-    if url.hasPrefix("rtsp://") { return try await RTSPPlayer.connect(url: url, group: group, measureLatency: measureLatency) }
+func connectPlayer(url: String, group: any EventLoopGroup, measureLatency: Bool,
+                   receiveBufferBytes: Int = 0) async throws -> any BenchPlayer {
+    if url.hasPrefix("rtmp://") {
+        return try await RTMPPlayer.connect(url: url, group: group, measureLatency: measureLatency,
+                                            receiveBufferBytes: receiveBufferBytes)
+    }
+    if url.hasPrefix("rtsp://") {
+        return try await RTSPPlayer.connect(url: url, group: group, measureLatency: measureLatency,
+                                            receiveBufferBytes: receiveBufferBytes)
+    }
     let target = try HTTPTarget(url)
     return try await HTTPFLVPlayer.connect(host: target.host, port: target.port, path: target.path, group: group,
-                                           measureLatency: measureLatency)
+                                           measureLatency: measureLatency, receiveBufferBytes: receiveBufferBytes)
 }
 
 struct HTTPTarget {
