@@ -29,6 +29,9 @@ public struct PlayStartGate: Sendable {
 
     public var isComplete: Bool { starts.count == rtpChannels.count }
 
+    /// RTP channels whose first packet is not known yet.
+    public var missing: [UInt8] { rtpChannels.filter { starts[$0] == nil } }
+
     public mutating func offer(_ segment: Segment) {
         if segments.isEmpty && !segment.startsWithKeyFrame { return }
         segments.append(segment)

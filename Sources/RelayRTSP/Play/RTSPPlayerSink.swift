@@ -27,12 +27,15 @@ final class RTSPPlayerSink: InspectableSink, @unchecked Sendable {
     private var stopped = false
     let info: SessionInfo
     private let since = NIODeadline.now()
+    private let logger: Logger?
 
     /// How long PLAY may wait for the first packet of a track missing from the cached GOP.
     static let defaultMaxWait = TimeAmount.milliseconds(500)
 
     init(id: SinkID, eventLoop: any EventLoop, info: SessionInfo, layout: RTPChannelLayout, output: RTPOutput,
-         maxWait: TimeAmount = RTSPPlayerSink.defaultMaxWait, answer: @escaping @Sendable ([UInt8: RTPStart]) -> Void) {
+         maxWait: TimeAmount = RTSPPlayerSink.defaultMaxWait, logger: Logger? = nil,
+         answer: @escaping @Sendable ([UInt8: RTPStart]) -> Void) {
+        self.logger = logger
         self.id = id
         self.eventLoop = eventLoop
         self.info = info
@@ -51,6 +54,7 @@ final class RTSPPlayerSink: InspectableSink, @unchecked Sendable {
         if gate.isComplete {
             release()
         } else {
+            logger?.debug("RTSP PLAY from \(info.remoteAddress) waits for the first packet of channel(s) \(gate.missing): \(startup.segments.count) cached segment(s), \(gate.segments.count) from a key frame")
             waitTimer = eventLoop.scheduleTask(in: maxWait) { [self] in release() }
         }
     }

@@ -289,7 +289,7 @@ extension RTSPServerHandler {
         let urls = Dictionary(uniqueKeysWithValues: session.tracks.map { ($0.rtp, $0.controlURL) })
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let sink = RTSPPlayerSink(id: sinkID, eventLoop: context.eventLoop, info: session.info, layout: layout,
-                                  output: output) { starts in
+                                  output: output, logger: logger) { starts in
             let (handler, context) = bound.value
             handler.answerPlay(context, cseq: cseq, session: sessionValue, urls: urls, starts: starts)
         }
