@@ -85,6 +85,7 @@ private final class RTSPPlayHandler: ChannelInboundHandler {
     private var tracks: [RTSPTrack] = []
     private var setupIndex = 0
     private var playSent = false
+    private var sawRTP = false
     /// The video frame being received: its RTP timestamp and whether a key NAL unit was seen.
     private var frameTimestamp: UInt32?
     private var frameIsKey = false
@@ -177,6 +178,8 @@ private final class RTSPPlayHandler: ChannelInboundHandler {
             throw RTSPPlayerError("RTSP \(status) to request \(cseq)")
         }
         if let s = fields["session"] { session = String(s.split(separator: ";")[0]) }
+        let step = cseq == 1 ? "OPTIONS" : cseq == 2 ? "DESCRIBE" : playSent ? "PLAY" : "SETUP"
+        state.withLockedValue { $0.milestones.append((step, .now())) }
         switch cseq {
         case 1:
             request("DESCRIBE", url, context, headers: ["Accept: application/sdp"])
@@ -233,6 +236,10 @@ private final class RTSPPlayHandler: ChannelInboundHandler {
         if b0 & 0x10 != 0 {
             guard p.readInteger(as: UInt16.self) != nil, let words = p.readInteger(as: UInt16.self),
                   p.readSlice(length: 4 * Int(words)) != nil else { throw RTSPPlayerError("bad RTP extension") }
+        }
+        if !sawRTP {
+            sawRTP = true
+            state.withLockedValue { $0.milestones.append(("first RTP", .now())) }
         }
         if let last = tracks[index].lastSequence, sequence != last &+ 1 {
             throw RTSPPlayerError("RTP sequence gap on track \(index): \(last) → \(sequence)")

@@ -86,6 +86,9 @@ struct PlayCommand: AsyncParsableCommand {
         while Date() < warmUntil, list.contains(where: { let s = $0.stats; return s.firstVideoAt == nil && !s.closed && s.error == nil }) {
             try await Task.sleep(nanoseconds: 20_000_000)
         }
+        for s in list.map(\.stats) where !s.milestones.isEmpty && (s.timeToFirstFrame ?? .zero) > .milliseconds(100) {
+            FileHandle.standardError.write(Data("slow first frame: \(s.startupTrace)\n".utf8))
+        }
         try await Task.sleep(nanoseconds: 1_000_000_000)
         let measureFrom = Date()
         let bytesAtStart = list.map(\.stats.bytes)

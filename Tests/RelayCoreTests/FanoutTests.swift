@@ -175,3 +175,66 @@ func a(_ ms: Int64) -> AVPacket {
         #expect(cache.packets.isEmpty)
     }
 }
+
+/// The merge window is measured on the video clock, so tracks whose times are offset (audio
+/// 400 ms ahead here, as some cameras send) neither cut a key frame into a segment of its own
+/// nor grow segments without bound.
+@Suite struct OffsetTracksTests {
+    let loop = EmbeddedEventLoop()
+
+    @Test func audioAheadOfVideoDoesNotLeaveTheKeyFrameAlone() {
+        let ts = TransStream(kind: "test", muxer: MarkerMuxer(), streams: [video, audio], mergeWindowMs: 350, maxGOPBytes: 1 << 20)
+        let sink = RecordingSink(id: 1, loop: loop)
+        ts.add(sink)
+        // 25 fps video from 0, audio every 40 ms stamped 400 ms ahead; key frames every 800 ms.
+        for i in Int64(0)..<40 {
+            ts.write(v(i * 40, key: i % 20 == 0), stream: video)
+            ts.write(a(i * 40 + 400), stream: audio)
+        }
+        // Every segment holds both tracks; a key frame starts 350 ms of video (9 frames: 0…320).
+        #expect(!sink.segments.isEmpty)
+        for segment in sink.segments {
+            #expect(segment.contains("A") && (segment.contains("K") || segment.contains("P")), "\(segment)")
+        }
+        #expect(sink.segments.first == "KA" + String(repeating: "PA", count: 8) + "*", "\(sink.segments)")
+        // A player joining now gets a cached GOP that holds audio too (RTSP's PLAY needs a packet of each track).
+        let late = RecordingSink(id: 2, loop: loop)
+        ts.add(late)
+        let cached = late.startup?.segments.map { String(buffer: $0.bytes) } ?? []
+        #expect(cached.first?.hasPrefix("K") == true && cached.joined().contains("A"), "\(cached)")
+    }
+
+    @Test func aTrackMissingFromTheCachedGOPIsCutInAtOnce() {
+        let ts = TransStream(kind: "test", muxer: MarkerMuxer(), streams: [video, audio], mergeWindowMs: 350, maxGOPBytes: 1 << 20)
+        // Primed with a key frame alone (the source's GOP was one packet old), then flushed.
+        ts.write(v(0, key: true), stream: video)
+        ts.flush()
+        let sink = RecordingSink(id: 1, loop: loop)
+        ts.add(sink)
+        #expect(sink.startup?.segments.map { String(buffer: $0.bytes) } == ["K"])
+        // The first audio packet goes out at once instead of after the window …
+        ts.write(v(40), stream: video)
+        ts.write(a(20), stream: audio)
+        #expect(sink.segments == ["PA"])
+        // … and a player joining now finds both tracks in the cached GOP; then merging resumes.
+        let late = RecordingSink(id: 2, loop: loop)
+        ts.add(late)
+        #expect(late.startup?.segments.map { String(buffer: $0.bytes) } == ["K", "PA"])
+        for i in Int64(2)..<12 {
+            ts.write(v(i * 40), stream: video)
+            ts.write(a(i * 40 - 20), stream: audio)
+        }
+        #expect(sink.segments == ["PA", "PAPAPAPAPAPAPAPAPA"], "\(sink.segments)")
+    }
+
+    @Test func audioAloneStillCutsWhenVideoStalls() {
+        let ts = TransStream(kind: "test", muxer: MarkerMuxer(), streams: [video, audio], mergeWindowMs: 100, maxGOPBytes: 1 << 20)
+        let sink = RecordingSink(id: 1, loop: loop)
+        ts.add(sink)
+        ts.write(v(0, key: true), stream: video)
+        // Video stops; audio goes on every 20 ms: segments are cut at twice the window of audio time.
+        for i in Int64(0)..<25 { ts.write(a(i * 20), stream: audio) }
+        #expect(sink.segments.count == 2, "\(sink.segments)")
+        #expect(sink.segments.first == "K" + String(repeating: "A", count: 10) + "*", "\(sink.segments)")
+    }
+}

@@ -6,12 +6,21 @@ import NIOCore
 /// A segment is cut before every video key frame (so a segment that starts with one is a place a
 /// player can start or resume) and once it spans `mergeWindowMs` of media time; with a window of 0
 /// every packet is its own segment.
+///
+/// The span is measured on one clock at a time: the pacing track's (video, when there is video)
+/// against the first pacing packet of the segment, and the other tracks' against their own first
+/// packet, with twice the window (they only cut when the pacing track stalls). Comparing audio
+/// times with video times would cut at random when a source's tracks are offset (a camera whose
+/// audio runs 400 ms ahead): a key frame would sit alone in its segment, and RTSP's PLAY waits
+/// for a packet of every track.
 struct MergeWriteBuffer {
     let mergeWindowMs: Int64
     let prefixSize: Int
     private(set) var open: ByteBuffer?
     private var openStartsWithKey = false
-    private var openFirstMs: Int64 = 0
+    /// Media time of the open segment's first pacing packet, and of its first other packet.
+    private var openFirstPacingMs: Int64?
+    private var openFirstOtherMs: Int64?
     private let allocator = ByteBufferAllocator()
     /// Capacity to allocate for the next segment: the size of recent ones, so most need no regrowth.
     private var capacityHint = 4096
@@ -23,27 +32,39 @@ struct MergeWriteBuffer {
 
     /// Called before muxing a packet at media time `ms`. Returns the segment to cut, if the packet
     /// must start a new one: `cutBefore` for a video key frame; `resumable` marks a segment that a
-    /// player may start on (key frame, or any packet of an audio-only stream).
-    mutating func willAppend(atMs ms: Int64, cutBefore: Bool, resumable: Bool) -> (bytes: ByteBuffer, startsWithKey: Bool)? {
+    /// player may start on (key frame, or any packet of an audio-only stream); `pacing` says the
+    /// packet is of the track whose clock measures the window (video, or every packet without video).
+    mutating func willAppend(atMs ms: Int64, cutBefore: Bool, resumable: Bool, pacing: Bool)
+        -> (bytes: ByteBuffer, startsWithKey: Bool)? {
         var cut: (ByteBuffer, Bool)?
-        if let buffer = open, buffer.readableBytes > prefixSize,
-           cutBefore || ms - openFirstMs >= mergeWindowMs {
+        if let buffer = open, buffer.readableBytes > prefixSize, cutBefore || spanReached(atMs: ms, pacing: pacing) {
             cut = (buffer, openStartsWithKey)
             open = nil
         }
         if let cut { noteSize(cut.0.readableBytes) }
-        ensureOpen(atMs: ms, startsWithKey: resumable)
+        ensureOpen(startsWithKey: resumable)
+        if pacing {
+            if openFirstPacingMs == nil { openFirstPacingMs = ms }
+        } else if openFirstOtherMs == nil {
+            openFirstOtherMs = ms
+        }
         return cut
     }
 
+    private func spanReached(atMs ms: Int64, pacing: Bool) -> Bool {
+        if pacing { return openFirstPacingMs.map { ms - $0 >= mergeWindowMs } ?? false }
+        return openFirstOtherMs.map { ms - $0 >= 2 * mergeWindowMs } ?? false
+    }
+
     /// Opens a segment if none is open (also used for mid-stream sequence headers).
-    mutating func ensureOpen(atMs ms: Int64, startsWithKey: Bool) {
+    mutating func ensureOpen(startsWithKey: Bool) {
         guard open == nil else { return }
         var buffer = allocator.buffer(capacity: capacityHint)
         if prefixSize > 0 { buffer.writeRepeatingByte(0, count: prefixSize) }
         open = buffer
         openStartsWithKey = startsWithKey
-        openFirstMs = ms
+        openFirstPacingMs = nil
+        openFirstOtherMs = nil
     }
 
     /// Appends into the open segment (call after `willAppend`).

@@ -17,7 +17,9 @@ final class TransStream {
     private var gopBytes = 0
     private let maxGOPBytes: Int
     private var fanout = SinkFanout()
-    private var lastMs: Int64 = 0
+    /// Tracks (bit per stream index) with a packet in the open segment, and in the cached GOP.
+    private var openTracks: UInt64 = 0
+    private var gopTracks: UInt64 = 0
 
     init(kind: String, muxer: any Muxer, streams: [AVStream], mergeWindowMs: Int, maxGOPBytes: Int) {
         self.kind = kind
@@ -34,13 +36,18 @@ final class TransStream {
 
     func write(_ packet: AVPacket, stream: AVStream) {
         let ms = packet.dts.rescaled(from: stream.timebase, to: 1000)
-        lastMs = ms
         let videoKey = packet.isVideo && packet.isKeyFrame
-        if let cut = merge.willAppend(atMs: ms, cutBefore: videoKey, resumable: hasVideo ? videoKey : true) {
+        if let cut = merge.willAppend(atMs: ms, cutBefore: videoKey, resumable: hasVideo ? videoKey : true,
+                                      pacing: !hasVideo || packet.isVideo) {
             emit(cut.bytes, startsWithKey: cut.startsWithKey)
         }
         merge.withOpen { muxer.mux(packet, stream: stream, into: &$0) }
-        if merge.cutsEveryPacket, let cut = merge.cut() {
+        let track = UInt64(1) << UInt64(min(packet.streamIndex, 63))
+        openTracks |= track
+        if merge.cutsEveryPacket || (!gop.isEmpty && gopTracks & track == 0), let cut = merge.cut() {
+            // (The second case: the cached GOP has no packet of this track yet, e.g. a key frame
+            // primed alone. Cut now rather than after the window, so a new RTSP player, whose PLAY
+            // waits for a packet of every track, is not kept waiting up to a window.)
             emit(cut.bytes, startsWithKey: cut.startsWithKey)
         }
     }
@@ -50,7 +57,7 @@ final class TransStream {
     func configChanged(_ stream: AVStream, streams: [AVStream]) {
         self.streams = streams
         header = makeHeader()
-        merge.ensureOpen(atMs: lastMs, startsWithKey: false)
+        merge.ensureOpen(startsWithKey: false)
         merge.withOpen { muxer.configChanged(stream, streams: streams, into: &$0) }
         if merge.cutsEveryPacket, let cut = merge.cut() {
             emit(cut.bytes, startsWithKey: cut.startsWithKey)
@@ -90,17 +97,22 @@ final class TransStream {
         var bytes = bytes
         muxer.finishSegment(&bytes)
         let segment = Segment(bytes: bytes, startsWithKeyFrame: startsWithKey)
+        let tracks = openTracks
+        openTracks = 0
         if startsWithKey && hasVideo {
             gop.removeAll(keepingCapacity: true)
             gopBytes = 0
+            gopTracks = 0
         }
         if hasVideo && (startsWithKey || !gop.isEmpty) {
             gop.append(segment)
             gopBytes += bytes.readableBytes
+            gopTracks |= tracks
             if gopBytes > maxGOPBytes {
                 // Too long a GOP to replay: new players wait for the next key frame instead.
                 gop.removeAll()
                 gopBytes = 0
+                gopTracks = 0
             }
         }
         fanout.deliver(segment)

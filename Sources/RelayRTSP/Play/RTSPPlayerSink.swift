@@ -54,7 +54,7 @@ final class RTSPPlayerSink: InspectableSink, @unchecked Sendable {
         if gate.isComplete {
             release()
         } else {
-            logger?.debug("RTSP PLAY from \(info.remoteAddress) waits for the first packet of channel(s) \(gate.missing): \(startup.segments.count) cached segment(s), \(gate.segments.count) from a key frame")
+            logger?.info("RTSP PLAY from \(info.remoteAddress) waits for the first packet of channel(s) \(gate.missing): \(startup.segments.count) cached segment(s), \(gate.segments.count) from a key frame")
             waitTimer = eventLoop.scheduleTask(in: maxWait) { [self] in release() }
         }
     }
