@@ -21,11 +21,7 @@ public struct PlayerStats: Sendable {
     public var error: String?
     /// Start-up steps with their times (RTSP: each answer, the first RTP packet), to explain a slow first frame.
     public var milestones: [(step: String, at: NIODeadline)] = []
-    public var closed = false {
-        didSet { if closed && closedAt == nil { closedAt = .now() } }
-    }
-    /// When the connection closed (by either side).
-    public private(set) var closedAt: NIODeadline?
+    public var closed = false
     /// Video frames and the largest gap between two of them since `startWindow()`: relay-bench
     /// compares a window before and one during an event (a stalled player, say).
     public private(set) var windowVideoFrames = 0

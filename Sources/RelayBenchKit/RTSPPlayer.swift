@@ -27,10 +27,7 @@ public final class RTSPPlayer: Sendable {
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture {
-                    // Before connect, so the window it allows is the one advertised (0 = kernel autotuning).
-                    if receiveBufferBytes > 0 {
-                        try ch.syncOptions?.setOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes))
-                    }
+                    try ch.setReceiveBuffer(receiveBufferBytes)
                     try ch.pipeline.syncOperations.addHandler(
                         RTSPPlayHandler(url: url, state: state, measureLatency: measureLatency))
                 }
@@ -50,10 +47,10 @@ public final class RTSPPlayer: Sendable {
     public func startWindow() { state.withLockedValue { $0.startWindow() } }
 
     /// Stops reading, as a viewer whose network or app stalls: the server's writes back up.
-    public func stall() async { try? await channel.setOption(ChannelOptions.autoRead, value: false).get() }
+    public func stall() async { await channel.setReading(false) }
 
     /// Reads again after `stall()`: what the server left in the socket, then its end (if it closed us).
-    public func resume() async { try? await channel.setOption(ChannelOptions.autoRead, value: true).get() }
+    public func resume() async { await channel.setReading(true) }
 
     public func close() async { try? await channel.close() }
 }

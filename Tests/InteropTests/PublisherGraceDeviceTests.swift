@@ -25,10 +25,7 @@ struct PublisherGraceDeviceTests {
         _ = await flv.wait(timeout: .seconds(5)) { $0.videoFrames >= 30 }
 
         first.cancel()  // the sender closes its connection: the terminal is gone, without a word
-        try await Task.sleep(nanoseconds: 700_000_000)
-        #expect(server.log.contains("players wait up to 5000 ms"), "\(server.log.all.suffix(10))")
-        #expect(!flv.stats.closed, "the player was ended during the grace")
-        let before = flv.stats.videoFrames
+        let before = try await Self.expectWaiting(server, flv)
 
         let second = JT1078Tests.send(media, options, port: server.jtPort)
         defer { second.cancel() }
@@ -74,10 +71,7 @@ struct PublisherGraceDeviceTests {
 
         first.signal(SIGKILL)
         _ = await first.wait(seconds: 5)
-        try await Task.sleep(nanoseconds: 700_000_000)
-        #expect(server.log.contains("players wait up to 5000 ms"), "\(server.log.all.suffix(10))")
-        #expect(!flv.stats.closed, "the player was ended during the grace")
-        let before = flv.stats.videoFrames
+        let before = try await Self.expectWaiting(server, flv)
 
         let second = try await invite()
         defer { second.terminate() }
@@ -86,6 +80,15 @@ struct PublisherGraceDeviceTests {
         Self.expectContinued(after, framesBefore: before)
         await flv.close()
         await server.stop()
+    }
+
+    /// Shortly after the publisher dropped: the grace began and the player is still there.
+    /// Returns the frames it had then.
+    static func expectWaiting(_ server: TestServer, _ flv: HTTPFLVPlayer) async throws -> Int {
+        try await Task.sleep(nanoseconds: 700_000_000)
+        #expect(server.log.contains("players wait up to 5000 ms"), "\(server.log.all.suffix(10))")
+        #expect(!flv.stats.closed, "the player was ended during the grace")
+        return flv.stats.videoFrames
     }
 
     static func expectContinued(_ stats: PlayerStats, framesBefore: Int) {
