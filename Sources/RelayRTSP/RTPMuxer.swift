@@ -103,7 +103,7 @@ public final class RTPMuxer: Muxer {
         if mediaAnchorUs == nil { mediaAnchorUs = mediaUs }
         if packet.isVideo && packet.isKeyFrame {
             for t in tracks { writeReport(t, atUs: mediaUs, into: &buffer) }
-        } else if let last = track.lastReportUs, mediaUs - last < Self.reportIntervalUs, mediaUs >= last {
+        } else if let last = track.lastReportUs, mediaUs &- last < Self.reportIntervalUs, mediaUs >= last {
             // reported recently
         } else {
             writeReport(track, atUs: mediaUs, into: &buffer)
@@ -128,7 +128,8 @@ public final class RTPMuxer: Muxer {
 
     private func writeReport(_ track: Track, atUs mediaUs: Int64, into buffer: inout ByteBuffer) {
         track.lastReportUs = mediaUs
-        let wallUs = wallAnchorUs + (mediaUs - (mediaAnchorUs ?? mediaUs))
+        // Wrapping: media times are kept in range by the Source's MediaClock; never trap here anyway.
+        let wallUs = wallAnchorUs &+ (mediaUs &- (mediaAnchorUs ?? mediaUs))
         let rtpTime = track.rtpTime(mediaUs, timebase: 1_000_000)
         let writer = track.writer
         Interleaved.write(channel: track.entry.rtcp, into: &buffer) {

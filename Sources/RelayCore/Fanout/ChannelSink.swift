@@ -38,6 +38,8 @@ public final class ChannelSink: InspectableSink, @unchecked Sendable {
     private var stuckSince: NIODeadline?
     private var isClosed = false
     public private(set) var bytesSent: UInt64 = 0
+    private var writesIssued: UInt64 = 0
+    private var writesDone: UInt64 = 0
     public private(set) var segmentsDropped: UInt64 = 0
     /// Called once (on the channel's loop) when this sink closes itself (slow, or source ended).
     public var onClose: (@Sendable (String) -> Void)?
@@ -54,15 +56,11 @@ public final class ChannelSink: InspectableSink, @unchecked Sendable {
 
     public func start(_ startup: StartupBytes) {
         guard !isClosed, channel.isActive else { return }
-        channel.write(startup.header, promise: nil)
-        bytesSent &+= UInt64(startup.header.readableBytes)
+        send(startup.header, flush: false)
         // Without a cached key frame the player waits for the next one rather than decode garbage.
         waitingForKey = startup.segments.first?.startsWithKeyFrame != true
         if !waitingForKey {
-            for segment in startup.segments {
-                channel.write(segment.bytes, promise: nil)
-                bytesSent &+= UInt64(segment.bytes.readableBytes)
-            }
+            for segment in startup.segments { send(segment.bytes, flush: false) }
         }
         channel.flush()
     }
@@ -76,30 +74,71 @@ public final class ChannelSink: InspectableSink, @unchecked Sendable {
             }
             waitingForKey = false
         }
-        if !channel.isWritable {
+        let writable = channel.isWritable
+        if !writable || queuedWrites >= Self.queuedWritesChecked {
+            // Slow, or a flood of tiny segments: NIO's writability counts bytes only, so count
+            // each queued write's own cost too (`MemoryCost.pendingWriteOverhead`).
             let now = NIODeadline.now()
-            let since = stuckSince ?? now
-            stuckSince = since
-            let pending = pendingBytes
-            if now - since > policy.writeTimeout {
-                closeSlow("not reading for \(policy.writeTimeout.nanoseconds / 1_000_000) ms (\(pending) bytes pending)")
-                return
+            if writable {
+                stuckSince = nil
+            } else {
+                let since = stuckSince ?? now
+                stuckSince = since
+                if now - since > policy.writeTimeout {
+                    closeSlow("not reading for \(policy.writeTimeout.nanoseconds / 1_000_000) ms (\(pendingBytes) bytes pending)")
+                    return
+                }
             }
-            if policy.mode == .skip {
+            if policy.mode == .skip && !writable {
                 waitingForKey = true
                 segmentsDropped &+= 1
                 return
             }
-            if pending + segment.bytes.readableBytes > policy.maxPendingBytes {
-                closeSlow("\(pending) bytes pending exceed max_pending_bytes \(policy.maxPendingBytes)")
+            let pending = pendingCost
+            if pending + segment.bytes.readableBytes + MemoryCost.pendingWriteOverhead > policy.maxPendingBytes {
+                if policy.mode == .skip {
+                    waitingForKey = true
+                    segmentsDropped &+= 1
+                    return
+                }
+                closeSlow("\(pending) bytes pending (\(queuedWrites) writes) exceed max_pending_bytes \(policy.maxPendingBytes)")
                 return
             }
         } else {
             stuckSince = nil
         }
-        channel.writeAndFlush(segment.bytes, promise: nil)
-        bytesSent &+= UInt64(segment.bytes.readableBytes)
+        send(segment.bytes, flush: true)
     }
+
+    /// Writes one shared buffer. Every `completionMarkInterval`-th write carries a promise whose
+    /// completion tells how many writes have left NIO's queue (writes complete in order), which
+    /// bounds the queued-write count without a promise per write.
+    private func send(_ bytes: ByteBuffer, flush: Bool) {
+        writesIssued &+= 1
+        bytesSent &+= UInt64(bytes.readableBytes)
+        var promise: EventLoopPromise<Void>?
+        if writesIssued % Self.completionMarkInterval == 0 {
+            let mark = writesIssued
+            let p = channel.eventLoop.makePromise(of: Void.self)
+            p.futureResult.whenComplete { [self] _ in if mark > writesDone { writesDone = mark } }
+            promise = p
+        }
+        if flush {
+            channel.writeAndFlush(bytes, promise: promise)
+        } else {
+            channel.write(bytes, promise: promise)
+        }
+    }
+
+    /// Writes not yet known to be done (an upper bound, off by less than the mark interval).
+    private var queuedWrites: Int { Int(clamping: writesIssued &- writesDone) }
+
+    /// What this player's queue really holds: its bytes plus each queued write's overhead.
+    private var pendingCost: Int { pendingBytes + queuedWrites * MemoryCost.pendingWriteOverhead }
+
+    static let completionMarkInterval: UInt64 = 32
+    /// Below this many queued writes (and writable) the fast path skips the cost check.
+    static let queuedWritesChecked = 256
 
     public func sourceEnded() {
         guard !isClosed else { return }

@@ -3,6 +3,8 @@
 ///
 /// Bounded by bytes and media duration: a GOP longer than either is dropped and the cache waits
 /// for the next key frame (players then wait too, rather than the server holding unbounded memory).
+/// Bytes are what the cache really holds (`MemoryCost`): storage plus a per-packet overhead, so a
+/// flood of tiny packets at one timestamp is bounded too.
 struct GOPCache {
     let enabled: Bool
     let maxBytes: Int
@@ -10,6 +12,8 @@ struct GOPCache {
     private(set) var packets: [AVPacket] = []
     private(set) var bytes = 0
     private var firstMs: Int64 = 0
+    /// Array capacity kept across GOPs; a larger one (left by a flood) is given back.
+    static let keptCapacity = 2048
 
     init(enabled: Bool, maxBytes: Int, maxMs: Int) {
         self.enabled = enabled
@@ -22,27 +26,33 @@ struct GOPCache {
     mutating func add(_ packet: AVPacket, ms: Int64, hasVideo: Bool) {
         guard enabled else { return }
         if !hasVideo {
-            packets.removeAll(keepingCapacity: true)
-            packets.append(packet)
-            bytes = packet.payload.readableBytes
+            packets.removeAll(keepingCapacity: packets.capacity <= Self.keptCapacity)
+            bytes = 0
+            append(packet)
             return
         }
         if packet.isVideo && packet.isKeyFrame {
-            packets.removeAll(keepingCapacity: true)
+            packets.removeAll(keepingCapacity: packets.capacity <= Self.keptCapacity)
             bytes = 0
             firstMs = ms
         } else if packets.isEmpty {
             return  // no key frame yet: nothing a player could start on
         }
-        packets.append(packet)
-        bytes += packet.payload.readableBytes
-        if bytes > maxBytes || ms - firstMs > maxMs {
+        append(packet)
+        if bytes > maxBytes || ms &- firstMs > maxMs {
             clear()
         }
     }
 
+    private mutating func append(_ packet: AVPacket) {
+        var packet = packet
+        packet.payload = MemoryCost.compacted(packet.payload)
+        bytes += MemoryCost.held(packet.payload) + MemoryCost.packetOverhead
+        packets.append(packet)
+    }
+
     mutating func clear() {
-        packets.removeAll()
+        packets = []
         bytes = 0
     }
 }

@@ -34,7 +34,10 @@ struct MergeWriteBuffer {
     /// must start a new one: `cutBefore` for a video key frame; `resumable` marks a segment that a
     /// player may start on (key frame, or any packet of an audio-only stream); `pacing` says the
     /// packet is of the track whose clock measures the window (video, or every packet without video).
-    mutating func willAppend(atMs ms: Int64, cutBefore: Bool, resumable: Bool, pacing: Bool)
+    /// `expectedBytes`: about what the packet will add, to size a segment opened for it (with a
+    /// window of 0 a segment holds one packet: sizing it by recent segments would give a 1-byte
+    /// audio frame the capacity of the last video frame).
+    mutating func willAppend(atMs ms: Int64, cutBefore: Bool, resumable: Bool, pacing: Bool, expectedBytes: Int = 0)
         -> (bytes: ByteBuffer, startsWithKey: Bool)? {
         var cut: (ByteBuffer, Bool)?
         if let buffer = open, buffer.readableBytes > prefixSize, cutBefore || spanReached(atMs: ms, pacing: pacing) {
@@ -42,7 +45,7 @@ struct MergeWriteBuffer {
             open = nil
         }
         if let cut { noteSize(cut.0.readableBytes) }
-        ensureOpen(startsWithKey: resumable)
+        ensureOpen(startsWithKey: resumable, expectedBytes: expectedBytes)
         if pacing {
             if openFirstPacingMs == nil { openFirstPacingMs = ms }
         } else if openFirstOtherMs == nil {
@@ -52,14 +55,17 @@ struct MergeWriteBuffer {
     }
 
     private func spanReached(atMs ms: Int64, pacing: Bool) -> Bool {
-        if pacing { return openFirstPacingMs.map { ms - $0 >= mergeWindowMs } ?? false }
-        return openFirstOtherMs.map { ms - $0 >= 2 * mergeWindowMs } ?? false
+        if pacing { return openFirstPacingMs.map { ms &- $0 >= mergeWindowMs } ?? false }
+        return openFirstOtherMs.map { ms &- $0 >= 2 * mergeWindowMs } ?? false
     }
 
     /// Opens a segment if none is open (also used for mid-stream sequence headers).
-    mutating func ensureOpen(startsWithKey: Bool) {
+    mutating func ensureOpen(startsWithKey: Bool, expectedBytes: Int = 0) {
         guard open == nil else { return }
-        var buffer = allocator.buffer(capacity: capacityHint)
+        let capacity = cutsEveryPacket && expectedBytes > 0
+            ? min(expectedBytes, Self.maxHint) + prefixSize + Self.framingAllowance
+            : capacityHint
+        var buffer = allocator.buffer(capacity: capacity)
         if prefixSize > 0 { buffer.writeRepeatingByte(0, count: prefixSize) }
         open = buffer
         openStartsWithKey = startsWithKey
@@ -67,10 +73,13 @@ struct MergeWriteBuffer {
         openFirstOtherMs = nil
     }
 
-    /// Appends into the open segment (call after `willAppend`).
+    /// Appends into the open segment (opens one if `willAppend` did not).
     mutating func withOpen(_ body: (inout ByteBuffer) -> Void) {
-        precondition(open != nil, "willAppend must open a segment first")
-        body(&open!)
+        ensureOpen(startsWithKey: false)
+        guard var buffer = open else { return }
+        open = nil  // keep the storage uniquely referenced while appending (no copy on write)
+        body(&buffer)
+        open = buffer
     }
 
     /// With a window of 0 the packet just appended is complete at once.
@@ -86,8 +95,13 @@ struct MergeWriteBuffer {
 
     private mutating func noteSize(_ n: Int) {
         // Round up to a power of two so the allocator's size classes are reused.
-        capacityHint = min(max(1024, (n + 64).nextPowerOfTwo), 4 << 20)
+        capacityHint = min(max(1024, (n + 64).nextPowerOfTwo), Self.maxHint)
     }
+
+    private static let maxHint = 4 << 20
+    /// Room for a packet's framing beyond its payload: RTMP chunk and FLV tag headers, RTP
+    /// headers of a few packets, HTTP chunk trailer.
+    private static let framingAllowance = 128
 }
 
 extension Int {

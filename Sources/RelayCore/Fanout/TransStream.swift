@@ -14,7 +14,8 @@ final class TransStream {
     private var hasVideo: Bool
     /// Serialized segments since the last key frame; empty while waiting for one.
     private var gop: [Segment] = []
-    private var gopBytes = 0
+    /// What `gop` holds, as allocated (`MemoryCost`).
+    private(set) var gopBytes = 0
     private let maxGOPBytes: Int
     private var fanout = SinkFanout()
     /// Tracks (bit per stream index) with a packet in the open segment, and in the cached GOP.
@@ -38,11 +39,11 @@ final class TransStream {
         let ms = packet.dts.rescaled(from: stream.timebase, to: 1000)
         let videoKey = packet.isVideo && packet.isKeyFrame
         if let cut = merge.willAppend(atMs: ms, cutBefore: videoKey, resumable: hasVideo ? videoKey : true,
-                                      pacing: !hasVideo || packet.isVideo) {
+                                      pacing: !hasVideo || packet.isVideo, expectedBytes: packet.payload.readableBytes) {
             emit(cut.bytes, startsWithKey: cut.startsWithKey)
         }
         merge.withOpen { muxer.mux(packet, stream: stream, into: &$0) }
-        let track = UInt64(1) << UInt64(min(packet.streamIndex, 63))
+        let track = UInt64(1) << UInt64(clamping: min(packet.streamIndex, 63))
         openTracks |= track
         if merge.cutsEveryPacket || (!gop.isEmpty && gopTracks & track == 0), let cut = merge.cut() {
             // (The second case: the cached GOP has no packet of this track yet, e.g. a key frame
@@ -79,6 +80,14 @@ final class TransStream {
         if let cut = merge.cut() { emit(cut.bytes, startsWithKey: cut.startsWithKey) }
     }
 
+    /// Forgets the cached segments (too large, or the source is over its memory budget): new
+    /// players wait for the next key frame.
+    func dropCache() {
+        gop = []
+        gopBytes = 0
+        gopTracks = 0
+    }
+
     /// Publisher gone: flush what is open and end every player.
     func end() {
         flush()
@@ -100,19 +109,17 @@ final class TransStream {
         let tracks = openTracks
         openTracks = 0
         if startsWithKey && hasVideo {
-            gop.removeAll(keepingCapacity: true)
+            gop.removeAll(keepingCapacity: gop.capacity <= GOPCache.keptCapacity)
             gopBytes = 0
             gopTracks = 0
         }
         if hasVideo && (startsWithKey || !gop.isEmpty) {
             gop.append(segment)
-            gopBytes += bytes.readableBytes
+            gopBytes += MemoryCost.held(bytes) + MemoryCost.segmentOverhead
             gopTracks |= tracks
             if gopBytes > maxGOPBytes {
                 // Too long a GOP to replay: new players wait for the next key frame instead.
-                gop.removeAll()
-                gopBytes = 0
-                gopTracks = 0
+                dropCache()
             }
         }
         fanout.deliver(segment)

@@ -30,13 +30,19 @@ public struct AVPacket: Sendable {
 }
 
 extension Int64 {
-    /// Rescales a timestamp between timebases (ticks per second), rounding down, without overflow
-    /// for the ranges media timestamps take.
+    /// Rescales a timestamp between timebases (ticks per second), rounding down. Never traps: a
+    /// result out of range saturates at `Int64.min`/`.max`, and a timebase that is not positive
+    /// gives 0 (media times reach here from peers; `MediaClock` keeps them in range).
     @inlinable
     public func rescaled(from: Int, to: Int) -> Int64 {
         if from == to { return self }
+        guard from > 0, to > 0 else { return 0 }
         let f = Int64(from), t = Int64(to)
         let q = self / f, r = self % f
-        return q * t + (r * t) / f
+        let (whole, o1) = q.multipliedReportingOverflow(by: t)
+        let (part, o2) = r.multipliedReportingOverflow(by: t)
+        let (sum, o3) = whole.addingReportingOverflow(part / f)
+        if o1 || o2 || o3 { return self < 0 ? .min : .max }
+        return sum
     }
 }

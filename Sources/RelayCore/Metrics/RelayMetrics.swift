@@ -27,4 +27,22 @@ public enum RelayMetrics {
         Counter(label: "relay_hook_calls_total", dimensions: [("event", event), ("outcome", outcome)]).increment()
         Timer(label: "relay_hook_duration_seconds", dimensions: [("event", event)]).recordNanoseconds(max(0, nanoseconds))
     }
+
+    /// Timestamp discontinuities a source's `MediaClock` turned into continuations; counted in
+    /// batches (a hostile publisher may jump on every packet).
+    public static func timestampDiscontinuities(protocol name: String, count: UInt64) {
+        guard count > 0 else { return }
+        Counter(label: "relay_timestamp_discontinuities_total", dimensions: [("protocol", name)])
+            .increment(by: Int64(clamping: count))
+    }
+
+    /// A publisher or player refused because sources hold more than `limits.max_memory_bytes`.
+    public static func memoryBudgetRefused(kind: String) {
+        Counter(label: "relay_memory_budget_refused_total", dimensions: [("kind", kind)]).increment()
+    }
+
+    /// A source over `source.max_memory_bytes` dropped its caches.
+    public static func sourceCachesDropped() {
+        Counter(label: "relay_source_caches_dropped_total").increment()
+    }
 }

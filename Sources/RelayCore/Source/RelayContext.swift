@@ -27,12 +27,15 @@ public final class RelayContext: Sendable {
     public let totals = TrafficTotals()
     /// Connections of every media listener, bounded by `limits` (listeners call `admit` at accept).
     public let connections: ConnectionLimiter
+    /// What every source holds for players, against `limits.max_memory_bytes`.
+    public let memory: MemoryBudget
     private let ids = NIOLockedValueBox<UInt64>(0)
 
     public init(config: RelayConfig, muxers: [MuxerFactory], logger: Logger,
                 hooks: (any EventHooks)? = nil, recorder: (any StreamRecorder)? = nil) {
         self.config = config
-        self.registry = StreamRegistry(maxStreams: config.limits.maxStreams)
+        self.memory = MemoryBudget(limit: config.limits.maxMemoryBytes)
+        self.registry = StreamRegistry(maxStreams: config.limits.maxStreams, memory: memory)
         self.connections = ConnectionLimiter(limits: config.limits, logger: logger)
         self.muxers = Dictionary(muxers.map { ($0.kind, $0) }, uniquingKeysWith: { a, _ in a })
         self.logger = logger

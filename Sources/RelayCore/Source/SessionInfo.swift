@@ -69,3 +69,10 @@ public func isValidStreamID(_ id: String) -> Bool {
     }
     return true
 }
+
+/// A peer-given name made safe for one log line or error message: control characters replaced,
+/// at most 80 characters.
+public func printableStreamID(_ s: String) -> String {
+    let clean = String(s.unicodeScalars.prefix(81).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
+    return clean.count > 80 ? String(clean.prefix(80)) + "…" : clean
+}

@@ -49,6 +49,18 @@ public actor Source {
     /// The next packet's time for players (ms) once players were taken over; sets `offsetMs`.
     private var rebaseToMs: Int64?
 
+    /// Each track's output clock, and the source's first input/output time (ms) that aligns them.
+    private var clocks: [Int: MediaClock] = [:]
+    private var clockOrigin: (inMs: Int64, outMs: Int64)?
+    public private(set) var timestampJumps: UInt64 = 0
+    private var jumpsReported: UInt64 = 0
+
+    /// What this source holds for players as last reported to `context.memory`.
+    private var reportedBytes = 0
+    private var cachesDropped: UInt64 = 0
+    private var rateWindowStart = NIODeadline.now()
+    private var rateCount = 0
+
     public private(set) var packetsIn: UInt64 = 0
     public private(set) var bytesIn: UInt64 = 0
     private var meter = RateMeter()
@@ -97,6 +109,8 @@ public actor Source {
 
     public func write(_ packet: AVPacket) {
         guard !isClosed, let stream = tracks[packet.streamIndex] else { return }
+        guard admitRate() else { return }
+        let packet = clocked(packet, stream: stream)
         lifecycle.mediaArrived()
         packetsIn &+= 1
         bytesIn &+= UInt64(packet.payload.readableBytes)
@@ -122,20 +136,114 @@ public actor Source {
             let out = shifted(packet, stream: stream, ms: ms)
             for ts in transStreams.values { ts.write(out, stream: stream) }
         }
+        accountMemory()
+    }
+
+    /// Keeps what this source holds for players within `source.max_memory_bytes` and reports it
+    /// to the process budget (in steps of `memoryReportStep`, so the shared atomic is touched
+    /// rarely).
+    private func accountMemory() {
+        var held = gop.bytes
+        for ts in transStreams.values { held += ts.gopBytes }
+        if held > config.maxMemoryBytes {
+            gop.clear()
+            for ts in transStreams.values { ts.dropCache() }
+            held = 0
+            cachesDropped &+= 1
+            RelayMetrics.sourceCachesDropped()
+            if cachesDropped <= 3 || cachesDropped.isMultiple(of: 100) {
+                logger.warning("source holds more than source.max_memory_bytes \(config.maxMemoryBytes): caches dropped, new players wait for the next key frame (\(cachesDropped) times)")
+            }
+        }
+        let delta = held - reportedBytes
+        if abs(delta) >= Self.memoryReportStep || (held == 0 && reportedBytes != 0) {
+            context.memory.add(delta)
+            reportedBytes = held
+        }
+    }
+
+    static let memoryReportStep = 256 << 10
+
+    /// `source.max_packet_rate`: counts packets per wall-clock second; a publisher over it is
+    /// hung up on (its media is what a flood looks like, not a stream).
+    private func admitRate() -> Bool {
+        let limit = config.maxPacketRate
+        guard limit > 0 else { return true }
+        rateCount &+= 1
+        guard rateCount > limit else { return true }
+        let now = NIODeadline.now()
+        if now - rateWindowStart >= .seconds(1) {
+            rateWindowStart = now
+            rateCount = 1
+            return true
+        }
+        RelayMetrics.parseError(protocol: publisher.protocolName)
+        let why = "publisher \(publisher.remoteAddress) sent more than source.max_packet_rate \(limit) packets in one second"
+        logger.warning("closing the stream: \(why)")
+        close(reason: why)
+        return false
+    }
+
+    /// The packet on its track's `MediaClock`: monotonic, in range, jumps turned into continuations.
+    private func clocked(_ packet: AVPacket, stream: AVStream) -> AVPacket {
+        var clock: MediaClock
+        if let existing = clocks[packet.streamIndex], existing.timebase == stream.timebase {
+            clock = existing
+        } else {
+            clock = MediaClock(timebase: stream.timebase, maxJumpMs: config.maxTimestampJumpMs,
+                               startOut: startTicks(of: packet, stream: stream))
+        }
+        let (dts, pts, jumped) = clock.map(dts: packet.dts, pts: packet.pts)
+        clocks[packet.streamIndex] = clock
+        if jumped { noteDiscontinuity(packet, stream: stream) }
+        var out = packet
+        out.dts = dts
+        out.pts = pts
+        return out
+    }
+
+    /// A new track (or timebase) starts where the source's clock is: at the input's offset from
+    /// the source's first packet, or with the track it replaces; a value far from both starts at
+    /// the source's latest output.
+    private func startTicks(of packet: AVPacket, stream: AVStream) -> Int64 {
+        let inMs = packet.dts.rescaled(from: stream.timebase, to: 1000)
+        let maxMs = Int64(config.maxTimestampJumpMs)
+        guard let origin = clockOrigin else {
+            // The first packet keeps its own time when it is an ordinary one (< 2^32 ms).
+            let startMs = (0...Int64(UInt32.max)).contains(inMs) ? inMs : 0
+            clockOrigin = (inMs, startMs)
+            return startMs.rescaled(from: 1000, to: stream.timebase)
+        }
+        let (offset, overflow) = inMs.subtractingReportingOverflow(origin.inMs)
+        let outMs = !overflow && abs(offset) <= maxMs ? origin.outMs &+ offset : (lastOutMs ?? origin.outMs)
+        return max(0, outMs).rescaled(from: 1000, to: stream.timebase)
+    }
+
+    private func noteDiscontinuity(_ packet: AVPacket, stream: AVStream) {
+        timestampJumps &+= 1
+        if timestampJumps <= 3 || timestampJumps.isMultiple(of: 1000) {
+            reportJumps()
+            logger.notice("timestamp jump on track \(packet.streamIndex) (\(packet.codec)): continuing the output clock (\(timestampJumps) so far)")
+        }
+    }
+
+    private func reportJumps() {
+        RelayMetrics.timestampDiscontinuities(protocol: publisher.protocolName, count: timestampJumps &- jumpsReported)
+        jumpsReported = timestampJumps
     }
 
     /// The packet as players see it: moved by `offsetMs` (a publisher that came back).
     private func shifted(_ packet: AVPacket, stream: AVStream, ms: Int64) -> AVPacket {
         if let base = rebaseToMs {
-            offsetMs = base - ms
+            offsetMs = base &- ms
             rebaseToMs = nil
         }
-        lastOutMs = ms + offsetMs
+        lastOutMs = ms &+ offsetMs
         guard offsetMs != 0 else { return packet }
         var out = packet
         let ticks = offsetMs.rescaled(from: 1000, to: stream.timebase)
-        out.dts += ticks
-        out.pts += ticks
+        out.dts &+= ticks
+        out.pts &+= ticks
         return out
     }
 
@@ -191,7 +299,7 @@ public actor Source {
             lifecycle.adopt(handover.lifecycle)
             return
         }
-        rebaseToMs = handover.lastOutMs + 40  // about one frame after the last one players got
+        rebaseToMs = handover.lastOutMs &+ 40  // about one frame after the last one players got
         offsetMs = 0
         let replay = gop.packets
         for (kind, ts) in handover.transStreams {
@@ -217,12 +325,15 @@ public actor Source {
         graceTimer?.cancel()
         graceTimer = nil
         logger.info("source closed: \(reason)")
+        reportJumps()
         for ts in transStreams.values { ts.end() }
         transStreams.removeAll()
         for (sink, kind) in players.values { context.totals.playerLeft(sink, kind: kind) }
         players.removeAll()
         context.totals.sourceEnded(protocol: publisher.protocolName, bytesIn: bytesIn)
         gop.clear()
+        context.memory.add(-reportedBytes)
+        reportedBytes = 0
         context.registry.unregister(self)
         lifecycle.sourceClosed(reason: reason, bytesIn: bytesIn, packetsIn: packetsIn, startedAt: startedAt)
         let callbacks = onClose
@@ -244,6 +355,11 @@ public actor Source {
     /// share its bytes.
     public func attach(_ sink: any MediaSink, kind: String, muxer: MuxerFactory? = nil) -> Bool {
         guard isReady, !isClosed else { return false }
+        if context.memory.isExhausted, !(sink is any BackgroundSink) {
+            RelayMetrics.memoryBudgetRefused(kind: "player")
+            logger.warning("player refused: sources hold \(context.memory.usedBytes) bytes, over limits.max_memory_bytes \(context.memory.limit)")
+            return false
+        }
         let ts: TransStream
         if let existing = transStreams[kind] {
             ts = existing

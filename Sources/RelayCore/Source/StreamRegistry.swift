@@ -9,10 +9,17 @@ public final class StreamRegistry: Sendable {
         case streamBusy(String)
         /// `limits.max_streams` streams are live.
         case tooManyStreams(Int)
+        /// Sources hold more than `limits.max_memory_bytes`.
+        case memoryExhausted(used: Int, limit: Int)
+        /// Not a valid stream id (`isValidStreamID`): no source, file, log line or hook is made of it.
+        case invalidStreamID(String)
         public var description: String {
             switch self {
             case .streamBusy(let id): return "stream \(id) is already being published"
             case .tooManyStreams(let limit): return "\(limit) streams are live (limits.max_streams)"
+            case .memoryExhausted(let used, let limit):
+                return "sources hold \(used) bytes, over limits.max_memory_bytes \(limit)"
+            case .invalidStreamID(let id): return "invalid stream id '\(printableStreamID(id))'"
             }
         }
     }
@@ -35,21 +42,26 @@ public final class StreamRegistry: Sendable {
 
     /// Live streams at most (0 = no limit).
     public let maxStreams: Int
+    /// Refuses new publishers while exhausted.
+    public let memory: MemoryBudget
 
-    public init(maxStreams: Int = 0) {
+    public init(maxStreams: Int = 0, memory: MemoryBudget = MemoryBudget(limit: 0)) {
         self.maxStreams = maxStreams
+        self.memory = memory
     }
 
     private enum Claim {
         case claimed
         case busy
         case full
+        case noMemory
         case takesOver(Source)
     }
 
     /// Claims the stream id for a new publisher. A lingering source of that id (its publisher
     /// dropped within `publisher_grace_ms`) is replaced, and its players continue with `source`.
     public func register(_ source: Source) throws(PublishError) {
+        guard isValidStreamID(source.id) else { throw .invalidStreamID(source.id) }
         let claim = state.withLockedValue { s -> Claim in
             if let current = s.sources[source.id] {
                 guard s.lingering.contains(source.id) else { return .busy }
@@ -59,12 +71,16 @@ public final class StreamRegistry: Sendable {
                 return .takesOver(current)
             }
             if maxStreams > 0 && s.sources.count >= maxStreams { return .full }
+            if memory.isExhausted { return .noMemory }
             s.sources[source.id] = source
             return .claimed
         }
         switch claim {
         case .busy: throw .streamBusy(source.id)
         case .full: throw .tooManyStreams(maxStreams)
+        case .noMemory:
+            RelayMetrics.memoryBudgetRefused(kind: "publisher")
+            throw .memoryExhausted(used: memory.usedBytes, limit: memory.limit)
         case .takesOver(let old): source.registered(takingOverFrom: old)
         case .claimed: source.registered()  // timers and on_publish_done start now
         }
