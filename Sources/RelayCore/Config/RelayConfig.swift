@@ -67,6 +67,16 @@ public struct RelayConfig: Sendable, Equatable {
         /// A publisher that drops (connection lost, no unpublish) may come back within this long:
         /// its players stay connected and continue (0 = players are ended at once).
         public var publisherGraceMs: Int
+        /// A timestamp step larger than this (either way) is a discontinuity: the output clock
+        /// continues instead of following it (`MediaClock`).
+        public var maxTimestampJumpMs: Int
+        /// Bytes one source may hold for players (its GOP cache and every TransStream's cached
+        /// segments, as allocated); past it the caches are dropped and new players wait for the
+        /// next key frame.
+        public var maxMemoryBytes: Int
+        /// Packets per second a publisher may send (all tracks); more in any one second closes it
+        /// (a flood of tiny frames costs per packet whatever their bytes). 0 = no limit.
+        public var maxPacketRate: Int
     }
 
     public struct Player: Sendable, Equatable {
@@ -164,7 +174,10 @@ public struct RelayConfig: Sendable, Equatable {
             receiveTimeoutAction: try s.string("receive_timeout_action", default: "close", oneOf: ["close", "keep"]),
             idleTimeoutMs: try s.int("idle_timeout_ms", default: 60_000, in: 0...86_400_000),
             idleTimeoutAction: try s.string("idle_timeout_action", default: "keep", oneOf: ["close", "keep"]),
-            publisherGraceMs: try s.int("publisher_grace_ms", default: 3000, in: 0...600_000))
+            publisherGraceMs: try s.int("publisher_grace_ms", default: 3000, in: 0...600_000),
+            maxTimestampJumpMs: try s.int("max_timestamp_jump_ms", default: 10_000, in: 100...600_000),
+            maxMemoryBytes: try s.int("max_memory_bytes", default: 128 << 20, in: (1 << 20)...(1 << 34)),
+            maxPacketRate: try s.int("max_packet_rate", default: 20_000, in: 0...10_000_000))
         try s.rejectUnknownKeys()
 
         var p = try root.object("player")
