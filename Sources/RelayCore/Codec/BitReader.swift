@@ -40,9 +40,10 @@ public struct BitReader: Sendable {
         try bits(1) == 1
     }
 
-    /// Reads `count` (0...64) bits as an unsigned big-endian value.
+    /// Reads `count` (0...64) bits as an unsigned big-endian value; another count throws (counts
+    /// may come from the bitstream itself).
     public mutating func bits(_ count: Int) throws -> UInt64 {
-        precondition(count >= 0 && count <= 64, "BitReader reads at most 64 bits at once")
+        guard (0...64).contains(count) else { throw CodecError.invalid("bitstream: cannot read \(count) bits at once") }
         guard count <= bitsLeft else {
             throw CodecError.truncated("bitstream: need \(count) bits at bit \(position), \(bitsLeft) left")
         }
@@ -58,12 +59,12 @@ public struct BitReader: Sendable {
 
     /// Reads `count` bits as an Int (count ≤ 32, so it always fits).
     public mutating func int(_ count: Int) throws -> Int {
-        precondition(count <= 32)
+        guard count <= 32 else { throw CodecError.invalid("bitstream: \(count) bits do not fit an Int field") }
         return Int(try bits(count))
     }
 
     public mutating func skip(_ count: Int) throws {
-        guard count <= bitsLeft else {
+        guard count >= 0, count <= bitsLeft else {
             throw CodecError.truncated("bitstream: cannot skip \(count) bits at bit \(position), \(bitsLeft) left")
         }
         position += count

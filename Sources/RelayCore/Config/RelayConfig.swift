@@ -20,6 +20,13 @@ public struct RelayConfig: Sendable, Equatable {
         public var handshakeTimeoutMs: Int
         /// Acknowledgement window announced to peers.
         public var windowAckSize: Int
+        /// Longest command/data/control message (AMF costs far more to decode than to send);
+        /// media messages keep `maxMessageSize`.
+        public var maxCommandBytes: Int
+        /// Longest message of any type before `connect` (unauthenticated peers).
+        public var maxBytesBeforeConnect: Int
+        /// A publisher that sends nothing for this long is closed (0 = off).
+        public var idleTimeoutMs: Int
     }
 
     public struct HTTPFLV: Sendable, Equatable {
@@ -56,6 +63,9 @@ public struct RelayConfig: Sendable, Equatable {
         /// How long a player waits for a stream that is not (yet) published.
         public var playWaitMs: Int
         public var rejectDuplicatePublish: Bool
+        /// With `rejectDuplicatePublish` off: may a publisher over another protocol take the id
+        /// over (false: only a publisher over the holder's protocol may).
+        public var crossProtocolTakeover: Bool
         /// No media for this long: on_receive_timeout, or `receiveTimeoutAction` without that hook (0 = off).
         public var receiveTimeoutMs: Int
         /// "close" or "keep", when no on_receive_timeout hook is configured.
@@ -138,7 +148,14 @@ public struct RelayConfig: Sendable, Equatable {
             maxChunkSize: try r.int("max_chunk_size", default: 1 << 20, in: 128...(64 << 20)),
             hevcMode: try r.string("hevc_mode", default: "enhanced", oneOf: ["enhanced", "legacy"]),
             handshakeTimeoutMs: try r.int("handshake_timeout_ms", default: 10_000, in: 100...600_000),
-            windowAckSize: try r.int("window_ack_size", default: 2_500_000, in: 4096...Int(Int32.max)))
+            windowAckSize: try r.int("window_ack_size", default: 2_500_000, in: 4096...Int(Int32.max)),
+            maxCommandBytes: try r.int("max_command_bytes", default: 64 << 10, in: 1024...(1 << 20)),
+            maxBytesBeforeConnect: try r.int("max_bytes_before_connect", default: 8 << 10, in: 512...(64 << 10)),
+            idleTimeoutMs: try r.int("idle_timeout_ms", default: 60_000, in: 0...3_600_000))
+        if rtmp.maxBytesBeforeConnect > rtmp.maxCommandBytes {
+            throw ConfigError(field: "rtmp.max_bytes_before_connect",
+                              message: "must not exceed max_command_bytes (\(rtmp.maxCommandBytes))")
+        }
         try r.rejectUnknownKeys()
 
         var h = try root.object("http_flv")
@@ -170,6 +187,7 @@ public struct RelayConfig: Sendable, Equatable {
             trackWaitMs: try s.int("track_wait_ms", default: 1000, in: 0...60_000),
             playWaitMs: try s.int("play_wait_ms", default: 5000, in: 0...600_000),
             rejectDuplicatePublish: try s.bool("reject_duplicate_publish", default: true),
+            crossProtocolTakeover: try s.bool("cross_protocol_takeover", default: false),
             receiveTimeoutMs: try s.int("receive_timeout_ms", default: 15_000, in: 0...3_600_000),
             receiveTimeoutAction: try s.string("receive_timeout_action", default: "close", oneOf: ["close", "keep"]),
             idleTimeoutMs: try s.int("idle_timeout_ms", default: 60_000, in: 0...86_400_000),

@@ -11,14 +11,22 @@ import NIOCore
 /// crowd leaves. Every `interval` this looks at the open connection count; once it has fallen by
 /// `minDrop` or more from the highest count since the last trim, `malloc_trim(0)` runs (off the
 /// event loops: it walks the heap) and the pages go back. Nothing happens while counts only grow.
+/// The same goes for what sources hold (`MemoryBudget`): a fall of `minBytesDrop` or more (one
+/// hostile publisher's caches freed) trims too.
 public final class MemoryTrimmer: Sendable {
     private let connections: @Sendable () -> Int
+    private let cachedBytes: (@Sendable () -> Int)?
     private let minDrop: Int
+    private let minBytesDrop: Int
     private let peak = NIOLockedValueBox(0)
+    private let bytesPeak = NIOLockedValueBox(0)
     private let task = NIOLockedValueBox<RepeatedTask?>(nil)
 
-    public init(minDrop: Int = 64, connections: @escaping @Sendable () -> Int) {
+    public init(minDrop: Int = 64, minBytesDrop: Int = 32 << 20, cachedBytes: (@Sendable () -> Int)? = nil,
+                connections: @escaping @Sendable () -> Int) {
         self.minDrop = minDrop
+        self.minBytesDrop = minBytesDrop
+        self.cachedBytes = cachedBytes
         self.connections = connections
     }
 
@@ -35,16 +43,23 @@ public final class MemoryTrimmer: Sendable {
     @discardableResult
     public func check() -> Bool {
         let now = connections()
-        let trim = peak.withLockedValue { peak -> Bool in
-            peak = max(peak, now)
-            guard peak - now >= minDrop else { return false }
-            peak = now
-            return true
-        }
+        let fewerConnections = Self.fell(peak, to: now, by: minDrop)
+        let fewerBytes = cachedBytes.map { Self.fell(bytesPeak, to: $0(), by: minBytesDrop) } ?? false
+        let trim = fewerConnections || fewerBytes
         if trim, let mallocTrim = Self.mallocTrim {
             DispatchQueue.global(qos: .utility).async { _ = mallocTrim(0) }
         }
         return trim
+    }
+
+    /// Tracks the highest value since the last fall; true (and the peak reset) on a fall of `by`.
+    private static func fell(_ peak: NIOLockedValueBox<Int>, to now: Int, by drop: Int) -> Bool {
+        peak.withLockedValue { peak -> Bool in
+            peak = max(peak, now)
+            guard peak - now >= drop else { return false }
+            peak = now
+            return true
+        }
     }
 
     /// glibc's `malloc_trim` (its header is not part of the Glibc module), nil elsewhere.

@@ -6,7 +6,8 @@ import NIOCore
 /// Touched only when sessions start and end (never per packet), so one lock is enough.
 public final class StreamRegistry: Sendable {
     public enum PublishError: Error, CustomStringConvertible {
-        case streamBusy(String)
+        /// The id is live; `heldBy` names its publisher (protocol and address).
+        case streamBusy(String, heldBy: String)
         /// `limits.max_streams` streams are live.
         case tooManyStreams(Int)
         /// Sources hold more than `limits.max_memory_bytes`.
@@ -15,7 +16,7 @@ public final class StreamRegistry: Sendable {
         case invalidStreamID(String)
         public var description: String {
             switch self {
-            case .streamBusy(let id): return "stream \(id) is already being published"
+            case .streamBusy(let id, let holder): return "stream \(id) is already published by \(holder)"
             case .tooManyStreams(let limit): return "\(limit) streams are live (limits.max_streams)"
             case .memoryExhausted(let used, let limit):
                 return "sources hold \(used) bytes, over limits.max_memory_bytes \(limit)"
@@ -52,7 +53,7 @@ public final class StreamRegistry: Sendable {
 
     private enum Claim {
         case claimed
-        case busy
+        case busy(Source)
         case full
         case noMemory
         case takesOver(Source)
@@ -64,7 +65,7 @@ public final class StreamRegistry: Sendable {
         guard isValidStreamID(source.id) else { throw .invalidStreamID(source.id) }
         let claim = state.withLockedValue { s -> Claim in
             if let current = s.sources[source.id] {
-                guard s.lingering.contains(source.id) else { return .busy }
+                guard s.lingering.contains(source.id) else { return .busy(current) }
                 s.lingering.remove(source.id)
                 s.ready.remove(source.id)
                 s.sources[source.id] = source
@@ -76,7 +77,8 @@ public final class StreamRegistry: Sendable {
             return .claimed
         }
         switch claim {
-        case .busy: throw .streamBusy(source.id)
+        case .busy(let current):
+            throw .streamBusy(source.id, heldBy: "\(current.publisher.protocolName) \(current.publisher.remoteAddress)")
         case .full: throw .tooManyStreams(maxStreams)
         case .noMemory:
             RelayMetrics.memoryBudgetRefused(kind: "publisher")
@@ -111,6 +113,16 @@ public final class StreamRegistry: Sendable {
             return s.waiters.removeValue(forKey: source.id) ?? []
         }
         for w in waiters { w.continuation.resume(returning: source) }
+    }
+
+    /// The live source a new publisher over `protocolName` may replace, or nil. With
+    /// `reject_duplicate_publish` off a newcomer takes over its own protocol's stream (an encoder
+    /// that reconnects before its old connection is seen dead); another protocol's publisher is
+    /// replaced only with `cross_protocol_takeover` (a camera's stream is not hijacked over RTMP).
+    public func takeoverCandidate(_ id: String, protocolName: String, policy: RelayConfig.Source) -> Source? {
+        guard !policy.rejectDuplicatePublish, let current = source(id) else { return nil }
+        guard current.publisher.protocolName == protocolName || policy.crossProtocolTakeover else { return nil }
+        return current
     }
 
     /// Whether a publisher holds `id` now; a source whose publisher dropped and whose players wait
