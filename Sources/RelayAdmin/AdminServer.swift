@@ -1,5 +1,8 @@
 import Foundation
 import Hummingbird
+// HTTP1Channel, ServerChildChannel and the HTTP part types: modules of the Hummingbird product.
+import HummingbirdCore
+import NIOHTTPTypes
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -43,6 +46,9 @@ public final class AdminServer: Sendable {
     let api: AdminAPI
     private let group: any EventLoopGroup
     private let logger: Logger
+    /// Admin connections: `admin.max_connections` in all, `limits.max_connections_per_ip` per IP.
+    let connections: ConnectionLimiter
+    private let limits: RelayConfig.Limits
 
     private struct Running {
         var services: ServiceGroup
@@ -57,13 +63,29 @@ public final class AdminServer: Sendable {
         self.api = AdminAPI(environment: environment, config: config)
         self.group = group
         self.logger = logger
+        let limits = environment.context.config.limits
+        self.limits = limits
+        self.connections = ConnectionLimiter(
+            limits: RelayConfig.Limits(maxConnections: config.maxConnections, maxConnectionsPerIP: limits.maxConnectionsPerIP,
+                                       maxStreams: 0),
+            logger: logger)
     }
 
     /// Binds the listener; returns its channel once it accepts connections.
     public func start() async throws -> any Channel {
         let bound = BoundOnce()
+        let connections = self.connections
+        let policy = ConnectionGuard.Policy(listener: "admin", establishMs: config.requestTimeoutMs, idleMs: limits.idleTimeoutMs,
+                                            establishKey: "admin.request_timeout_ms", expecting: "a complete request")
+        let logger = self.logger
+        let server = HTTPServerBuilder { responder in
+            GuardedHTTP1Channel(inner: HTTP1Channel(responder: responder, configuration: .init(
+                                    additionalChannelHandlers: [AdminRequestMarker()])),
+                                connections: connections, policy: policy, logger: logger)
+        }
         let app = Application(
             router: api.router(),
+            server: server,
             configuration: .init(address: .hostname(config.listener.host, port: config.listener.port),
                                  serverName: "LiveRelay"),
             onServerRunning: { channel in bound.succeed(channel) },
@@ -98,7 +120,60 @@ public final class AdminServer: Sendable {
 
 enum AdminServerError: Error, CustomStringConvertible {
     case stoppedBeforeListening
-    var description: String { "the admin server stopped before it was listening" }
+    case connectionRefused
+    var description: String {
+        switch self {
+        case .stoppedBeforeListening: return "the admin server stopped before it was listening"
+        case .connectionRefused: return "connection refused by the admin connection limits"
+        }
+    }
+}
+
+/// Hummingbird's HTTP/1 child channel behind the admin's connection limits and a
+/// `ConnectionGuard` (each request within `admin.request_timeout_ms`; idle connections closed),
+/// the same guard every media listener has.
+struct GuardedHTTP1Channel: ServerChildChannel {
+    typealias Value = HTTP1Channel.Value
+    let inner: HTTP1Channel
+    let connections: ConnectionLimiter
+    let policy: ConnectionGuard.Policy
+    let logger: Logger
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        guard connections.admit(channel, listener: "admin") else {
+            return channel.eventLoop.makeFailedFuture(AdminServerError.connectionRefused)
+        }
+        let guardian = ConnectionGuard(policy: policy, logger: self.logger)
+        let added = channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(guardian, position: .first)
+        }
+        return added.flatMap { inner.setup(channel: channel, logger: logger) }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await inner.handle(value: value, logger: logger)
+    }
+}
+
+/// Tells the admin connection's guard when a request has fully arrived (the server's time
+/// from then on) and when it is answered (a new deadline for the next one).
+final class AdminRequestMarker: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if case .end = unwrapInboundIn(data) { ConnectionGuard.mark(.serving, context) }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        var last = false
+        if case .end = unwrapOutboundIn(data) { last = true }
+        context.write(data, promise: promise)
+        if last { ConnectionGuard.mark(.answered, context) }
+    }
 }
 
 /// Resolves once with the bound channel or the error that prevented binding.

@@ -220,7 +220,8 @@ public final class GB28181Service: Sendable {
     private func bindOwn(_ port: GBPort, owner: GBReceiver) async throws -> any Channel {
         switch port {
         case .shared:
-            preconditionFailure("shared receivers have no port of their own")
+            // `open` never asks for one (shared receivers have no port of their own); refuse, not trap.
+            throw GBError.noSharedPort(owner.mode)
         case .fixed(let n):
             let ch: any Channel
             do {
@@ -271,7 +272,7 @@ public final class GB28181Service: Sendable {
             .childChannelOption(.socketOption(.so_rcvbuf), value: 1 << 20)
             .childChannelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture {
-                    guard service.context.connections.admit(ch, listener: "gb28181") else { return }
+                    guard try service.context.admitAndGuard(ch, listener: "gb28181") else { return }
                     try service.addTCPHandlers(ch, owner: owner, mode: .tcpPassive)
                 }
             }
@@ -283,6 +284,7 @@ public final class GB28181Service: Sendable {
     func addTCPHandlers(_ ch: any Channel, owner: GBReceiver?, mode: GBMode) throws -> GBTCPHandler {
         let handler = GBTCPHandler(service: self, owner: owner, mode: mode)
         try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(RFC4571FrameDecoder(), maximumBufferSize: 1 << 20))
+        try ch.pipeline.syncOperations.addHandler(PublishOnFirstFrame())
         try ch.pipeline.syncOperations.addHandler(handler)
         return handler
     }
@@ -298,6 +300,7 @@ public final class GB28181Service: Sendable {
             .channelOption(.socketOption(.so_rcvbuf), value: 1 << 20)
             .channelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture {
+                    try service.context.guardConnection(ch, listener: "gb28181")
                     let handler = try service.addTCPHandlers(ch, owner: receiver, mode: .tcpActive)
                     handler.onClose = {
                         receiver.disown(ch)

@@ -10,24 +10,29 @@ import RelayCore
 /// (hooks/README.md).
 ///
 /// - Decisions (`authorize`): any 2xx allows; another status denies; no answer within the hook's
-///   `timeout_ms` (or a connection error, or `max_in_flight` reached) denies, or allows for a
+///   `timeout_ms` (or a connection error, or its class's budget reached) denies, or allows for a
 ///   `fail_open` hook. The caller gets its answer by the deadline even if the HTTP client has not
 ///   given up yet (a guard timer resumes it).
 /// - Notifications (`notify`) are fire-and-forget on a Task; beyond `max_in_flight` they are
 ///   dropped with a warning.
+/// - Each `HookClass` (on_publish, on_play, the rest) has its own budget of calls in flight and
+///   its own HTTP client (connection pool): a call over budget is answered at once, never
+///   queued, and a flood of one class never delays another's calls.
 /// - Nothing here runs on or waits on a media event loop: requests are Tasks, their I/O is the
 ///   HTTP client's.
 public final class HTTPEventHooks: EventHooks {
     /// Swapped by `reload` (admin API); read once per hook call.
     private let configBox: NIOLockedValueBox<RelayConfig.Hooks>
     private var config: RelayConfig.Hooks { configBox.withLockedValue { $0 } }
-    private let client: HTTPClient
+    private let clients: [HookClass: HTTPClient]
     private let loops: any EventLoopGroup
     /// The hook client's own event loop when none is given: hook traffic neither waits behind
     /// media writes on busy relay loops nor takes their time.
     private let ownLoops: MultiThreadedEventLoopGroup?
     private let logger: Logger
-    private let inFlight = NIOLockedValueBox(0)
+    private let inFlight = NIOLockedValueBox([HookClass: Int]())
+    /// One warning per class per second when calls are over budget (a flood would log per call).
+    private let overBudgetLog = NIOLockedValueBox([HookClass: (last: NIODeadline, suppressed: Int)]())
     private let isShutDown = NIOLockedValueBox(false)
     /// Largest body read from an answer.
     static let maxAnswerBytes = 64 << 10
@@ -53,7 +58,11 @@ public final class HTTPEventHooks: EventHooks {
         configuration.httpVersion = .automatic
         // A hook server that refuses connections answers "no" at once, not at the timeout.
         configuration.connectionPool.retryConnectionEstablishment = false
-        self.client = HTTPClient(eventLoopGroup: group, configuration: configuration)
+        var clients: [HookClass: HTTPClient] = [:]
+        for kind in HookClass.allCases {
+            clients[kind] = HTTPClient(eventLoopGroup: group, configuration: configuration)
+        }
+        self.clients = clients
     }
 
     public func isConfigured(_ event: HookEvent) -> Bool {
@@ -64,14 +73,16 @@ public final class HTTPEventHooks: EventHooks {
                           extra: [String: JSONValue]) async -> HookDecision {
         let config = self.config
         guard let endpoint = config.endpoint(event) else { return .notConfigured }
-        guard acquire() else {
-            logger.warning("\(event.rawValue) for \(stream): \(config.maxInFlight) hooks already in flight (max_in_flight)")
-            return unanswered(endpoint, event, "not sent: \(config.maxInFlight) hooks in flight")
+        let kind = HookClass(event)
+        guard acquire(kind, config) else {
+            let decision = unanswered(endpoint, event, "not sent: \(config.maxInFlight(kind)) \(kind.rawValue) hooks in flight")
+            overBudget(kind, config, "\(event.rawValue) for \(stream) (\(session.protocolName) \(session.remoteAddress)) \(decision.allowed ? "allowed (fail_open)" : "denied")")
+            return decision
         }
-        defer { release() }
+        defer { release(kind) }
         let body = HookBody.make(event, stream: stream, session: session, extra: extra)
         let started = NIODeadline.now()
-        let outcome = await post(endpoint, body: body)
+        let outcome = await post(endpoint, body: body, kind: kind)
         Self.count(event, outcome, since: started)
         let ms = Double((NIODeadline.now() - started).nanoseconds) / 1e6
         let took = String(format: "%.1f", ms)
@@ -96,15 +107,16 @@ public final class HTTPEventHooks: EventHooks {
     public func notify(_ event: HookEvent, stream: String?, session: SessionInfo?, extra: [String: JSONValue]) {
         let config = self.config
         guard let endpoint = config.endpoint(event), !isShutDown.withLockedValue({ $0 }) else { return }
-        guard acquire() else {
-            logger.warning("dropping \(event.rawValue) for \(stream ?? "-"): \(config.maxInFlight) hooks already in flight (max_in_flight)")
+        let kind = HookClass(event)
+        guard acquire(kind, config) else {
+            overBudget(kind, config, "dropping \(event.rawValue) for \(stream ?? "-")")
             return
         }
         let body = HookBody.make(event, stream: stream, session: session, extra: extra)
         Task {
-            defer { self.release() }
+            defer { self.release(kind) }
             let started = NIODeadline.now()
-            let outcome = await self.post(endpoint, body: body)
+            let outcome = await self.post(endpoint, body: body, kind: kind)
             Self.count(event, outcome, since: started)
             switch outcome {
             case .answered(let status, _) where (200..<300).contains(status):
@@ -118,8 +130,8 @@ public final class HTTPEventHooks: EventHooks {
     }
 
     /// Applies a new `hooks` section (admin API `POST /api/v1/hooks/reload`): URLs, timeouts,
-    /// fail-open and `max_in_flight` apply to the next hook call; `max_connections` keeps the
-    /// value the client was made with.
+    /// fail-open and the `*max_in_flight` budgets apply to the next hook call; `max_connections`
+    /// keeps the value the clients were made with.
     public func reload(_ config: RelayConfig.Hooks) {
         configBox.withLockedValue { $0 = config }
     }
@@ -135,7 +147,10 @@ public final class HTTPEventHooks: EventHooks {
     }
 
     /// Hooks waiting for an answer now.
-    public var pending: Int { inFlight.withLockedValue { $0 } }
+    public var pending: Int { inFlight.withLockedValue { $0.values.reduce(0, &+) } }
+
+    /// Hooks of `kind` waiting for an answer now.
+    public func pending(_ kind: HookClass) -> Int { inFlight.withLockedValue { $0[kind] ?? 0 } }
 
     /// Waits (bounded by the longest hook timeout + 1 s) for hooks in flight, then closes the client.
     public func shutdown() async {
@@ -147,7 +162,7 @@ public final class HTTPEventHooks: EventHooks {
             try? await Task.sleep(nanoseconds: 10_000_000)
         }
         isShutDown.withLockedValue { $0 = true }
-        try? await client.shutdown()
+        for client in clients.values { try? await client.shutdown() }
         try? await ownLoops?.shutdownGracefully()
     }
 
@@ -158,16 +173,40 @@ public final class HTTPEventHooks: EventHooks {
         case failed(String)
     }
 
-    private func acquire() -> Bool {
-        inFlight.withLockedValue { n in
-            guard n < config.maxInFlight else { return false }
-            n += 1
+    private func acquire(_ kind: HookClass, _ config: RelayConfig.Hooks) -> Bool {
+        let limit = config.maxInFlight(kind)
+        return inFlight.withLockedValue { counts in
+            let n = counts[kind] ?? 0
+            guard n < limit else { return false }
+            counts[kind] = n + 1
             return true
         }
     }
 
-    private func release() {
-        inFlight.withLockedValue { $0 -= 1 }
+    private func release(_ kind: HookClass) {
+        inFlight.withLockedValue { counts in
+            let n = counts[kind] ?? 0
+            counts[kind] = n > 1 ? n - 1 : nil
+        }
+    }
+
+    /// A call over its class's budget: counted, and one warning per class per second.
+    private func overBudget(_ kind: HookClass, _ config: RelayConfig.Hooks, _ what: String) {
+        RelayMetrics.hookOverBudget(kind: kind.rawValue)
+        let now = NIODeadline.now()
+        let suppressed = overBudgetLog.withLockedValue { log -> Int? in
+            if let entry = log[kind], now - entry.last < .seconds(1) {
+                log[kind] = (entry.last, entry.suppressed &+ 1)
+                return nil
+            }
+            let skipped = log[kind]?.suppressed ?? 0
+            log[kind] = (now, 0)
+            return skipped
+        }
+        guard let suppressed else { return }
+        let key = kind == .other ? "max_in_flight" : "\(kind.rawValue)_max_in_flight"
+        let more = suppressed > 0 ? " (\(suppressed) more since the last such line)" : ""
+        logger.warning("\(what): \(config.maxInFlight(kind)) \(kind.rawValue) hooks already in flight (hooks.\(key))\(more)")
     }
 
     private func unanswered(_ endpoint: RelayConfig.Hooks.Endpoint, _ event: HookEvent, _ why: String) -> HookDecision {
@@ -176,7 +215,7 @@ public final class HTTPEventHooks: EventHooks {
     }
 
     /// POSTs `body`; answers by the hook's deadline (+ `guardSlack`) whatever the client does.
-    private func post(_ endpoint: RelayConfig.Hooks.Endpoint, body: String) async -> Outcome {
+    private func post(_ endpoint: RelayConfig.Hooks.Endpoint, body: String, kind: HookClass) async -> Outcome {
         let deadline = NIODeadline.now() + .milliseconds(Int64(endpoint.timeoutMs))
         let timedOut = Outcome.failed("timed out after \(endpoint.timeoutMs) ms")
         let once = NIOLockedValueBox<(CheckedContinuation<Outcome, Never>?, Task<Void, Never>?, Scheduled<Void>?)>((nil, nil, nil))
@@ -193,7 +232,7 @@ public final class HTTPEventHooks: EventHooks {
             once.withLockedValue { $0.0 = continuation }
             let timer = loops.any().scheduleTask(deadline: deadline + Self.guardSlack) { finish(timedOut) }
             let task = Task {
-                let outcome = await self.execute(endpoint.url, body: body, deadline: deadline, timedOut: timedOut)
+                let outcome = await self.execute(endpoint.url, body: body, kind: kind, deadline: deadline, timedOut: timedOut)
                 finish(outcome)
             }
             let alreadyDone = once.withLockedValue { state -> Bool in
@@ -208,7 +247,8 @@ public final class HTTPEventHooks: EventHooks {
         }
     }
 
-    private func execute(_ url: String, body: String, deadline: NIODeadline, timedOut: Outcome) async -> Outcome {
+    private func execute(_ url: String, body: String, kind: HookClass, deadline: NIODeadline, timedOut: Outcome) async -> Outcome {
+        guard let client = clients[kind] else { return .failed("no HTTP client") }
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")

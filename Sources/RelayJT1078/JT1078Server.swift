@@ -15,10 +15,11 @@ public enum JT1078Server {
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    guard relay.connections.admit(channel, listener: "jt1078") else { return }
+                    guard try relay.admitAndGuard(channel, listener: "jt1078") else { return }
                     let decoder = JT1078FrameDecoder(version: version, maxBodyBytes: maxBody)
                     let sync = channel.pipeline.syncOperations
                     try sync.addHandler(ByteToMessageHandler(decoder, maximumBufferSize: decoder.maximumBufferSize))
+                    try sync.addHandler(PublishOnFirstFrame())
                     try sync.addHandler(JT1078ConnectionHandler(relay: relay, pinned: version))
                 }
             }

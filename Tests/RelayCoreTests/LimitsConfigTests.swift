@@ -50,3 +50,40 @@ import Testing
         #expect(error(#"{"source": {"publisher_grace_ms": -5}}"#)?.field == "source.publisher_grace_ms")
     }
 }
+
+/// Issue 16: the listener guard's, the admin listener's and the hook budgets' keys.
+@Suite struct ListenerLimitsConfigTests {
+    func parse(_ json: String) throws -> RelayConfig { try RelayConfig.parse(Data(json.utf8)) }
+
+    func error(_ json: String) -> ConfigError? {
+        do { _ = try parse(json); return nil } catch let e as ConfigError { return e } catch { return nil }
+    }
+
+    @Test func defaults() throws {
+        let c = try parse("{}")
+        #expect(c.limits.establishTimeoutMs == 15_000 && c.limits.idleTimeoutMs == 60_000)
+        #expect(c.admin.requestTimeoutMs == 10_000 && c.admin.maxConnections == 64)
+        #expect(c.hooks.maxInFlight == 1024 && c.hooks.publishMaxInFlight == 256 && c.hooks.playMaxInFlight == 512)
+        #expect(c.hooks.maxInFlight(.publish) == 256 && c.hooks.maxInFlight(.play) == 512 && c.hooks.maxInFlight(.other) == 1024)
+    }
+
+    @Test func valuesAreRead() throws {
+        let c = try parse(#"""
+        {"limits": {"establish_timeout_ms": 500, "idle_timeout_ms": 0},
+         "admin": {"request_timeout_ms": 700, "max_connections": 3},
+         "hooks": {"publish_max_in_flight": 5, "play_max_in_flight": 6, "max_in_flight": 7}}
+        """#)
+        #expect(c.limits.establishTimeoutMs == 500 && c.limits.idleTimeoutMs == 0)
+        #expect(c.admin.requestTimeoutMs == 700 && c.admin.maxConnections == 3)
+        #expect(c.hooks.maxInFlight(.publish) == 5 && c.hooks.maxInFlight(.play) == 6 && c.hooks.maxInFlight(.other) == 7)
+    }
+
+    @Test func rangesAreChecked() {
+        #expect(error(#"{"limits": {"establish_timeout_ms": 0}}"#)?.field == "limits.establish_timeout_ms")
+        #expect(error(#"{"limits": {"idle_timeout_ms": 50}}"#)?.field == "limits.idle_timeout_ms")
+        #expect(error(#"{"admin": {"request_timeout_ms": 10}}"#)?.field == "admin.request_timeout_ms")
+        #expect(error(#"{"admin": {"max_connections": 0}}"#)?.field == "admin.max_connections")
+        #expect(error(#"{"hooks": {"play_max_in_flight": 0}}"#)?.field == "hooks.play_max_in_flight")
+        #expect(error(#"{"hooks": {"publish_max_in_flight": -1}}"#)?.field == "hooks.publish_max_in_flight")
+    }
+}

@@ -114,7 +114,7 @@ import Testing
     @Test func beyondMaxInFlightDecisionsAreNotSent() async throws {
         let silent = try Listener()
         defer { silent.close() }
-        let h = try hooks(#"{"max_in_flight": 1, "on_play": {"url": "http://127.0.0.1:\#(silent.port)/h", "timeout_ms": 500}}"#)
+        let h = try hooks(#"{"play_max_in_flight": 1, "on_play": {"url": "http://127.0.0.1:\#(silent.port)/h", "timeout_ms": 500}}"#)
         let session = self.session
         async let first = h.authorize(.play, stream: "a/b", session: session, extra: [:])
         try await Task.sleep(nanoseconds: 100_000_000)
@@ -124,6 +124,36 @@ import Testing
         #expect(!second.allowed)
         #expect(second.reason.contains("in flight"), "\(second.reason)")
         #expect(await !first.allowed)
+        await h.shutdown()
+    }
+
+    /// Issue 16: players flooding on_play must not use up on_publish's budget (nor the reverse).
+    @Test func eachHookClassHasItsOwnBudget() async throws {
+        let silent = try Listener()
+        defer { silent.close() }
+        let url = "http://127.0.0.1:\(silent.port)/h"
+        let h = try hooks(#"{"play_max_in_flight": 2, "publish_max_in_flight": 1, "max_in_flight": 1, "timeout_ms": 400, "on_play": "\#(url)", "on_publish": {"url": "\#(url)", "fail_open": true}}"#)
+        let session = self.session
+        async let play1 = h.authorize(.play, stream: "a/1", session: session, extra: [:])
+        async let play2 = h.authorize(.play, stream: "a/2", session: session, extra: [:])
+        try await Task.sleep(nanoseconds: 100_000_000)
+        #expect(h.pending(.play) == 2)
+        // A third play is over budget: answered at once, not queued.
+        let start = NIODeadline.now()
+        let play3 = await h.authorize(.play, stream: "a/3", session: session, extra: [:])
+        #expect((NIODeadline.now() - start) < .milliseconds(50))
+        #expect(!play3.allowed && play3.reason.contains("in flight"), "\(play3.reason)")
+        // A publish is still sent (it waits for its own answer: a timeout here, fail-open).
+        async let publish1 = h.authorize(.publish, stream: "a/p", session: session, extra: [:])
+        try await Task.sleep(nanoseconds: 50_000_000)
+        #expect(h.pending(.publish) == 1)
+        // Its own budget of 1 is full now: the next publish is answered at once, fail-open.
+        let publish2 = await h.authorize(.publish, stream: "a/q", session: session, extra: [:])
+        #expect(publish2.allowed && publish2.reason.contains("in flight") && publish2.reason.contains("fail-open"), "\(publish2.reason)")
+        let first = await publish1
+        #expect(first.allowed && first.reason.contains("timed out"), "\(first.reason)")
+        _ = await (play1, play2)
+        #expect(h.pending == 0)
         await h.shutdown()
     }
 }

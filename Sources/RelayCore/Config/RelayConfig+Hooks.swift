@@ -18,13 +18,29 @@ extension RelayConfig {
         /// Default timeout and fail-open switch of every hook (each may override them).
         public var timeoutMs: Int
         public var failOpen: Bool
-        /// Hooks waiting for an answer at once; beyond it decisions are treated as unanswered
-        /// (denied unless fail-open) and notifications are dropped with a log line.
+        /// Hooks other than on_publish and on_play (notifications, timeout decisions) waiting
+        /// for an answer at once; beyond it decisions are treated as unanswered (denied unless
+        /// fail-open) and notifications are dropped with a log line.
         public var maxInFlight: Int
-        /// HTTP/1.1 connections kept per hook server.
+        /// on_publish calls waiting at once: a budget of their own, so a flood of players (each
+        /// an on_play call to a slow hook server) cannot keep publishers from being admitted.
+        public var publishMaxInFlight: Int
+        /// on_play calls waiting at once; beyond it a play is answered at once as unanswered.
+        public var playMaxInFlight: Int
+        /// HTTP/1.1 connections kept per hook server, for each class of hooks (on_publish,
+        /// on_play, the rest: each has its own connection pool).
         public var maxConnections: Int
         /// By event name ("on_publish"); a missing entry means no hook for that event.
         public var endpoints: [String: Endpoint]
+
+        /// Calls of `kind` that may wait for an answer at once.
+        public func maxInFlight(_ kind: HookClass) -> Int {
+            switch kind {
+            case .publish: return publishMaxInFlight
+            case .play: return playMaxInFlight
+            case .other: return maxInFlight
+            }
+        }
 
         public func endpoint(_ event: HookEvent) -> Endpoint? { endpoints[event.rawValue] }
         public var isEmpty: Bool { endpoints.isEmpty }
@@ -54,6 +70,8 @@ extension RelayConfig {
         let failOpen = try r.bool("fail_open", default: false)
         var hooks = Hooks(timeoutMs: timeoutMs, failOpen: failOpen,
                           maxInFlight: try r.int("max_in_flight", default: 1024, in: 1...1_000_000),
+                          publishMaxInFlight: try r.int("publish_max_in_flight", default: 256, in: 1...1_000_000),
+                          playMaxInFlight: try r.int("play_max_in_flight", default: 512, in: 1...1_000_000),
                           maxConnections: try r.int("max_connections", default: 32, in: 1...4096),
                           endpoints: [:])
         for event in HookEvent.allCases {

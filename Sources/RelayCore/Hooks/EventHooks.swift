@@ -1,3 +1,4 @@
+import CoreMetrics
 import NIOCore
 
 /// The operator's hooks (DESIGN.md "Hooks"); `hooks/README.md` documents every body field.
@@ -10,6 +11,23 @@ public enum HookEvent: String, Sendable, CaseIterable {
     case receiveTimeout = "on_receive_timeout"
     case idleTimeout = "on_idle_timeout"
     case record = "on_record"
+}
+
+/// Hook calls are budgeted (calls in flight, HTTP connections) per class, so one class cannot
+/// use up another's: players flooding on_play never starve publishers' on_publish.
+public enum HookClass: String, Sendable, CaseIterable {
+    case publish
+    case play
+    /// Notifications and the timeout decisions.
+    case other
+
+    public init(_ event: HookEvent) {
+        switch event {
+        case .publish: self = .publish
+        case .play: self = .play
+        default: self = .other
+        }
+    }
 }
 
 /// The answer to a hook that decides something (on_publish, on_play, the timeouts).
@@ -123,4 +141,12 @@ public struct RecordingAttachment: Sendable {
 /// when it becomes playable with recording on (config `record` or the on_publish answer).
 public protocol StreamRecorder: Sendable {
     func makeRecording(stream: String, publisher: SessionInfo, eventLoop: any EventLoop) -> RecordingAttachment?
+}
+
+extension RelayMetrics {
+    /// A hook call answered (or a notification dropped) at once because its class had
+    /// `hooks.*max_in_flight` calls waiting already.
+    public static func hookOverBudget(kind: String) {
+        Counter(label: "relay_hook_over_budget_total", dimensions: [("class", kind)]).increment()
+    }
 }

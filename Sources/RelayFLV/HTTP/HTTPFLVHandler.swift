@@ -26,14 +26,41 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            if request == nil && !answered { request = head }
+            guard request == nil && !answered else { return }
+            if let refusal = Self.bodyRefusal(head) {
+                // A play request has no body; one that declares one would hold the connection
+                // (and its slot) while the body trickles in, or never comes.
+                RelayMetrics.parseError(protocol: "flv")
+                logger.warning("HTTP-FLV request from \(remote(context)) refused: \(refusal.reason)")
+                answered = true
+                respond(context, status: refusal.status, body: "\(refusal.reason)\n")
+                return
+            }
+            request = head
         case .body:
-            break  // requests we serve have no body; ignore, bounded by the decoder
+            break  // unreachable for a request we serve: one with a body is refused at its head
         case .end:
             guard let head = request, !answered else { return }
             answered = true
+            // From here the server works (hook, waiting for the stream): not the peer's time.
+            ConnectionGuard.mark(.serving, context)
             handle(head, context: context)
         }
+    }
+
+    /// Why a request head that announces a body is refused (nil: it announces none).
+    static func bodyRefusal(_ head: HTTPRequestHead) -> (status: HTTPResponseStatus, reason: String)? {
+        if head.headers.contains(name: "Transfer-Encoding") {
+            return (.badRequest, "a play request must not have a body (Transfer-Encoding)")
+        }
+        for value in head.headers["Content-Length"] {
+            let trimmed = value.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed()
+            guard let length = Int(String(trimmed)), length >= 0 else {
+                return (.badRequest, "bad Content-Length")
+            }
+            if length > 0 { return (.payloadTooLarge, "a play request must not have a body (Content-Length \(length))") }
+        }
+        return nil
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -146,6 +173,7 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
                                trailer: { ByteBuffer(string: "0\r\n\r\n") })
         self.sink = sink
         self.source = source
+        ConnectionGuard.mark(.playing, context)
         logger.info("HTTP-FLV player joined", metadata: ["remote": "\(info.remoteAddress)", "stream": "\(id)"])
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)

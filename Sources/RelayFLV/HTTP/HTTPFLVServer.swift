@@ -17,7 +17,7 @@ public enum HTTPFLVServer {
             .childChannelOption(.writeBufferWaterMark, value: PlayerSocket.waterMark(player))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    guard relay.connections.admit(channel, listener: "http_flv") else { return }
+                    guard try relay.admitAndGuard(channel, listener: "http_flv") else { return }
                     PlayerSocket.applySendBuffer(player, to: channel)
                     try channel.pipeline.syncOperations.addHandler(RequestHeadGuard(
                         protocolName: "flv", timeoutMs: http.requestTimeoutMs, maxBytes: http.maxHeaderBytes,

@@ -13,7 +13,8 @@ public enum RTMPServer {
             .childChannelOption(.writeBufferWaterMark, value: PlayerSocket.waterMark(player))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    guard relay.connections.admit(channel, listener: "rtmp") else { return }
+                    // No establish deadline until RTMPServerHandler marks itself (it has its own publish/play timer).
+                    guard try relay.admitAndGuard(channel, listener: "rtmp", establish: false) else { return }
                     PlayerSocket.applySendBuffer(player, to: channel)
                     try channel.pipeline.syncOperations.addHandler(RTMPServerHandler(relay: relay))
                 }

@@ -141,6 +141,9 @@ final class RTSPServerHandler: ChannelInboundHandler {
                 }
             }
         }
+        guard !closing else { return }
+        // The connection guard's deadline runs only while we wait for the client.
+        ConnectionGuard.mark(busy ? .serving : session?.player != nil ? .playing : .waiting, context)
     }
 
     /// The request in progress is answered: take the next one.
