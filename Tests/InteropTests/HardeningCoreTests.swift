@@ -13,7 +13,8 @@ struct HardeningCoreTests {
     /// Defect 2: audio timestamps alternating 0x80000001 and 0 on a 16,777,215 Hz AAC track, with
     /// an RTSP player attached. On 413d2a0 the RTP muxer's rescale trapped within ~130 k pairs.
     @Test func hostileTimestampsKeepEveryOutputClockMonotonic() async throws {
-        let server = try await TestServer.start(#""source": {"track_wait_ms": 200, "max_packet_rate": 0}"#)
+        let server = try await TestServer.start(
+            #""source": {"track_wait_ms": 200, "max_packet_rate": 0, "max_timestamp_jumps_per_minute": 0}"#)
         let publisher = try await RawRTMPPublisher.publish(port: server.rtmpPort, app: "live", stream: "ts")
         // AudioSpecificConfig: AAC LC, explicit rate 0xFFFFFF Hz, mono.
         try await publisher.send(RawRTMPPublisher.audio(timestamp: 0, body: [0xAF, 0x00, 0x17, 0xFF, 0xFF, 0xFF, 0x88]))
@@ -50,6 +51,25 @@ struct HardeningCoreTests {
         #expect(server.log.contains("timestamp jump on track"))
         await player.close()
         await publisher.close()
+        await server.stop()
+    }
+
+    /// Defect 2, at the defaults: a publisher whose times jump on every packet is ended with one
+    /// log line after `source.max_timestamp_jumps_per_minute`; the server and admin stay up.
+    @Test func timestampsThatJumpAllTheTimeEndTheStream() async throws {
+        let server = try await TestServer.start(#""source": {"track_wait_ms": 200}"#)
+        let publisher = try await RawRTMPPublisher.publish(port: server.rtmpPort, app: "live", stream: "ts")
+        try await publisher.send(RawRTMPPublisher.audio(timestamp: 0, body: [0xAF, 0x00, 0x17, 0xFF, 0xFF, 0xFF, 0x88]))
+        var flood = ByteBuffer()
+        for _ in 0..<1000 {
+            RawRTMPPublisher.audio(timestamp: 0x8000_0001, body: [0xAF, 0x01, 0x21], into: &flood)
+            RawRTMPPublisher.audio(timestamp: 0, body: [0xAF, 0x01, 0x21], into: &flood)
+        }
+        try await publisher.send(flood)
+        #expect(await publisher.waitClosed(seconds: 10), "the publisher was not closed")
+        #expect(server.log.contains("timestamps jumped"))
+        let admin = try await timedAdminGet(server.adminPort)
+        #expect(admin.status == 200 && admin.ms < 100, "admin answered \(admin.status) in \(admin.ms) ms")
         await server.stop()
     }
 

@@ -80,6 +80,8 @@ public struct RelayConfig: Sendable, Equatable {
         /// A timestamp step larger than this (either way) is a discontinuity: the output clock
         /// continues instead of following it (`MediaClock`).
         public var maxTimestampJumpMs: Int
+        /// More discontinuities than this within a minute end the stream (0 = never).
+        public var maxTimestampJumpsPerMinute: Int
         /// Bytes one source may hold for players (its GOP cache and every TransStream's cached
         /// segments, as allocated); past it the caches are dropped and new players wait for the
         /// next key frame.
@@ -194,6 +196,7 @@ public struct RelayConfig: Sendable, Equatable {
             idleTimeoutAction: try s.string("idle_timeout_action", default: "keep", oneOf: ["close", "keep"]),
             publisherGraceMs: try s.int("publisher_grace_ms", default: 3000, in: 0...600_000),
             maxTimestampJumpMs: try s.int("max_timestamp_jump_ms", default: 10_000, in: 100...600_000),
+            maxTimestampJumpsPerMinute: try s.int("max_timestamp_jumps_per_minute", default: 100, in: 0...1_000_000),
             maxMemoryBytes: try s.int("max_memory_bytes", default: 128 << 20, in: (1 << 20)...(1 << 34)),
             maxPacketRate: try s.int("max_packet_rate", default: 20_000, in: 0...10_000_000))
         try s.rejectUnknownKeys()

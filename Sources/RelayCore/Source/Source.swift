@@ -54,6 +54,8 @@ public actor Source {
     private var clockOrigin: (inMs: Int64, outMs: Int64)?
     public private(set) var timestampJumps: UInt64 = 0
     private var jumpsReported: UInt64 = 0
+    private var jumpWindowStart = NIODeadline.now()
+    private var jumpsInWindow = 0
 
     /// What this source holds for players as last reported to `context.memory`.
     private var reportedBytes = 0
@@ -111,6 +113,7 @@ public actor Source {
         guard !isClosed, let stream = tracks[packet.streamIndex] else { return }
         guard admitRate() else { return }
         let packet = clocked(packet, stream: stream)
+        guard !isClosed else { return }
         lifecycle.mediaArrived()
         packetsIn &+= 1
         bytesIn &+= UInt64(packet.payload.readableBytes)
@@ -224,6 +227,21 @@ public actor Source {
         if timestampJumps <= 3 || timestampJumps.isMultiple(of: 1000) {
             reportJumps()
             logger.notice("timestamp jump on track \(packet.streamIndex) (\(packet.codec)): continuing the output clock (\(timestampJumps) so far)")
+        }
+        // An encoder restarts now and then; times that jump all the time are not a stream.
+        let limit = config.maxTimestampJumpsPerMinute
+        guard limit > 0 else { return }
+        let now = NIODeadline.now()
+        if now - jumpWindowStart >= .seconds(60) {
+            jumpWindowStart = now
+            jumpsInWindow = 0
+        }
+        jumpsInWindow += 1
+        if jumpsInWindow > limit {
+            RelayMetrics.parseError(protocol: publisher.protocolName)
+            let why = "publisher \(publisher.remoteAddress): timestamps jumped \(jumpsInWindow) times within a minute (source.max_timestamp_jumps_per_minute \(limit))"
+            logger.warning("closing the stream: \(why)")
+            close(reason: why)
         }
     }
 
