@@ -22,9 +22,14 @@ public struct PlayStartGate: Sendable {
     public let rtpChannels: [UInt8]
     public private(set) var starts: [UInt8: RTPStart] = [:]
     public private(set) var segments: [Segment] = []
+    /// What `segments` hold as allocated; past `maxHeldBytes` they are dropped and the gate
+    /// starts again at the next key frame (a player is not worth unbounded memory).
+    private var heldBytes = 0
+    public let maxHeldBytes: Int
 
-    public init(rtpChannels: [UInt8]) {
+    public init(rtpChannels: [UInt8], maxHeldBytes: Int = 16 << 20) {
         self.rtpChannels = rtpChannels
+        self.maxHeldBytes = maxHeldBytes
     }
 
     public var isComplete: Bool { starts.count == rtpChannels.count }
@@ -34,6 +39,13 @@ public struct PlayStartGate: Sendable {
 
     public mutating func offer(_ segment: Segment) {
         if segments.isEmpty && !segment.startsWithKeyFrame { return }
+        heldBytes += MemoryCost.held(segment.bytes) + MemoryCost.segmentOverhead
+        if heldBytes > maxHeldBytes {
+            segments = []
+            heldBytes = 0
+            if !segment.startsWithKeyFrame { return }
+            heldBytes = MemoryCost.held(segment.bytes) + MemoryCost.segmentOverhead
+        }
         segments.append(segment)
         guard !isComplete else { return }
         for (channel, packet) in InterleavedFrames(segment.bytes)

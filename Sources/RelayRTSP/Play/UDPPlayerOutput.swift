@@ -29,7 +29,8 @@ final class UDPPlayerOutput {
     /// Closes the RTSP connection (the session goes with it).
     private let closeSession: () -> Void
     private var waitingForKey = false
-    private var backlog: [ByteBuffer] = []
+    /// A ring: the pace drains from the front (an array would shift on every removal).
+    private var backlog = CircularBuffer<ByteBuffer>()
     private var backlogBytes = 0
     private var pump: Scheduled<Void>?
     private var stopped = false
@@ -101,9 +102,10 @@ final class UDPPlayerOutput {
         backlogBytes + sockets.reduce(0) { $0 + ((try? $1.syncOptions?.getOption(ChannelOptions.bufferedWritableBytes)) ?? 0) }
     }
 
+    /// Counts each queued segment's own cost too, so a flood of tiny ones hits the bound.
     private func enqueue(_ bytes: ByteBuffer) {
         backlog.append(bytes)
-        backlogBytes += bytes.readableBytes
+        backlogBytes += bytes.readableBytes + MemoryCost.pendingWriteOverhead
     }
 
     private func dropBacklog() {
@@ -119,10 +121,13 @@ final class UDPPlayerOutput {
         guard !stopped else { return }
         var budget = Self.burstBytes
         while budget > 0, !backlog.isEmpty {
-            let before = backlog[0].readableBytes
-            budget = sendFrames(&backlog[0], budget: budget)
-            backlogBytes -= before - backlog[0].readableBytes
-            if backlog[0].readableBytes == 0 { backlog.removeFirst() }
+            let before = backlog[offset: 0].readableBytes
+            budget = sendFrames(&backlog[offset: 0], budget: budget)
+            backlogBytes -= before - backlog[offset: 0].readableBytes
+            if backlog[offset: 0].readableBytes == 0 {
+                backlog.removeFirst()
+                backlogBytes -= MemoryCost.pendingWriteOverhead
+            }
         }
         guard !backlog.isEmpty else { return }
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
