@@ -36,6 +36,8 @@ final class GBUDPHandler: ChannelInboundHandler {
             return
         }
         if let session = sessions[packet.ssrc] {
+            // Pinned to its first source address: a datagram with its SSRC from elsewhere is not its.
+            guard session.admits(from: envelope.remoteAddress) else { return }
             session.receive(packet, size: size)
             return
         }
@@ -53,7 +55,8 @@ final class GBUDPHandler: ChannelInboundHandler {
             return
         }
         guard let session = GBSession.start(receiver: receiver, ssrc: packet.ssrc, loop: context.eventLoop, remote: remote,
-                                            service: service, reorderWindow: service.config.reorderWindow) else {
+                                            service: service, reorderWindow: service.config.reorderWindow,
+                                            pinnedTo: envelope.remoteAddress) else {
             if !receiver.isClosed, let more = receiver.mayLogRefusal() {
                 logger.warning("GB28181: dropping RTP from \(remote) (SSRC \(GBSSRC.format(packet.ssrc))) for \(receiver.streamID): it is already receiving another SSRC\(suppressed(more))")
             }

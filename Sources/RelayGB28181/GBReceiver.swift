@@ -26,6 +26,9 @@ public final class GBReceiver: Sendable {
         var bytes: UInt64 = 0
         var lost: UInt64 = 0
         var sessions: UInt64 = 0
+        var foreign: UInt64 = 0
+        var malformed: UInt64 = 0
+        var repins: UInt64 = 0
         var attached = false
         /// Ends the current session on its loop.
         var endSession: (@Sendable (String) -> EventLoopFuture<Void>)?
@@ -50,7 +53,8 @@ public final class GBReceiver: Sendable {
         state.withLockedValue { s in
             GBReceiverInfo(streamID: streamID, ssrc: ssrc, mode: mode, port: s.port, sharedPort: usesSharedPort,
                            state: s.phase, isStatic: isStatic, remoteAddress: s.remote, packets: s.packets,
-                           bytes: s.bytes, lost: s.lost, sessions: s.sessions)
+                           bytes: s.bytes, lost: s.lost, sessions: s.sessions, foreignPackets: s.foreign,
+                           malformedPackets: s.malformed, repins: s.repins)
         }
     }
 
@@ -85,12 +89,33 @@ public final class GBReceiver: Sendable {
     func count(bytes: Int) {
         state.withLockedValue { s in
             s.packets &+= 1
-            s.bytes &+= UInt64(bytes)
+            s.bytes &+= UInt64(clamping: bytes)
         }
     }
 
     func countLost(_ n: Int) {
-        state.withLockedValue { $0.lost &+= UInt64(n) }
+        state.withLockedValue { $0.lost &+= UInt64(clamping: n) }
+    }
+
+    /// A packet of this stream's SSRC from an address that is not the pinned one; returns the
+    /// count so far.
+    func countForeign() -> UInt64 {
+        state.withLockedValue { s in
+            s.foreign &+= 1
+            return s.foreign
+        }
+    }
+
+    func countMalformed() {
+        state.withLockedValue { $0.malformed &+= 1 }
+    }
+
+    /// The stream moved to `remote` (the pinned address fell silent).
+    func repinned(to remote: String) {
+        state.withLockedValue { s in
+            s.repins &+= 1
+            s.remote = remote
+        }
     }
 
     func setPort(_ port: Int?) {

@@ -9,12 +9,17 @@ import RelayRTP
 /// so packets are handed over synchronously). Ends — closing its Source — on bad input, when the
 /// Source closes (receive timeout, operator), when its TCP connection closes, or when the
 /// receiver is closed; one session's end never touches another.
+///
+/// Over UDP the session is pinned to the source address of its first packet (`admits`), and a
+/// malformed packet costs only that packet or frame: the PS parser resynchronises at the next
+/// pack header and video resumes at the next key frame. Over TCP bad input ends the session
+/// (the connection is the stream).
 final class GBSession {
     enum Phase { case new, authorizing, publishing, ended }
 
     let receiver: GBReceiver
     let loop: any EventLoop
-    let remote: String
+    private(set) var remote: String
     let ssrc: UInt32
     private let service: GB28181Service
     private let context: RelayContext
@@ -26,14 +31,21 @@ final class GBSession {
     private var source: Source?
     private(set) var phase = Phase.new
     private var lastTimestamp: UInt32?
+    /// UDP: the address the stream is pinned to, and when it last sent a packet.
+    private var pinned: SocketAddress?
+    private var pinnedHeard = NIODeadline.now()
+    private let repinAfter: TimeAmount
+    private var foreignLog = RateLimitedLog()
+    private var malformedLog = RateLimitedLog()
     /// Transport cleanup (forget the SSRC, close the connection), run once when the session ends.
     var onEnd: (() -> Void)?
 
     /// Starts a session for `receiver` unless it is closed or already receiving.
+    /// `pinnedTo`: UDP, the source address of the first packet (TCP sessions are their connection).
     static func start(receiver: GBReceiver, ssrc: UInt32, loop: any EventLoop, remote: String,
-                      service: GB28181Service, reorderWindow: Int) -> GBSession? {
+                      service: GB28181Service, reorderWindow: Int, pinnedTo: SocketAddress? = nil) -> GBSession? {
         let session = GBSession(receiver: receiver, ssrc: ssrc, loop: loop, remote: remote, service: service,
-                                reorderWindow: reorderWindow)
+                                reorderWindow: reorderWindow, pinnedTo: pinnedTo)
         let bound = NIOLoopBound(session, eventLoop: loop)
         let attached = receiver.attach(remote: remote) { reason in
             loop.submit { bound.value.end(reason) }
@@ -42,7 +54,9 @@ final class GBSession {
     }
 
     private init(receiver: GBReceiver, ssrc: UInt32, loop: any EventLoop, remote: String, service: GB28181Service,
-                 reorderWindow: Int) {
+                 reorderWindow: Int, pinnedTo: SocketAddress?) {
+        self.pinned = pinnedTo
+        self.repinAfter = .milliseconds(Int64(service.config.repinAfterMs))
         self.receiver = receiver
         self.ssrc = ssrc
         self.loop = loop
@@ -55,6 +69,37 @@ final class GBSession {
         logger[metadataKey: "ssrc"] = "\(GBSSRC.format(ssrc))"
         logger[metadataKey: "remote"] = "\(remote)"
         self.logger = logger
+    }
+
+    /// UDP: whether a packet from `address` belongs to this stream. The pinned address always
+    /// does; another one only once the pinned one has been silent for `gb28181.repin_after_ms`
+    /// (then the stream moves there, as after a loss). Anything else is a foreign packet:
+    /// counted, logged (rate-limited) and dropped before it reaches the demuxer.
+    func admits(from address: SocketAddress, now: NIODeadline = .now()) -> Bool {
+        guard phase != .ended else { return false }
+        guard let pinned, pinned != address else {
+            pinnedHeard = now
+            return true
+        }
+        let silent = now - pinnedHeard
+        if silent >= repinAfter {
+            let to = address.displayString
+            logger.warning("GB28181 stream \(receiver.streamID) moves from \(pinned.displayString) to \(to): nothing from the pinned address for \(silent.nanoseconds / 1_000_000) ms")
+            self.pinned = address
+            pinnedHeard = now
+            remote = to
+            logger[metadataKey: "remote"] = "\(to)"
+            reorder.reset()
+            demuxer.discontinuity()
+            lastTimestamp = nil
+            receiver.repinned(to: to)
+            return true
+        }
+        let total = receiver.countForeign()
+        if let more = foreignLog.shouldLog(now: now) {
+            logger.warning("GB28181: dropping RTP with SSRC \(GBSSRC.format(ssrc)) from \(address.displayString): stream \(receiver.streamID) is pinned to \(pinned.displayString) (\(total) foreign packet(s) so far)\(suppressed(more))")
+        }
+        return false
     }
 
     /// One RTP packet of this session's SSRC.
@@ -72,33 +117,54 @@ final class GBSession {
         }
         outputs.removeAll(keepingCapacity: true)
         reorder.push(packet, sequence: packet.sequence) { outputs.append($0) }
-        do {
-            for output in outputs {
-                switch output {
-                case .packet(let p):
+        for output in outputs {
+            switch output {
+            case .packet(let p):
+                do {
                     try demux(p)
-                case .loss(let count):
-                    receiver.countLost(count)
-                    if count > 0 { logger.debug("RTP loss: \(count) packet(s) missing; video resumes at the next key frame") }
-                    demuxer.discontinuity()
-                    lastTimestamp = nil
+                } catch {
+                    malformed(error)
                 }
-                if phase == .ended { return }
+            case .loss(let count):
+                receiver.countLost(count)
+                if count > 0 { logger.debug("RTP loss: \(count) packet(s) missing; video resumes at the next key frame") }
+                demuxer.discontinuity()
+                lastTimestamp = nil
             }
-        } catch {
-            RelayMetrics.parseError(protocol: "gb28181")
+            if phase == .ended { return }
+        }
+    }
+
+    /// The demuxer refused the stream's data. UDP: drop it (the parser seeks the next pack
+    /// header, video waits for a key frame), count it, log it rate-limited; the stream goes on.
+    /// TCP: the connection carries nothing else, so the session ends.
+    private func malformed(_ error: any Error) {
+        RelayMetrics.parseError(protocol: "gb28181")
+        guard receiver.mode == .udp else {
             end("bad input: \(error)", warning: true)
+            return
+        }
+        demuxer.discontinuity()
+        lastTimestamp = nil
+        receiver.countMalformed()
+        if let more = malformedLog.shouldLog() {
+            logger.warning("GB28181: dropping malformed program stream data of \(receiver.streamID) from \(remote): \(error); resynchronising at the next pack header\(suppressed(more))")
         }
     }
 
     private func demux(_ p: RTPPacket) throws {
         events.removeAll(keepingCapacity: true)
+        // What was demuxed before an error still goes out.
+        defer { forward() }
         if let last = lastTimestamp, last != p.timestamp {
             try demuxer.endOfFrame(into: &events)
         }
         lastTimestamp = p.timestamp
         try demuxer.feed(p.payload, arrival: Self.now90k(), into: &events)
         if p.marker { try demuxer.endOfFrame(into: &events) }
+    }
+
+    private func forward() {
         guard !events.isEmpty, let source else { return }
         for event in events {
             if case .notice(let text) = event { logger.notice("\(text)") }
@@ -200,6 +266,6 @@ final class GBSession {
 
     /// Receive time in 90 kHz ticks of the monotonic clock.
     static func now90k() -> Int64 {
-        Int64(NIODeadline.now().uptimeNanoseconds / 1000) * 9 / 100
+        Int64(clamping: NIODeadline.now().uptimeNanoseconds / 1000) &* 9 / 100
     }
 }

@@ -50,6 +50,13 @@ public struct GBReceiverInfo: Sendable, Equatable {
     public var lost: UInt64
     /// Sources this receiver has started (one per stretch of media).
     public var sessions: UInt64
+    /// UDP packets with this receiver's SSRC from an address other than the stream's pinned one
+    /// (dropped: injection, or a second device misconfigured with the same SSRC).
+    public var foreignPackets: UInt64 = 0
+    /// Malformed program stream data dropped on UDP (the parser resynchronised; the stream went on).
+    public var malformedPackets: UInt64 = 0
+    /// The stream moved to a new source address after the old one fell silent.
+    public var repins: UInt64 = 0
 
     /// The SSRC as GB28181 writes it: ten decimal digits.
     public var ssrcString: String? { ssrc.map(GBSSRC.format) }

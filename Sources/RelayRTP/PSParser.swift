@@ -39,7 +39,24 @@ enum PSUnit {
 /// pack header; in sync,
 /// structural impossibilities throw, and bytes that are not a start code where one is due are
 /// skipped up to `maxGarbage` bytes (zero stuffing some devices add between units).
+///
+/// Strictly iterative: a false start code (found by seeking, then not a valid unit) steps one
+/// byte and seeks on inside `next()`'s loop, never by recursion, so a frame of nothing but false
+/// start codes costs linear time and constant stack. Every step consumes input or returns, and
+/// a stream map is read for at most `maxMapEntries` entries.
 struct PSParser {
+    /// What one unit parser concluded.
+    private enum Step {
+        case unit(PSUnit)
+        /// The unit is not complete in the buffer yet.
+        case needMore
+        /// A false start code was stepped past: seek on.
+        case again
+    }
+
+    /// ISO/IEC 13818-1 caps a map at 1018 bytes, so at most ~250 entries; more is not a map.
+    static let maxMapEntries = 256
+
     enum State {
         case seek(packOnly: Bool)
         case unit
@@ -117,23 +134,22 @@ struct PSParser {
                     }
                     continue
                 }
+                let step: Step
                 switch id {
                 case 0xBA:
-                    guard let unit = try packHeader() else { return nil }
-                    return unit
+                    step = try packHeader()
                 case 0xB9:
                     buffer.moveReaderIndex(forwardBy: 4)
                     goodUnit()
                     return .end
                 case 0xC0...0xEF:
-                    guard let unit = try pesHeader(id) else { return nil }
-                    return unit
+                    step = try pesHeader(id)
                 default:
-                    guard buffer.readableBytes >= 6 else { return nil }
-                    let length = Int(buffer.getInteger(at: buffer.readerIndex + 4, as: UInt16.self)!)
+                    guard let length = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt16.self).map(Int.init) else {
+                        return nil
+                    }
                     if id == 0xBC {
-                        guard buffer.readableBytes >= 6 + length else { return nil }
-                        let body = buffer.getSlice(at: buffer.readerIndex + 6, length: length)!
+                        guard let body = buffer.getSlice(at: buffer.readerIndex + 6, length: length) else { return nil }
                         let map: PSStreamMap
                         do {
                             map = try Self.parseMap(body)
@@ -150,6 +166,11 @@ struct PSParser {
                     goodUnit()
                     return id == 0xBB ? .systemHeader : .skipped(streamID: id)
                 }
+                switch step {
+                case .unit(let unit): return unit
+                case .needMore: return nil
+                case .again: continue
+                }
 
             case .pes(let id, let remaining):
                 if remaining == 0 {
@@ -157,8 +178,7 @@ struct PSParser {
                     return .pesEnd(streamID: id)
                 }
                 let n = min(remaining, buffer.readableBytes)
-                guard n > 0 else { return nil }
-                let data = buffer.readSlice(length: n)!
+                guard n > 0, let data = buffer.readSlice(length: n) else { return nil }
                 state = .pes(id, remaining - n)
                 return .pesData(streamID: id, data)
 
@@ -170,12 +190,13 @@ struct PSParser {
                         state = .unit
                         return .pesEnd(streamID: id)
                     }
+                    guard let data = buffer.readSlice(length: at) else { return nil }
                     state = .pesEndPending(id)
-                    return .pesData(streamID: id, buffer.readSlice(length: at)!)
+                    return .pesData(streamID: id, data)
                 }
                 let n = buffer.readableBytes - 3
-                guard n > 0 else { return nil }
-                return .pesData(streamID: id, buffer.readSlice(length: n)!)
+                guard n > 0, let data = buffer.readSlice(length: n) else { return nil }
+                return .pesData(streamID: id, data)
 
             case .pesEndPending(let id):
                 state = .unit
@@ -195,28 +216,28 @@ struct PSParser {
 
     // MARK: units
 
-    private mutating func packHeader() throws -> PSUnit? {
-        guard buffer.readableBytes >= 5 else { return nil }
+    private mutating func packHeader() throws -> Step {
+        guard buffer.readableBytes >= 5 else { return .needMore }
         let b4 = byte(4)
         let length: Int
         if b4 & 0xC0 == 0x40 {
-            guard buffer.readableBytes >= 14 else { return nil }
+            guard buffer.readableBytes >= 14 else { return .needMore }
             length = 14 + Int(byte(13) & 0x07)
         } else if b4 & 0xF0 == 0x20 {
             length = 12
         } else {
-            if lenient { try falseStart(); return try next() }
+            if lenient { try falseStart(); return .again }
             throw PSError.invalidPackHeader("byte 4 is 0x\(hex(b4)), neither the MPEG-2 ('01') nor the MPEG-1 ('0010') form")
         }
-        guard buffer.readableBytes >= length else { return nil }
+        guard buffer.readableBytes >= length else { return .needMore }
         buffer.moveReaderIndex(forwardBy: length)
         goodUnit()
-        return .pack
+        return .unit(.pack)
     }
 
-    private mutating func pesHeader(_ id: UInt8) throws -> PSUnit? {
-        guard buffer.readableBytes >= 7 else { return nil }
-        let length = Int(buffer.getInteger(at: buffer.readerIndex + 4, as: UInt16.self)!)
+    private mutating func pesHeader(_ id: UInt8) throws -> Step {
+        guard buffer.readableBytes >= 7,
+              let length = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt16.self).map(Int.init) else { return .needMore }
         let isVideo = id >= 0xE0
         do {
             if length == 0 && !isVideo { throw PSError.unboundedPES(streamID: id) }
@@ -228,13 +249,13 @@ struct PSParser {
                 if length != 0 && length < 3 {
                     throw PSError.impossiblePESLength(streamID: id, length: length, headerLength: 3)
                 }
-                guard buffer.readableBytes >= 9 else { return nil }
+                guard buffer.readableBytes >= 9 else { return .needMore }
                 let flags = byte(7) >> 6
                 let dataLength = Int(byte(8))
                 if length != 0 && 3 + dataLength > length {
                     throw PSError.impossiblePESLength(streamID: id, length: length, headerLength: 3 + dataLength)
                 }
-                guard buffer.readableBytes >= 9 + dataLength else { return nil }
+                guard buffer.readableBytes >= 9 + dataLength else { return .needMore }
                 if flags & 0x02 != 0 {
                     let need = flags == 3 ? 10 : 5
                     guard dataLength >= need else {
@@ -248,22 +269,22 @@ struct PSParser {
                 // MPEG-1 (ISO/IEC 11172-1 §2.4.3.3): stuffing, STD buffer, then the time stamps.
                 var i = 6
                 while true {
-                    guard buffer.readableBytes > i else { return nil }
+                    guard buffer.readableBytes > i else { return .needMore }
                     if byte(i) != 0xFF { break }
                     i += 1
                     if i - 6 > 16 { throw PSError.invalidPESHeader(streamID: id, "more than 16 stuffing bytes") }
                 }
                 if byte(i) & 0xC0 == 0x40 {
                     i += 2
-                    guard buffer.readableBytes > i else { return nil }
+                    guard buffer.readableBytes > i else { return .needMore }
                 }
                 let b = byte(i)
                 if b & 0xF0 == 0x20 {
-                    guard buffer.readableBytes >= i + 5 else { return nil }
+                    guard buffer.readableBytes >= i + 5 else { return .needMore }
                     pts = timestamp(at: i)
                     i += 5
                 } else if b & 0xF0 == 0x30 {
-                    guard buffer.readableBytes >= i + 10 else { return nil }
+                    guard buffer.readableBytes >= i + 10 else { return .needMore }
                     pts = timestamp(at: i)
                     dts = timestamp(at: i + 5)
                     i += 10
@@ -280,11 +301,11 @@ struct PSParser {
             buffer.moveReaderIndex(forwardBy: headerEnd)
             state = length == 0 ? .pesUnbounded(id) : .pes(id, length - (headerEnd - 6))
             goodUnit()
-            return .pesStart(streamID: id, pts: pts, dts: dts)
+            return .unit(.pesStart(streamID: id, pts: pts, dts: dts))
         } catch {
             if lenient {
                 try falseStart()
-                return try next()
+                return .again
             }
             throw error
         }
@@ -294,19 +315,22 @@ struct PSParser {
         let n = body.readableBytes
         guard n >= 6 else { throw PSError.invalidPSM("\(n) bytes is too short") }
         let at = body.readerIndex
-        let infoLength = Int(body.getInteger(at: at + 2, as: UInt16.self)!)
-        guard 4 + infoLength + 2 <= n else {
-            throw PSError.invalidPSM("program_stream_info_length \(infoLength) overruns the \(n)-byte map")
+        guard let infoLength = body.getInteger(at: at + 2, as: UInt16.self).map(Int.init),
+              4 + infoLength + 2 <= n,
+              let mapLength = body.getInteger(at: at + 4 + infoLength, as: UInt16.self).map(Int.init) else {
+            throw PSError.invalidPSM("program_stream_info_length overruns the \(n)-byte map")
         }
-        let mapLength = Int(body.getInteger(at: at + 4 + infoLength, as: UInt16.self)!)
         var p = 6 + infoLength
         // Devices miscount the map length or leave out the CRC: read the entries that fit.
         let end = min(p + mapLength, n)
         var entries: [PSStreamMap.Entry] = []
         while p + 4 <= end {
-            let type = body.getInteger(at: at + p, as: UInt8.self)!
-            let id = body.getInteger(at: at + p + 1, as: UInt8.self)!
-            let infoLen = Int(body.getInteger(at: at + p + 2, as: UInt16.self)!)
+            guard entries.count < maxMapEntries else {
+                throw PSError.invalidPSM("more than \(maxMapEntries) elementary stream entries")
+            }
+            guard let type = body.getInteger(at: at + p, as: UInt8.self),
+                  let id = body.getInteger(at: at + p + 1, as: UInt8.self),
+                  let infoLen = body.getInteger(at: at + p + 2, as: UInt16.self).map(Int.init) else { break }
             entries.append(.init(streamType: type, streamID: id))
             p += 4 + infoLen
         }
@@ -315,14 +339,15 @@ struct PSParser {
 
     // MARK: helpers
 
+    /// The byte at `offset`; callers check `readableBytes` first (0 past the end, never a trap).
     private func byte(_ offset: Int) -> UInt8 {
-        buffer.getInteger(at: buffer.readerIndex + offset, as: UInt8.self)!
+        buffer.getInteger(at: buffer.readerIndex + offset, as: UInt8.self) ?? 0
     }
 
     /// The 33-bit time stamp in the 5-byte PTS/DTS field at `offset` (marker bits not checked:
     /// devices get them wrong).
     private func timestamp(at offset: Int) -> UInt64 {
-        let b = buffer.getBytes(at: buffer.readerIndex + offset, length: 5)!
+        guard let b = buffer.getBytes(at: buffer.readerIndex + offset, length: 5) else { return 0 }
         return UInt64(b[0] >> 1 & 0x07) << 30 | UInt64(b[1]) << 22 | UInt64(b[2] >> 1) << 15
             | UInt64(b[3]) << 7 | UInt64(b[4] >> 1)
     }

@@ -53,35 +53,41 @@ public struct RTPPacket: Sendable {
     /// Parses a whole packet (a datagram, or one RFC 4571 frame).
     public init(parsing packet: ByteBuffer) throws(RTPError) {
         let length = packet.readableBytes
-        guard length >= 12 else { throw .tooShort(length) }
         let at = packet.readerIndex
-        let b0 = packet.getInteger(at: at, as: UInt8.self)!
-        let b1 = packet.getInteger(at: at + 1, as: UInt8.self)!
+        guard length >= 12,
+              let b0 = packet.getInteger(at: at, as: UInt8.self),
+              let b1 = packet.getInteger(at: at + 1, as: UInt8.self),
+              let sequence = packet.getInteger(at: at + 2, as: UInt16.self),
+              let timestamp = packet.getInteger(at: at + 4, as: UInt32.self),
+              let ssrc = packet.getInteger(at: at + 8, as: UInt32.self) else { throw .tooShort(length) }
         let version = Int(b0 >> 6)
         guard version == 2 else { throw .badVersion(version) }
         marker = b1 & 0x80 != 0
         payloadType = b1 & 0x7F
-        sequence = packet.getInteger(at: at + 2, as: UInt16.self)!
-        timestamp = packet.getInteger(at: at + 4, as: UInt32.self)!
-        ssrc = packet.getInteger(at: at + 8, as: UInt32.self)!
+        self.sequence = sequence
+        self.timestamp = timestamp
+        self.ssrc = ssrc
         csrcCount = Int(b0 & 0x0F)
         var offset = 12 + 4 * csrcCount
         guard offset <= length else { throw .csrcOverrun(count: csrcCount, length: length) }
         extensionProfile = nil
         if b0 & 0x10 != 0 {
-            guard offset + 4 <= length else { throw .extensionOverrun(words: 0, length: length) }
-            extensionProfile = packet.getInteger(at: at + offset, as: UInt16.self)!
-            let words = Int(packet.getInteger(at: at + offset + 2, as: UInt16.self)!)
-            offset += 4 + 4 * words
+            guard offset + 4 <= length,
+                  let profile = packet.getInteger(at: at + offset, as: UInt16.self),
+                  let words = packet.getInteger(at: at + offset + 2, as: UInt16.self).map(Int.init) else {
+                throw .extensionOverrun(words: 0, length: length)
+            }
+            extensionProfile = profile
+            offset += 4 + 4 * words  // ≤ 12 + 60 + 4 + 262140: no overflow
             guard offset <= length else { throw .extensionOverrun(words: words, length: length) }
         }
         var end = length
         if b0 & 0x20 != 0 {
-            let count = Int(packet.getInteger(at: at + length - 1, as: UInt8.self)!)
+            let count = packet.getInteger(at: at + length - 1, as: UInt8.self).map(Int.init) ?? 0
             guard count > 0, count <= length - offset else { throw .badPadding(count: count, available: length - offset) }
             end -= count
         }
-        payload = packet.getSlice(at: at + offset, length: end - offset)!
+        payload = packet.getSlice(at: at + offset, length: end - offset) ?? ByteBuffer()
     }
 
     /// Serializes with version 2, no padding, CSRCs or extension.
@@ -103,12 +109,12 @@ public struct RTPPacketizer: Sendable {
     public let maxPayload: Int
     public private(set) var sequence: UInt16
 
+    /// `maxPayload` below 1 is taken as 1 (callers validate it; nothing here traps).
     public init(ssrc: UInt32, payloadType: UInt8 = 96, sequence: UInt16 = 0, maxPayload: Int = 1400) {
-        precondition(maxPayload > 0, "RTP payload size must be positive")
         self.ssrc = ssrc
         self.payloadType = payloadType
         self.sequence = sequence
-        self.maxPayload = maxPayload
+        self.maxPayload = max(maxPayload, 1)
     }
 
     /// One packet per `maxPayload` bytes, in order.
@@ -118,7 +124,7 @@ public struct RTPPacketizer: Sendable {
         var out: [ByteBuffer] = []
         out.reserveCapacity(rest.readableBytes / maxPayload + 1)
         repeat {
-            let chunk = rest.readSlice(length: min(maxPayload, rest.readableBytes))!
+            guard let chunk = rest.readSlice(length: min(maxPayload, rest.readableBytes)) else { break }
             let last = rest.readableBytes == 0
             var packet = allocator.buffer(capacity: 12 + chunk.readableBytes)
             RTPPacket(marker: marker && last, payloadType: payloadType, sequence: sequence,
@@ -135,11 +141,14 @@ public struct RTPPacketizer: Sendable {
 public enum RFC4571 {
     public static let maxFrame = 65535
 
-    /// Appends `packet` with its length prefix; packets over 65535 bytes cannot be framed.
-    public static func frame(_ packet: ByteBuffer, into out: inout ByteBuffer) {
-        precondition(packet.readableBytes <= maxFrame, "RFC 4571 frames are at most 65535 bytes")
-        out.writeInteger(UInt16(packet.readableBytes))
+    /// Appends `packet` with its length prefix; a packet over 65535 bytes cannot be framed and is
+    /// not written (false).
+    @discardableResult
+    public static func frame(_ packet: ByteBuffer, into out: inout ByteBuffer) -> Bool {
+        guard let length = UInt16(exactly: packet.readableBytes) else { return false }
+        out.writeInteger(length)
         out.writeImmutableBuffer(packet)
+        return true
     }
 }
 
@@ -152,10 +161,10 @@ public struct RFC4571FrameDecoder: NIOSingleStepByteToMessageDecoder {
     public init() {}
 
     public mutating func decode(buffer: inout ByteBuffer) throws -> ByteBuffer? {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self),
-              buffer.readableBytes >= 2 + Int(length) else { return nil }
-        buffer.moveReaderIndex(forwardBy: 2)
-        return buffer.readSlice(length: Int(length))
+        guard let length = buffer.getInteger(at: buffer.readerIndex, as: UInt16.self).map(Int.init),
+              let frame = buffer.getSlice(at: buffer.readerIndex + 2, length: length) else { return nil }
+        buffer.moveReaderIndex(forwardBy: 2 + length)
+        return frame
     }
 
     public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> ByteBuffer? {

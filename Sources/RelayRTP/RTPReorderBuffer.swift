@@ -1,12 +1,18 @@
 /// Puts UDP-delivered RTP packets back in sequence order within a bounded window and reports
 /// gaps, so the consumer can drop until the next key frame instead of emitting corrupt frames.
 ///
-/// Packets are held in a ring of `window` slots indexed by sequence number. A missing packet is
-/// waited for until a packet `window` or more positions after it arrives; then it is declared
-/// lost (`.loss`) and delivery resumes. Duplicates and packets that arrive after their slot was
-/// given up are dropped. Sequence numbers wrap at 2^16; a jump of more than `maxDropout` (or two
-/// consecutive packets far behind, as when a sender restarts) resynchronizes on the new numbers
-/// (RFC 3550 appendix A.1). `window` 0 delivers at once and reports every gap (TCP).
+/// Packets are held in a ring of `window` slots indexed by their *distance* from the next
+/// expected sequence number (slot `head` is the expected one, `head + d` the one `d` later), so
+/// two held packets can never share a slot whatever the window size or the 2^16 wrap (indexing
+/// by `sequence % window` collides across the wrap when 65536 is not a multiple of the window).
+/// A missing packet is waited for until a packet `window` or more positions after it arrives;
+/// then it is declared lost (`.loss`) and delivery resumes. Duplicates and packets that arrive
+/// after their slot was given up are dropped. Sequence numbers wrap at 2^16; a jump of more than
+/// `maxDropout` (or two consecutive packets far behind, as when a sender restarts)
+/// resynchronizes on the new numbers (RFC 3550 appendix A.1). `window` 0 delivers at once and
+/// reports every gap (TCP).
+///
+/// Every loop is bounded by the number of slots, so no sequence pattern can make it spin.
 public struct RTPReorderBuffer<Element> {
     public enum Output {
         case packet(Element)
@@ -25,17 +31,24 @@ public struct RTPReorderBuffer<Element> {
         public var resyncs: UInt64 = 0
     }
 
+    /// The largest window: distances are signed 16-bit, and half of them lie behind.
+    public static var maxWindow: Int { 16384 }
+
     public let window: Int
     public let maxDropout: Int
     public let maxMisorder: Int
-    private var slots: [(sequence: UInt16, element: Element)?]
+    /// `slots[(head + d) % slots.count]` holds the packet `d` after `expected` (d ≥ 1);
+    /// `slots[head]` is always empty (the expected packet is delivered on arrival).
+    private var slots: [Element?]
+    private var head = 0
     private var expected: UInt16?
     private var held = 0
     private var probation: UInt16?
     public private(set) var stats = Stats()
 
+    /// `window` is clamped to 0...`maxWindow` (config validates it; nothing here traps).
     public init(window: Int, maxDropout: Int = 3000, maxMisorder: Int = 100) {
-        precondition(window >= 0, "reorder window must not be negative")
+        let window = min(max(window, 0), Self.maxWindow)
         self.window = window
         self.maxDropout = max(maxDropout, window + 1)
         self.maxMisorder = max(maxMisorder, window)
@@ -45,11 +58,13 @@ public struct RTPReorderBuffer<Element> {
     /// Packets currently held back waiting for a gap to fill.
     public var heldCount: Int { held }
 
+    /// Slots actually occupied (equals `heldCount`; for tests of that invariant).
+    var occupiedSlots: Int { slots.reduce(0) { $1 == nil ? $0 : $0 + 1 } }
+
     public mutating func push(_ element: Element, sequence: UInt16, emit: (Output) throws -> Void) rethrows {
         guard let exp = expected else {
             expected = sequence &+ 1
-            stats.delivered += 1
-            try emit(.packet(element))
+            try deliver(element, emit: emit)
             return
         }
         let distance = Int(Int16(bitPattern: sequence &- exp))
@@ -61,12 +76,10 @@ public struct RTPReorderBuffer<Element> {
                     try resync(at: sequence, element, emit: emit)
                 } else {
                     probation = sequence &+ 1
-                    stats.late += 1
+                    stats.late &+= 1
                 }
-            } else if isHeld(sequence) {
-                stats.duplicates += 1
             } else {
-                stats.late += 1  // a duplicate of a delivered packet or one given up as lost
+                stats.late &+= 1  // a duplicate of a delivered packet, or one given up as lost
             }
             return
         }
@@ -75,120 +88,101 @@ public struct RTPReorderBuffer<Element> {
             try resync(at: sequence, element, emit: emit)
             return
         }
-        if distance == 0 {
+        var ahead = distance
+        if ahead >= slots.count {
+            // Make room: give up the oldest positions until this one fits the ring.
+            try advance(by: ahead - slots.count + 1, emit: emit)
+            guard let now = expected else { return }
+            ahead = Int(sequence &- now)  // 0..<slots.count: held packets all lie before it
+        }
+        if ahead == 0 {
             expected = sequence &+ 1
-            stats.delivered += 1
-            try emit(.packet(element))
+            head = (head + 1) % slots.count
+            try deliver(element, emit: emit)
             try drain(emit: emit)
             return
         }
-        // Ahead of a gap. Make room: give up the oldest slots until this one fits the ring.
-        if distance >= slots.count {
-            try advance(by: distance - slots.count + 1, emit: emit)
-            if sequence == expected {
-                expected = sequence &+ 1
-                stats.delivered += 1
-                try emit(.packet(element))
-                try drain(emit: emit)
-                return
-            }
-        }
-        let slot = Int(sequence) % slots.count
-        if let existing = slots[slot], existing.sequence == sequence {
-            stats.duplicates += 1
+        let slot = (head + ahead) % slots.count
+        if slots[slot] != nil {
+            stats.duplicates &+= 1
             return
         }
-        slots[slot] = (sequence, element)
+        slots[slot] = element
         held += 1
-        stats.reordered += 1
+        stats.reordered &+= 1
     }
 
     /// Delivers everything held (reporting the gaps) and waits for whatever comes next.
     public mutating func flush(emit: (Output) throws -> Void) rethrows {
-        guard held > 0, let exp = expected else { return }
-        var seq = exp
-        var missing = 0
-        while held > 0 {
-            let slot = Int(seq) % slots.count
-            if let entry = slots[slot], entry.sequence == seq {
-                slots[slot] = nil
-                held -= 1
-                if missing > 0 {
-                    stats.lost += UInt64(missing)
-                    try emit(.loss(count: missing))
-                    missing = 0
-                }
-                stats.delivered += 1
-                try emit(.packet(entry.element))
-            } else {
-                missing += 1
-            }
-            seq &+= 1
-        }
-        expected = seq
+        guard held > 0, expected != nil else { return }
+        // The last held packet is at most `slots.count - 1` ahead: one pass over the ring.
+        var last = 0
+        for d in 1..<slots.count where slots[(head + d) % slots.count] != nil { last = d }
+        try advance(by: last + 1, emit: emit)
     }
 
     /// Forgets all state (the next packet starts a new sequence).
     public mutating func reset() {
         for i in slots.indices { slots[i] = nil }
         held = 0
+        head = 0
         expected = nil
         probation = nil
     }
 
-    private func isHeld(_ sequence: UInt16) -> Bool {
-        if let entry = slots[Int(sequence) % slots.count], entry.sequence == sequence { return true }
-        return false
+    private mutating func deliver(_ element: Element, emit: (Output) throws -> Void) rethrows {
+        stats.delivered &+= 1
+        try emit(.packet(element))
     }
 
     private mutating func resync(at sequence: UInt16, _ element: Element, emit: (Output) throws -> Void) rethrows {
         try flush(emit: emit)
-        stats.resyncs += 1
+        stats.resyncs &+= 1
         try emit(.loss(count: 0))
         expected = sequence &+ 1
-        stats.delivered += 1
-        try emit(.packet(element))
+        try deliver(element, emit: emit)
     }
 
-    /// Moves `expected` forward by `count`, delivering held packets on the way and reporting
-    /// the empty slots as lost.
+    /// Moves `expected` forward by `count` (≥ 1), delivering held packets on the way and
+    /// reporting the empty positions as lost. Visits at most `slots.count` slots: beyond that
+    /// every slot has been emptied.
     private mutating func advance(by count: Int, emit: (Output) throws -> Void) rethrows {
-        guard var seq = expected else { return }
+        guard let exp = expected, count > 0 else { return }
         var missing = 0
-        for _ in 0..<count {
-            let slot = Int(seq) % slots.count
-            if let entry = slots[slot], entry.sequence == seq {
-                slots[slot] = nil
+        let visits = min(count, slots.count)
+        for _ in 0..<visits {
+            if let element = slots[head] {
+                slots[head] = nil
                 held -= 1
                 if missing > 0 {
-                    stats.lost += UInt64(missing)
+                    stats.lost &+= UInt64(missing)
                     try emit(.loss(count: missing))
                     missing = 0
                 }
-                stats.delivered += 1
-                try emit(.packet(entry.element))
+                try deliver(element, emit: emit)
             } else {
                 missing += 1
             }
-            seq &+= 1
+            head = (head + 1) % slots.count
         }
+        missing += count - visits
+        head = (head + (count - visits) % slots.count) % slots.count
         if missing > 0 {
-            stats.lost += UInt64(missing)
+            stats.lost &+= UInt64(missing)
             try emit(.loss(count: missing))
         }
-        expected = seq
+        expected = exp &+ UInt16(truncatingIfNeeded: count)
         try drain(emit: emit)
     }
 
+    /// Delivers the held packets that now follow on without a gap; at most `held` iterations.
     private mutating func drain(emit: (Output) throws -> Void) rethrows {
-        while held > 0, let seq = expected {
-            let slot = Int(seq) % slots.count
-            guard let entry = slots[slot], entry.sequence == seq else { return }
-            slots[slot] = nil
+        while held > 0, let seq = expected, let element = slots[head] {
+            slots[head] = nil
             held -= 1
+            head = (head + 1) % slots.count
             expected = seq &+ 1
-            stats.delivered += 1
-            try emit(.packet(entry.element))
+            try deliver(element, emit: emit)
         }
     }
 }

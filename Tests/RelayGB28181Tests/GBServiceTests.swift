@@ -220,7 +220,9 @@ struct GBServiceTests {
         await gb.stop()
     }
 
-    @Test func anImpossiblePESLengthEndsOnlyThatSource() async throws {
+    /// Over UDP a malformed frame costs that frame only: the parser resynchronises, the stream,
+    /// its receiver and the other streams go on (issue 16, defect 4).
+    @Test func anImpossiblePESLengthOnUDPDropsOnlyThatFrame() async throws {
         let h = try await Harness.start()
         let gb = h.service
         _ = try await gb.open(streamID: "gb/good", ssrc: 100_000_031, mode: .udp)
@@ -233,23 +235,73 @@ struct GBServiceTests {
             try await Task.sleep(nanoseconds: 10_000_000)
         }
         #expect(await h.waitFor { await h.playable("gb/good") && h.context.registry.source("gb/bad") != nil })
+        let source = try #require(h.context.registry.source("gb/bad"))
         // A pack whose PES length (2) cannot hold its header.
         var ps = ByteBuffer()
         PSMuxer.writePackHeader(scr: 0, into: &ps)
         ps.writeBytes([0x00, 0x00, 0x01, 0xE0, 0x00, 0x02, 0x80, 0x80, 0x05, 0x21, 0x00, 0x01, 0x00, 0x01])
         try await client.send(bad.rtp.packetize(ps, timestamp: 999_999))
-        #expect(await h.waitFor { h.context.registry.source("gb/bad") == nil })
-        #expect(h.lines.contains("impossible PES length 2"))
-        #expect(await h.waitFor { !gb.list().contains { $0.streamID == "gb/bad" } })
-        // The other keeps going.
-        let before = try #require(gb.list().first { $0.streamID == "gb/good" }).packets
-        for _ in 0..<5 {
-            try await client.send(good.next())
+        #expect(await h.waitFor { (gb.receiver("gb/bad")?.info.malformedPackets ?? 0) == 1 })
+        #expect(h.lines.count("impossible PES length 2") == 1)
+        #expect(h.lines.contains("dropping malformed program stream data of gb/bad"))
+        // Both keep going; the bad one is the same source, still receiving.
+        let before = try #require(gb.receiver("gb/bad")).info.packets
+        for _ in 0..<30 {
+            try await client.send(good.next() + bad.next())
             try await Task.sleep(nanoseconds: 10_000_000)
         }
-        #expect(await h.waitFor { (gb.list().first { $0.streamID == "gb/good" }?.packets ?? 0) > before })
+        #expect(await h.waitFor { (gb.receiver("gb/bad")?.info.packets ?? 0) > before })
+        #expect(h.context.registry.source("gb/bad") === source)
+        #expect(gb.receiver("gb/bad")?.info.state == .receiving)
         #expect(h.context.registry.source("gb/good") != nil)
         await client.close()
+        await gb.stop()
+    }
+
+    /// A datagram with a live stream's SSRC from another address is dropped and counted, even a
+    /// malformed one; once the pinned address is silent for `repin_after_ms` the stream moves
+    /// (issue 16, defect 4).
+    @Test func udpStreamsArePinnedToTheirFirstSourceAddress() async throws {
+        let h = try await Harness.start(", \"repin_after_ms\": 400")
+        let gb = h.service
+        _ = try await gb.open(streamID: "gb/pinned", ssrc: 100_000_033, mode: .udp)
+        let port = try #require(gb.sharedUDPPort)
+        let camera = try await UDPClient.make(port: port)
+        let intruder = try await UDPClient.make(port: port)
+        var d = Device(ssrc: 100_000_033)
+        for _ in 0..<10 {
+            try await camera.send(d.next())
+            try await Task.sleep(nanoseconds: 10_000_000)
+        }
+        #expect(await h.waitFor { await h.playable("gb/pinned") })
+        let source = try #require(h.context.registry.source("gb/pinned"))
+        // The injection: same SSRC, next sequence number, a pack header that is no pack header.
+        for _ in 0..<3 {
+            try await camera.send(d.next())
+            var rtp = RTPPacketizer(ssrc: 100_000_033, sequence: d.rtp.sequence)
+            try await intruder.send(rtp.packetize(ByteBuffer(bytes: [0x00, 0x00, 0x01, 0xBA, 0xFF, 0xFF, 0xFF, 0xFF]), timestamp: 1))
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        #expect(await h.waitFor { (gb.receiver("gb/pinned")?.info.foreignPackets ?? 0) == 3 })
+        #expect(h.lines.count("is pinned to") == 1, "one rate-limited line for three packets")
+        #expect(gb.receiver("gb/pinned")?.info.malformedPackets == 0)
+        #expect(h.context.registry.source("gb/pinned") === source)
+        // The camera falls silent; after repin_after_ms the stream follows its new address.
+        try await Task.sleep(nanoseconds: 600_000_000)
+        let moved = try await UDPClient.make(port: port)
+        for _ in 0..<5 {
+            try await moved.send(d.next())
+            try await Task.sleep(nanoseconds: 10_000_000)
+        }
+        #expect(await h.waitFor { gb.receiver("gb/pinned")?.info.repins == 1 })
+        #expect(h.lines.contains("GB28181 stream gb/pinned moves from"))
+        #expect(h.context.registry.source("gb/pinned") === source)
+        // …and the old address is foreign now.
+        try await camera.send(d.next())
+        #expect(await h.waitFor { (gb.receiver("gb/pinned")?.info.foreignPackets ?? 0) > 3 })
+        await camera.close()
+        await intruder.close()
+        await moved.close()
         await gb.stop()
     }
 

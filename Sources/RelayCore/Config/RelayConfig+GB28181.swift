@@ -37,6 +37,12 @@ extension RelayConfig {
         public var reorderWindow: Int
         /// tcp-active: interval between attempts to reach the device.
         public var connectRetryMs: Int
+        /// UDP: a stream is pinned to the address (ip:port) of its first packet; packets with its
+        /// SSRC from elsewhere are dropped and counted, unless the pinned address has sent nothing
+        /// for this long (a camera behind a NAT that rebinds, or one that restarted): then the
+        /// stream moves to the new address. A live camera sends many packets a second, so a spoofer
+        /// can only take over a stream that has been silent this long.
+        public var repinAfterMs: Int
         public var receivers: [Receiver]
     }
 
@@ -50,6 +56,7 @@ extension RelayConfig {
             portMax: try r.int("port_max", default: 40999, in: 1024...65535),
             reorderWindow: try r.int("reorder_window", default: 32, in: 0...1024),
             connectRetryMs: try r.int("connect_retry_ms", default: 2000, in: 100...60_000),
+            repinAfterMs: try r.int("repin_after_ms", default: 3000, in: 100...3_600_000),
             receivers: [])
         if gb.portMax < gb.portMin {
             throw r.error("port_max", "must not be below port_min (\(gb.portMin))")
