@@ -68,16 +68,16 @@ public enum AAC {
         public func write(into out: inout ByteBuffer) {
             var bits: [(value: UInt64, count: Int)] = []
             if objectType >= 31 {
-                bits += [(31, 5), (UInt64(objectType - 32), 6)]
+                bits += [(31, 5), (UInt64(clamping: objectType - 32), 6)]
             } else {
-                bits.append((UInt64(objectType), 5))
+                bits.append((UInt64(clamping: objectType), 5))
             }
             if let index = frequencyIndex {
-                bits.append((UInt64(index), 4))
+                bits.append((UInt64(clamping: index), 4))
             } else {
-                bits += [(0xF, 4), (UInt64(sampleRate), 24)]
+                bits += [(0xF, 4), (UInt64(clamping: sampleRate), 24)]
             }
-            bits += [(UInt64(channelConfiguration), 4), (0, 3)]  // frameLength, dependsOnCore, extension
+            bits += [(UInt64(clamping: channelConfiguration), 4), (0, 3)]  // frameLength, dependsOnCore, extension
             var acc: UInt64 = 0, n = 0
             for (value, count) in bits {
                 acc = acc << count | (value & ((1 << count) - 1))
