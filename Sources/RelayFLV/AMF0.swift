@@ -42,6 +42,8 @@ public enum AMF0Error: Error, Sendable, Equatable, CustomStringConvertible {
     case unsupportedType(UInt8)
     /// Containers nested deeper than `AMF0Value.maxDepth`.
     case tooDeep
+    /// More values than the caller's budget (`maxValues`).
+    case tooManyValues
     /// An object-end marker (0x09) where a value was expected.
     case unexpectedObjectEnd
 
@@ -53,6 +55,7 @@ public enum AMF0Error: Error, Sendable, Equatable, CustomStringConvertible {
                 ? "AMF0: unsupported type marker 0x11 (AMF3 switch)"
                 : "AMF0: unsupported type marker 0x\(String(marker, radix: 16))"
         case .tooDeep: "AMF0: nesting deeper than \(AMF0Value.maxDepth)"
+        case .tooManyValues: "AMF0: more values than allowed in one message"
         case .unexpectedObjectEnd: "AMF0: unexpected object-end marker"
         }
     }
@@ -78,75 +81,138 @@ enum AMF0Marker {
 // MARK: - Decoding
 
 extension AMF0Value {
-    /// Deepest container nesting accepted; bounds recursion on hostile input.
+    /// Deepest container nesting accepted (values at depth 0...maxDepth).
     public static let maxDepth = 32
+    /// Values (scalars and containers, at any depth) one decode call accepts unless told
+    /// otherwise: far above any real command or onMetaData, and small enough that a hostile
+    /// body of one-byte values costs little time and memory.
+    public static let defaultMaxValues = 65_536
 
     /// Decodes one value. On error the reader index is left where it was.
-    public static func decode(from buffer: inout ByteBuffer) throws(AMF0Error) -> AMF0Value {
+    public static func decode(from buffer: inout ByteBuffer, maxValues: Int = defaultMaxValues) throws(AMF0Error) -> AMF0Value {
         var copy = buffer
-        let value = try decodeValue(from: &copy, depth: 0)
+        var budget = maxValues
+        let value = try decodeValue(from: &copy, budget: &budget)
         buffer = copy
         return value
     }
 
-    /// Decodes values until the buffer is empty (a command or script-data body).
-    public static func decodeAll(from buffer: inout ByteBuffer) throws(AMF0Error) -> [AMF0Value] {
+    /// Decodes values until the buffer is empty (a command or script-data body). `maxValues`
+    /// bounds the values of all of them together.
+    public static func decodeAll(from buffer: inout ByteBuffer, maxValues: Int = defaultMaxValues) throws(AMF0Error) -> [AMF0Value] {
         var copy = buffer
+        var budget = maxValues
         var values: [AMF0Value] = []
         while copy.readableBytes > 0 {
-            values.append(try decodeValue(from: &copy, depth: 0))
+            values.append(try decodeValue(from: &copy, budget: &budget))
         }
         buffer = copy
         return values
     }
 
-    private static func decodeValue(from buffer: inout ByteBuffer, depth: Int) throws(AMF0Error) -> AMF0Value {
-        guard depth <= maxDepth else { throw .tooDeep }
-        guard let marker = buffer.readInteger(as: UInt8.self) else { throw .truncated }
-        switch marker {
-        case AMF0Marker.number:
-            return .number(try readDouble(&buffer))
-        case AMF0Marker.boolean:
-            guard let byte = buffer.readInteger(as: UInt8.self) else { throw .truncated }
-            return .boolean(byte != 0)
-        case AMF0Marker.string:
-            return .string(try readShortString(&buffer))
-        case AMF0Marker.object:
-            return .object(try readProperties(&buffer, depth: depth))
-        case AMF0Marker.null:
-            return .null
-        case AMF0Marker.undefined:
-            return .undefined
-        case AMF0Marker.ecmaArray:
-            // The count is only a hint (encoders get it wrong); the end marker is authoritative.
-            guard buffer.readInteger(as: UInt32.self) != nil else { throw .truncated }
-            return .ecmaArray(try readProperties(&buffer, depth: depth))
-        case AMF0Marker.strictArray:
-            guard let count = buffer.readInteger(as: UInt32.self) else { throw .truncated }
-            // Every element takes at least one byte, so a claim beyond that is a lie: fail
-            // before allocating anything for it.
-            guard Int(count) <= buffer.readableBytes else { throw .truncated }
-            var elements: [AMF0Value] = []
-            elements.reserveCapacity(min(Int(count), 1024))
-            for _ in 0..<count {
-                elements.append(try decodeValue(from: &buffer, depth: depth + 1))
+    /// A container being filled, on the decoder's explicit stack.
+    private struct OpenContainer {
+        enum Kind { case object, ecmaArray, strictArray }
+        var kind: Kind
+        var properties: [AMF0Property] = []
+        var elements: [AMF0Value] = []
+        /// Strict arrays: elements still to read.
+        var remaining = 0
+        /// Objects: the key whose value is being read.
+        var key = ""
+
+        var value: AMF0Value {
+            switch kind {
+            case .object: .object(properties)
+            case .ecmaArray: .ecmaArray(properties)
+            case .strictArray: .strictArray(elements)
             }
-            return .strictArray(elements)
-        case AMF0Marker.date:
-            let millis = try readDouble(&buffer)
-            guard let zone = buffer.readInteger(as: Int16.self) else { throw .truncated }
-            return .date(millis, timeZone: zone)
-        case AMF0Marker.longString:
-            guard let length = buffer.readInteger(as: UInt32.self),
-                  let string = buffer.readString(length: Int(length)) else { throw .truncated }
-            return .longString(string)
-        case AMF0Marker.typedObject:
-            _ = try readShortString(&buffer)  // class name: irrelevant to RTMP peers
-            return .object(try readProperties(&buffer, depth: depth))
-        case AMF0Marker.objectEnd:
-            throw .unexpectedObjectEnd
-        default:
-            throw .unsupportedType(marker)
+        }
+    }
+
+    /// Iterative (an explicit stack, no recursion on peer data), linear in the input, with
+    /// `maxDepth` and a value budget shared with the caller.
+    private static func decodeValue(from buffer: inout ByteBuffer, budget: inout Int) throws(AMF0Error) -> AMF0Value {
+        var stack: [OpenContainer] = []
+        while true {
+            var complete: AMF0Value?
+            // 1. If inside a container: close it, or find out where the next value goes.
+            if let top = stack.indices.last {
+                switch stack[top].kind {
+                case .object, .ecmaArray:
+                    let key = try readShortString(&buffer)
+                    if key.isEmpty, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == AMF0Marker.objectEnd {
+                        buffer.moveReaderIndex(forwardBy: 1)
+                        complete = stack.removeLast().value
+                    } else {
+                        stack[top].key = key
+                    }
+                case .strictArray:
+                    if stack[top].remaining == 0 {
+                        complete = stack.removeLast().value
+                    } else {
+                        stack[top].remaining -= 1
+                    }
+                }
+            }
+            // 2. Otherwise read a value: a scalar completes, a container is opened.
+            if complete == nil {
+                guard stack.count <= maxDepth else { throw .tooDeep }
+                budget -= 1
+                guard budget >= 0 else { throw .tooManyValues }
+                guard let marker = buffer.readInteger(as: UInt8.self) else { throw .truncated }
+                switch marker {
+                case AMF0Marker.number:
+                    complete = .number(try readDouble(&buffer))
+                case AMF0Marker.boolean:
+                    guard let byte = buffer.readInteger(as: UInt8.self) else { throw .truncated }
+                    complete = .boolean(byte != 0)
+                case AMF0Marker.string:
+                    complete = .string(try readShortString(&buffer))
+                case AMF0Marker.null:
+                    complete = .null
+                case AMF0Marker.undefined:
+                    complete = .undefined
+                case AMF0Marker.date:
+                    let millis = try readDouble(&buffer)
+                    guard let zone = buffer.readInteger(as: Int16.self) else { throw .truncated }
+                    complete = .date(millis, timeZone: zone)
+                case AMF0Marker.longString:
+                    guard let length = buffer.readInteger(as: UInt32.self),
+                          let string = buffer.readString(length: Int(length)) else { throw .truncated }
+                    complete = .longString(string)
+                case AMF0Marker.object:
+                    stack.append(OpenContainer(kind: .object))
+                case AMF0Marker.typedObject:
+                    _ = try readShortString(&buffer)  // class name: irrelevant to RTMP peers
+                    stack.append(OpenContainer(kind: .object))
+                case AMF0Marker.ecmaArray:
+                    // The count is only a hint (encoders get it wrong); the end marker is authoritative.
+                    guard buffer.readInteger(as: UInt32.self) != nil else { throw .truncated }
+                    stack.append(OpenContainer(kind: .ecmaArray))
+                case AMF0Marker.strictArray:
+                    guard let count = buffer.readInteger(as: UInt32.self) else { throw .truncated }
+                    // Every element takes at least one byte, so a claim beyond that is a lie: fail
+                    // before allocating anything for it.
+                    guard Int(count) <= buffer.readableBytes else { throw .truncated }
+                    var array = OpenContainer(kind: .strictArray, remaining: Int(count))
+                    array.elements.reserveCapacity(min(Int(count), 1024))
+                    stack.append(array)
+                case AMF0Marker.objectEnd:
+                    throw .unexpectedObjectEnd
+                default:
+                    throw .unsupportedType(marker)
+                }
+            }
+            // 3. Hand a finished value to its container, or return it.
+            guard let value = complete else { continue }
+            guard let top = stack.indices.last else { return value }
+            switch stack[top].kind {
+            case .object, .ecmaArray:
+                stack[top].properties.append(AMF0Property(key: stack[top].key, value: value))
+            case .strictArray:
+                stack[top].elements.append(value)
+            }
         }
     }
 
@@ -159,19 +225,6 @@ extension AMF0Value {
         guard let length = buffer.readInteger(as: UInt16.self),
               let string = buffer.readString(length: Int(length)) else { throw .truncated }
         return string
-    }
-
-    /// Reads `key value` pairs up to and including the `00 00 09` terminator.
-    private static func readProperties(_ buffer: inout ByteBuffer, depth: Int) throws(AMF0Error) -> [AMF0Property] {
-        var properties: [AMF0Property] = []
-        while true {
-            let key = try readShortString(&buffer)
-            if key.isEmpty, buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) == AMF0Marker.objectEnd {
-                buffer.moveReaderIndex(forwardBy: 1)
-                return properties
-            }
-            properties.append(AMF0Property(key: key, value: try decodeValue(from: &buffer, depth: depth + 1)))
-        }
     }
 }
 

@@ -37,9 +37,13 @@ public struct FLVDemuxer: Sendable {
 
         case .frame(let codec, let isKeyFrame, let cts, let data):
             guard let stream = videoStream, stream.codec == codec, data.readableBytes > 0 else { return [] }
-            let payload = try AnnexB.normalizedLengthPrefix(data, lengthSize: videoLengthSize)
+            // A rewrite that outgrows what an FLV tag / RTMP message can carry (24-bit sizes)
+            // throws: no encoder makes such a frame (it takes millions of tiny NAL units), so
+            // the publisher is refused rather than its frame trapping or clogging the muxers.
+            let payload = try AnnexB.normalizedLengthPrefix(data, lengthSize: videoLengthSize,
+                                                            maxOutputBytes: FLVVideo.maxFramePayload)
             return [.packet(AVPacket(streamIndex: Self.videoIndex, codec: codec, dts: timestamp,
-                                     pts: timestamp + Int64(cts), isKeyFrame: isKeyFrame, payload: payload))]
+                                     pts: timestamp &+ Int64(cts), isKeyFrame: isKeyFrame, payload: payload))]
 
         case .endOfSequence, .ignored:
             return []

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import RelayCore
 
@@ -9,14 +10,17 @@ public final class FLVMuxer: Muxer {
     private let framing: Framing
     private let hevcMode: HEVCFLVMode
     private var lastTimestamp: UInt32 = 0
+    /// Frames over the 24-bit tag DataSize (from any ingest): dropped, logged once, counted.
+    public private(set) var drops: OversizeFrameDrops
 
-    public init(framing: Framing, hevcMode: HEVCFLVMode) {
+    public init(framing: Framing, hevcMode: HEVCFLVMode, logger: Logger = Logger(label: "relay.mux")) {
         self.framing = framing
         self.hevcMode = hevcMode
+        self.drops = OversizeFrameDrops(output: "flv", logger: logger)
     }
 
-    public static func factory(hevcMode: HEVCFLVMode) -> MuxerFactory {
-        MuxerFactory(kind: "flv") { FLVMuxer(framing: .httpChunked, hevcMode: hevcMode) }
+    public static func factory(hevcMode: HEVCFLVMode, logger: Logger = Logger(label: "relay.mux")) -> MuxerFactory {
+        MuxerFactory(kind: "flv") { FLVMuxer(framing: .httpChunked, hevcMode: hevcMode, logger: logger) }
     }
 
     // "%08x\r\n": a fixed-width chunk-size line (leading zeros are valid HTTP/1.1) so it can be
@@ -51,8 +55,16 @@ public final class FLVMuxer: Muxer {
     public func mux(_ packet: AVPacket, stream: AVStream, into buffer: inout ByteBuffer) {
         let ts = UInt32(truncatingIfNeeded: packet.dts.rescaled(from: stream.timebase, to: 1000))
         lastTimestamp = ts
+        let bodySize = packet.payload.readableBytes
+            + (packet.isVideo ? FLVVideo.headerSize(codec: packet.codec, hevcMode: hevcMode) : FLVAudio.headerSize(codec: packet.codec))
+        guard bodySize <= FLVTagHeader.maxDataSize else {
+            // DataSize has 24 bits: a longer tag would be written with a wrapped size and
+            // desynchronise every player's parser. Drop the frame instead.
+            drops.record(bytes: bodySize, limit: FLVTagHeader.maxDataSize)
+            return
+        }
         if packet.isVideo {
-            let cts = Int32(clamping: (packet.pts - packet.dts).rescaled(from: stream.timebase, to: 1000))
+            let cts = Int32(clamping: (packet.pts &- packet.dts).rescaled(from: stream.timebase, to: 1000))
             Self.writeTag(type: FLVTagType.video, timestamp: ts, into: &buffer) {
                 FLVVideo.writeHeader(codec: packet.codec, isKeyFrame: packet.isKeyFrame, compositionTime: cts,
                                      hevcMode: hevcMode, into: &$0)
@@ -86,15 +98,23 @@ public final class FLVMuxer: Muxer {
     }
 
     /// Writes one tag: header, body, PreviousTagSize; the size is patched in after the body.
+    /// A body over `FLVTagHeader.maxDataSize` is taken back out (false): callers check sizes
+    /// first, this only keeps a wrapped DataSize from ever reaching a player.
+    @discardableResult
     static func writeTag(type: UInt8, timestamp: UInt32, into buffer: inout ByteBuffer,
-                         body: (inout ByteBuffer) -> Void) {
+                         body: (inout ByteBuffer) -> Void) -> Bool {
         let start = buffer.writerIndex
         FLVTagHeader.write(type: type, dataSize: 0, timestamp: timestamp, into: &buffer)
         let bodyStart = buffer.writerIndex
         body(&buffer)
         let size = buffer.writerIndex - bodyStart
+        guard size <= FLVTagHeader.maxDataSize else {
+            buffer.moveWriterIndex(to: start)
+            return false
+        }
         buffer.setInteger(UInt8(truncatingIfNeeded: size >> 16), at: start + 1)
         buffer.setInteger(UInt16(truncatingIfNeeded: size), at: start + 2)
-        buffer.writeInteger(UInt32(size + 11))
+        buffer.writeInteger(UInt32(truncatingIfNeeded: size + FLVTagHeader.size))
+        return true
     }
 }

@@ -20,11 +20,15 @@ public struct FLVTag: Sendable, Equatable {
         self.body = body
     }
 
-    /// Writes header, body and the trailing PreviousTagSize.
-    public static func write(type: UInt8, timestamp: UInt32, body: ByteBuffer, into out: inout ByteBuffer) {
+    /// Writes header, body and the trailing PreviousTagSize; false (nothing written) for a body
+    /// over `FLVTagHeader.maxDataSize`, which DataSize cannot express.
+    @discardableResult
+    public static func write(type: UInt8, timestamp: UInt32, body: ByteBuffer, into out: inout ByteBuffer) -> Bool {
+        guard body.readableBytes <= FLVTagHeader.maxDataSize else { return false }
         FLVTagHeader.write(type: type, dataSize: body.readableBytes, timestamp: timestamp, into: &out)
         out.writeImmutableBuffer(body)
         out.writeInteger(UInt32(truncatingIfNeeded: FLVTagHeader.size + body.readableBytes))
+        return true
     }
 }
 
@@ -44,6 +48,8 @@ public enum FLVFileHeader {
 /// The 11-byte tag header: type, 24-bit DataSize, 24-bit timestamp + extended byte, StreamID 0.
 public enum FLVTagHeader {
     public static let size = 11
+    /// DataSize has 24 bits.
+    public static let maxDataSize = 0xFF_FFFF
 
     public static func write(type: UInt8, dataSize: Int, timestamp: UInt32, into out: inout ByteBuffer) {
         out.writeInteger(type & 0x1F)
@@ -109,9 +115,10 @@ public struct FLVTagReader: Sendable {
             case .tagHeader:
                 guard buffer.readableBytes >= FLVTagHeader.size else { return nil }
                 let start = buffer.readerIndex
-                let typeByte = buffer.getInteger(at: start, as: UInt8.self)!
-                let size = Int(buffer.getInteger(at: start, as: UInt32.self)! & 0xFF_FFFF)
-                let time = buffer.getInteger(at: start + 4, as: UInt32.self)!
+                guard let typeByte = buffer.getInteger(at: start, as: UInt8.self),
+                      let sizeField = buffer.getInteger(at: start, as: UInt32.self),
+                      let time = buffer.getInteger(at: start + 4, as: UInt32.self) else { return nil }
+                let size = Int(sizeField & 0xFF_FFFF)
                 guard typeByte & 0x20 == 0 else { throw FLVError.invalid("tag: encrypted (Filter bit set)") }
                 let type = typeByte & 0x1F
                 guard type == FLVTagType.audio || type == FLVTagType.video || type == FLVTagType.script else {
@@ -120,7 +127,7 @@ public struct FLVTagReader: Sendable {
                 guard size <= maxTagSize else { throw FLVError.tagTooLarge(size: size, max: maxTagSize) }
                 guard buffer.readableBytes >= FLVTagHeader.size + size else { return nil }
                 buffer.moveReaderIndex(forwardBy: FLVTagHeader.size)
-                let body = buffer.readSlice(length: size)!
+                guard let body = buffer.readSlice(length: size) else { return nil }  // checked above
                 state = .skipping(4)
                 return FLVTag(type: type, timestamp: time >> 8 | (time & 0xFF) << 24, body: body)
             }

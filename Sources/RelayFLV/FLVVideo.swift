@@ -33,6 +33,10 @@ public enum FLVVideo {
 
     public static func supports(_ codec: CodecID) -> Bool { codec == .h264 || codec == .h265 }
 
+    /// Largest frame payload a video tag / RTMP message can carry: the 24-bit size field less
+    /// the longest header `writeHeader` puts in front (8 bytes, enhanced H.265).
+    public static let maxFramePayload = 0xFF_FFFF - 8
+
     public static func parse(_ body: ByteBuffer) throws -> FLVVideoPacket {
         var b = body
         guard let first = b.readInteger(as: UInt8.self) else { throw FLVError.truncated("video tag: empty body") }
@@ -102,9 +106,7 @@ public enum FLVVideo {
 
     /// Signed 24-bit big-endian (composition time).
     static func readSI24(_ b: inout ByteBuffer) -> Int32? {
-        guard b.readableBytes >= 3 else { return nil }
-        let hi = b.readInteger(as: UInt8.self)!
-        let lo = b.readInteger(as: UInt16.self)!
+        guard let hi = b.readInteger(as: UInt8.self), let lo = b.readInteger(as: UInt16.self) else { return nil }
         return Int32(bitPattern: (UInt32(hi) << 24) | (UInt32(lo) << 8)) >> 8
     }
 

@@ -7,12 +7,17 @@ import NIOCore
 /// "call again with more bytes". Set Chunk Size and Abort are applied here, as soon as they
 /// complete, because they change how the very next chunk is parsed; they are still returned.
 public struct RTMPChunkDecoder: Sendable {
-    public let maxMessageSize: Int
+    /// Longest media message (audio 8, video 9, aggregate 22). Settable: a server starts a
+    /// connection with tiny limits and raises them after `connect`.
+    public var maxMessageSize: Int
+    /// Longest message of any other type (commands, data, shared objects, control). AMF
+    /// bodies cost far more to decode than to send, so they get a much smaller cap.
+    public var maxCommandSize: Int
     /// Largest chunk size a peer may set; bounds how much one chunk can make us buffer.
     public let maxChunkSize: Int
     public let maxChunkStreams: Int
-    /// Bound on the sum of lengths of unfinished messages, so a peer cannot open many chunk
-    /// streams each claiming a large message and make us reserve all of them.
+    /// Bound on the bytes held for unfinished messages (as received, not as announced), so a
+    /// peer cannot open many chunk streams each sending most of a large message.
     public let maxPendingBytes: Int
     /// Incoming chunk size, as last set by the peer.
     public private(set) var chunkSize: Int = 128
@@ -23,16 +28,25 @@ public struct RTMPChunkDecoder: Sendable {
     /// make appending to it copy-on-write.
     private var partials: [ByteBuffer?] = []
     private var streamIndex: [UInt32: Int] = [:]
+    /// Bytes held in `partials`.
     private var pendingBytes = 0
     private let allocator: ByteBufferAllocator
 
-    public init(maxMessageSize: Int = 8 << 20, maxChunkSize: Int = 16 << 20, maxChunkStreams: Int = 64,
-                maxPendingBytes: Int? = nil, allocator: ByteBufferAllocator = ByteBufferAllocator()) {
+    public init(maxMessageSize: Int = 8 << 20, maxCommandSize: Int? = nil, maxChunkSize: Int = 16 << 20,
+                maxChunkStreams: Int = 64, maxPendingBytes: Int? = nil,
+                allocator: ByteBufferAllocator = ByteBufferAllocator()) {
         self.maxMessageSize = maxMessageSize
+        self.maxCommandSize = maxCommandSize ?? maxMessageSize
         self.maxChunkSize = maxChunkSize
         self.maxChunkStreams = maxChunkStreams
         self.maxPendingBytes = maxPendingBytes ?? 4 * maxMessageSize
         self.allocator = allocator
+    }
+
+    /// Media types carry frames and may be large; everything else is capped by `maxCommandSize`.
+    static func isMedia(_ typeID: UInt8) -> Bool {
+        typeID == RTMPMessageType.audio.rawValue || typeID == RTMPMessageType.video.rawValue
+            || typeID == RTMPMessageType.aggregate.rawValue
     }
 
     /// Per chunk stream: the last header (later headers inherit from it) and the message being
@@ -119,12 +133,17 @@ public struct RTMPChunkDecoder: Sendable {
                 state.hasExtendedTimestamp = header.timestampField == 0xFFFFFF
             }
             if let extended = header.extendedTimestamp { state.extendedTimestamp = extended }
-            guard state.length <= maxMessageSize else {
-                throw .messageTooLarge(length: state.length, limit: maxMessageSize)
+            // Checked as soon as the header announces the length, before any of it is buffered.
+            if Self.isMedia(state.typeID) {
+                guard state.length <= maxMessageSize else {
+                    throw .messageTooLarge(length: state.length, limit: maxMessageSize)
+                }
+            } else if state.length > maxCommandSize {
+                throw .commandTooLarge(typeID: state.typeID, length: state.length, limit: maxCommandSize)
             }
         }
 
-        let received = continuing ? partialBytes! : 0
+        let received = continuing ? (partialBytes ?? 0) : 0
         let chunkLength = min(chunkSize, state.length - received)
         guard buffer.readableBytes >= header.size + chunkLength else { return .needMoreData }
 
@@ -139,39 +158,41 @@ public struct RTMPChunkDecoder: Sendable {
             partials.append(nil)
             streamIndex[csid] = index
         }
-        if !continuing, partialBytes != nil {
+        if !continuing, let abandoned = partialBytes {
             // A new header mid-message: the peer gave up on the old one, like an implicit Abort.
             partials[index] = nil
-            pendingBytes -= previous.length
+            pendingBytes -= abandoned
         }
         streams[index] = state
         buffer.moveReaderIndex(forwardBy: header.size)
-        let chunk = buffer.readSlice(length: chunkLength)!
+        guard let chunk = buffer.readSlice(length: chunkLength) else { return .needMoreData }  // checked above
 
-        if !continuing {
-            if chunkLength == state.length {
-                // Single-chunk message: hand out the slice, no copy.
-                return .message(RTMPMessage(chunkStreamID: csid, timestamp: state.timestamp, typeID: state.typeID,
-                                            messageStreamID: state.messageStreamID, payload: chunk))
-            }
-            guard pendingBytes + state.length <= maxPendingBytes else {
-                throw .tooMuchPendingData(bytes: pendingBytes + state.length, limit: maxPendingBytes)
-            }
-            pendingBytes += state.length
-            var assembly = allocator.buffer(capacity: state.length)
-            assembly.writeImmutableBuffer(chunk)
+        if !continuing, chunkLength == state.length {
+            // Single-chunk message: hand out the slice, no copy.
+            return .message(RTMPMessage(chunkStreamID: csid, timestamp: state.timestamp, typeID: state.typeID,
+                                        messageStreamID: state.messageStreamID, payload: chunk))
+        }
+        guard pendingBytes + chunkLength <= maxPendingBytes else {
+            throw .tooMuchPendingData(bytes: pendingBytes + chunkLength, limit: maxPendingBytes)
+        }
+        pendingBytes += chunkLength
+        // Memory follows the bytes that really arrived, never the announced length: a header
+        // claiming 8 MiB followed by silence costs one chunk. Growth doubles (linear copying)
+        // and stops at the message length.
+        var assembly = partials[index] ?? allocator.buffer(capacity: 0)
+        partials[index] = nil  // keep `assembly` uniquely referenced: appending must not copy
+        if assembly.writableBytes < chunkLength {
+            let wanted = max(assembly.readableBytes * 2, assembly.readableBytes + chunkLength)
+            assembly.reserveCapacity(minimumWritableBytes: min(wanted, state.length) - assembly.readableBytes)
+        }
+        assembly.writeImmutableBuffer(chunk)
+        guard assembly.readableBytes == state.length else {
             partials[index] = assembly
             return .consumedChunk
         }
-
-        // Continuation: append in place (no copy-on-write of the assembly buffer).
-        partials[index]!.writeImmutableBuffer(chunk)
-        guard partials[index]!.readableBytes == state.length else { return .consumedChunk }
-        let payload = partials[index]!
-        partials[index] = nil
-        pendingBytes -= state.length
+        pendingBytes -= assembly.readableBytes
         return .message(RTMPMessage(chunkStreamID: csid, timestamp: state.timestamp, typeID: state.typeID,
-                                    messageStreamID: state.messageStreamID, payload: payload))
+                                    messageStreamID: state.messageStreamID, payload: assembly))
     }
 
     /// Parses the basic + message header (+ extended timestamp) at `start`, or returns nil if
@@ -209,12 +230,13 @@ public struct RTMPChunkDecoder: Sendable {
             let fieldsSize = format == 0 ? 11 : format == 1 ? 7 : 3
             guard available >= header.size + fieldsSize else { return nil }
             header.timestampField = readUInt24(buffer, at: fieldsAt)
+            // All of the fields are in the buffer (checked above); `?? 0` only avoids `!`.
             if format < 2 {
                 header.length = Int(readUInt24(buffer, at: fieldsAt + 3))
-                header.typeID = buffer.getInteger(at: fieldsAt + 6, as: UInt8.self)!
+                header.typeID = buffer.getInteger(at: fieldsAt + 6, as: UInt8.self) ?? 0
             }
             if format == 0 {
-                header.messageStreamID = buffer.getInteger(at: fieldsAt + 7, endianness: .little, as: UInt32.self)!
+                header.messageStreamID = buffer.getInteger(at: fieldsAt + 7, endianness: .little, as: UInt32.self) ?? 0
             }
             header.size += fieldsSize
             if header.timestampField == 0xFFFFFF {
@@ -223,8 +245,8 @@ public struct RTMPChunkDecoder: Sendable {
                 header.size += 4
             }
         default:
-            guard let stream, stream.hasExtendedTimestamp else { break }
-            if partials[index!] == nil {
+            guard let stream, let index, stream.hasExtendedTimestamp else { break }
+            if partials[index] == nil {
                 // A type 3 header starting a message must carry the extended timestamp.
                 guard let extended = buffer.getInteger(at: fieldsAt, as: UInt32.self) else { return nil }
                 header.extendedTimestamp = extended
@@ -252,9 +274,10 @@ public struct RTMPChunkDecoder: Sendable {
         return true
     }
 
+    /// The caller has checked the 3 bytes are there; missing bytes would read as 0.
     private func readUInt24(_ buffer: ByteBuffer, at offset: Int) -> UInt32 {
-        let high = buffer.getInteger(at: offset, as: UInt8.self)!
-        let low = buffer.getInteger(at: offset + 1, as: UInt16.self)!
+        let high = buffer.getInteger(at: offset, as: UInt8.self) ?? 0
+        let low = buffer.getInteger(at: offset + 1, as: UInt16.self) ?? 0
         return UInt32(high) << 16 | UInt32(low)
     }
 
@@ -273,9 +296,9 @@ public struct RTMPChunkDecoder: Sendable {
             guard let csid = message.payload.getInteger(at: message.payload.readerIndex, as: UInt32.self) else {
                 throw .truncatedPayload(typeID: message.typeID)
             }
-            if let index = streamIndex[csid], partials[index] != nil {
+            if let index = streamIndex[csid], let abandoned = partials[index]?.readableBytes {
                 partials[index] = nil
-                pendingBytes -= streams[index].length
+                pendingBytes -= abandoned
             }
         default:
             break

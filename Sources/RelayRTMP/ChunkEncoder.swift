@@ -7,8 +7,13 @@ import NIOCore
 /// every player regardless of what that player's chunk stream saw before. Continuations use
 /// type 3 and repeat the extended timestamp, as FFmpeg, librtmp and Flash expect.
 public enum RTMPChunkEncoder {
-    /// Appends `message` as chunks of at most `chunkSize` payload bytes.
-    public static func write(_ message: RTMPMessage, chunkSize: Int, into buffer: inout ByteBuffer) {
+    /// Largest payload one message can carry: its length field has 24 bits.
+    public static let maxPayloadLength = 0xFF_FFFF
+
+    /// Appends `message` as chunks of at most `chunkSize` payload bytes; false (nothing
+    /// written) if the message cannot be expressed, see the other `write`.
+    @discardableResult
+    public static func write(_ message: RTMPMessage, chunkSize: Int, into buffer: inout ByteBuffer) -> Bool {
         write(chunkStreamID: message.chunkStreamID, timestamp: message.timestamp, typeID: message.typeID,
               messageStreamID: message.messageStreamID, prefix: ByteBuffer(), body: message.payload,
               chunkSize: chunkSize, into: &buffer)
@@ -18,19 +23,23 @@ public enum RTMPChunkEncoder {
     /// them first (e.g. a 5-byte FLV video tag header + a shared frame slice). Neither input's
     /// reader index moves.
     ///
-    /// - Precondition: `chunkStreamID` in 2...65599, `chunkSize` ≥ 1, payload ≤ 0xFFFFFF bytes.
+    /// Returns false and writes nothing when the message cannot be expressed: a payload over
+    /// `maxPayloadLength` (a frame grown past 24 bits, e.g. by a NAL length rewrite) or a chunk
+    /// stream ID outside 2...65599. Callers drop such a message; it must never trap, since
+    /// payload sizes come from publishers. A `chunkSize` below 1 is taken as 1.
+    @discardableResult
     public static func write(chunkStreamID: UInt32, timestamp: UInt32, typeID: UInt8, messageStreamID: UInt32,
-                             prefix: ByteBuffer, body: ByteBuffer, chunkSize: Int, into buffer: inout ByteBuffer) {
-        precondition(chunkSize >= 1, "RTMP chunk size must be positive")
+                             prefix: ByteBuffer, body: ByteBuffer, chunkSize: Int, into buffer: inout ByteBuffer) -> Bool {
+        let chunkSize = max(chunkSize, 1)
         let length = prefix.readableBytes + body.readableBytes
-        precondition(length <= 0xFF_FFFF, "RTMP message longer than 24 bits")
+        guard length <= maxPayloadLength, (2...65599).contains(chunkStreamID) else { return false }
         buffer.reserveCapacity(minimumWritableBytes: encodedSize(payloadLength: length, chunkStreamID: chunkStreamID,
                                                                  timestamp: timestamp, chunkSize: chunkSize))
         let extended = timestamp >= 0xFF_FFFF
 
         writeBasicHeader(format: 0, chunkStreamID: chunkStreamID, into: &buffer)
         writeUInt24(extended ? 0xFF_FFFF : timestamp, into: &buffer)
-        writeUInt24(UInt32(length), into: &buffer)
+        writeUInt24(UInt32(truncatingIfNeeded: length), into: &buffer)
         buffer.writeInteger(typeID)
         buffer.writeInteger(messageStreamID, endianness: .little)
         if extended { buffer.writeInteger(timestamp) }
@@ -48,18 +57,20 @@ public enum RTMPChunkEncoder {
             var room = min(chunkSize, remaining)
             remaining -= room
             let fromPrefix = min(room, prefix.readableBytes)
-            if fromPrefix > 0 {
-                buffer.writeImmutableBuffer(prefix.readSlice(length: fromPrefix)!)
+            if fromPrefix > 0, let slice = prefix.readSlice(length: fromPrefix) {
+                buffer.writeImmutableBuffer(slice)
                 room -= fromPrefix
             }
-            if room > 0 {
-                buffer.writeImmutableBuffer(body.readSlice(length: room)!)
+            if room > 0, let slice = body.readSlice(length: room) {  // room ≤ what is left of body
+                buffer.writeImmutableBuffer(slice)
             }
         }
+        return true
     }
 
     /// Exact number of bytes `write` appends for a payload of `payloadLength` bytes.
     public static func encodedSize(payloadLength: Int, chunkStreamID: UInt32, timestamp: UInt32, chunkSize: Int) -> Int {
+        let chunkSize = max(chunkSize, 1)
         let chunks = max(1, (payloadLength + chunkSize - 1) / chunkSize)
         let basic = basicHeaderSize(chunkStreamID)
         let extended = timestamp >= 0xFF_FFFF ? 4 : 0
@@ -70,17 +81,17 @@ public enum RTMPChunkEncoder {
         chunkStreamID < 64 ? 1 : chunkStreamID < 320 ? 2 : 3
     }
 
+    /// `chunkStreamID` is in 2...65599 (checked by `write`).
     private static func writeBasicHeader(format: UInt8, chunkStreamID: UInt32, into buffer: inout ByteBuffer) {
-        precondition((2...65599).contains(chunkStreamID), "RTMP chunk stream ID out of range")
         switch chunkStreamID {
         case ..<64:
-            buffer.writeInteger(format << 6 | UInt8(chunkStreamID))
+            buffer.writeInteger(format << 6 | UInt8(truncatingIfNeeded: chunkStreamID))
         case ..<320:
             buffer.writeInteger(format << 6)
-            buffer.writeInteger(UInt8(chunkStreamID - 64))
+            buffer.writeInteger(UInt8(truncatingIfNeeded: chunkStreamID &- 64))
         default:
             buffer.writeInteger(format << 6 | 1)
-            buffer.writeInteger(UInt16(chunkStreamID - 64), endianness: .little)
+            buffer.writeInteger(UInt16(truncatingIfNeeded: chunkStreamID &- 64), endianness: .little)
         }
     }
 

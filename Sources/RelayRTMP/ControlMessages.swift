@@ -13,10 +13,10 @@ extension RTMPMessage {
                            payload: payload)
     }
 
-    /// - Precondition: `size` in 1...0x7FFFFFFF.
+    /// `size` is clamped to 1...0x7FFFFFFF, the range the 31-bit field can say.
     public static func setChunkSize(_ size: Int) -> RTMPMessage {
-        precondition(size >= 1 && size <= 0x7FFF_FFFF, "RTMP chunk size out of range")
-        return control(.setChunkSize) { $0.writeInteger(UInt32(size)) }
+        let size = UInt32(truncatingIfNeeded: min(max(size, 1), 0x7FFF_FFFF))
+        return control(.setChunkSize) { $0.writeInteger(size) }
     }
 
     public static func abort(chunkStreamID: UInt32) -> RTMPMessage {

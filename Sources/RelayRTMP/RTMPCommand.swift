@@ -65,16 +65,20 @@ extension RTMPMessage {
                            messageStreamID: messageStreamID, payload: payload)
     }
 
+    /// Values one command or data message may hold (all depths together): a real `connect` or
+    /// onMetaData has a few dozen; the cap keeps a hostile body's decoding cost small.
+    public static let maxAMF0Values = 8192
+
     /// Decodes the payload of a command or data message as AMF0 values. For the AMF3 types
     /// (17, 15) a leading 0x00 format byte is skipped: peers send AMF0 bodies there anyway.
-    public func amf0Values() throws(RTMPError) -> [AMF0Value] {
+    public func amf0Values(maxValues: Int = RTMPMessage.maxAMF0Values) throws(RTMPError) -> [AMF0Value] {
         var body = payload
         if typeID == RTMPMessageType.commandAMF3.rawValue || typeID == RTMPMessageType.dataAMF3.rawValue,
            body.getInteger(at: body.readerIndex, as: UInt8.self) == 0 {
             body.moveReaderIndex(forwardBy: 1)
         }
         do {
-            return try AMF0Value.decodeAll(from: &body)
+            return try AMF0Value.decodeAll(from: &body, maxValues: maxValues)
         } catch {
             throw .amf0(error)
         }

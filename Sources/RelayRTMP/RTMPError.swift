@@ -3,8 +3,10 @@ import RelayFLV
 /// Protocol errors of the RTMP primitives. Each one means the peer broke the protocol (or a
 /// limit), so the connection should be closed; `description` is meant for that log line.
 public enum RTMPError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// A message header announced more bytes than `maxMessageSize`.
+    /// A media message header announced more bytes than `maxMessageSize`.
     case messageTooLarge(length: Int, limit: Int)
+    /// A command, data or control message header announced more bytes than `maxCommandSize`.
+    case commandTooLarge(typeID: UInt8, length: Int, limit: Int)
     /// A type 1/2/3 chunk header on a chunk stream that never had a type 0 header.
     case missingPreviousHeader(chunkStreamID: UInt32, format: UInt8)
     /// The peer opened more distinct chunk streams than allowed.
@@ -28,6 +30,8 @@ public enum RTMPError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .messageTooLarge(let length, let limit):
             "RTMP message length \(length) exceeds limit \(limit)"
+        case .commandTooLarge(let typeID, let length, let limit):
+            "RTMP message type \(typeID) of \(length) bytes exceeds limit \(limit) (command/data/control messages)"
         case .missingPreviousHeader(let csid, let format):
             "RTMP chunk header type \(format) on chunk stream \(csid) that has no previous header"
         case .tooManyChunkStreams(let limit):

@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import RelayCore
 import RelayFLV
@@ -16,14 +17,18 @@ public final class RTMPMuxer: Muxer {
     /// Reused for the few bytes of FLV body header before each frame (no allocation per packet).
     private var scratch = ByteBufferAllocator().buffer(capacity: 16)
     private var lastTimestamp: UInt32 = 0
+    /// Frames over the 24-bit message length (from any ingest): dropped, logged once, counted.
+    public private(set) var drops: OversizeFrameDrops
 
-    public init(chunkSize: Int, hevcMode: HEVCFLVMode) {
+    public init(chunkSize: Int, hevcMode: HEVCFLVMode, logger: Logger = Logger(label: "relay.mux")) {
         self.chunkSize = chunkSize
         self.hevcMode = hevcMode
+        self.drops = OversizeFrameDrops(output: "rtmp", logger: logger)
     }
 
-    public static func factory(chunkSize: Int, hevcMode: HEVCFLVMode) -> MuxerFactory {
-        MuxerFactory(kind: "rtmp") { RTMPMuxer(chunkSize: chunkSize, hevcMode: hevcMode) }
+    public static func factory(chunkSize: Int, hevcMode: HEVCFLVMode,
+                               logger: Logger = Logger(label: "relay.mux")) -> MuxerFactory {
+        MuxerFactory(kind: "rtmp") { RTMPMuxer(chunkSize: chunkSize, hevcMode: hevcMode, logger: logger) }
     }
 
     public func writeHeader(streams: [AVStream], into buffer: inout ByteBuffer) {
@@ -42,7 +47,7 @@ public final class RTMPMuxer: Muxer {
         lastTimestamp = ts
         scratch.clear()
         if packet.isVideo {
-            let cts = Int32(clamping: (packet.pts - packet.dts).rescaled(from: stream.timebase, to: 1000))
+            let cts = Int32(clamping: (packet.pts &- packet.dts).rescaled(from: stream.timebase, to: 1000))
             FLVVideo.writeHeader(codec: packet.codec, isKeyFrame: packet.isKeyFrame, compositionTime: cts,
                                  hevcMode: hevcMode, into: &scratch)
             write(csid: Self.videoChunkStream, timestamp: ts, type: .video, prefix: scratch, body: packet.payload, into: &buffer)
@@ -70,10 +75,14 @@ public final class RTMPMuxer: Muxer {
         }
     }
 
+    /// Writes nothing for a message the encoder cannot express (over 24 bits): dropping one
+    /// frame beats trapping the process or sending every player a corrupt length.
     private func write(csid: UInt32, timestamp: UInt32, type: RTMPMessageType, prefix: ByteBuffer, body: ByteBuffer,
                        into buffer: inout ByteBuffer) {
-        RTMPChunkEncoder.write(chunkStreamID: csid, timestamp: timestamp, typeID: type.rawValue,
-                               messageStreamID: Self.playStreamID, prefix: prefix, body: body,
-                               chunkSize: chunkSize, into: &buffer)
+        if !RTMPChunkEncoder.write(chunkStreamID: csid, timestamp: timestamp, typeID: type.rawValue,
+                                   messageStreamID: Self.playStreamID, prefix: prefix, body: body,
+                                   chunkSize: chunkSize, into: &buffer) {
+            drops.record(bytes: prefix.readableBytes + body.readableBytes, limit: RTMPChunkEncoder.maxPayloadLength)
+        }
     }
 }

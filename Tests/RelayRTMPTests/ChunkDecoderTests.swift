@@ -251,14 +251,16 @@ import Testing
     }
 
     @Test func pendingDataIsBounded() throws {
-        // Each chunk stream opens a message claiming 1 MB; the fifth exceeds the 4 MB budget.
-        var decoder = RTMPChunkDecoder(maxMessageSize: 1 << 20)
+        // Each chunk stream starts a message claiming 1 MB and sends 1000 bytes of it; the
+        // budget counts bytes that arrived (not announced), so the fifth stream exceeds 4 KB.
+        var decoder = RTMPChunkDecoder(maxMessageSize: 1 << 20, maxChunkSize: 1 << 20, maxPendingBytes: 4096)
         var input = ByteBuffer()
+        RTMPChunkEncoder.write(.setChunkSize(1000), chunkSize: 128, into: &input)
         for csid: UInt8 in 3...7 {
             input.writeBytes([csid, 0, 0, 0, 0x10, 0, 0, 9, 1, 0, 0, 0])
-            input.writeImmutableBuffer(pattern(128))
+            input.writeImmutableBuffer(pattern(1000))
         }
-        #expect(throws: RTMPError.tooMuchPendingData(bytes: 5 << 20, limit: 4 << 20)) { try drain(&decoder, &input) }
+        #expect(throws: RTMPError.tooMuchPendingData(bytes: 5000, limit: 4096)) { try drain(&decoder, &input) }
     }
 
     @Test func zeroLengthMessage() throws {

@@ -48,7 +48,7 @@ public enum AnnexB {
     /// Appends each NAL unit prefixed by its 4-byte big-endian length.
     public static func writeLengthPrefixed(_ nals: [ByteBuffer], into out: inout ByteBuffer) {
         for nal in nals {
-            out.writeInteger(UInt32(nal.readableBytes))
+            out.writeInteger(UInt32(truncatingIfNeeded: nal.readableBytes))  // ByteBuffers hold < 4 GiB
             out.writeImmutableBuffer(nal)
         }
     }
@@ -78,11 +78,61 @@ public enum AnnexB {
     /// Rewrites a buffer whose NAL lengths are `lengthSize` bytes to 4-byte lengths (records
     /// may declare 1 or 2; the relay's payloads always use 4). Empty NAL units are dropped: with
     /// 1-byte lengths they would make the output 4 times the input (found by FuzzRTMPChunk).
-    public static func normalizedLengthPrefix(_ buffer: ByteBuffer, lengthSize: Int,
+    ///
+    /// Linear and allocation-bounded: a first pass only measures (no per-NAL array), and a
+    /// result longer than `maxOutputBytes` throws before anything is allocated. One-byte NAL
+    /// units with 1-byte lengths grow 2.5x, so an 8 MiB frame would need 21 MB: past what RTMP
+    /// and FLV (24-bit message/tag sizes) can carry, and what a muxer may have to copy.
+    public static func normalizedLengthPrefix(_ buffer: ByteBuffer, lengthSize: Int, maxOutputBytes: Int = Int.max,
                                               allocator: ByteBufferAllocator = ByteBufferAllocator()) throws -> ByteBuffer {
         if lengthSize == 4 { return buffer }
-        let nals = try nalUnits(lengthPrefixed: buffer, lengthSize: lengthSize).filter { $0.readableBytes > 0 }
-        return lengthPrefixed(nals, allocator: allocator)
+        let lengthSize = min(max(lengthSize, 1), 4)
+        // Raw byte loops, not a ByteBuffer slice per NAL: millions of tiny NAL units must cost
+        // milliseconds, not the event loop's next second.
+        let outputBytes: Int = try buffer.withUnsafeReadableBytes { bytes throws(CodecError) -> Int in
+            var i = 0
+            var total = 0
+            while i < bytes.count {
+                guard bytes.count - i >= lengthSize else {
+                    throw .truncated("NAL length prefix: \(bytes.count - i) bytes left, need \(lengthSize)")
+                }
+                var length = 0
+                for k in 0..<lengthSize { length = length << 8 | Int(bytes[i + k]) }
+                i += lengthSize
+                guard length <= bytes.count - i else {
+                    throw .truncated("NAL unit: length \(length) overruns the \(bytes.count - i) bytes left")
+                }
+                i += length
+                guard length > 0 else { continue }
+                total += 4 + length  // at most 4x the input: cannot overflow
+                guard total <= maxOutputBytes else {
+                    throw .invalid("NAL length rewrite: \(lengthSize)-byte lengths of a \(bytes.count)-byte frame "
+                                   + "grow past \(maxOutputBytes) bytes as 4-byte lengths")
+                }
+            }
+            return total
+        }
+        var out = allocator.buffer(capacity: outputBytes)
+        _ = buffer.withUnsafeReadableBytes { src in
+            out.writeWithUnsafeMutableBytes(minimumWritableBytes: outputBytes) { dst in
+                guard let from = src.baseAddress, let to = dst.baseAddress else { return 0 }
+                var i = 0
+                var o = 0
+                while i + lengthSize <= src.count, o + 4 <= dst.count {  // validated above; the bounds only guard
+                    var length = 0
+                    for k in 0..<lengthSize { length = length << 8 | Int(src[i + k]) }
+                    i += lengthSize
+                    let n = min(length, src.count - i, dst.count - o - 4)
+                    guard n > 0 else { continue }
+                    dst.storeBytes(of: UInt32(truncatingIfNeeded: n).bigEndian, toByteOffset: o, as: UInt32.self)
+                    (to + o + 4).copyMemory(from: from + i, byteCount: n)
+                    o += 4 + n
+                    i += n
+                }
+                return o
+            }
+        }
+        return out
     }
 }
 
@@ -92,11 +142,11 @@ public struct LengthPrefixedNALIterator: Sendable {
     private var buffer: ByteBuffer
     public let lengthSize: Int
 
-    /// `lengthSize` is 1, 2, 3 or 4 bytes.
+    /// `lengthSize` is 1, 2, 3 or 4 bytes; anything else is clamped into that range (records
+    /// only yield 1...4, so this never changes a real stream, and it cannot trap).
     public init(_ buffer: ByteBuffer, lengthSize: Int = 4) {
-        precondition((1...4).contains(lengthSize), "NAL length size must be 1...4 bytes")
         self.buffer = buffer
-        self.lengthSize = lengthSize
+        self.lengthSize = min(max(lengthSize, 1), 4)
     }
 
     public mutating func next() throws -> ByteBuffer? {
@@ -106,7 +156,7 @@ public struct LengthPrefixedNALIterator: Sendable {
         }
         var length = 0
         for _ in 0..<lengthSize {
-            length = length << 8 | Int(buffer.readInteger(as: UInt8.self)!)
+            length = length << 8 | Int(buffer.readInteger(as: UInt8.self) ?? 0)  // bytes checked above
         }
         guard let nal = buffer.readSlice(length: length) else {
             let left = buffer.readableBytes

@@ -25,8 +25,6 @@ public struct RelayConfig: Sendable, Equatable {
         public var maxCommandBytes: Int
         /// Longest message of any type before `connect` (unauthenticated peers).
         public var maxBytesBeforeConnect: Int
-        /// A publisher that sends nothing for this long is closed (0 = off).
-        public var idleTimeoutMs: Int
     }
 
     public struct HTTPFLV: Sendable, Equatable {
@@ -152,8 +150,7 @@ public struct RelayConfig: Sendable, Equatable {
             handshakeTimeoutMs: try r.int("handshake_timeout_ms", default: 10_000, in: 100...600_000),
             windowAckSize: try r.int("window_ack_size", default: 2_500_000, in: 4096...Int(Int32.max)),
             maxCommandBytes: try r.int("max_command_bytes", default: 64 << 10, in: 1024...(1 << 20)),
-            maxBytesBeforeConnect: try r.int("max_bytes_before_connect", default: 8 << 10, in: 512...(64 << 10)),
-            idleTimeoutMs: try r.int("idle_timeout_ms", default: 60_000, in: 0...3_600_000))
+            maxBytesBeforeConnect: try r.int("max_bytes_before_connect", default: 8 << 10, in: 512...(64 << 10)))
         if rtmp.maxBytesBeforeConnect > rtmp.maxCommandBytes {
             throw ConfigError(field: "rtmp.max_bytes_before_connect",
                               message: "must not exceed max_command_bytes (\(rtmp.maxCommandBytes))")

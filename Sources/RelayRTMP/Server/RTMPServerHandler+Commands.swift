@@ -8,6 +8,7 @@ extension RTMPServerHandler {
     func handleCommand(_ command: RTMPCommand, context: ChannelHandlerContext) throws {
         switch command.name {
         case "connect":
+            didConnect()
             connect(command, context: context)
         case "createStream":
             send(RTMPStatus.result(transactionID: command.transactionID, .number(Double(RTMPMuxer.playStreamID))), context: context)
@@ -22,7 +23,17 @@ extension RTMPServerHandler {
         case "play":
             play(command, context: context)
         case "deleteStream", "closeStream", "FCUnpublish":
+            let wasActive: Bool
+            switch role {
+            case .publishing, .playing: wasActive = true
+            case .none, .waitingToPlay: wasActive = false
+            }
             endRole(reason: command.name)
+            // Back to idle: the connection must publish or play again soon, or go.
+            if wasActive {
+                ConnectionGuard.mark(.waiting, context)
+                armStartTimeout(context: context, reason: "after \(command.name)")
+            }
         case "pause", "receiveAudio", "receiveVideo", "_result", "_error", "onBWDone":
             break
         default:
@@ -165,6 +176,9 @@ extension RTMPServerHandler {
         let id = source.id
         cancelTimeout()
         role = .publishing(source, FLVDemuxer())
+        // The listener's ConnectionGuard now ends this connection if the publisher falls silent
+        // (limits.idle_timeout_ms).
+        ConnectionGuard.mark(.publishing, context)
         logger.info("RTMP publish started", metadata: ["stream": "\(id)"])
         // An operator closing the source hangs up on its publisher.
         let channel = context.channel
@@ -232,6 +246,7 @@ extension RTMPServerHandler {
                                policy: SlowPlayerPolicy(relay.config.player), logger: logger,
                                trailer: { RTMPStatus.playTrailer(chunkSize: chunkSize) })
         role = .playing(source, sink)
+        ConnectionGuard.mark(.playing, context)  // a player may be quiet: no idle check
         logger.info("RTMP player joined", metadata: ["stream": "\(id)"])
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)

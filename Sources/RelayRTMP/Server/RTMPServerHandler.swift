@@ -26,6 +26,8 @@ final class RTMPServerHandler: ChannelInboundHandler {
     private var cumulation: ByteBuffer?
     private var timeout: Scheduled<Void>?
     private var closing = false
+    /// `connect` seen: command and media limits are raised from the pre-connect ones.
+    private var connected = false
 
     var role: Role = .none
     var app = ""
@@ -46,20 +48,39 @@ final class RTMPServerHandler: ChannelInboundHandler {
         self.relay = relay
         self.logger = relay.logger
         self.outChunkSize = relay.config.rtmp.chunkSize
-        self.decoder = RTMPChunkDecoder(maxMessageSize: relay.config.rtmp.maxMessageSize,
-                                        maxChunkSize: relay.config.rtmp.maxChunkSize)
+        // Until `connect`, every message is capped tiny: nothing a client legitimately sends
+        // before it is bigger, and AMF from an unauthenticated peer is the cheapest flood.
+        let config = relay.config.rtmp
+        let early = min(config.maxBytesBeforeConnect, config.maxCommandBytes)
+        self.decoder = RTMPChunkDecoder(maxMessageSize: early, maxCommandSize: early,
+                                        maxChunkSize: config.maxChunkSize,
+                                        maxPendingBytes: 4 * max(config.maxMessageSize, config.maxCommandBytes))
+    }
+
+    /// A `connect` command arrived: later messages get the configured limits.
+    func didConnect() {
+        connected = true
+        decoder.maxMessageSize = relay.config.rtmp.maxMessageSize
+        decoder.maxCommandSize = relay.config.rtmp.maxCommandBytes
     }
 
     func channelActive(context: ChannelHandlerContext) {
         remote = context.remoteAddress?.displayString ?? "?"
         logger[metadataKey: "remote"] = "\(remote)"
+        armStartTimeout(context: context, reason: "of connecting")
+        context.fireChannelActive()
+    }
+
+    /// Handshake + connect + publish/play must finish within `handshake_timeout_ms`; armed at
+    /// accept, and again when a stream is unpublished/deleted and the connection sits idle.
+    func armStartTimeout(context: ChannelHandlerContext, reason: String) {
+        timeout?.cancel()
         let ms = relay.config.rtmp.handshakeTimeoutMs
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         timeout = context.eventLoop.scheduleTask(in: .milliseconds(Int64(ms))) {
             let (handler, context) = bound.value
-            handler.fail(context, "no publish or play within \(ms) ms of connecting")
+            handler.fail(context, "no publish or play within \(ms) ms \(reason)")
         }
-        context.fireChannelActive()
     }
 
     /// Publish or play started: the connection is no longer "idle after connect".
@@ -80,18 +101,22 @@ final class RTMPServerHandler: ChannelInboundHandler {
         } else {
             buffer = incoming
         }
+        let start = buffer.readerIndex
         do {
             try process(&buffer, context: context)
         } catch {
+            RelayMetrics.parseError(protocol: "rtmp")
             fail(context, "\(error)")
             return
         }
         if buffer.readableBytes > 0 {
             // Keep only the unread tail, in its own storage: slices handed out as packet payloads
-            // keep the old storage alive, and appending to it would copy all of it.
-            cumulation = ByteBuffer(buffer.readableBytesView)
+            // keep the old storage alive, and appending to it would copy all of it. If nothing
+            // was consumed nothing was handed out either: keep the buffer, so a big chunk
+            // arriving in many reads is appended to, not copied again on every read.
+            cumulation = buffer.readerIndex == start ? buffer : ByteBuffer(buffer.readableBytesView)
         }
-        if bytesIn - lastAck >= peerWindow {
+        if bytesIn &- lastAck >= peerWindow {
             lastAck = bytesIn
             send(.acknowledgement(sequenceNumber: UInt32(truncatingIfNeeded: bytesIn)), context: context)
             context.flush()
@@ -120,6 +145,8 @@ final class RTMPServerHandler: ChannelInboundHandler {
         case .commandAMF0?, .commandAMF3?:
             try handleCommand(RTMPCommand(message: message), context: context)
         case .dataAMF0?, .dataAMF3?:
+            // Only a publisher's metadata matters: anyone else's is not even decoded.
+            guard case .publishing = role else { return }
             try handleData(message.amf0Values(), context: context)
         case .setChunkSize?, .abort?, .acknowledgement?, .windowAckSize?, .setPeerBandwidth?, .userControl?:
             if let control = try RTMPControlMessage(message) { handleControl(control, context: context) }
@@ -167,9 +194,11 @@ final class RTMPServerHandler: ChannelInboundHandler {
         var first: UInt32?
         while body.readableBytes >= 11 {
             let start = body.readerIndex
-            let type = body.getInteger(at: start, as: UInt8.self)!
-            let length = Int(body.getInteger(at: start + 1, as: UInt32.self)! >> 8)
-            let timeField = body.getInteger(at: start + 4, as: UInt32.self)!  // 24-bit time + extension byte
+            guard let type = body.getInteger(at: start, as: UInt8.self),
+                  let lengthField = body.getInteger(at: start + 1, as: UInt32.self),
+                  let timeField = body.getInteger(at: start + 4, as: UInt32.self)  // 24-bit time + extension byte
+            else { break }
+            let length = Int(lengthField >> 8)
             let tagTime = (timeField >> 8) | ((timeField & 0xFF) << 24)
             body.moveReaderIndex(forwardBy: 11)
             guard let payload = body.readSlice(length: length) else {
@@ -186,9 +215,9 @@ final class RTMPServerHandler: ChannelInboundHandler {
     }
 
     private func unwrap(_ raw: UInt32) -> Int64 {
-        if raw < lastRawTimestamp && lastRawTimestamp - raw > 0x8000_0000 { timestampEpoch += 1 << 32 }
+        if raw < lastRawTimestamp && lastRawTimestamp - raw > 0x8000_0000 { timestampEpoch &+= 1 << 32 }
         lastRawTimestamp = raw
-        return timestampEpoch + Int64(raw)
+        return timestampEpoch &+ Int64(raw)
     }
 
     func send(_ message: RTMPMessage, context: ChannelHandlerContext) {
