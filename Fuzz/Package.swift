@@ -15,6 +15,10 @@ let fuzzers: [(name: String, deps: [Target.Dependency])] = [
     ("FuzzRTSP", ["RelayRTSP", "RelayCore"]),
     ("FuzzHTTPFLV", ["RelayCore", .product(name: "NIOHTTP1", package: "swift-nio")]),
     ("FuzzConfig", ["RelayCore"]),
+    // Pipeline targets: peer bytes -> session -> Source -> every muxer with a player attached.
+    ("FuzzPipelineRTMP", ["PipelineSupport", "RelayRTMP", "RelayFLV", "RelayCore"]),
+    ("FuzzPipelineGB", ["PipelineSupport", "GBUnderTest", "RelayRTP", "RelayCore"]),
+    ("FuzzPipelineJT1078", ["PipelineSupport", "RelayJT1078", "RelayCore"]),
 ]
 
 let package = Package(
@@ -33,6 +37,32 @@ let package = Package(
                 "CFuzzer",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        // Players of every output and the checks the pipeline targets share.
+        .target(
+            name: "PipelineSupport",
+            dependencies: [
+                "FuzzSupport", "CFuzzer",
+                .product(name: "RelayCore", package: "LiveRelay"),
+                .product(name: "RelayFLV", package: "LiveRelay"),
+                .product(name: "RelayRTMP", package: "LiveRelay"),
+                .product(name: "RelayRTSP", package: "LiveRelay"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // The GB28181 ingest module compiled from the main package's sources (a symlink): the
+        // main package has no library product for it. Same code, another module name.
+        .target(
+            name: "GBUnderTest",
+            dependencies: [
+                .product(name: "RelayCore", package: "LiveRelay"),
+                .product(name: "RelayRTP", package: "LiveRelay"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -7,9 +7,18 @@
 #   scripts/fuzz.sh [seconds]            all targets (0: build only)
 #   FUZZ_TARGETS="FuzzRTSP FuzzAMF0" scripts/fuzz.sh 600
 #   FUZZ_KEEP_CORPUS=dir scripts/fuzz.sh  keep the grown corpora in dir/<target> (not the repo)
+#   FUZZ_TRIGGERS=0 scripts/fuzz.sh 30   skip the trigger replays
+#
+# After fuzzing, the inputs in Fuzz/Triggers/<target> (the pipeline targets' slow defect
+# triggers, 2-60 s each) are replayed once each, without the per-input time limit.
 #
 # Builds run at nice 15 and fuzzing at nice 19 (shared machines: benchmarks may be running).
+# Swift's per-process hash seed would change Dictionary order between runs (the order a Source
+# feeds its TransStreams, say): fixed, so an input replays the same way. Swift's own crash
+# backtracer is off: libFuzzer and ASan print the stack, and the backtracer could hang on a
+# sanitized crash (holding the log pipe open).
 set -euo pipefail
+export SWIFT_DETERMINISTIC_HASHING=1 SWIFT_BACKTRACE=enable=no
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 scratch="${FUZZ_SCRATCH:-.build-fuzz}"
@@ -60,6 +69,27 @@ for t in $targets; do
     mkdir -p "$FUZZ_KEEP_CORPUS/$t" && cp -r "$corpus/." "$FUZZ_KEEP_CORPUS/$t/"
   fi
 done
+if [ "${FUZZ_TRIGGERS:-1}" != 0 ]; then
+  for t in $targets; do
+    [ -d "Fuzz/Triggers/$t" ] || continue
+    for input in Fuzz/Triggers/"$t"/*; do
+      log="$work/$t-trigger.log"
+      echo "== replaying $input"
+      started=$(date +%s)
+      set +e
+      FUZZ_INPUT_SECONDS=0 nice -n 19 "$scratch/release/$t" -timeout=300 -rss_limit_mb=4096 \
+        -artifact_prefix="$artifacts/$t-trigger-" "$input" >"$log" 2>&1
+      rc=$?
+      set -e
+      summary+=("$t trigger $(basename "$input"): rc=$rc $(( $(date +%s) - started )) s")
+      if [ $rc -ne 0 ]; then
+        failed+=("$t:$(basename "$input")")
+        echo "!! $input failed (rc=$rc):"
+        tail -60 "$log"
+      fi
+    done
+  done
+fi
 printf '%s\n' "== summary (${seconds} s per target)" "${summary[@]}"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "FAILED: ${failed[*]} (inputs under $artifacts)"
