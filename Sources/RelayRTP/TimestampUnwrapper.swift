@@ -21,6 +21,12 @@ public struct TimestampUnwrapper: Sendable {
         self.modulus = Int64(1) << self.bits
     }
 
+    /// Continues from `last` (tests of the bound).
+    init(bits: Int, last: Int64) {
+        self.init(bits: bits)
+        self.last = last
+    }
+
     public var lastValue: Int64? { last }
 
     public mutating func unwrap(_ raw: UInt64) -> Int64 {
