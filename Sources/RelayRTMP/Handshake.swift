@@ -30,9 +30,11 @@ public struct RTMPHandshakeServer: Sendable {
         case .waitingForC0C1:
             guard let version = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return .needMoreData }
             guard version == RTMPHandshake.version else { throw .badHandshakeVersion(version) }
-            guard buffer.readableBytes >= 1 + RTMPHandshake.packetSize else { return .needMoreData }
-            buffer.moveReaderIndex(forwardBy: 1)
-            let c1 = buffer.readBytes(length: RTMPHandshake.packetSize)!
+            guard buffer.readableBytes >= 1 + RTMPHandshake.packetSize,
+                  let c1 = buffer.getBytes(at: buffer.readerIndex + 1, length: RTMPHandshake.packetSize) else {
+                return .needMoreData
+            }
+            buffer.moveReaderIndex(forwardBy: 1 + RTMPHandshake.packetSize)
             state = .waitingForC2
             return .send(response(to: c1))
         case .waitingForC2:
@@ -110,10 +112,10 @@ public struct RTMPHandshakeClient: Sendable {
         case .waitingForS0S1S2:
             guard let version = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return .needMoreData }
             guard version == RTMPHandshake.version else { throw .badHandshakeVersion(version) }
-            guard buffer.readableBytes >= 1 + 2 * RTMPHandshake.packetSize else { return .needMoreData }
-            buffer.moveReaderIndex(forwardBy: 1)
-            var c2 = buffer.readBytes(length: RTMPHandshake.packetSize)!  // S1; echoed unless complex
-            let s2 = buffer.readBytes(length: RTMPHandshake.packetSize)!
+            let size = RTMPHandshake.packetSize
+            guard var c2 = buffer.getBytes(at: buffer.readerIndex + 1, length: size),  // S1; echoed unless complex
+                  let s2 = buffer.getBytes(at: buffer.readerIndex + 1 + size, length: size) else { return .needMoreData }
+            buffer.moveReaderIndex(forwardBy: 1 + 2 * size)
             if complex, let (_, offset) = RTMPHandshake.findDigest(in: c2, key: RTMPHandshake.serverKey.prefix(36)) {
                 var expected = s2
                 RTMPHandshake.sign(&expected, peerDigest: c1[c1DigestOffset..<c1DigestOffset + 32],

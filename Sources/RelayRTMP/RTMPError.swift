@@ -25,6 +25,8 @@ public enum RTMPError: Error, Sendable, Equatable, CustomStringConvertible {
     case malformedCommand
     /// AMF0 decoding of a command or data body failed.
     case amf0(AMF0Error)
+    /// An aggregate message carries more FLV tags than allowed.
+    case tooManyAggregateTags(limit: Int)
 
     public var description: String {
         switch self {
@@ -50,6 +52,8 @@ public enum RTMPError: Error, Sendable, Equatable, CustomStringConvertible {
             "RTMP command does not start with a name string"
         case .amf0(let error):
             "RTMP \(error.description)"
+        case .tooManyAggregateTags(let limit):
+            "RTMP aggregate message carries more than \(limit) tags"
         }
     }
 }

@@ -148,6 +148,25 @@ struct HardeningRTMPTests {
         await server.stop()
     }
 
+    /// An aggregate message of many empty tags would be thousands of media messages handled in
+    /// one go: more than `maxAggregateTags` closes the publisher.
+    @Test func aggregateWithTooManyTagsIsRefused() async throws {
+        let server = try await TestServer.start()
+        let publisher = try await RawRTMPPublisher.publish(port: server.rtmpPort, app: "live", stream: "agg")
+        var body = ByteBuffer()
+        for _ in 0..<1025 {
+            body.writeBytes([18, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])  // empty script tag: skipped, but counted
+            body.writeInteger(UInt32(11))  // back pointer
+        }
+        var out = ByteBuffer()
+        RTMPChunkEncoder.write(RTMPMessage(chunkStreamID: 4, timestamp: 0, typeID: 22, messageStreamID: 1, payload: body),
+                               chunkSize: 128, into: &out)
+        try? await publisher.send(out)
+        #expect(await publisher.waitClosed(seconds: 3), "an aggregate of 1025 tags left its publisher connected")
+        #expect(Self.closeLines(server, "more than 1024 tags") == 1)
+        await server.stop()
+    }
+
     /// The RTMP start timer and the listener's idle check: a handshake that never finishes and a
     /// publisher that falls silent are both closed with a log line.
     @Test func stalledHandshakeAndSilentPublisherAreClosed() async throws {

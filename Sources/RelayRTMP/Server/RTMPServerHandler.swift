@@ -187,12 +187,19 @@ final class RTMPServerHandler: ChannelInboundHandler {
         }
     }
 
+    /// Tags one aggregate message may carry. Encoders put a few frames in one; a cap keeps an
+    /// 8 MiB aggregate of empty tags (~500 k) from holding the event loop.
+    static let maxAggregateTags = 1024
+
     /// Aggregate messages (FMLE, Wirecast) carry FLV tags back to back; their timestamps are
     /// relative to the first tag and offset by the message's own timestamp.
     private func handleAggregate(_ message: RTMPMessage, context: ChannelHandlerContext) throws {
         var body = message.payload
         var first: UInt32?
+        var tags = 0
         while body.readableBytes >= 11 {
+            tags += 1
+            guard tags <= Self.maxAggregateTags else { throw RTMPError.tooManyAggregateTags(limit: Self.maxAggregateTags) }
             let start = body.readerIndex
             guard let type = body.getInteger(at: start, as: UInt8.self),
                   let lengthField = body.getInteger(at: start + 1, as: UInt32.self),
