@@ -18,4 +18,19 @@ import Testing
         #expect(!at(300))
         #expect(at(0))
     }
+
+    @Test func trimsWhenCachedBytesFallOrASourceClosed() {
+        let budget = MemoryBudget(limit: 0)
+        let trimmer = MemoryTrimmer(minDrop: 64, minBytesDrop: 1000, budget: budget) { 0 }
+        budget.add(5000)
+        #expect(!trimmer.check())
+        budget.add(-500)
+        #expect(!trimmer.check())
+        budget.add(-1000)
+        #expect(trimmer.check())   // 1500 below the peak
+        #expect(!trimmer.check())
+        budget.requestTrim()
+        #expect(trimmer.check())   // once per request
+        #expect(!trimmer.check())
+    }
 }

@@ -11,6 +11,7 @@ public final class MemoryBudget: Sendable {
     /// 0 = no limit.
     public let limit: Int
     private let used = Atomic<Int>(0)
+    private let trimRequested = Atomic<Bool>(false)
 
     public init(limit: Int) {
         self.limit = limit
@@ -25,6 +26,11 @@ public final class MemoryBudget: Sendable {
         guard delta != 0 else { return }
         used.wrappingAdd(delta, ordering: .relaxed)
     }
+
+    /// Asks `MemoryTrimmer` to give freed heap back at its next look (a source closed).
+    public func requestTrim() { trimRequested.store(true, ordering: .relaxed) }
+
+    func takeTrimRequest() -> Bool { trimRequested.exchange(false, ordering: .relaxed) }
 }
 
 /// What one cached entry really costs beyond its bytes.

@@ -11,22 +11,23 @@ import NIOCore
 /// crowd leaves. Every `interval` this looks at the open connection count; once it has fallen by
 /// `minDrop` or more from the highest count since the last trim, `malloc_trim(0)` runs (off the
 /// event loops: it walks the heap) and the pages go back. Nothing happens while counts only grow.
-/// The same goes for what sources hold (`MemoryBudget`): a fall of `minBytesDrop` or more (one
-/// hostile publisher's caches freed) trims too.
+/// The same goes for what sources hold (`MemoryBudget`): a fall of `minBytesDrop` or more trims
+/// too, and so does a source that closed (`MemoryBudget.requestTrim`: a publisher's receive
+/// buffers and caches, often a hostile one's, are freed in bulk then).
 public final class MemoryTrimmer: Sendable {
     private let connections: @Sendable () -> Int
-    private let cachedBytes: (@Sendable () -> Int)?
+    private let budget: MemoryBudget?
     private let minDrop: Int
     private let minBytesDrop: Int
     private let peak = NIOLockedValueBox(0)
     private let bytesPeak = NIOLockedValueBox(0)
     private let task = NIOLockedValueBox<RepeatedTask?>(nil)
 
-    public init(minDrop: Int = 64, minBytesDrop: Int = 32 << 20, cachedBytes: (@Sendable () -> Int)? = nil,
+    public init(minDrop: Int = 64, minBytesDrop: Int = 32 << 20, budget: MemoryBudget? = nil,
                 connections: @escaping @Sendable () -> Int) {
         self.minDrop = minDrop
         self.minBytesDrop = minBytesDrop
-        self.cachedBytes = cachedBytes
+        self.budget = budget
         self.connections = connections
     }
 
@@ -44,8 +45,9 @@ public final class MemoryTrimmer: Sendable {
     public func check() -> Bool {
         let now = connections()
         let fewerConnections = Self.fell(peak, to: now, by: minDrop)
-        let fewerBytes = cachedBytes.map { Self.fell(bytesPeak, to: $0(), by: minBytesDrop) } ?? false
-        let trim = fewerConnections || fewerBytes
+        let fewerBytes = budget.map { Self.fell(bytesPeak, to: $0.usedBytes, by: minBytesDrop) } ?? false
+        let requested = budget?.takeTrimRequest() ?? false
+        let trim = fewerConnections || fewerBytes || requested
         if trim, let mallocTrim = Self.mallocTrim {
             DispatchQueue.global(qos: .utility).async { _ = mallocTrim(0) }
         }

@@ -352,6 +352,7 @@ public actor Source {
         gop.clear()
         context.memory.add(-reportedBytes)
         reportedBytes = 0
+        context.memory.requestTrim()
         context.registry.unregister(self)
         lifecycle.sourceClosed(reason: reason, bytesIn: bytesIn, packetsIn: packetsIn, startedAt: startedAt)
         let callbacks = onClose
