@@ -26,8 +26,6 @@ final class RTMPServerHandler: ChannelInboundHandler {
     private var cumulation: ByteBuffer?
     private var timeout: Scheduled<Void>?
     private var closing = false
-    /// `connect` seen: command and media limits are raised from the pre-connect ones.
-    private var connected = false
 
     var role: Role = .none
     var app = ""
@@ -52,14 +50,13 @@ final class RTMPServerHandler: ChannelInboundHandler {
         // before it is bigger, and AMF from an unauthenticated peer is the cheapest flood.
         let config = relay.config.rtmp
         let early = min(config.maxBytesBeforeConnect, config.maxCommandBytes)
-        self.decoder = RTMPChunkDecoder(maxMessageSize: early, maxCommandSize: early,
+        self.decoder = RTMPChunkDecoder(maxMessageSize: min(early, config.maxMessageSize), maxCommandSize: early,
                                         maxChunkSize: config.maxChunkSize,
                                         maxPendingBytes: 4 * max(config.maxMessageSize, config.maxCommandBytes))
     }
 
     /// A `connect` command arrived: later messages get the configured limits.
     func didConnect() {
-        connected = true
         decoder.maxMessageSize = relay.config.rtmp.maxMessageSize
         decoder.maxCommandSize = relay.config.rtmp.maxCommandBytes
     }
