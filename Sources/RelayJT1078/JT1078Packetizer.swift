@@ -31,7 +31,6 @@ public struct JT1078Packetizer: Sendable {
         guard !sim.isEmpty, sim.count <= version.simDigits, sim.allSatisfy({ $0.isASCII && $0.isNumber }) else {
             throw BadSIM(description: "SIM '\(sim)' must be 1…\(version.simDigits) decimal digits for \(version)")
         }
-        precondition(maxBody > 0 && maxBody <= 0xFFFF)
         let padded = String(repeating: "0", count: version.simDigits - sim.count) + sim
         let digits = padded.utf8.map { $0 - 0x30 }
         var bcd: [UInt8] = []
@@ -40,7 +39,7 @@ public struct JT1078Packetizer: Sendable {
         self.channel = channel
         self.sim = padded
         self.simBCD = bcd
-        self.maxBody = maxBody
+        self.maxBody = min(max(maxBody, 1), 0xFFFF)  // the body length is a 16-bit field
         self.sequence = sequence
         self.marks = marks
     }
@@ -63,7 +62,7 @@ public struct JT1078Packetizer: Sendable {
         let count = max(1, (frame.readableBytes + maxBody - 1) / maxBody)
         out.reserveCapacity(out.writerIndex + frame.readableBytes + count * JT1078Header.maxLength)
         for i in 0..<count {
-            let body = rest.readSlice(length: min(maxBody, rest.readableBytes))!
+            let body = rest.readSlice(length: min(maxBody, rest.readableBytes)) ?? ByteBuffer()
             let mark: JT1078Subpackage
             if count == 1 || marks == .allAtomic {
                 mark = .atomic

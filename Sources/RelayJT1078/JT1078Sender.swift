@@ -132,7 +132,7 @@ public struct JT1078SendMedia: Sendable {
             audioFrameSeconds = 1024 / Double(rate)
         } else {
             let size = 8 * frameMs
-            while buffer.readableBytes >= size { audioFrames.append(buffer.readSlice(length: size)!) }
+            while size > 0, let frame = buffer.readSlice(length: size) { audioFrames.append(frame) }
             audioFrameSeconds = Double(frameMs) / 1000
         }
     }

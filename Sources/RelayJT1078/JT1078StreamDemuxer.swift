@@ -212,9 +212,11 @@ public struct JT1078StreamDemuxer: Sendable {
                 events.append(.stream(stream))
             }
             var payload = allocator.buffer(capacity: header.payloadLength)
-            payload.writeImmutableBuffer(body.getSlice(at: body.readerIndex + header.headerLength, length: header.payloadLength)!)
+            guard let data = body.getSlice(at: body.readerIndex + header.headerLength, length: header.payloadLength),
+                  body.readableBytes >= header.frameLength else { break }
+            payload.writeImmutableBuffer(data)
             body.moveReaderIndex(forwardBy: header.frameLength)
-            let t = time + Int64(index * 1024 * 1000 / max(header.sampleRate, 1))
+            let t = time &+ Int64(index * 1024 * 1000 / max(header.sampleRate, 1))
             index += 1
             audioFrames += 1
             events.append(.packet(AVPacket(streamIndex: Self.audioIndex, codec: .aac, dts: t, pts: t, isKeyFrame: true,
@@ -243,14 +245,15 @@ public struct JT1078StreamDemuxer: Sendable {
             }
             if ts &+ 10_000 < last || ts > last &+ 60_000 {
                 events.append(.notice("terminal timestamp jumped from \(last) to \(ts) ms: stream time continues"))
-                offset = latest + 40
+                offset = latest &+ 40
                 base = ts
                 last = ts
                 latest = offset
                 return offset
             }
             last = ts
-            let t = max(0, offset + (ts >= b ? Int64(ts - b) : -Int64(b - ts)))
+            // Terminal times are 64-bit: clamped, wrapping arithmetic (never a trap).
+            let t = max(0, offset &+ (ts >= b ? Int64(clamping: ts - b) : -Int64(clamping: b - ts)))
             latest = max(latest, t)
             return t
         }

@@ -177,31 +177,32 @@ public enum JT1078Header {
         let simEnd = 8 + version.simBytes
         guard available >= simEnd + 2 else { return .needMore }
         for i in 8..<simEnd {
-            let b = buffer.getInteger(at: at + i, as: UInt8.self)!
+            guard let b = buffer.getInteger(at: at + i, as: UInt8.self) else { return .needMore }
             if b >> 4 > 9 || b & 0x0F > 9 { return .invalid("SIM byte \(i - 8) is not BCD (0x\(String(b, radix: 16)))") }
         }
-        let typeByte = buffer.getInteger(at: at + simEnd + 1, as: UInt8.self)!
+        guard let typeByte = buffer.getInteger(at: at + simEnd + 1, as: UInt8.self) else { return .needMore }
         guard let type = JT1078DataType(rawValue: typeByte >> 4) else { return .invalid("data type \(typeByte >> 4)") }
         guard JT1078Subpackage(rawValue: typeByte & 0x0F) != nil else { return .invalid("sub-package mark \(typeByte & 0x0F)") }
         let headerLength = length(version, type)
-        guard available >= headerLength else { return .needMore }
-        let bodyLength = Int(buffer.getInteger(at: at + headerLength - 2, as: UInt16.self)!)
+        guard available >= headerLength,
+              let bodyLength = buffer.getInteger(at: at + headerLength - 2, as: UInt16.self).map(Int.init) else { return .needMore }
         guard bodyLength <= maxBody else { return .invalid("body length \(bodyLength) > \(maxBody)") }
         return .valid(headerLength: headerLength, total: headerLength + bodyLength)
     }
 
-    /// Reads a package whose header `parse` found valid and whose bytes are all in `buffer`.
+    /// Reads a package whose header `parse` found valid and whose bytes are all in `buffer`
+    /// (so every field is there; the fallbacks below only keep this free of force unwraps).
     static func read(_ buffer: inout ByteBuffer, version: JT1078Version, headerLength: Int, total: Int,
                      discardedBefore: Int) -> JT1078Packet {
         let start = buffer.readerIndex
-        let vpxcc = buffer.getInteger(at: start + 4, as: UInt8.self)!
-        let mpt = buffer.getInteger(at: start + 5, as: UInt8.self)!
-        let sequence = buffer.getInteger(at: start + 6, as: UInt16.self)!
+        let vpxcc = buffer.getInteger(at: start + 4, as: UInt8.self) ?? 0
+        let mpt = buffer.getInteger(at: start + 5, as: UInt8.self) ?? 0
+        let sequence = buffer.getInteger(at: start + 6, as: UInt16.self) ?? 0
         let sim = bcdDigits(buffer, at: start + 8, count: version.simBytes)
         let simEnd = start + 8 + version.simBytes
-        let channel = buffer.getInteger(at: simEnd, as: UInt8.self)!
-        let typeByte = buffer.getInteger(at: simEnd + 1, as: UInt8.self)!
-        let type = JT1078DataType(rawValue: typeByte >> 4)!
+        let channel = buffer.getInteger(at: simEnd, as: UInt8.self) ?? 0
+        let typeByte = buffer.getInteger(at: simEnd + 1, as: UInt8.self) ?? 0x40
+        let type = JT1078DataType(rawValue: typeByte >> 4) ?? .transparent
         var timestamp: UInt64?
         var lastI: UInt16?
         var last: UInt16?
@@ -212,11 +213,11 @@ public enum JT1078Header {
                 last = buffer.getInteger(at: simEnd + 12, as: UInt16.self)
             }
         }
-        let body = buffer.getSlice(at: start + headerLength, length: total - headerLength)!
-        buffer.moveReaderIndex(forwardBy: total)
+        let body = buffer.getSlice(at: start + headerLength, length: total - headerLength) ?? ByteBuffer()
+        buffer.moveReaderIndex(forwardBy: min(total, buffer.readableBytes))
         return JT1078Packet(version: version, vpxcc: vpxcc, marker: mpt & 0x80 != 0, payloadType: mpt & 0x7F,
                             sequence: sequence, sim: sim, channel: channel, dataType: type,
-                            subpackage: JT1078Subpackage(rawValue: typeByte & 0x0F)!, timestamp: timestamp,
+                            subpackage: JT1078Subpackage(rawValue: typeByte & 0x0F) ?? .atomic, timestamp: timestamp,
                             lastIFrameInterval: lastI, lastFrameInterval: last, body: body,
                             discardedBefore: discardedBefore)
     }
@@ -225,7 +226,7 @@ public enum JT1078Header {
         var digits: [UInt8] = []
         digits.reserveCapacity(count * 2)
         for i in 0..<count {
-            let b = buffer.getInteger(at: at + i, as: UInt8.self)!
+            let b = buffer.getInteger(at: at + i, as: UInt8.self) ?? 0
             digits.append(0x30 + (b >> 4))
             digits.append(0x30 + (b & 0x0F))
         }

@@ -135,7 +135,7 @@ public struct AccessUnitAssembler: Sendable {
         try scan(arrival: arrival, final: true, into: &out)
         if inNAL {
             let end = trimmedEnd(buffer.readableBytes)
-            if end > 0 { try complete(buffer.getSlice(at: buffer.readerIndex, length: end)!) }
+            if end > 0, let nal = buffer.getSlice(at: buffer.readerIndex, length: end) { try complete(nal) }
             consumed += Int64(buffer.readableBytes)
             buffer.clear()
             inNAL = false
@@ -224,7 +224,7 @@ public struct AccessUnitAssembler: Sendable {
             verifyHint(startCodeAt: at, kind: kind)
             if inNAL {
                 let end = trimmedEnd(at)
-                if end > 0 { try complete(buffer.getSlice(at: buffer.readerIndex, length: end)!) }
+                if end > 0, let nal = buffer.getSlice(at: buffer.readerIndex, length: end) { try complete(nal) }
             }
             if let kind { nalStarts(kind, offset: consumed + Int64(headerAt), arrival: arrival, into: &out) }
             tailIsVCL = kind == .vclFirst || kind == .vclContinuing
@@ -244,20 +244,19 @@ public struct AccessUnitAssembler: Sendable {
         if let au = current, au.hasVCL, kind != .continues && kind != .vclContinuing {
             emit(into: &out)
         }
-        if current == nil {
-            current = Build(payload: ByteBuffer(), startOffset: offset, arrival: arrival)
-        }
+        var au = current ?? Build(payload: ByteBuffer(), startOffset: offset, arrival: arrival)
+        current = nil  // `au` holds the only reference: no copy of its payload
         if kind == .vclFirst {
-            current!.hasFirstSlice = true
-        } else if kind == .vclContinuing && !current!.hasFirstSlice {
-            current!.broken = true
+            au.hasFirstSlice = true
+        } else if kind == .vclContinuing && !au.hasFirstSlice {
+            au.broken = true
         }
+        current = au
     }
 
     /// A complete NAL unit (no start code, trailing zeros removed): copied into the access unit.
     private mutating func complete(_ nal: ByteBuffer) throws {
-        guard let codec, current != nil, let first = nal.getInteger(at: nal.readerIndex, as: UInt8.self) else { return }
-        var au = current!
+        guard let codec, var au = current, let first = nal.getInteger(at: nal.readerIndex, as: UInt8.self) else { return }
         current = nil
         defer { current = au }
         switch codec {

@@ -44,8 +44,12 @@ struct PSClock {
     /// is the unit's length when known (audio).
     mutating func stamp(_ track: Track, pts: Int64?, dts: Int64?, arrival: Int64, duration: Int64? = nil,
                         continuation: Bool = false) -> (pts: Int64, dts: Int64) {
-        if arrivalBase == nil { arrivalBase = arrival }
-        let now = arrival - arrivalBase!
+        // Wrapping arithmetic throughout: unwrapped times are bounded (±2^61, `TimestampUnwrapper`)
+        // and arrival is a monotonic clock, so nothing here wraps in practice, and nothing a peer
+        // sends can make it trap.
+        let base = arrivalBase ?? arrival
+        arrivalBase = base
+        let now = arrival &- base
         var s = states[track.rawValue]
         if let duration, duration > 0 { s.duration = duration }
         var result: (pts: Int64, dts: Int64)?
@@ -53,13 +57,14 @@ struct PSClock {
         if !s.arrivalMode, let ptsU = pts {
             let dtsU = dts ?? ptsU
             s.absent = 0
-            if offset == nil { offset = now - dtsU }
+            if offset == nil { offset = now &- dtsU }
             var usable = true
             if let lastU = s.lastUnwrapped, let lastOut = s.lastOut {
-                let delta = dtsU - lastU
-                let wall = arrival - s.lastArrival
-                if abs(delta - wall) > Self.jumpLimit {
-                    offset = lastOut + s.duration - dtsU
+                let delta = dtsU &- lastU
+                let wall = arrival &- s.lastArrival
+                let drift = delta &- wall
+                if drift > Self.jumpLimit || drift < -Self.jumpLimit {
+                    offset = lastOut &+ s.duration &- dtsU
                     notices.append("\(track) time stamps jumped by \(delta / 90) ms; timeline re-based")
                     s.bad = 0
                 } else if delta < 0 || (delta == 0 && track == .video) {
@@ -74,10 +79,11 @@ struct PSClock {
                 }
             }
             if !s.arrivalMode {
-                var d = dtsU + offset!
-                var p = ptsU + offset!
+                let off = offset ?? 0
+                var d = dtsU &+ off
+                var p = ptsU &+ off
                 if !usable || (s.lastOut.map { d <= $0 } ?? false) {
-                    d = (s.lastOut ?? d) + s.duration
+                    d = (s.lastOut ?? d) &+ s.duration
                     p = d
                 }
                 d = max(d, 0)
@@ -89,29 +95,30 @@ struct PSClock {
             if s.absent > Self.absentLimit {
                 switchToArrival(&s, track, now: now, why: "\(track) has no time stamps")
             } else if let lastOut = s.lastOut {
-                let d = lastOut + s.duration
+                let d = lastOut &+ s.duration
                 result = (d, d)
-                s.lastUnwrapped = s.lastUnwrapped.map { $0 + s.duration }
+                s.lastUnwrapped = s.lastUnwrapped.map { $0 &+ s.duration }
             } else {
                 result = (max(now, 0), max(now, 0))
             }
         }
 
         if s.arrivalMode {
-            var d = now + s.arrivalOffset
-            if let lastOut = s.lastOut, d <= lastOut { d = lastOut + 1 }
+            var d = now &+ s.arrivalOffset
+            if let lastOut = s.lastOut, d <= lastOut { d = lastOut &+ 1 }
             result = (d, d)
         }
-        s.lastOut = result!.dts
+        let out = result ?? (max(now, 0), max(now, 0))
+        s.lastOut = out.dts
         s.lastArrival = arrival
         states[track.rawValue] = s
-        return result!
+        return out
     }
 
     private mutating func switchToArrival(_ s: inout State, _ track: Track, now: Int64, why: String) {
         s.arrivalMode = true
         let latest = states.compactMap(\.lastOut).max() ?? 0
-        s.arrivalOffset = max(latest, s.lastOut ?? 0) + s.duration - now
+        s.arrivalOffset = max(latest, s.lastOut ?? 0) &+ s.duration &- now
         notices.append("\(why); using arrival time")
     }
 }

@@ -278,7 +278,7 @@ public struct PSDemuxer: Sendable {
             videoStarted = true
             let held = heldAudio
             heldAudio.removeAll()
-            for (packet, arrival) in held where arrival >= au.arrival - 9000 {
+            for (packet, arrival) in held where arrival >= au.arrival &- 9000 {
                 emitAudioNow(packet, into: &events)
             }
         }
@@ -313,16 +313,13 @@ public struct PSDemuxer: Sendable {
             audioPESTime = nil
         }
         guard audioPES.readableBytes > 0, !audioDisabled, let id = audioID else { return }
-        if audioCodec == nil {
-            audioCodec = resolveAudioCodec(id, into: &events)
-            if audioCodec == nil {
-                audioDisabled = true
-                return
-            }
+        if audioCodec == nil { audioCodec = resolveAudioCodec(id, into: &events) }
+        guard let codec = audioCodec else {
+            audioDisabled = true
+            return
         }
-        switch audioCodec! {
+        switch codec {
         case .g711a, .g711u:
-            let codec = audioCodec!
             if audioStream?.codec != codec {
                 let stream = AVStream(index: options.audioIndex, codec: codec, timebase: Self.timebase,
                                       audio: AudioParameters(sampleRate: 8000, channels: 1))
@@ -384,8 +381,7 @@ public struct PSDemuxer: Sendable {
                 aacCarry.clear()
                 break
             }
-            guard aacCarry.readableBytes >= header.frameLength else { break }
-            var frame = aacCarry.readSlice(length: header.frameLength)!
+            guard var frame = aacCarry.readSlice(length: header.frameLength) else { break }
             frame.moveReaderIndex(forwardBy: header.headerLength)
             let asc = header.config.encoded()
             if audioStream?.codec != .aac || audioStream?.extradata != asc {
@@ -400,7 +396,7 @@ public struct PSDemuxer: Sendable {
                     return
                 }
             }
-            let duration = Int64(1024 * 90000 / header.sampleRate)
+            let duration = Int64(1024 * 90000 / max(header.sampleRate, 1))
             let t = clock.stamp(.audio, pts: first ? audioPESTime?.pts : nil, dts: first ? audioPESTime?.dts : nil,
                                 arrival: audioPESArrival, duration: duration, continuation: !first)
             takeClockNotices(into: &events)
@@ -425,8 +421,9 @@ public struct PSDemuxer: Sendable {
     /// audio at once.
     private mutating func emitAudio(_ packet: AVPacket, arrival: Int64, into events: inout [PSEvent]) {
         if !videoStarted && !(announced.map { !$0.video } ?? false) {
-            if audioHoldStart == nil { audioHoldStart = arrival }
-            if arrival - audioHoldStart! < Self.audioHoldTicks {
+            let holdStart = audioHoldStart ?? arrival
+            audioHoldStart = holdStart
+            if arrival &- holdStart < Self.audioHoldTicks {
                 heldAudio.append((packet, arrival))
                 if heldAudio.count > Self.maxHeldAudio { heldAudio.removeFirst(heldAudio.count - Self.maxHeldAudio) }
                 return

@@ -50,8 +50,7 @@ public struct PSMuxer: Sendable {
             es.writeImmutableBuffer(nal)
         }
         var first = true
-        while es.readableBytes > 0 {
-            let chunk = es.readSlice(length: min(Self.maxPESPayload, es.readableBytes))!
+        while es.readableBytes > 0, let chunk = es.readSlice(length: min(Self.maxPESPayload, es.readableBytes)) {
             Self.writePES(streamID: Self.videoStreamID, payload: chunk, pts: first ? pts : nil,
                           dts: first && dts != nil && dts != pts ? dts : nil, into: &out)
             first = false
