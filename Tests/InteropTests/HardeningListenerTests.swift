@@ -37,6 +37,11 @@ struct HardeningListenerTests {
         #expect(String(buffer: attackers[0].received).hasPrefix("HTTP/1.1 413"), "\(String(buffer: attackers[0].received))")
         #expect(String(buffer: attackers[59].received).hasPrefix("HTTP/1.1 400"), "\(String(buffer: attackers[59].received))")
         #expect(server.log.contains("a play request must not have a body"))
+        // RTSP: a body larger than any GET/SET_PARAMETER needs is refused at its head.
+        let rtsp = try await RawConnection.connect(port: server.rtspPort)
+        try await rtsp.send(Array("SET_PARAMETER rtsp://127.0.0.1/live/x RTSP/1.0\r\nCSeq: 1\r\nContent-Length: 60000\r\n\r\n".utf8))
+        #expect(await rtsp.waitClosed(seconds: 2), "an RTSP request announcing a 60000-byte body was held")
+        #expect(String(buffer: rtsp.received).hasPrefix("RTSP/1.0 413"), "\(String(buffer: rtsp.received))")
 
         // The slots are free: a publisher and a player get in.
         let media = try await TestMedia.shared.h264AACFLV()
@@ -103,6 +108,27 @@ struct HardeningListenerTests {
         await flv.close()
         await rtsp.close()
         await rtmp.close()
+        await server.stop()
+    }
+
+    /// An RTMP publisher that sends nothing at all after `publish` is ended by the source's
+    /// receive timeout; with `receive_timeout_action` "keep" the connection still goes, by the
+    /// guard's idle check, and the source with it.
+    @Test(arguments: ["close", "keep"])
+    func aPublisherThatSendsNothingAfterPublishIsEnded(action: String) async throws {
+        let server = try await TestServer.start(
+            "\"source\": {\"receive_timeout_ms\": 1000, \"receive_timeout_action\": \"\(action)\", \"publisher_grace_ms\": 0}, " +
+            "\"limits\": {\"idle_timeout_ms\": \(action == "keep" ? 1500 : 60_000)}")
+        let publisher = try await RawRTMPPublisher.publish(port: server.rtmpPort, app: "live", stream: "mute")
+        #expect(server.server.context.registry.source("live/mute") != nil)
+        #expect(await publisher.waitClosed(seconds: 4), "a publisher sending nothing was left connected")
+        let deadline = Date().addingTimeInterval(2)
+        while server.server.context.registry.source("live/mute") != nil, Date() < deadline {
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        #expect(server.server.context.registry.source("live/mute") == nil, "its source was left behind")
+        if action == "keep" { #expect(server.log.contains("limits.idle_timeout_ms")) }
+        await publisher.close()
         await server.stop()
     }
 
