@@ -45,8 +45,10 @@ public final class FLVFileRecorder: StreamRecorder {
         let sink = FLVRecordingSink(id: id, eventLoop: eventLoop, stream: stream, publisher: publisher, recorder: self)
         active.withLockedValue { $0[id] = sink }
         let hevcMode = self.hevcMode
-        return RecordingAttachment(sink: sink, kind: Self.kind,
-                                   muxer: MuxerFactory(kind: Self.kind) { FLVMuxer(framing: .none, hevcMode: hevcMode) })
+        let logger = self.logger
+        return RecordingAttachment(sink: sink, kind: Self.kind, muxer: MuxerFactory(kind: Self.kind) {
+            FLVMuxer(framing: .none, hevcMode: hevcMode, logger: logger)
+        })
     }
 
     /// Recordings whose last file is not closed yet.
