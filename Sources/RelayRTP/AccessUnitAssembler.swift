@@ -285,8 +285,10 @@ public struct AccessUnitAssembler: Sendable {
             return
         }
         let size = au.payload.readableBytes + 4 + nal.readableBytes
-        if size > maxBytes { throw PSError.frameTooLarge(bytes: size, limit: maxBytes) }
-        au.payload.writeInteger(UInt32(nal.readableBytes))
+        guard size <= maxBytes, let length = UInt32(exactly: nal.readableBytes) else {
+            throw PSError.frameTooLarge(bytes: size, limit: maxBytes)
+        }
+        au.payload.writeInteger(length)
         var nal = nal
         au.payload.writeBuffer(&nal)
     }
