@@ -16,8 +16,8 @@ public enum HookBody {
             fields.append(("params", .object(session.params.mapValues { .string($0) })))
         }
         let taken = Set(fields.map(\.0))
-        for key in extra.keys.sorted() where !taken.contains(key) {
-            fields.append((key, extra[key]!))
+        for (key, value) in extra.sorted(by: { $0.key < $1.key }) where !taken.contains(key) {
+            fields.append((key, value))
         }
         var out = "{"
         for (i, (key, value)) in fields.enumerated() {
@@ -58,11 +58,11 @@ public enum HookBody {
             out += "]"
         case .object(let object):
             out += "{"
-            for (i, key) in object.keys.sorted().enumerated() {
+            for (i, entry) in object.sorted(by: { $0.key < $1.key }).enumerated() {
                 if i > 0 { out += "," }
-                writeString(key, into: &out)
+                writeString(entry.key, into: &out)
                 out += ":"
-                write(object[key]!, into: &out)
+                write(entry.value, into: &out)
             }
             out += "}"
         }

@@ -71,9 +71,10 @@ public struct RTSPFrameDecoder: NIOSingleStepByteToMessageDecoder {
             guard n <= maxBodyBytes else { throw RTSPParseError.bodyTooLarge(length: n, limit: maxBodyBytes) }
             length = n
         }
-        guard buffer.readableBytes >= headLength + length else { return nil }
-        buffer.moveReaderIndex(forwardBy: headLength)
-        let body = buffer.readSlice(length: length)!
+        // Both bounded (head by maxHeadBytes, body by maxBodyBytes): no overflow.
+        guard buffer.readableBytes >= headLength &+ length,
+              let body = buffer.getSlice(at: buffer.readerIndex &+ headLength, length: length) else { return nil }
+        buffer.moveReaderIndex(forwardBy: headLength &+ length)
         scanned = 0
         switch parsed.start {
         case .response(let status):
@@ -91,9 +92,9 @@ public struct RTSPFrameDecoder: NIOSingleStepByteToMessageDecoder {
         guard buffer.readableBytes >= 4,
               let channel = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self),
               let length = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt16.self),
-              buffer.readableBytes >= 4 + Int(length) else { return nil }
-        buffer.moveReaderIndex(forwardBy: 4)
-        return .interleaved(channel: channel, payload: buffer.readSlice(length: Int(length))!)
+              let payload = buffer.getSlice(at: buffer.readerIndex &+ 4, length: Int(length)) else { return nil }
+        buffer.moveReaderIndex(forwardBy: 4 &+ Int(length))
+        return .interleaved(channel: channel, payload: payload)
     }
 
     /// Length of the head including its terminating blank line (CRLF CRLF, or bare LF LF).

@@ -63,7 +63,8 @@ public final class RequestHeadGuard: ChannelInboundHandler, RemovableChannelHand
         guard !done else { return }
         let buffer = unwrapInboundIn(data)
         if let end = headEnd(in: buffer) {
-            if seen + end > maxBytes {
+            // Saturating: RTSP passes `.max` (its decoder bounds the head).
+            if Self.saturatingSum(seen, end) > maxBytes {
                 refuse(context, "request head larger than \(maxBytes) bytes", response: tooLargeResponse)
                 return
             }
@@ -74,12 +75,17 @@ public final class RequestHeadGuard: ChannelInboundHandler, RemovableChannelHand
             context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
             return
         }
-        seen += buffer.readableBytes
+        seen = Self.saturatingSum(seen, buffer.readableBytes)
         if seen > maxBytes {
             refuse(context, "request head larger than \(maxBytes) bytes", response: tooLargeResponse)
             return
         }
         context.fireChannelRead(data)
+    }
+
+    private static func saturatingSum(_ a: Int, _ b: Int) -> Int {
+        let (sum, overflow) = a.addingReportingOverflow(b)
+        return overflow ? .max : sum
     }
 
     /// Bytes of `buffer` up to and including the end of the head, if it ends in `buffer`.
