@@ -115,6 +115,14 @@ final class GBSession {
         case .publishing:
             break
         }
+        var packet = packet
+        if reorder.window > 0, let next = reorder.nextSequence, packet.sequence != next {
+            // It may be held back: keep its own bytes, not the whole 64 KiB receive buffer its
+            // payload is a slice of (the window then holds what it says, not window × 64 KiB).
+            var own = ByteBufferAllocator().buffer(capacity: packet.payload.readableBytes)
+            own.writeImmutableBuffer(packet.payload)
+            packet.payload = own
+        }
         outputs.removeAll(keepingCapacity: true)
         reorder.push(packet, sequence: packet.sequence) { outputs.append($0) }
         for output in outputs {

@@ -58,6 +58,10 @@ public struct RTPReorderBuffer<Element> {
     /// Packets currently held back waiting for a gap to fill.
     public var heldCount: Int { held }
 
+    /// The sequence number delivered at once on arrival (nil before the first packet); any other
+    /// may be held back.
+    public var nextSequence: UInt16? { expected }
+
     /// Slots actually occupied (equals `heldCount`; for tests of that invariant).
     var occupiedSlots: Int { slots.reduce(0) { $1 == nil ? $0 : $0 + 1 } }
 
