@@ -264,8 +264,8 @@ public struct AccessUnitAssembler: Sendable {
             let type = first & 0x1F
             switch type {
             case 9, 12: return  // access unit delimiter, filler
-            case 7: au.sps.append(ByteBuffer(bytes: nal.readableBytesView))
-            case 8: au.pps.append(ByteBuffer(bytes: nal.readableBytesView))
+            case 7: Self.keep(nal, in: &au.sps)
+            case 8: Self.keep(nal, in: &au.pps)
             case 1...4: au.hasVCL = true
             case 5: au.hasVCL = true; au.isKey = true
             default: break
@@ -274,9 +274,9 @@ public struct AccessUnitAssembler: Sendable {
             let type = first >> 1 & 0x3F
             switch type {
             case 35, 38: return  // access unit delimiter, filler
-            case 32: au.vps.append(ByteBuffer(bytes: nal.readableBytesView))
-            case 33: au.sps.append(ByteBuffer(bytes: nal.readableBytesView))
-            case 34: au.pps.append(ByteBuffer(bytes: nal.readableBytesView))
+            case 32: Self.keep(nal, in: &au.vps)
+            case 33: Self.keep(nal, in: &au.sps)
+            case 34: Self.keep(nal, in: &au.pps)
             case 16...21: au.hasVCL = true; au.isKey = true
             case 0...31: au.hasVCL = true
             default: break
@@ -291,6 +291,15 @@ public struct AccessUnitAssembler: Sendable {
         au.payload.writeInteger(length)
         var nal = nal
         au.payload.writeBuffer(&nal)
+    }
+
+    /// Parameter sets kept per access unit; real streams send one or a few. Without a cap, a
+    /// frame of millions of 1-byte "parameter sets" would cost a heap buffer each.
+    static let maxParameterSets = 16
+
+    private static func keep(_ nal: ByteBuffer, in sets: inout [ByteBuffer]) {
+        guard sets.count < maxParameterSets else { return }
+        sets.append(ByteBuffer(bytes: nal.readableBytesView))
     }
 
     private mutating func emit(into out: inout [VideoAccessUnit]) {

@@ -231,3 +231,18 @@ struct TimestampHardeningTests {
         #expect(TimestampUnwrapper(bits: -1).bits == 1)
     }
 }
+
+struct AccessUnitHardeningTests {
+    /// A frame of 100 000 one-byte "SPS" NAL units keeps at most `maxParameterSets` of them.
+    @Test func parameterSetsPerAccessUnitAreBounded() throws {
+        var assembler = AccessUnitAssembler(codec: .h264)
+        var es = ByteBuffer()
+        for _ in 0..<100_000 { es.writeBytes([0x00, 0x00, 0x01, 0x67]) }
+        es.writeBytes([0x00, 0x00, 0x01, 0x65, 0x88, 0x80, 0x00, 0x00, 0x01, 0x09, 0xF0])
+        var out: [VideoAccessUnit] = []
+        try assembler.append(es, arrival: 0, into: &out)
+        try assembler.flush(arrival: 0, into: &out)
+        #expect(out.count == 1)
+        #expect(out.first?.sps.count == AccessUnitAssembler.maxParameterSets)
+    }
+}
