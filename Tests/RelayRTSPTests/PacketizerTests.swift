@@ -42,6 +42,18 @@ import Testing
         #expect(d.accessUnits == [[sps, pps, idr]])
     }
 
+    /// An access unit of millions of tiny NAL units would become as many RTP packets: at most
+    /// `maxNALUnits` are sent, the last with the marker.
+    @Test func aFloodOfTinyNALUnitsIsCutAtTheCap() {
+        var w = writer()
+        var out = ByteBuffer()
+        let tiny = [[UInt8]](repeating: [0x41], count: 100_000)
+        NALPacketizer.packetize(accessUnit(tiny), codec: .h264, timestamp: 1, parameterSets: [], writer: &w, into: &out)
+        let packets = parseFrames(out)
+        #expect(packets.count == NALPacketizer.maxNALUnits)
+        #expect(packets.last?.header.marker == true)
+    }
+
     @Test func parameterSetsAreNotRepeatedWhenTheUnitHasThem() {
         let sps = [UInt8]([0x67, 1, 2]), pps = [UInt8]([0x68, 3]), slice = [UInt8]([0x65, 4, 5])
         var w = writer()

@@ -16,7 +16,7 @@ public final class StreamRegistry: Sendable {
         case invalidStreamID(String)
         public var description: String {
             switch self {
-            case .streamBusy(let id, let holder): return "stream \(id) is already published by \(holder)"
+            case .streamBusy(let id, let holder): return "stream \(id) is already being published (by \(holder))"
             case .tooManyStreams(let limit): return "\(limit) streams are live (limits.max_streams)"
             case .memoryExhausted(let used, let limit):
                 return "sources hold \(used) bytes, over limits.max_memory_bytes \(limit)"

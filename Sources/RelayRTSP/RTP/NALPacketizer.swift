@@ -18,6 +18,9 @@ public enum NALPacketizer {
         func isSPS(_ type: UInt8) -> Bool { self == .h264 ? type == 7 : type == 33 }
     }
 
+    /// NAL units of one access unit that are packetized at most.
+    public static let maxNALUnits = 4096
+
     /// Packetizes one access unit (4-byte length-prefixed NAL units). `parameterSets` are sent
     /// first when the unit carries no SPS of its own: for key frames, so a player that joins
     /// there, or missed a configuration change, can decode without the SDP.
@@ -30,7 +33,15 @@ public enum NALPacketizer {
         }
         var nals = LengthPrefixedNALIterator(accessUnit)
         var current = nextNAL(&nals, codec: codec)
+        var count = 0
         while let nal = current {
+            // A real picture has at most a few hundred slices; millions of tiny units are a
+            // publisher's amplification attempt (one RTP packet each): the rest is not sent.
+            count += 1
+            if count >= maxNALUnits {
+                write(nal, codec: codec, marker: true, timestamp: timestamp, writer: &writer, into: &buffer)
+                return
+            }
             // A length that overruns ends the unit: what came before is still sent, marked last.
             let following = nextNAL(&nals, codec: codec)
             write(nal, codec: codec, marker: following == nil, timestamp: timestamp, writer: &writer, into: &buffer)
