@@ -77,7 +77,7 @@ if [ "${FUZZ_TRIGGERS:-1}" != 0 ]; then
       echo "== replaying $input"
       started=$(date +%s)
       set +e
-      FUZZ_INPUT_SECONDS=0 nice -n 19 "$scratch/release/$t" -timeout=300 -rss_limit_mb=4096 \
+      FUZZ_INPUT_SECONDS=0 FUZZ_EXPAND_LIMIT=8388608 nice -n 19 "$scratch/release/$t" -timeout=300 -rss_limit_mb=4096 \
         -artifact_prefix="$artifacts/$t-trigger-" "$input" >"$log" 2>&1
       rc=$?
       set -e

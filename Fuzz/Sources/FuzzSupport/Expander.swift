@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The pipeline targets' input: a byte stream with one escape, so a small input can stand for
 /// the long floods that some defects need (millions of tiny messages, an 8 MiB frame of 1-byte
 /// NAL units, 100 k timestamp pairs):
@@ -85,7 +89,15 @@ public struct ExpandedReads {
     public var expander: Expander
     private var state: UInt64
 
-    public init(_ data: [UInt8], limit: Int = 8 << 20) {
+    /// Expanded bytes per input: FUZZ_EXPAND_LIMIT, default 2 MiB (enough for floods of small
+    /// messages; fuzzing slows down to tens of executions/s when many corpus entries expand to
+    /// 8 MiB). The trigger replays set 8 MiB (a 7 MB frame).
+    public static let defaultLimit: Int = {
+        guard let text = getenv("FUZZ_EXPAND_LIMIT"), let n = Int(String(cString: text)), n > 0 else { return 2 << 20 }
+        return n
+    }()
+
+    public init(_ data: [UInt8], limit: Int = ExpandedReads.defaultLimit) {
         self.state = UInt64(data.first ?? 0) &* 0x9E37_79B9_7F4A_7C15 | 1
         self.expander = Expander(data, from: 1, limit: limit)
     }
