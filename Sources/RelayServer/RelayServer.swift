@@ -23,8 +23,10 @@ public final class RelayServer: Sendable {
     private let recorder: FLVFileRecorder
     /// GB28181 receive ports; the admin API opens, lists and closes receivers here.
     public let gb28181: GB28181Service
-    /// The admin REST API and /metrics (made by `start` when `admin.enabled`).
+    /// The admin REST API and /metrics (made by `start` when `admin.enabled`), on a loop of its
+    /// own: an operator can look and act while a media loop is busy (a publisher's flood).
     private let admin = NIOLockedValueBox<AdminServer?>(nil)
+    private let adminGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     /// The config file the server was started with (the admin API reloads hooks from it).
     public let configPath: String?
     /// Returns freed heap to the OS after a crowd of players leaves.
@@ -48,12 +50,12 @@ public final class RelayServer: Sendable {
         self.hooks = hooks
         self.recorder = recorder
         self.context = RelayContext(config: config, muxers: [
-            RTMPMuxer.factory(chunkSize: config.rtmp.chunkSize, hevcMode: hevc),
-            FLVMuxer.factory(hevcMode: hevc),
+            RTMPMuxer.factory(chunkSize: config.rtmp.chunkSize, hevcMode: hevc, logger: logger),
+            FLVMuxer.factory(hevcMode: hevc, logger: logger),
         ], logger: logger, hooks: hooks, recorder: recorder)
         self.gb28181 = GB28181Service(context: context, group: self.group)
         let connections = context.connections
-        self.trimmer = MemoryTrimmer { connections.total }
+        self.trimmer = MemoryTrimmer(budget: context.memory) { connections.total }
     }
 
     /// Binds every enabled listener; throws (and unbinds what was bound) if one cannot be bound.
@@ -116,7 +118,8 @@ public final class RelayServer: Sendable {
             listeners: { [weak self] in self?.ports() ?? [:] },
             reloadHooks: hooks.map { hooks in { @Sendable config in hooks.reload(config) } },
             configPath: configPath, eventLoopThreads: Array(group.makeIterator()).count)
-        let server = AdminServer(config: context.config.admin, environment: environment, group: group, logger: context.logger)
+        let server = AdminServer(config: context.config.admin, environment: environment, group: adminGroup,
+                                 logger: context.logger)
         admin.withLockedValue { $0 = server }
         return try await server.start()
     }
@@ -143,6 +146,8 @@ public final class RelayServer: Sendable {
         }
         await recorder.drain()  // files closed, on_record sent
         await hooks?.shutdown()  // hooks in flight answered (bounded), client closed
+        // Last: the admin's own connections may still be closing on its loop until here.
+        try? await adminGroup.shutdownGracefully()
         if ownsGroup { try await group.shutdownGracefully() }
     }
 }
