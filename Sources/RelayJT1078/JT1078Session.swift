@@ -240,7 +240,7 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
         do {
             try relay.registry.register(source)
         } catch {
-            if !relay.config.source.rejectDuplicatePublish, let current = relay.registry.source(publish.id) {
+            if let current = relay.registry.takeoverCandidate(publish.id, protocolName: "jt1078", policy: relay.config.source) {
                 takeOver(current, with: source, publish: publish, context: context)
                 return
             }

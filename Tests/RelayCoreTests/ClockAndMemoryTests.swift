@@ -134,3 +134,42 @@ import Testing
         }
     }
 }
+
+/// `reject_duplicate_publish` off lets a newcomer take over its own protocol's stream; another
+/// protocol's publisher only with `cross_protocol_takeover`.
+@Suite struct TakeoverPolicyTests {
+    let loop = MultiThreadedEventLoopGroup.singleton.next()
+
+    func registered(_ protocolName: String, in registry: StreamRegistry, context: RelayContext) throws -> Source {
+        let source = Source(id: "13912345678/1", eventLoop: loop,
+                            publisher: SessionInfo(sessionID: "1", protocolName: protocolName, remoteAddress: "10.0.0.9:5000"),
+                            context: context)
+        try registry.register(source)
+        return source
+    }
+
+    @Test func onlyTheHoldersProtocolTakesOverUnlessAllowed() throws {
+        let context = RelayContext(config: .default, muxers: [], logger: .init(label: "t"))
+        let registry = StreamRegistry()
+        let held = try registered("jt1078", in: registry, context: context)
+        var policy = RelayConfig.default.source
+        #expect(registry.takeoverCandidate(held.id, protocolName: "jt1078", policy: policy) == nil, "rejecting by default")
+        policy.rejectDuplicatePublish = false
+        #expect(registry.takeoverCandidate(held.id, protocolName: "jt1078", policy: policy) === held)
+        #expect(registry.takeoverCandidate(held.id, protocolName: "rtmp", policy: policy) == nil)
+        policy.crossProtocolTakeover = true
+        #expect(registry.takeoverCandidate(held.id, protocolName: "rtmp", policy: policy) === held)
+    }
+
+    @Test func theConflictNamesTheHolder() throws {
+        let context = RelayContext(config: .default, muxers: [], logger: .init(label: "t"))
+        let registry = StreamRegistry()
+        _ = try registered("jt1078", in: registry, context: context)
+        do {
+            _ = try registered("rtmp", in: registry, context: context)
+            Issue.record("a second publisher was registered")
+        } catch {
+            #expect("\(error)".contains("jt1078 10.0.0.9:5000"))
+        }
+    }
+}

@@ -134,7 +134,7 @@ extension RTMPServerHandler {
                                               description: "too many streams on this server")], context: context)
             return
         } catch {
-            if !relay.config.source.rejectDuplicatePublish, let current = relay.registry.source(id) {
+            if let current = relay.registry.takeoverCandidate(id, protocolName: "rtmp", policy: relay.config.source) {
                 takeOver(current, with: source, context: context)
                 return
             }
