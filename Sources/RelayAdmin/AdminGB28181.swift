@@ -30,7 +30,8 @@ extension AdminAPI {
         GBReceiverBody(stream: r.streamID, ssrc: r.ssrcString, mode: r.mode.rawValue,
                        ip: r.mode == .tcpActive ? (r.remoteAddress.map(hostOf) ?? ip) : ip,
                        port: r.port, sharedPort: r.sharedPort, state: r.state.rawValue, configured: r.isStatic,
-                       remoteAddress: r.remoteAddress, packets: r.packets, bytes: r.bytes, lost: r.lost, sessions: r.sessions)
+                       remoteAddress: r.remoteAddress, packets: r.packets, bytes: r.bytes, lost: r.lost, sessions: r.sessions,
+                       foreignPackets: r.foreignPackets, malformedPackets: r.malformedPackets, repins: r.repins)
     }
 
     func listReceivers(_ request: Request, _ context: Context) async throws -> Response {

@@ -209,10 +209,16 @@ struct GBReceiverBody: Encodable {
     var bytes: UInt64
     var lost: UInt64
     var sessions: UInt64
+    /// Packets with this receiver's SSRC from an address it is not pinned to (dropped).
+    var foreignPackets: UInt64
+    /// Packets or frames dropped as malformed (UDP: the stream goes on).
+    var malformedPackets: UInt64
+    var repins: UInt64
 
     enum CodingKeys: String, CodingKey {
         case stream, ssrc, mode, ip, port, sharedPort = "shared_port", state, configured
         case remoteAddress = "remote_address", packets, bytes, lost, sessions
+        case foreignPackets = "foreign_packets", malformedPackets = "malformed_packets", repins
     }
 }
 
