@@ -91,7 +91,7 @@ struct HardeningCoreTests {
         #expect(growth < 64 << 20, "RSS grew by \(growth >> 20) MiB for 200 000 frames of 1 byte")
         let held = server.server.context.memory.usedBytes
         #expect(held < 4 << 20, "sources hold \(held) bytes with 1 MiB caches")
-        try await flood.expectVictimPlaying(server)
+        await flood.expectVictimPlaying()
         await flood.close()
         await server.stop()
     }
@@ -106,7 +106,7 @@ struct HardeningCoreTests {
         #expect(server.log.contains("max_packet_rate"))
         let admin = try await timedAdminGet(server.adminPort)
         #expect(admin.status == 200 && admin.ms < 100, "admin answered \(admin.status) in \(admin.ms) ms")
-        try await flood.expectVictimPlaying(server)
+        await flood.expectVictimPlaying()
         try await Task.sleep(nanoseconds: 300_000_000)
         let held = server.server.context.memory.usedBytes
         #expect(held < 4 << 20, "\(held) bytes still counted (the victim's caches are ~1 MiB)")
@@ -143,23 +143,16 @@ func residentBytes() -> Int {
 }
 
 /// A publisher of one key frame and then 1-byte AAC frames at one timestamp, beside a victim
-/// stream (ffmpeg) with an HTTP-FLV watcher; the flood stream has an HTTP-FLV reader too.
+/// stream; the flood stream has an HTTP-FLV reader too.
 struct TinyFrameFlood {
-    let victim: ChildProcess
-    let watcher: HTTPFLVPlayer
+    let victim: VictimStream
     let reader: HTTPFLVPlayer
     let publisher: RawRTMPPublisher
-    let framesBefore: Int
+    let framesBefore: (flv: Int, rtmp: Int)
 
     static func start(_ server: TestServer) async throws -> TinyFrameFlood {
-        let media = try await TestMedia.shared.h264AACFLV()
-        let victim = try server.publish(media, stream: "live/victim")
-        #expect(await server.waitPlayable("live/victim"))
-        let watcher = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/live/victim.flv",
-                                                      group: MultiThreadedEventLoopGroup.singleton)
-        _ = await watcher.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }
-
-        let (config, key) = try HardeningCoreTests.firstVideoTags(of: media)
+        let victim = try await VictimStream.start(server)
+        let (config, key) = try HardeningCoreTests.firstVideoTags(of: try await TestMedia.shared.h264AACFLV())
         let publisher = try await RawRTMPPublisher.publish(port: server.rtmpPort, app: "live", stream: "flood")
         try await publisher.send(RawRTMPPublisher.audio(timestamp: 0, body: [0xAF, 0x00, 0x12, 0x10]))  // AAC LC 44.1 kHz
         try await publisher.send(RawRTMPPublisher.video(timestamp: 0, body: config))
@@ -168,8 +161,7 @@ struct TinyFrameFlood {
         let reader = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/live/flood.flv",
                                                      group: MultiThreadedEventLoopGroup.singleton)
         _ = await reader.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }
-        return TinyFrameFlood(victim: victim, watcher: watcher, reader: reader, publisher: publisher,
-                              framesBefore: watcher.stats.videoFrames)
+        return TinyFrameFlood(victim: victim, reader: reader, publisher: publisher, framesBefore: victim.frames)
     }
 
     /// Sends up to `messages` frames (stops early when the server hangs up); returns how many.
@@ -185,16 +177,11 @@ struct TinyFrameFlood {
         return sent
     }
 
-    func expectVictimPlaying(_ server: TestServer) async throws {
-        try await Task.sleep(nanoseconds: 500_000_000)
-        #expect(watcher.stats.videoFrames > framesBefore + 5, "the other stream stopped")
-        #expect(!watcher.stats.closed)
-    }
+    func expectVictimPlaying() async { await victim.expectPlaying(since: framesBefore) }
 
     func close() async {
         await reader.close()
-        await watcher.close()
         await publisher.close()
-        victim.terminate()
+        await victim.stop()
     }
 }

@@ -24,48 +24,12 @@ struct HardeningRTMPTests {
         server.log.all.filter { $0.contains("closing RTMP connection") && $0.contains(reason) }.count
     }
 
-    /// A victim stream published by ffmpeg, watched over HTTP-FLV and RTMP.
-    struct Victim {
-        let publisher: ChildProcess
-        let flv: HTTPFLVPlayer
-        let rtmp: RTMPPlayer
-
-        static func start(_ server: TestServer) async throws -> Victim {
-            let media = try await TestMedia.shared.h264AACFLV()
-            let publisher = try server.publish(media, stream: "live/victim")
-            #expect(await server.waitPlayable("live/victim"))
-            let group = MultiThreadedEventLoopGroup.singleton
-            let flv = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/live/victim.flv", group: group)
-            let rtmp = try await RTMPPlayer.connect(url: server.rtmpURL("live/victim"), group: group)
-            _ = await flv.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }
-            _ = await rtmp.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }
-            return Victim(publisher: publisher, flv: flv, rtmp: rtmp)
-        }
-
-        var frames: (flv: Int, rtmp: Int) { (flv.stats.videoFrames, rtmp.stats.videoFrames) }
-
-        /// Both players still connected, error-free and receiving beyond `before`.
-        func expectPlaying(since before: (flv: Int, rtmp: Int)) async {
-            try? await Task.sleep(nanoseconds: 600_000_000)
-            for (name, stats, then) in [("HTTP-FLV", flv.stats, before.flv), ("RTMP", rtmp.stats, before.rtmp)] {
-                #expect(stats.error == nil && !stats.closed, "victim \(name) player: \(stats.error ?? "closed")")
-                #expect(stats.videoFrames > then + 5, "victim \(name) frames \(then) → \(stats.videoFrames)")
-            }
-        }
-
-        func stop() async {
-            await flv.close()
-            await rtmp.close()
-            publisher.terminate()
-        }
-    }
-
     /// Defect 1: 1-byte NAL lengths, then one ~8 MiB video message of ~4.2 M one-byte NAL units,
     /// with an RTMP player attached. On 413d2a0 the rewrite to 4-byte lengths (~21 MB) reached
     /// `precondition` in ChunkEncoder and killed the process (this test process, here).
     @Test func nalLengthRewriteBombClosesOnlyItsPublisher() async throws {
         let server = try await TestServer.start(#""source": {"track_wait_ms": 200}"#)
-        let victim = try await Victim.start(server)
+        let victim = try await VictimStream.start(server)
 
         let evil = try await RawRTMPPublisher.publish(port: server.rtmpPort, app: "live", stream: "evil")
         try await evil.send(RawRTMPPublisher.video(timestamp: 0, body: [0x17, 0, 0, 0, 0] + Self.oneByteLengthRecord))
@@ -96,7 +60,7 @@ struct HardeningRTMPTests {
     /// bytes in RSS) and the connection stayed open. Now the header alone closes it.
     @Test func amfFloodBeforeConnectIsRefusedAtTheHeader() async throws {
         let server = try await TestServer.start()
-        let victim = try await Victim.start(server)
+        let victim = try await VictimStream.start(server)
         let before = victim.frames
 
         var attackers: [RawConnection] = []
