@@ -170,7 +170,7 @@ public final class PipelineHarness {
         for channel in playerChannels where channel.isOpen { channel.close(promise: nil) }
         loop.drain()
         if verbose {
-            print("fuzz: \(step) reads, \(fed) bytes fed, \(sources.count) source(s) played, player bytes "
+            print("fuzz: allocated before \(baseline), \(step) reads, \(fed) bytes fed, \(sources.count) source(s) played, player bytes "
                   + playerChannels.map { String($0.bytesWritten) }.joined(separator: " "))
         }
         invariant(left.isEmpty, "\(left.count) source(s) still registered after the publisher left and every timer ran")
