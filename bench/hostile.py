@@ -341,9 +341,11 @@ def run(n, trigger, extra, a):
                                "-f", "flv", f"rtmp://127.0.0.1:{r.ports['rtmp']}/live/victim"])
     time.sleep(3)
     reader = Reader(r.ports["http"], "/live/victim.flv"); reader.start()
-    time.sleep(3)
-    idle = r.rss()
     probe = AdminProbe(r); probe.start()
+    # Idle: the victim and the admin probe running, warmed up (caches full, allocator settled).
+    time.sleep(8)
+    idle = r.rss()
+    probe.worst = 0.0
     victim_before, t0 = reader.bytes, time.time()
     conn, error = None, None
     try:
@@ -355,8 +357,9 @@ def run(n, trigger, extra, a):
     victim_rate = (reader.bytes - victim_before) * 8 / max(time.time() - t0, 0.001) / 1e6
     peak = r.rss()
     if conn is not None: conn.close()
-    # The attacker has left: RSS back within 10 % of idle (waits up to 10 s).
-    end = time.time() + 10
+    # The attacker has left: RSS back within 10 % of idle (waits up to 15 s: the trimmer looks
+    # every 5 s).
+    end = time.time() + 15
     while time.time() < end and r.rss() > idle * 1.10: time.sleep(0.25)
     after = r.rss()
     probe.running = False; probe.join()
