@@ -27,27 +27,33 @@ public struct HEVCDecoderConfigurationRecord: Sendable, Equatable {
         guard b.readableBytes >= Self.fixedSize else {
             throw CodecError.truncated("HEVCDecoderConfigurationRecord: \(record.readableBytes) bytes")
         }
-        let version = b.readInteger(as: UInt8.self)!
+        func read<T: FixedWidthInteger>(_: T.Type) throws -> T {
+            guard let value = b.readInteger(as: T.self) else {
+                throw CodecError.truncated("HEVCDecoderConfigurationRecord: \(record.readableBytes) bytes")
+            }
+            return value
+        }
+        let version = try read(UInt8.self)
         guard version == 1 else {
             throw CodecError.invalid("HEVCDecoderConfigurationRecord: configurationVersion \(version)")
         }
-        let ptlByte = b.readInteger(as: UInt8.self)!
-        let compat = b.readInteger(as: UInt32.self)!
-        let constraintHigh = b.readInteger(as: UInt32.self)!
-        let constraintLow = b.readInteger(as: UInt16.self)!
-        let level = b.readInteger(as: UInt8.self)!
+        let ptlByte = try read(UInt8.self)
+        let compat = try read(UInt32.self)
+        let constraintHigh = try read(UInt32.self)
+        let constraintLow = try read(UInt16.self)
+        let level = try read(UInt8.self)
         profileTierLevel = HEVC.ProfileTierLevel(
             profileSpace: Int(ptlByte >> 6), tierFlag: ptlByte & 0x20 != 0, profileIdc: Int(ptlByte & 0x1F),
             compatibilityFlags: compat,
             constraintIndicatorFlags: UInt64(constraintHigh) << 16 | UInt64(constraintLow),
             levelIdc: Int(level))
-        minSpatialSegmentationIdc = b.readInteger(as: UInt16.self)! & 0x0FFF
-        parallelismType = b.readInteger(as: UInt8.self)! & 0x03
-        chromaFormat = b.readInteger(as: UInt8.self)! & 0x03
-        bitDepthLumaMinus8 = b.readInteger(as: UInt8.self)! & 0x07
-        bitDepthChromaMinus8 = b.readInteger(as: UInt8.self)! & 0x07
-        avgFrameRate = b.readInteger(as: UInt16.self)!
-        let flags = b.readInteger(as: UInt8.self)!
+        minSpatialSegmentationIdc = try read(UInt16.self) & 0x0FFF
+        parallelismType = try read(UInt8.self) & 0x03
+        chromaFormat = try read(UInt8.self) & 0x03
+        bitDepthLumaMinus8 = try read(UInt8.self) & 0x07
+        bitDepthChromaMinus8 = try read(UInt8.self) & 0x07
+        avgFrameRate = try read(UInt16.self)
+        let flags = try read(UInt8.self)
         constantFrameRate = flags >> 6
         numTemporalLayers = (flags >> 3) & 0x07
         temporalIdNested = flags & 0x04 != 0
@@ -55,7 +61,7 @@ public struct HEVCDecoderConfigurationRecord: Sendable, Equatable {
         guard nalLengthSize != 3 else {
             throw CodecError.invalid("HEVCDecoderConfigurationRecord: lengthSizeMinusOne 2")
         }
-        let arrays = Int(b.readInteger(as: UInt8.self)!)
+        let arrays = Int(try read(UInt8.self))
         vps = []
         sps = []
         pps = []

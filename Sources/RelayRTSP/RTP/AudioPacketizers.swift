@@ -18,7 +18,7 @@ public enum AACPacketizer {
         while offset < size {
             let length = min(chunk, size - offset)
             let isLast = offset + length == size
-            let part = accessUnit.getSlice(at: accessUnit.readerIndex + offset, length: length)!
+            guard let part = accessUnit.getSlice(at: accessUnit.readerIndex + offset, length: length) else { return }
             writer.write(marker: isLast, timestamp: timestamp, into: &buffer) { out in
                 out.writeInteger(auHeader)
                 out.writeImmutableBuffer(part)
@@ -39,7 +39,7 @@ public enum G711Packetizer {
         var offset = 0
         while offset < size {
             let length = min(chunk, size - offset)
-            let part = frame.getSlice(at: frame.readerIndex + offset, length: length)!
+            guard let part = frame.getSlice(at: frame.readerIndex + offset, length: length) else { return }
             let ts = timestamp &+ UInt32(truncatingIfNeeded: offset / channels)
             writer.write(marker: false, timestamp: ts, into: &buffer) { $0.writeImmutableBuffer(part) }
             offset += length

@@ -76,7 +76,7 @@ public enum NALPacketizer {
             return
         }
         let base = nal.readerIndex
-        let h0 = nal.getInteger(at: base, as: UInt8.self)!
+        guard let h0 = nal.getInteger(at: base, as: UInt8.self) else { return }
         let type = codec.type(h0)
         let headerSize = codec.headerSize
         let chunk = max - headerSize - 1

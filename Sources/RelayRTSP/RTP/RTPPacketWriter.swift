@@ -58,12 +58,15 @@ public struct RTPHeader: Sendable, Equatable {
     public init?(_ packet: ByteBuffer) {
         let at = packet.readerIndex
         guard packet.readableBytes >= 12, let b0 = packet.getInteger(at: at, as: UInt8.self), b0 >> 6 == 2,
-              let b1 = packet.getInteger(at: at + 1, as: UInt8.self) else { return nil }
+              let b1 = packet.getInteger(at: at + 1, as: UInt8.self),
+              let sequence = packet.getInteger(at: at + 2, as: UInt16.self),
+              let timestamp = packet.getInteger(at: at + 4, as: UInt32.self),
+              let ssrc = packet.getInteger(at: at + 8, as: UInt32.self) else { return nil }
         marker = b1 & 0x80 != 0
         payloadType = b1 & 0x7F
-        sequence = packet.getInteger(at: at + 2, as: UInt16.self)!
-        timestamp = packet.getInteger(at: at + 4, as: UInt32.self)!
-        ssrc = packet.getInteger(at: at + 8, as: UInt32.self)!
+        self.sequence = sequence
+        self.timestamp = timestamp
+        self.ssrc = ssrc
         var offset = 12 + 4 * Int(b0 & 0x0F)
         if b0 & 0x10 != 0 {
             guard let words = packet.getInteger(at: at + offset + 2, as: UInt16.self) else { return nil }
