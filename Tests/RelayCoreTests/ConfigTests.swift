@@ -21,6 +21,7 @@ import Testing
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let c = try RelayConfig.load(path: root.appendingPathComponent("config.json").path)
         #expect(c.rtmp.chunkSize == 4096)
+        #expect(c == RelayConfig.default, "config.json shows every key at its default")
     }
 
     @Test func errorsNameTheField() {
