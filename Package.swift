@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "RelayRTP", targets: ["RelayRTP"]),
         .library(name: "RelayRTSP", targets: ["RelayRTSP"]),
         .library(name: "RelayJT1078", targets: ["RelayJT1078"]),
+        .library(name: "RelayGB28181", targets: ["RelayGB28181"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),

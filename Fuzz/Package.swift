@@ -17,7 +17,7 @@ let fuzzers: [(name: String, deps: [Target.Dependency])] = [
     ("FuzzConfig", ["RelayCore"]),
     // Pipeline targets: peer bytes -> session -> Source -> every muxer with a player attached.
     ("FuzzPipelineRTMP", ["PipelineSupport", "RelayRTMP", "RelayFLV", "RelayCore"]),
-    ("FuzzPipelineGB", ["PipelineSupport", "GBUnderTest", "RelayRTP", "RelayCore"]),
+    ("FuzzPipelineGB", ["PipelineSupport", "RelayGB28181", "RelayRTP", "RelayCore"]),
     ("FuzzPipelineJT1078", ["PipelineSupport", "RelayJT1078", "RelayCore"]),
 ]
 
@@ -51,19 +51,6 @@ let package = Package(
                 .product(name: "RelayRTMP", package: "LiveRelay"),
                 .product(name: "RelayRTSP", package: "LiveRelay"),
                 .product(name: "NIOCore", package: "swift-nio"),
-            ]
-        ),
-        // The GB28181 ingest module compiled from the main package's sources (a symlink): the
-        // main package has no library product for it. Same code, another module name.
-        .target(
-            name: "GBUnderTest",
-            dependencies: [
-                .product(name: "RelayCore", package: "LiveRelay"),
-                .product(name: "RelayRTP", package: "LiveRelay"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ] + fuzzers.map { fuzzer in

@@ -1,5 +1,5 @@
 import FuzzSupport
-@testable import GBUnderTest
+@testable import RelayGB28181
 import NIOCore
 import PipelineSupport
 import RelayCore
