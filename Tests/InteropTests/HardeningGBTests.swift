@@ -84,13 +84,13 @@ struct HardeningGBTests {
         }
         var device = GBTestFrames(ssrc: 100_000_063, sequence: rtp.sequence)
         for _ in 0..<3 { for p in device.next() { try await flooder.send(p) } }
-        #expect(await Self.wait { server.server.context.registry.source("gb/flood") != nil })
+        #expect(await GB28181Tests.wait { server.server.context.registry.source("gb/flood") != nil })
         let source = server.server.context.registry.source("gb/flood")
         rtp = RTPPacketizer(ssrc: 100_000_063, sequence: device.rtp.sequence, maxPayload: 65_000)
         for p in rtp.packetize(GBFloods.falsePES(bytes: 64_000), timestamp: 99_000) { try await flooder.send(p) }
         device.rtp = RTPPacketizer(ssrc: 100_000_063, sequence: rtp.sequence)
         for _ in 0..<3 { for p in device.next() { try await flooder.send(p) } }
-        #expect(await Self.wait { (server.gb.receiver("gb/flood")?.info.malformedPackets ?? 0) == 1 })
+        #expect(await GB28181Tests.wait { (server.gb.receiver("gb/flood")?.info.malformedPackets ?? 0) == 1 })
         #expect(server.log.all.filter { $0.contains("dropping malformed program stream data of gb/flood") }.count == 1)
         #expect(server.server.context.registry.source("gb/flood") === source)
 
@@ -104,7 +104,7 @@ struct HardeningGBTests {
         device = GBTestFrames(ssrc: 100_000_064, sequence: rtp.sequence)
         for _ in 0..<3 { for p in device.next() { RFC4571.frame(p, into: &framed) } }
         try await tcp.send(framed)
-        #expect(await Self.wait { server.server.context.registry.source("gb/flood-tcp") != nil })
+        #expect(await GB28181Tests.wait { server.server.context.registry.source("gb/flood-tcp") != nil })
         framed.clear()
         rtp = RTPPacketizer(ssrc: 100_000_064, sequence: device.rtp.sequence, maxPayload: 65_000)
         for p in rtp.packetize(GBFloods.falsePES(bytes: 64_000), timestamp: 99_000) { RFC4571.frame(p, into: &framed) }
@@ -149,10 +149,10 @@ struct HardeningGBTests {
             for packet in p.packetize(pack, timestamp: 0) { try await attacker.send(packet) }
         }
         // The receiver's loop is free: later packets are counted, the camera plays on.
-        #expect(await Self.wait { (server.gb.receiver("gb/wrap")?.info.packets ?? 0) == 5 })
+        #expect(await GB28181Tests.wait { (server.gb.receiver("gb/wrap")?.info.packets ?? 0) == 5 })
         var more = RTPPacketizer(ssrc: 100_000_066, sequence: 3501)
         for p in more.packetize(ByteBuffer(bytes: [0, 0, 1, 0xB9]), timestamp: 0) { try await attacker.send(p) }
-        #expect(await Self.wait { (server.gb.receiver("gb/wrap")?.info.packets ?? 0) == 6 })
+        #expect(await GB28181Tests.wait { (server.gb.receiver("gb/wrap")?.info.packets ?? 0) == 6 })
         try await Self.expectAdminAnswers(admin)
         let before = player.stats.videoFrames
         let after = await player.wait(timeout: .seconds(5)) { $0.videoFrames >= before + 20 }
@@ -176,15 +176,6 @@ struct HardeningGBTests {
             #expect(r.status == 200)
             #expect(ms < 100, "admin answered in \(ms) ms")
         }
-    }
-
-    static func wait(_ seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            try? await Task.sleep(nanoseconds: 20_000_000)
-        }
-        return condition()
     }
 }
 
