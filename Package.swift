@@ -135,7 +135,7 @@ let package = Package(
         .target(
             name: "RelayAdmin",
             dependencies: [
-                "RelayCore", "RelayGB28181",
+                "RelayCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -239,7 +239,12 @@ let package = Package(
         ),
         .testTarget(
             name: "RelayCoreTests",
-            dependencies: ["RelayCore", .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: [
+                "RelayCore",
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
             swiftSettings: strict
         ),
         .testTarget(name: "RelayFLVTests", dependencies: ["RelayFLV", "RelayCore"], swiftSettings: strict),
@@ -286,7 +291,7 @@ let package = Package(
         .testTarget(
             name: "RelayAdminTests",
             dependencies: [
-                "RelayAdmin", "RelayCore", "RelayGB28181",
+                "RelayAdmin", "RelayCore",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,9 +1,9 @@
 import Foundation
 import Hummingbird
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import RelayCore
-import RelayGB28181
 
 /// An error the API answers with: `{"error": message, "status": code}`.
 struct AdminError: Error, CustomStringConvertible {
@@ -33,13 +33,19 @@ public struct AdminAPI: Sendable {
     }
 
     let env: AdminEnvironment
-    let config: RelayConfig.Admin
-    let scrape = ScrapeMetrics()
+    let config: AdminConfig
+    let scrape: ScrapeMetrics
+    /// The admin listener's own port, once bound (for `GET /api/v1/server`).
+    private let ownPort = NIOLockedValueBox<Int?>(nil)
 
-    init(environment: AdminEnvironment, config: RelayConfig.Admin) {
+    init(environment: AdminEnvironment, config: AdminConfig) {
         self.env = environment
         self.config = config
+        self.scrape = ScrapeMetrics(protocols: environment.protocols.sessionProtocols)
     }
+
+    func setPort(_ port: Int?) { ownPort.withLockedValue { $0 = port } }
+    var port: Int? { ownPort.withLockedValue { $0 } }
 
     private struct Endpoint: Sendable {
         var method: HTTPRequest.Method
@@ -57,19 +63,40 @@ public struct AdminAPI: Sendable {
             Endpoint(method: .get, path: "/api/v1/players", handler: listPlayers),
             Endpoint(method: .get, path: "/api/v1/players/{id}", handler: getPlayer),
             Endpoint(method: .delete, path: "/api/v1/players/{id}", handler: kickPlayer),
-            Endpoint(method: .get, path: "/api/v1/gb28181/receivers", handler: listReceivers),
-            Endpoint(method: .post, path: "/api/v1/gb28181/receivers", handler: openReceiver),
-            Endpoint(method: .get, path: "/api/v1/gb28181/receivers/{stream}", handler: getReceiver),
-            Endpoint(method: .delete, path: "/api/v1/gb28181/receivers/{stream}", handler: closeReceiver),
             Endpoint(method: .post, path: "/api/v1/hooks/reload", handler: reloadHooks),
             Endpoint(method: .get, path: "/metrics", handler: metrics),
-        ]
+        ] + env.protocols.adminEndpoints.map { e in
+            Endpoint(method: HTTPRequest.Method(rawValue: e.method.rawValue) ?? .get, path: e.path, handler: mount(e))
+        }
     }
 
-    /// Every endpoint, for the test that keeps openapi.yaml true.
-    public static var routes: [Route] {
+    /// A protocol module's endpoint as a route handler: the stream id and the body are read as
+    /// the admin's own endpoints read them, when the handler asks.
+    private func mount(_ endpoint: AdminEndpoint) -> Handler {
+        let limit = config.maxBodyBytes
+        let hasStream = endpoint.path.hasSuffix("/{stream}")
+        return { request, context in
+            let stream: Result<String, AdminFailure>
+            if hasStream {
+                do {
+                    stream = .success(try streamID(context))
+                } catch let error as AdminError {
+                    stream = .failure(AdminFailure(error.status.code, error.message))
+                }
+            } else {
+                stream = .failure(.badRequest("missing stream id"))
+            }
+            let reply = try await endpoint.handle(AdminRequest(streamID: stream, logger: context.logger) {
+                try await jsonObject(request, limit: limit)
+            })
+            return try json(reply.body, status: httpStatus(reply.status))
+        }
+    }
+
+    /// Every endpoint with these protocol modules, for the test that keeps openapi.yaml true.
+    public static func routes(protocols: ProtocolRegistry) -> [Route] {
         let env = AdminEnvironment(context: RelayContext(config: .default, muxers: [], logger: Logger(label: "routes")),
-                                   gb28181: nil, listeners: { [:] }, reloadHooks: nil, configPath: nil, eventLoopThreads: 1)
+                                   protocols: protocols, reloadHooks: nil, configPath: nil, eventLoopThreads: 1)
         return AdminAPI(environment: env, config: RelayConfig.default.admin).endpoints.map {
             Route(method: $0.method.rawValue, path: $0.path)
         }
@@ -122,6 +149,8 @@ struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as AdminError {
             return errorResponse(error.status, error.message, headers: error.headers)
+        } catch let error as AdminFailure {
+            return errorResponse(httpStatus(error.status), error.message)
         } catch let error as HTTPError where error.status == .notFound {
             // No route for this method and path: 405 when the path exists with other methods.
             let methods = allowed(request.uri.path)
@@ -184,6 +213,29 @@ func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> 
     return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
 
+/// A module's status code with its standard reason phrase (HTTPTypes leaves a numeric status
+/// without one).
+func httpStatus(_ code: Int) -> HTTPResponse.Status {
+    switch code {
+    case 200: return .ok
+    case 201: return .created
+    case 202: return .accepted
+    case 204: return .noContent
+    case 400: return .badRequest
+    case 401: return .unauthorized
+    case 403: return .forbidden
+    case 404: return .notFound
+    case 405: return .methodNotAllowed
+    case 409: return .conflict
+    case 413: return .contentTooLarge
+    case 422: return .unprocessableContent
+    case 429: return .tooManyRequests
+    case 503: return .serviceUnavailable
+    case 100...599: return HTTPResponse.Status(code: code)
+    default: return .internalServerError
+    }
+}
+
 func errorResponse(_ status: HTTPResponse.Status, _ message: String, headers: HTTPFields = [:]) -> Response {
     var response = (try? json(ErrorBody(error: message, status: status.code), status: status))
         ?? Response(status: status)
@@ -227,12 +279,6 @@ func percentDecoded(_ s: Substring) -> String? {
     return String(validating: bytes, as: UTF8.self)
 }
 
-/// At most 80 printable characters of client input, for error messages.
-func printable(_ s: String) -> String {
-    let clean = String(s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : Character($0) })
-    return clean.count > 80 ? String(clean.prefix(80)) + "…" : clean
-}
-
 func queryParameters(_ request: Request) throws -> [String: String] {
     guard let query = request.uri.query, !query.isEmpty else { return [:] }
     var params: [String: String] = [:]
@@ -266,19 +312,7 @@ func jsonObject(_ request: Request, limit: Int) async throws -> [String: JSONVal
         throw AdminError(.badRequest, "request body is not valid JSON")
     }
     guard case .object(let object) = value else {
-        throw AdminError(.badRequest, "request body must be a JSON object, got \(describe(value))")
+        throw AdminError(.badRequest, "request body must be a JSON object, got \(value.kindDescription)")
     }
     return object
-}
-
-/// What kind of JSON value this is, for error messages.
-func describe(_ value: JSONValue) -> String {
-    switch value {
-    case .null: return "null"
-    case .bool: return "a boolean"
-    case .number: return "a number"
-    case .string: return "a string"
-    case .array: return "an array"
-    case .object: return "an object"
-    }
 }

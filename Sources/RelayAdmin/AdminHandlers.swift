@@ -2,7 +2,6 @@ import Foundation
 import Hummingbird
 import NIOCore
 import RelayCore
-import RelayGB28181
 
 extension AdminAPI {
     // MARK: gathering
@@ -67,31 +66,19 @@ extension AdminAPI {
                           mergeWriteMs: c.source.mergeWriteMs, slowPolicy: c.player.slowPolicy,
                           maxPendingBytes: c.player.maxPendingBytes,
                           hooks: HookEvent.allCases.map(\.rawValue).filter { env.context.hasHookNamed($0) },
-                          record: c.record.enabled, gb28181: c.gb28181.enabled, jt1078: c.jt1078.enabled,
-                          adminToken: !config.token.isEmpty, configFile: env.configPath))
+                          adminToken: !config.token.isEmpty, configFile: env.configPath,
+                          protocols: env.protocols.serverConfig))
         return try json(info)
     }
 
+    /// Every listener by name (the admin's own among them), then the protocols' receive ports.
     func listeners() -> [ServerInfo.Listener] {
-        let c = env.context.config
-        var out: [ServerInfo.Listener] = []
-        for (name, port) in env.listeners().sorted(by: { $0.key < $1.key }) {
-            let host: String
-            switch name {
-            case "rtmp": host = c.rtmp.listener.host
-            case "http_flv": host = c.httpFLV.listener.host
-            case "rtsp": host = c.rtsp.listener.host
-            case "admin": host = config.listener.host
-            case let n where n.hasPrefix("jt1078"): host = c.jt1078.host
-            default: host = "0.0.0.0"
-            }
-            out.append(.init(name: name, transport: "tcp", host: host, port: port))
+        var bound = env.protocols.listeners
+        if let port { bound.append(BoundListener(name: "admin", host: config.listener.host, port: port)) }
+        bound.sort { $0.name < $1.name }
+        return (bound + env.protocols.receivePorts).map {
+            ServerInfo.Listener(name: $0.name, transport: $0.transport, host: $0.host, port: $0.port)
         }
-        if let gb = env.gb28181 {
-            if let p = gb.sharedUDPPort { out.append(.init(name: "gb28181_udp", transport: "udp", host: c.gb28181.host, port: p)) }
-            if let p = gb.sharedTCPPort { out.append(.init(name: "gb28181_tcp", transport: "tcp", host: c.gb28181.host, port: p)) }
-        }
-        return out
     }
 
     func stats(_ request: Request, _ context: Context) async throws -> Response {
@@ -115,13 +102,13 @@ extension AdminAPI {
         let proc = ProcStats.current()
         let s = Stats(
             uptimeSeconds: uptime(), streams: live.count, players: players.values.reduce(0, +),
-            gb28181Receivers: env.gb28181?.list().count ?? 0,
             connections: .init(total: connections.values.reduce(0, +), publishers: publishers.values.reduce(0, +),
                                players: players.values.reduce(0, +), byProtocol: connections),
             bytesIn: ByProtocol(total: bytesIn.values.reduce(0, &+), byProtocol: bytesIn),
             bytesOut: ByProtocol(total: bytesOut.values.reduce(0, &+), byProtocol: bytesOut),
             process: .init(cpuSeconds: finite(proc.cpuSeconds), rssBytes: proc.rssBytes, peakRSSBytes: proc.peakRSSBytes,
-                           threads: proc.threads))
+                           threads: proc.threads),
+            protocols: env.protocols.stats)
         return try json(s)
     }
 
@@ -264,7 +251,7 @@ extension AdminAPI {
                 f.bytesOut[pp, default: 0] &+= p.bytesSent
             }
         }
-        for r in env.gb28181?.list() ?? [] { f.gbReceivers[r.state.rawValue, default: 0] += 1 }
+        f.gauges = env.protocols.gauges
         f.uptimeSeconds = uptime()
         f.process = ProcStats.current()
         let text = AdminMetrics.events.emitToString() + scrape.render(f)

@@ -26,17 +26,17 @@ enum AdminMetrics {
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.durationHistogramBuckets["relay_hook_duration_seconds"] = hookBuckets
         MetricsSystem.bootstrap(factory)
-        // Zero series for every protocol, so dashboards see them before the first event.
-        for name in ["rtmp", "flv", "rtsp", "gb28181", "jt1078"] {
-            _ = Counter(label: "relay_parse_errors_total", dimensions: [("protocol", name)])
-            _ = Counter(label: "relay_slow_players_dropped_total", dimensions: [("protocol", name)])
-        }
         return registry
     }()
 
-    /// Bootstraps the swift-metrics backend (first call in the process only).
-    static func bootstrapOnce() {
+    /// Bootstraps the swift-metrics backend (first call in the process only) and makes zero
+    /// series for `protocols`, so dashboards see them before the first event.
+    static func bootstrapOnce(protocols: [String] = []) {
         _ = events
+        for name in protocols {
+            _ = Counter(label: "relay_parse_errors_total", dimensions: [("protocol", name)])
+            _ = Counter(label: "relay_slow_players_dropped_total", dimensions: [("protocol", name)])
+        }
     }
 }
 
@@ -46,7 +46,12 @@ final class ScrapeMetrics: Sendable {
     /// Last value reported per counter series: counters only go up, even while a session moves
     /// from the live figures to the totals of those that left.
     private let reported = NIOLockedValueBox<[String: UInt64]>([:])
-    private let knownProtocols = NIOLockedValueBox<Set<String>>(["rtmp", "flv", "rtsp", "gb28181", "jt1078"])
+    /// Protocols with series (zero until used): the registered modules' and every one seen since.
+    private let knownProtocols: NIOLockedValueBox<Set<String>>
+
+    init(protocols: [String]) {
+        knownProtocols = NIOLockedValueBox(Set(protocols))
+    }
 
     struct Figures {
         var streams = 0
@@ -55,7 +60,8 @@ final class ScrapeMetrics: Sendable {
         var players: [String: Int] = [:]
         var bytesIn: [String: UInt64] = [:]
         var bytesOut: [String: UInt64] = [:]
-        var gbReceivers: [String: Int] = [:]
+        /// The protocol modules' gauges.
+        var gauges: [ModuleGauge] = []
         var uptimeSeconds: Double = 0
         var process = ProcStats()
     }
@@ -82,9 +88,8 @@ final class ScrapeMetrics: Sendable {
                 count(&reported, "relay_bytes_out_total", p, f.bytesOut[p] ?? 0,
                       help: "Bytes sent to players")
             }
-            for state in ["waiting", "receiving"] {
-                registry.makeGauge(descriptor: metric("relay_gb28181_receivers", "GB28181 receivers by state"),
-                                   labels: [("state", state)]).set(Double(f.gbReceivers[state] ?? 0))
+            for g in f.gauges {
+                registry.makeGauge(descriptor: metric(g.name, g.help), labels: g.labels).set(g.value)
             }
             registry.makeGauge(descriptor: metric("relay_uptime_seconds", "Seconds since the server started")).set(f.uptimeSeconds)
             registry.makeGauge(descriptor: metric("process_resident_memory_bytes", "Resident memory")).set(Double(f.process.rssBytes))

@@ -1,4 +1,5 @@
 import Foundation
+import RelayCore
 
 // What the admin API answers; openapi.yaml (repo root) describes each of these as a schema of the
 // same name, and AdminSpecTests keeps the two in step.
@@ -30,16 +31,23 @@ struct ServerInfo: Encodable {
         var slowPolicy: String
         var maxPendingBytes: Int
         var hooks: [String]
-        var record: Bool
-        var gb28181: Bool
-        var jt1078: Bool
         var adminToken: Bool
         var configFile: String?
+        /// The protocol modules' members ("record", "gb28181", "jt1078": whether enabled).
+        var protocols: [String: JSONValue]
 
-        enum CodingKeys: String, CodingKey {
-            case logLevel = "log_level", eventLoops = "event_loops", gopCache = "gop_cache", mergeWriteMs = "merge_write_ms"
-            case slowPolicy = "slow_policy", maxPendingBytes = "max_pending_bytes", hooks, record, gb28181, jt1078
-            case adminToken = "admin_token", configFile = "config_file"
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: AnyKey.self)
+            try c.encodeMembers(protocols)
+            try c.encode(logLevel, forKey: "log_level")
+            try c.encode(eventLoops, forKey: "event_loops")
+            try c.encode(gopCache, forKey: "gop_cache")
+            try c.encode(mergeWriteMs, forKey: "merge_write_ms")
+            try c.encode(slowPolicy, forKey: "slow_policy")
+            try c.encode(maxPendingBytes, forKey: "max_pending_bytes")
+            try c.encode(hooks, forKey: "hooks")
+            try c.encode(adminToken, forKey: "admin_token")
+            try c.encodeIfPresent(configFile, forKey: "config_file")
         }
     }
 
@@ -88,15 +96,42 @@ struct Stats: Encodable {
     var uptimeSeconds: Double
     var streams: Int
     var players: Int
-    var gb28181Receivers: Int
     var connections: Connections
     var bytesIn: ByProtocol
     var bytesOut: ByProtocol
     var process: Process
+    /// The protocol modules' members ("gb28181_receivers").
+    var protocols: [String: JSONValue]
 
-    enum CodingKeys: String, CodingKey {
-        case uptimeSeconds = "uptime_seconds", streams, players, gb28181Receivers = "gb28181_receivers", connections
-        case bytesIn = "bytes_in", bytesOut = "bytes_out", process
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: AnyKey.self)
+        try c.encodeMembers(protocols)
+        try c.encode(uptimeSeconds, forKey: "uptime_seconds")
+        try c.encode(streams, forKey: "streams")
+        try c.encode(players, forKey: "players")
+        try c.encode(connections, forKey: "connections")
+        try c.encode(bytesIn, forKey: "bytes_in")
+        try c.encode(bytesOut, forKey: "bytes_out")
+        try c.encode(process, forKey: "process")
+    }
+}
+
+/// A key spelled at run time (members that protocol modules add to an answer).
+struct AnyKey: CodingKey, ExpressibleByStringLiteral {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+    init(stringLiteral value: String) { stringValue = value }
+}
+
+extension KeyedEncodingContainer<AnyKey> {
+    /// Adds protocol modules' members. Called first: an answer's own member of the same name,
+    /// encoded after, replaces it.
+    mutating func encodeMembers(_ members: [String: JSONValue]) throws {
+        for (key, value) in members {
+            try encode(value, forKey: AnyKey(stringValue: key))
+        }
     }
 }
 
@@ -193,43 +228,6 @@ struct PlayerKicked: Encodable {
     var id: UInt64
     var stream: String
     var kicked: Bool
-}
-
-struct GBReceiverBody: Encodable {
-    var stream: String
-    var ssrc: String?
-    var mode: String
-    var ip: String
-    var port: Int?
-    var sharedPort: Bool
-    var state: String
-    var configured: Bool
-    var remoteAddress: String?
-    var packets: UInt64
-    var bytes: UInt64
-    var lost: UInt64
-    var sessions: UInt64
-    /// Packets with this receiver's SSRC from an address it is not pinned to (dropped).
-    var foreignPackets: UInt64
-    /// Packets or frames dropped as malformed (UDP: the stream goes on).
-    var malformedPackets: UInt64
-    var repins: UInt64
-
-    enum CodingKeys: String, CodingKey {
-        case stream, ssrc, mode, ip, port, sharedPort = "shared_port", state, configured
-        case remoteAddress = "remote_address", packets, bytes, lost, sessions
-        case foreignPackets = "foreign_packets", malformedPackets = "malformed_packets", repins
-    }
-}
-
-struct GBReceiverList: Encodable {
-    var count: Int
-    var receivers: [GBReceiverBody]
-}
-
-struct GBReceiverClosed: Encodable {
-    var stream: String
-    var closed: Bool
 }
 
 struct HooksReloaded: Encodable {

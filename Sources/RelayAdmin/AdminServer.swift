@@ -7,33 +7,32 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import RelayCore
-import RelayGB28181
 import ServiceLifecycle
 
 /// What the admin API reads and steers, handed over by `RelayServer` (which depends on this
 /// module, so the API sees the server through these values and closures).
 public struct AdminEnvironment: Sendable {
     public var context: RelayContext
-    /// GB28181 receive ports (nil: no GB28181 service).
-    public var gb28181: GB28181Service?
-    /// Bound listeners: name ("rtmp", "http_flv" …) → port.
-    public var listeners: @Sendable () -> [String: Int]
+    /// The protocols the server runs: their listeners, summaries, metrics and endpoints.
+    public var protocols: ProtocolRegistry
     /// Applies a new `hooks` section without a restart (nil: hooks cannot be reloaded).
     public var reloadHooks: (@Sendable (RelayConfig.Hooks) async throws -> Void)?
     /// The config file the server was started with; `POST /api/v1/hooks/reload` re-reads it.
     public var configPath: String?
+    /// The module sections the server's config file has (to re-read and check it whole).
+    public var configSections: [any ConfigSection.Type]
     /// Event loop threads of the server.
     public var eventLoopThreads: Int
     public var startedAt: Date
 
-    public init(context: RelayContext, gb28181: GB28181Service?, listeners: @escaping @Sendable () -> [String: Int],
+    public init(context: RelayContext, protocols: ProtocolRegistry,
                 reloadHooks: (@Sendable (RelayConfig.Hooks) async throws -> Void)?, configPath: String?,
-                eventLoopThreads: Int, startedAt: Date = Date()) {
+                configSections: [any ConfigSection.Type] = [], eventLoopThreads: Int, startedAt: Date = Date()) {
         self.context = context
-        self.gb28181 = gb28181
-        self.listeners = listeners
+        self.protocols = protocols
         self.reloadHooks = reloadHooks
         self.configPath = configPath
+        self.configSections = configSections
         self.eventLoopThreads = eventLoopThreads
         self.startedAt = startedAt
     }
@@ -42,7 +41,7 @@ public struct AdminEnvironment: Sendable {
 /// The admin REST API (`/api/v1/…`) and Prometheus `/metrics` on a Hummingbird server of their
 /// own (`admin` in config: loopback by default, optional bearer token).
 public final class AdminServer: Sendable {
-    public let config: RelayConfig.Admin
+    public let config: AdminConfig
     let api: AdminAPI
     private let group: any EventLoopGroup
     private let logger: Logger
@@ -57,8 +56,8 @@ public final class AdminServer: Sendable {
 
     private let running = NIOLockedValueBox<Running?>(nil)
 
-    public init(config: RelayConfig.Admin, environment: AdminEnvironment, group: any EventLoopGroup, logger: Logger) {
-        AdminMetrics.bootstrapOnce()
+    public init(config: AdminConfig, environment: AdminEnvironment, group: any EventLoopGroup, logger: Logger) {
+        AdminMetrics.bootstrapOnce(protocols: environment.protocols.sessionProtocols)
         self.config = config
         self.api = AdminAPI(environment: environment, config: config)
         self.group = group
@@ -88,7 +87,10 @@ public final class AdminServer: Sendable {
             server: server,
             configuration: .init(address: .hostname(config.listener.host, port: config.listener.port),
                                  serverName: "LiveRelay"),
-            onServerRunning: { channel in bound.succeed(channel) },
+            onServerRunning: { [api] channel in
+                api.setPort(channel.localAddress?.port)
+                bound.succeed(channel)
+            },
             eventLoopGroupProvider: .shared(group),
             logger: logger)
         let services = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger))

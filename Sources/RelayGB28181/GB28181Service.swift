@@ -23,7 +23,7 @@ import RelayRTP
 /// back to waiting. Bad input ends only that source.
 public final class GB28181Service: Sendable {
     public let context: RelayContext
-    let config: RelayConfig.GB28181
+    let config: GB28181Config
     private let group: any EventLoopGroup
     private let logger: Logger
 
@@ -266,18 +266,10 @@ public final class GB28181Service: Sendable {
 
     private func bindTCP(port: Int, owner: GBReceiver?) async throws -> any Channel {
         let service = self
-        return try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.so_rcvbuf), value: 1 << 20)
-            .childChannelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture {
-                    guard try service.context.admitAndGuard(ch, listener: "gb28181") else { return }
-                    try service.addTCPHandlers(ch, owner: owner, mode: .tcpPassive)
-                }
-            }
-            .bind(host: config.host, port: port)
-            .get()
+        return try await RelayListener.bind(host: config.host, port: port, group: group, relay: context, name: "gb28181",
+                                            options: .init(servesPlayers: false, backlog: 256, receiveBufferBytes: 1 << 20)) { ch in
+            try service.addTCPHandlers(ch, owner: owner, mode: .tcpPassive)
+        }
     }
 
     @discardableResult

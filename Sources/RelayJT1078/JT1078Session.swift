@@ -61,7 +61,7 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = JT1078Packet
 
     private let relay: RelayContext
-    private let config: RelayConfig.JT1078
+    private let config: JT1078Config
     private let pinned: JT1078Version?
     private var logger: Logger
     private var remote = "?"

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -11,13 +12,21 @@ import RelayJT1078
 import RelayRTMP
 import RelayRTSP
 
-/// The whole server: event loops, the registry and one listener per enabled protocol.
-/// `relay` runs one; tests start one in-process on port 0.
+/// The whole server: event loops, the stream registry and the protocol modules (one listener
+/// or more each), plus the admin API. `relay` runs one; tests start one in-process on port 0.
 public final class RelayServer: Sendable {
+    /// The config sections of the modules this server links (config.json's top-level keys
+    /// besides the core's).
+    public static let configSections: [any ConfigSection.Type] = [
+        RTMPConfig.self, HTTPFLVConfig.self, RecordConfig.self, RTSPConfig.self, GB28181Config.self, JT1078Config.self,
+        AdminConfig.self,
+    ]
+
     public let context: RelayContext
     public let group: MultiThreadedEventLoopGroup
     private let ownsGroup: Bool
-    private let channels = NIOLockedValueBox<[String: any Channel]>([:])
+    /// The protocols, in start order; the admin API and metrics read them here.
+    public let protocols: ProtocolRegistry
     /// HTTP hooks (nil when config has no hook URL) and the FLV recorder.
     private let hooks: HTTPEventHooks?
     private let recorder: FLVFileRecorder
@@ -25,7 +34,7 @@ public final class RelayServer: Sendable {
     public let gb28181: GB28181Service
     /// The admin REST API and /metrics (made by `start` when `admin.enabled`), on a loop of its
     /// own: an operator can look and act while a media loop is busy (a publisher's flood).
-    private let admin = NIOLockedValueBox<AdminServer?>(nil)
+    private let admin = NIOLockedValueBox<(server: AdminServer, channel: any Channel)?>(nil)
     private let adminGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     /// The config file the server was started with (the admin API reloads hooks from it).
     public let configPath: String?
@@ -33,6 +42,8 @@ public final class RelayServer: Sendable {
     private let trimmer: MemoryTrimmer
 
     public init(config: RelayConfig, logger: Logger, group: MultiThreadedEventLoopGroup? = nil, configPath: String? = nil) {
+        var config = config
+        config.includeDefaults(of: Self.configSections)
         self.configPath = configPath
         let hevc = HEVCFLVMode(rawValue: config.rtmp.hevcMode) ?? .enhanced
         if let group {
@@ -53,94 +64,82 @@ public final class RelayServer: Sendable {
             RTMPMuxer.factory(chunkSize: config.rtmp.chunkSize, hevcMode: hevc, logger: logger),
             FLVMuxer.factory(hevcMode: hevc, logger: logger),
         ], logger: logger, hooks: hooks, recorder: recorder)
-        self.gb28181 = GB28181Service(context: context, group: self.group)
+        let gb28181 = GB28181Service(context: context, group: self.group)
+        self.gb28181 = gb28181
+        self.protocols = ProtocolRegistry(Self.modules(context: context, group: self.group, gb28181: gb28181))
         let connections = context.connections
         self.trimmer = MemoryTrimmer(budget: context.memory) { connections.total }
     }
 
+    /// The protocol modules in start order.
+    static func modules(context: RelayContext, group: any EventLoopGroup, gb28181: GB28181Service) -> [any ProtocolModule] {
+        [
+            RTMPServer.module(relay: context, group: group),
+            HTTPFLVServer.module(relay: context, group: group),
+            RTSPServer.module(relay: context, group: group),
+            gb28181,
+            JT1078Server.module(relay: context, group: group),
+        ]
+    }
+
+    /// Every admin API route with this server's modules (the test that keeps openapi.yaml true).
+    public static var adminRoutes: [AdminAPI.Route] {
+        let context = RelayContext(config: .default, muxers: [], logger: Logger(label: "routes"))
+        let group = MultiThreadedEventLoopGroup.singleton
+        let gb28181 = GB28181Service(context: context, group: group)
+        return AdminAPI.routes(protocols: ProtocolRegistry(modules(context: context, group: group, gb28181: gb28181)))
+    }
+
     /// Binds every enabled listener; throws (and unbinds what was bound) if one cannot be bound.
     public func start() async throws {
-        let config = context.config
         do {
-            if config.rtmp.listener.enabled {
-                let ch = try await RTMPServer.bind(host: config.rtmp.listener.host, port: config.rtmp.listener.port,
-                                                   group: group, relay: context)
-                record("rtmp", ch)
-            }
-            if config.httpFLV.listener.enabled {
-                let ch = try await HTTPFLVServer.bind(host: config.httpFLV.listener.host, port: config.httpFLV.listener.port,
-                                                      group: group, relay: context)
-                record("http_flv", ch)
-            }
-            if config.rtsp.listener.enabled {
-                let ch = try await RTSPServer.bind(host: config.rtsp.listener.host, port: config.rtsp.listener.port,
-                                                   group: group, relay: context)
-                record("rtsp", ch)
-            }
-            try await gb28181.start()
-            if config.jt1078.enabled {
-                let jt = config.jt1078
-                let ch = try await JT1078Server.bind(host: jt.host, port: jt.port, version: JT1078Server.version(jt.version),
-                                                     group: group, relay: context)
-                record("jt1078", ch)
-                if jt.port2019 > 0 {
-                    let pinned = try await JT1078Server.bind(host: jt.host, port: jt.port2019, version: .v2019,
-                                                             group: group, relay: context)
-                    record("jt1078_2019", pinned)
-                }
-            }
-            if config.admin.listener.enabled {
-                record("admin", try await startAdmin())
+            try await protocols.start()
+            if context.config.admin.listener.enabled {
+                try await startAdmin()
             }
         } catch {
             try? await stop()
             throw error
         }
         trimmer.start(on: group.next())
-        let listening = channels.withLockedValue { $0.mapValues { JSONValue.number(Double($0.localAddress?.port ?? 0)) } }
+        let listening = ports().mapValues { JSONValue.number(Double($0)) }
         context.notify(.started, stream: nil, session: nil, extra: ["ports": .object(listening)])
     }
 
-    private func record(_ name: String, _ channel: any Channel) {
-        channels.withLockedValue { $0[name] = channel }
-        context.logger.info("\(name) listening on \(channel.localAddress?.displayString ?? "?")")
-    }
-
-    /// The port a listener is bound to ("rtmp", "http_flv"), for port-0 configs.
+    /// The port a listener is bound to ("rtmp", "http_flv", "admin"), for port-0 configs.
     public func port(_ listener: String) -> Int? {
-        channels.withLockedValue { $0[listener]?.localAddress?.port }
+        ports()[listener]
     }
 
-    private func startAdmin() async throws -> any Channel {
+    private func startAdmin() async throws {
         let hooks = self.hooks
         let environment = AdminEnvironment(
-            context: context, gb28181: gb28181,
-            listeners: { [weak self] in self?.ports() ?? [:] },
+            context: context, protocols: protocols,
             reloadHooks: hooks.map { hooks in { @Sendable config in hooks.reload(config) } },
-            configPath: configPath, eventLoopThreads: Array(group.makeIterator()).count)
+            configPath: configPath, configSections: Self.configSections,
+            eventLoopThreads: Array(group.makeIterator()).count)
         let server = AdminServer(config: context.config.admin, environment: environment, group: adminGroup,
                                  logger: context.logger)
-        admin.withLockedValue { $0 = server }
-        return try await server.start()
+        let channel = try await server.start()
+        admin.withLockedValue { $0 = (server, channel) }
+        context.logger.info("admin listening on \(channel.localAddress?.displayString ?? "?")")
     }
 
-    /// Every bound listener's port by name.
+    /// Every bound listener's port by name (the protocols' and the admin's).
     public func ports() -> [String: Int] {
-        channels.withLockedValue { $0.compactMapValues { $0.localAddress?.port } }
+        var out: [String: Int] = [:]
+        for l in protocols.listeners { out[l.name] = l.port }
+        if let port = admin.withLockedValue({ $0?.channel.localAddress?.port }) { out["admin"] = port }
+        return out
     }
 
     /// Stops accepting, ends every source (players get their trailers), then stops the loops.
     public func stop() async throws {
         trimmer.stop()
-        if let server = admin.withLockedValue({ s -> AdminServer? in defer { s = nil }; return s }) {
+        if let server = admin.withLockedValue({ s -> AdminServer? in defer { s = nil }; return s?.server }) {
             await server.stop()
         }
-        let listeners = channels.withLockedValue { c -> [any Channel] in
-            defer { c.removeAll() }
-            return Array(c.values)
-        }
-        for ch in listeners { try? await ch.close() }
-        await gb28181.stop()
+        await protocols.stop()
         for source in context.registry.sources {
             await source.close(reason: "server shutting down")
         }
@@ -149,5 +148,17 @@ public final class RelayServer: Sendable {
         // Last: the admin's own connections may still be closing on its loop until here.
         try? await adminGroup.shutdownGracefully()
         if ownsGroup { try await group.shutdownGracefully() }
+    }
+}
+
+extension RelayConfig {
+    /// Parses config.json text with every section this server links.
+    public static func parse(_ data: Data) throws -> RelayConfig {
+        try parse(data, sections: RelayServer.configSections)
+    }
+
+    /// Loads a config file with every section this server links; errors name the file and the field.
+    public static func load(path: String) throws -> RelayConfig {
+        try load(path: path, sections: RelayServer.configSections)
     }
 }

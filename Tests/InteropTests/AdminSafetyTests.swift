@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import RelayAdmin
 import RelayCore
+import RelayServer
 import Testing
 
 /// Issue 10, admin API safety: the token guards every method and path, bodies are bounded, and no
@@ -192,7 +193,7 @@ struct AdminSafetyTests {
         let anonymous = AdminHTTP(port: server.adminPort)
         let authorized = AdminHTTP(port: server.adminPort, token: token)
 
-        for route in AdminAPI.routes {
+        for route in RelayServer.adminRoutes {
             let path = route.path.replacingOccurrences(of: "{stream}", with: "live/x").replacingOccurrences(of: "{id}", with: "1")
             for method in ["HEAD", "OPTIONS", "PUT", "PATCH", "TRACE", "PROPFIND"] {
                 let r = try await anonymous.request(method, path)

@@ -4,6 +4,7 @@ import NIOPosix
 import RelayAdmin
 import RelayBenchKit
 import RelayCore
+import RelayServer
 import Testing
 
 /// The admin REST API over real HTTP: a live ffmpeg publisher and real players, GB28181 ports,
@@ -411,7 +412,7 @@ struct AdminTests {
         let anonymous = AdminHTTP(port: server.adminPort)
         let wrong = AdminHTTP(port: server.adminPort, token: "s3cret-tokem")
         let authorized = AdminHTTP(port: server.adminPort, token: "s3cret-token")
-        let routes = AdminAPI.routes
+        let routes = RelayServer.adminRoutes
         #expect(routes.count >= 14)
         for route in routes {
             let path = route.path.replacingOccurrences(of: "{stream}", with: "live/x").replacingOccurrences(of: "{id}", with: "1")
@@ -474,7 +475,7 @@ struct AdminTests {
     /// Every route the server registers is in openapi.yaml and every documented operation is served.
     @Test func openAPIDocumentsEveryRoute() throws {
         let spec = try OpenAPISpec.load()
-        let served = Set(AdminAPI.routes.map { "\($0.method) \($0.path)" })
+        let served = Set(RelayServer.adminRoutes.map { "\($0.method) \($0.path)" })
         #expect(served == spec.operations, "served but not documented: \(served.subtracting(spec.operations).sorted()); documented but not served: \(spec.operations.subtracting(served).sorted())")
         #expect(spec.root["openapi"] as? String == "3.1.0")
         // Every schema a $ref names exists.

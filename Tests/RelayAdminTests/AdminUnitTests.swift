@@ -2,55 +2,8 @@ import Foundation
 import Testing
 @testable import RelayAdmin
 import RelayCore
-import RelayGB28181
 
 @Suite struct AdminUnitTests {
-    func open(_ json: String) throws -> AdminAPI.OpenRequest {
-        guard case .object(let o) = try JSONValue.parse(Data(json.utf8)) else { throw AdminError(.badRequest, "not an object") }
-        return try AdminAPI.OpenRequest(o)
-    }
-
-    func openError(_ json: String) -> String? {
-        do { _ = try open(json); return nil } catch let e as AdminError { return e.message } catch { return "\(error)" }
-    }
-
-    @Test func receiverRequestDefaults() throws {
-        let shared = try open(#"{"stream": "gb/a", "ssrc": "0100000001"}"#)
-        #expect(shared.port == .shared && shared.mode == .udp && shared.ssrc == 100_000_001)
-        let own = try open(#"{"stream": "gb/a"}"#)
-        #expect(own.port == .fromRange && own.ssrc == nil)
-        let fixed = try open(#"{"stream": "gb/a", "mode": "tcp-passive", "port": 40123}"#)
-        #expect(fixed.port == .fixed(40123) && fixed.mode == .tcpPassive)
-        let active = try open(#"{"stream": "gb/a", "mode": "tcp-active", "device": "192.0.2.7:5060"}"#)
-        #expect(active.mode == .tcpActive && active.device == "192.0.2.7:5060")
-        #expect(try open(#"{"stream": "gb/a", "mode": "tcp-active", "device": "[2001:db8::1]:15060"}"#).device == "[2001:db8::1]:15060")
-        #expect(try open(#"{"stream": "gb/a", "ssrc": "4294967295", "port": "auto"}"#).ssrc == UInt32.max)
-    }
-
-    @Test func receiverRequestErrorsSayWhat() {
-        #expect(openError(#"{}"#)?.contains("'stream' is required") == true)
-        #expect(openError(#"{"stream": "a//b"}"#)?.contains("not a valid stream id") == true)
-        #expect(openError(#"{"stream": "gb/a", "ssrc": "4294967296"}"#)?.contains("invalid SSRC") == true)
-        #expect(openError(#"{"stream": "gb/a", "ssrc": 7}"#)?.contains("'ssrc' must be a string") == true)
-        #expect(openError(#"{"stream": "gb/a", "mode": "sctp"}"#)?.contains("'mode' must be") == true)
-        #expect(openError(#"{"stream": "gb/a", "port": 0}"#)?.contains("'port' must be") == true)
-        #expect(openError(#"{"stream": "gb/a", "port": 1.5}"#)?.contains("'port' must be") == true)
-        #expect(openError(#"{"stream": "gb/a", "port": "shared"}"#)?.contains("needs an 'ssrc'") == true)
-        #expect(openError(#"{"stream": "gb/a", "mode": "tcp-active"}"#)?.contains("needs 'device'") == true)
-        #expect(openError(#"{"stream": "gb/a", "mode": "tcp-active", "device": "host"}"#)?.contains("host:port") == true)
-        #expect(openError(#"{"stream": "gb/a", "mode": "tcp-active", "device": "host:0"}"#)?.contains("host:port") == true)
-        #expect(openError(#"{"stream": "gb/a", "device": "host:1"}"#)?.contains("only for tcp-active") == true)
-        #expect(openError(#"{"stream": "gb/a", "extra": 1}"#)?.contains("unknown field 'extra'") == true)
-    }
-
-    @Test func gbErrorsMapToStatuses() {
-        #expect(AdminAPI.status(.duplicateStream("a")) == .conflict)
-        #expect(AdminAPI.status(.duplicateSSRC("1")) == .conflict)
-        #expect(AdminAPI.status(.bindFailed(1, "in use")) == .conflict)
-        #expect(AdminAPI.status(.invalidDeviceAddress("x")) == .badRequest)
-        #expect(AdminAPI.status(.disabled) == .conflict)
-    }
-
     @Test func percentDecodingIsStrict() {
         #expect(percentDecoded("live%2Fcam") == "live/cam")
         #expect(percentDecoded("a+b") == "a+b")
@@ -73,7 +26,7 @@ import RelayGB28181
     }
 
     @Test func scrapeCountersNeverGoDown() {
-        let metrics = ScrapeMetrics()
+        let metrics = ScrapeMetrics(protocols: ["rtmp", "flv"])
         var f = ScrapeMetrics.Figures()
         f.bytesOut = ["flv": 1000]
         #expect(metrics.render(f).contains(#"relay_bytes_out_total{protocol="flv"} 1000"#))
@@ -108,12 +61,17 @@ import RelayGB28181
         let d = RelayConfig.default.admin
         #expect(d.listener.enabled && d.listener.host == "127.0.0.1" && d.listener.port == 8090)
         #expect(d.token.isEmpty && d.maxBodyBytes == 65536)
-        let c = try RelayConfig.parse(Data(#"{"admin": {"port": 0, "token": "t0k", "max_body_bytes": 4096, "enabled": false}}"#.utf8))
+        #expect(d.requestTimeoutMs == 10_000 && d.maxConnections == 64)
+        let c = try RelayConfig.parse(Data(#"{"admin": {"port": 0, "token": "t0k", "max_body_bytes": 4096, "enabled": false, "request_timeout_ms": 700, "max_connections": 3}}"#.utf8),
+                                      sections: [AdminConfig.self])
         #expect(c.admin.listener.port == 0 && c.admin.token == "t0k" && c.admin.maxBodyBytes == 4096 && !c.admin.listener.enabled)
+        #expect(c.admin.requestTimeoutMs == 700 && c.admin.maxConnections == 3)
         for (json, field) in [(#"{"admin": {"port": 70000}}"#, "admin.port"), (#"{"admin": {"token": "a b"}}"#, "admin.token"),
-                              (#"{"admin": {"max_body_bytes": 10}}"#, "admin.max_body_bytes"), (#"{"admin": {"tokn": "x"}}"#, "admin.tokn")] {
+                              (#"{"admin": {"max_body_bytes": 10}}"#, "admin.max_body_bytes"), (#"{"admin": {"tokn": "x"}}"#, "admin.tokn"),
+                              (#"{"admin": {"request_timeout_ms": 10}}"#, "admin.request_timeout_ms"),
+                              (#"{"admin": {"max_connections": 0}}"#, "admin.max_connections"), (#"{"admin": {"host": ""}}"#, "admin.host")] {
             do {
-                _ = try RelayConfig.parse(Data(json.utf8))
+                _ = try RelayConfig.parse(Data(json.utf8), sections: [AdminConfig.self])
                 Issue.record("\(json) parsed")
             } catch let e as ConfigError {
                 #expect(e.field == field, "\(json): \(e)")

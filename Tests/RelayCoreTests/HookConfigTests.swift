@@ -3,7 +3,7 @@ import Testing
 @testable import RelayCore
 
 @Suite struct HookConfigTests {
-    func parse(_ json: String) throws -> RelayConfig { try RelayConfig.parse(Data(json.utf8)) }
+    func parse(_ json: String) throws -> RelayConfig { try RelayConfig.parse(Data(json.utf8), sections: []) }
 
     func error(_ json: String) -> ConfigError? {
         do { _ = try parse(json); return nil } catch let e as ConfigError { return e } catch { return nil }
@@ -14,7 +14,6 @@ import Testing
         #expect(c.hooks.isEmpty)
         #expect(c.hooks.timeoutMs == 3000)
         #expect(c.hooks.failOpen == false)
-        #expect(c.record.enabled == false)
         #expect(c.source.receiveTimeoutMs == 15_000)
         #expect(c.source.receiveTimeoutAction == "close")
         #expect(c.source.idleTimeoutAction == "keep")
@@ -55,42 +54,15 @@ import Testing
         #expect(error(#"{"hooks": []}"#)?.field == "hooks")
     }
 
-    @Test func recordAndTimeoutsParse() throws {
+    @Test func timeoutsParse() throws {
         let c = try parse("""
-        {"record": {"enabled": true, "dir": "/var/rec", "streams": ["live/*", "cam/front"], "segment_ms": 60000},
-         "source": {"receive_timeout_ms": 5000, "receive_timeout_action": "keep", "idle_timeout_ms": 0, "idle_timeout_action": "close"}}
+        {"source": {"receive_timeout_ms": 5000, "receive_timeout_action": "keep", "idle_timeout_ms": 0, "idle_timeout_action": "close"}}
         """)
-        #expect(c.record.dir == "/var/rec")
-        #expect(c.record.segmentMs == 60000)
-        #expect(c.record.matches("live/a"))
-        #expect(c.record.matches("live/a/b"))
-        #expect(c.record.matches("cam/front"))
-        #expect(!c.record.matches("cam/back"))
-        #expect(!c.record.matches("other/live/a"))
         #expect(c.source.receiveTimeoutMs == 5000)
         #expect(c.source.receiveTimeoutAction == "keep")
         #expect(c.source.idleTimeoutMs == 0)
         #expect(c.source.idleTimeoutAction == "close")
-        #expect(error(#"{"record": {"streams": "live/*"}}"#)?.field == "record.streams")
-        #expect(error(#"{"record": {"streams": [1]}}"#)?.field == "record.streams")
-        #expect(error(#"{"record": {"dir": ""}}"#)?.field == "record.dir")
-        #expect(error(#"{"record": {"rotate": 1}}"#)?.field == "record.rotate")
         #expect(error(#"{"source": {"idle_timeout_action": "drop"}}"#)?.field == "source.idle_timeout_action")
-    }
-
-    @Test func recordingIsOffUnlessEnabled() throws {
-        let off = try parse(#"{"record": {"streams": ["live/*"]}}"#)
-        #expect(!off.record.matches("live/a"))
-        let all = try parse(#"{"record": {"enabled": true}}"#)
-        #expect(all.record.matches("anything/at/all"))
-    }
-
-    @Test func globs() {
-        #expect(globMatch("*", "a/b"))
-        #expect(globMatch("live/*/hd", "live/x/hd"))
-        #expect(!globMatch("live/*/hd", "live/x/sd"))
-        #expect(globMatch("*cam*", "front-cam-1"))
-        #expect(!globMatch("cam", "cam2"))
     }
 
     @Test func decisionsReadTheAnswer() {

@@ -2,9 +2,9 @@ import Foundation
 import Testing
 @testable import RelayCore
 
-/// The limits keys: defaults, ranges and unknown keys.
+/// The limits keys: defaults, ranges and unknown keys (the protocols' own limits: their modules' config tests).
 @Suite struct LimitsConfigTests {
-    func parse(_ json: String) throws -> RelayConfig { try RelayConfig.parse(Data(json.utf8)) }
+    func parse(_ json: String) throws -> RelayConfig { try RelayConfig.parse(Data(json.utf8), sections: []) }
 
     func error(_ json: String) -> ConfigError? {
         do { _ = try parse(json); return nil } catch let e as ConfigError { return e } catch { return nil }
@@ -13,11 +13,6 @@ import Testing
     @Test func defaults() throws {
         let c = try parse("{}")
         #expect(c.limits == RelayConfig.Limits(maxConnections: 10_000, maxConnectionsPerIP: 1000, maxStreams: 1000))
-        #expect(c.rtmp.maxChunkSize == 1 << 20)
-        #expect(c.rtmp.maxMessageSize == 8 << 20)
-        #expect(c.rtmp.handshakeTimeoutMs == 10_000)
-        #expect(c.httpFLV.requestTimeoutMs == 10_000 && c.httpFLV.maxHeaderBytes == 16 << 10)
-        #expect(c.rtsp.requestTimeoutMs == 10_000 && c.rtsp.maxHeaderBytes == 16 << 10)
         #expect(c.source.publisherGraceMs == 3000)
         #expect(c.source.gopCacheMaxBytes == 32 << 20)
         #expect(c.player.maxPendingBytes == 8 << 20)
@@ -26,13 +21,9 @@ import Testing
     @Test func valuesAreRead() throws {
         let c = try parse(#"""
         {"limits": {"max_connections": 5, "max_connections_per_ip": 0, "max_streams": 2},
-         "rtmp": {"max_chunk_size": 8192}, "http_flv": {"request_timeout_ms": 500, "max_header_bytes": 2048},
-         "rtsp": {"request_timeout_ms": 600, "max_header_bytes": 4096}, "source": {"publisher_grace_ms": 0}}
+         "source": {"publisher_grace_ms": 0}}
         """#)
         #expect(c.limits == RelayConfig.Limits(maxConnections: 5, maxConnectionsPerIP: 0, maxStreams: 2))
-        #expect(c.rtmp.maxChunkSize == 8192)
-        #expect(c.httpFLV.requestTimeoutMs == 500 && c.httpFLV.maxHeaderBytes == 2048)
-        #expect(c.rtsp.requestTimeoutMs == 600 && c.rtsp.maxHeaderBytes == 4096)
         #expect(c.source.publisherGraceMs == 0)
     }
 
@@ -42,18 +33,13 @@ import Testing
         #expect(error(#"{"limits": {"max_streams": "10"}}"#)?.field == "limits.max_streams")
         #expect(error(#"{"limits": {"max_stream": 10}}"#)?.field == "limits.max_stream")
         #expect(error(#"{"limits": 5}"#)?.field == "limits")
-        #expect(error(#"{"rtmp": {"max_chunk_size": 64}}"#)?.field == "rtmp.max_chunk_size")
-        #expect(error(#"{"http_flv": {"request_timeout_ms": 10}}"#)?.field == "http_flv.request_timeout_ms")
-        #expect(error(#"{"http_flv": {"max_header_bytes": 100}}"#)?.field == "http_flv.max_header_bytes")
-        #expect(error(#"{"rtsp": {"request_timeout_ms": 0}}"#)?.field == "rtsp.request_timeout_ms")
-        #expect(error(#"{"rtsp": {"max_header_bytes": 2000000}}"#)?.field == "rtsp.max_header_bytes")
         #expect(error(#"{"source": {"publisher_grace_ms": -5}}"#)?.field == "source.publisher_grace_ms")
     }
 }
 
-/// Issue 16: the listener guard's, the admin listener's and the hook budgets' keys.
+/// Issue 16: the listener guard's and the hook budgets' keys (the admin listener's: AdminUnitTests).
 @Suite struct ListenerLimitsConfigTests {
-    func parse(_ json: String) throws -> RelayConfig { try RelayConfig.parse(Data(json.utf8)) }
+    func parse(_ json: String) throws -> RelayConfig { try RelayConfig.parse(Data(json.utf8), sections: []) }
 
     func error(_ json: String) -> ConfigError? {
         do { _ = try parse(json); return nil } catch let e as ConfigError { return e } catch { return nil }
@@ -62,7 +48,6 @@ import Testing
     @Test func defaults() throws {
         let c = try parse("{}")
         #expect(c.limits.establishTimeoutMs == 15_000 && c.limits.idleTimeoutMs == 60_000)
-        #expect(c.admin.requestTimeoutMs == 10_000 && c.admin.maxConnections == 64)
         #expect(c.hooks.maxInFlight == 1024 && c.hooks.publishMaxInFlight == 256 && c.hooks.playMaxInFlight == 512)
         #expect(c.hooks.maxInFlight(.publish) == 256 && c.hooks.maxInFlight(.play) == 512 && c.hooks.maxInFlight(.other) == 1024)
     }
@@ -70,19 +55,15 @@ import Testing
     @Test func valuesAreRead() throws {
         let c = try parse(#"""
         {"limits": {"establish_timeout_ms": 500, "idle_timeout_ms": 0},
-         "admin": {"request_timeout_ms": 700, "max_connections": 3},
          "hooks": {"publish_max_in_flight": 5, "play_max_in_flight": 6, "max_in_flight": 7}}
         """#)
         #expect(c.limits.establishTimeoutMs == 500 && c.limits.idleTimeoutMs == 0)
-        #expect(c.admin.requestTimeoutMs == 700 && c.admin.maxConnections == 3)
         #expect(c.hooks.maxInFlight(.publish) == 5 && c.hooks.maxInFlight(.play) == 6 && c.hooks.maxInFlight(.other) == 7)
     }
 
     @Test func rangesAreChecked() {
         #expect(error(#"{"limits": {"establish_timeout_ms": 0}}"#)?.field == "limits.establish_timeout_ms")
         #expect(error(#"{"limits": {"idle_timeout_ms": 50}}"#)?.field == "limits.idle_timeout_ms")
-        #expect(error(#"{"admin": {"request_timeout_ms": 10}}"#)?.field == "admin.request_timeout_ms")
-        #expect(error(#"{"admin": {"max_connections": 0}}"#)?.field == "admin.max_connections")
         #expect(error(#"{"hooks": {"play_max_in_flight": 0}}"#)?.field == "hooks.play_max_in_flight")
         #expect(error(#"{"hooks": {"publish_max_in_flight": -1}}"#)?.field == "hooks.publish_max_in_flight")
     }

@@ -41,7 +41,7 @@ struct Harness {
                      "port_min": 47100, "port_max": 47199, "connect_retry_ms": 200\(extra)},
          "source": {"track_wait_ms": 300\(source)}}
         """
-        let config = try RelayConfig.parse(Data(json.utf8))
+        let config = try RelayConfig.parse(Data(json.utf8), sections: [GB28181Config.self])
         let lines = Lines()
         var logger = Logger(label: "gb-test") { _ in LineHandler(lines: lines) }
         logger.logLevel = .debug

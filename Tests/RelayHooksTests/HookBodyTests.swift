@@ -71,7 +71,7 @@ import Testing
     let session = SessionInfo(sessionID: "1", protocolName: "rtmp", remoteAddress: "127.0.0.1:1")
 
     func hooks(_ json: String) throws -> HTTPEventHooks {
-        let config = try RelayConfig.parse(Data(#"{"hooks": \#(json)}"#.utf8))
+        let config = try RelayConfig.parse(Data(#"{"hooks": \#(json)}"#.utf8), sections: [])
         return HTTPEventHooks(config: config.hooks, group: Self.group, logger: Logger(label: "test"))
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import RelayCore
+import RelayJT1078
 import Testing
 
 @Suite struct JT1078ConfigTests {
@@ -15,7 +16,7 @@ import Testing
             {"jt1078": {"enabled": false, "host": "127.0.0.1", "port": 7000, "version": "2016", "port_2019": 7001,
              "strip_leading_zeros": false, "receive_timeout_ms": 0, "max_body_bytes": 1400, "max_frame_bytes": 1048576,
              "max_streams_per_connection": 8}}
-            """.utf8))
+            """.utf8), sections: [JT1078Config.self])
         let jt = c.jt1078
         #expect(!jt.enabled && jt.host == "127.0.0.1" && jt.port == 7000 && jt.version == "2016" && jt.port2019 == 7001)
         #expect(!jt.stripLeadingZeros && jt.receiveTimeoutMs == 0 && jt.maxBodyBytes == 1400 && jt.maxFrameBytes == 1 << 20)
@@ -25,7 +26,7 @@ import Testing
     @Test func errorsNameTheField() {
         func field(_ json: String) -> String? {
             do {
-                _ = try RelayConfig.parse(Data(json.utf8))
+                _ = try RelayConfig.parse(Data(json.utf8), sections: [JT1078Config.self])
                 return nil
             } catch let e as ConfigError {
                 return e.field

@@ -28,7 +28,8 @@ public enum JSONValue: Sendable, Equatable, Decodable {
         return nil
     }
 
-    var typeDescription: String {
+    /// The value as an error message quotes it (`"x"`, `an object`).
+    public var typeDescription: String {
         switch self {
         case .null: return "null"
         case .bool(let b): return b ? "true" : "false"
@@ -36,6 +37,22 @@ public enum JSONValue: Sendable, Equatable, Decodable {
         case .string(let s): return "\"\(s)\""
         case .array: return "an array"
         case .object: return "an object"
+        }
+    }
+}
+
+/// Written back as JSON (admin answers): a whole number as an integer, as it was read.
+extension JSONValue: Encodable {
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .null: try c.encodeNil()
+        case .bool(let b): try c.encode(b)
+        case .number(let n):
+            if let i = Int64(exactly: n) { try c.encode(i) } else { try c.encode(n) }
+        case .string(let s): try c.encode(s)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
         }
     }
 }

@@ -1,4 +1,5 @@
-/// `hooks` and `record` sections of config.json (README lists every key; hooks/README.md the bodies).
+/// `hooks` section of config.json (README lists every key; hooks/README.md the bodies). A core
+/// section: hooks are the admission contract (`EventHooks`), whichever client answers them.
 extension RelayConfig {
     public struct Hooks: Sendable, Equatable {
         public struct Endpoint: Sendable, Equatable {
@@ -46,25 +47,6 @@ extension RelayConfig {
         public var isEmpty: Bool { endpoints.isEmpty }
     }
 
-    public struct Record: Sendable, Equatable {
-        /// Records every stream matching `streams` (all when empty). Off: only streams whose
-        /// on_publish answer says `{"record": true}` are recorded.
-        public var enabled: Bool
-        /// Files go to `<dir>/<stream id>/<UTC start time>.flv`.
-        public var dir: String
-        /// Stream id patterns; `*` matches any run of characters (including `/`).
-        public var streams: [String]
-        /// A new file starts at the first key frame after this much media time (0: one file per publish).
-        public var segmentMs: Int
-        /// Bytes waiting for the disk per recording; beyond it media is dropped up to the next key frame.
-        public var maxPendingBytes: Int
-
-        /// Whether config alone turns recording on for `stream`.
-        public func matches(_ stream: String) -> Bool {
-            enabled && (streams.isEmpty || streams.contains { globMatch($0[...], stream[...]) })
-        }
-    }
-
     static func hooks(_ r: inout ConfigReader) throws -> Hooks {
         let timeoutMs = try r.int("timeout_ms", default: 3000, in: 50...120_000)
         let failOpen = try r.bool("fail_open", default: false)
@@ -106,30 +88,5 @@ extension RelayConfig {
             if let first = rest.first, first != "/", first != ":", !url.contains(where: { $0 == " " || $0 == "\n" }) { return }
         }
         throw error
-    }
-
-    static func record(_ r: inout ConfigReader) throws -> Record {
-        let record = Record(
-            enabled: try r.bool("enabled", default: false),
-            dir: try r.string("dir", default: "recordings"),
-            streams: try r.stringArray("streams", default: []),
-            segmentMs: try r.int("segment_ms", default: 1_800_000, in: 0...86_400_000),
-            maxPendingBytes: try r.int("max_pending_bytes", default: 32 << 20, in: (1 << 20)...(1 << 30)))
-        if record.dir.isEmpty { throw r.error("dir", "must not be empty") }
-        return record
-    }
-}
-
-/// `*` matches any run of characters; everything else matches itself.
-func globMatch(_ pattern: Substring, _ text: Substring) -> Bool {
-    guard let star = pattern.firstIndex(of: "*") else { return pattern == text }
-    let head = pattern[..<star]
-    guard text.hasPrefix(head) else { return false }
-    let restPattern = pattern[pattern.index(after: star)...]
-    var rest = text.dropFirst(head.count)
-    while true {
-        if globMatch(restPattern, rest) { return true }
-        if rest.isEmpty { return false }
-        rest = rest.dropFirst()
     }
 }

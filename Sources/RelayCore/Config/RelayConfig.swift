@@ -1,53 +1,23 @@
 import Foundation
 
 /// Server configuration (`config.json`). Every key is optional; README lists them all.
-public struct RelayConfig: Sendable, Equatable {
+///
+/// The core holds what every protocol shares: logging and event loops, `source` (the fan-out
+/// core), `player` (every output's socket policy), `limits` (every listener and the registry)
+/// and `hooks` (the admission contract that `EventHooks` and the admin API's reload use). Each
+/// protocol's section is declared and checked by its module (`ConfigSection`) and read through
+/// an accessor that module adds (`config.rtmp`).
+public struct RelayConfig: Sendable {
     public struct Listener: Sendable, Equatable {
         public var enabled: Bool
         public var host: String
         public var port: Int
-    }
 
-    public struct RTMP: Sendable, Equatable {
-        public var listener: Listener
-        /// Chunk size the server sends with (one for all players, so muxed chunks are shared).
-        public var chunkSize: Int
-        public var maxMessageSize: Int
-        /// Largest chunk size a peer may set (Set Chunk Size); larger closes the connection.
-        public var maxChunkSize: Int
-        /// How H.265 is written to RTMP/FLV players: "enhanced" (FourCC hvc1) or "legacy" (codec id 12).
-        public var hevcMode: String
-        public var handshakeTimeoutMs: Int
-        /// Acknowledgement window announced to peers.
-        public var windowAckSize: Int
-        /// Longest command/data/control message (AMF costs far more to decode than to send);
-        /// media messages keep `maxMessageSize`.
-        public var maxCommandBytes: Int
-        /// Longest message of any type before `connect` (unauthenticated peers).
-        public var maxBytesBeforeConnect: Int
-    }
-
-    public struct HTTPFLV: Sendable, Equatable {
-        public var listener: Listener
-        public var cors: Bool
-        /// A connection whose request head is not complete this long after connecting is closed (slowloris).
-        public var requestTimeoutMs: Int
-        /// Longest request line + headers; longer is answered 431 and closed.
-        public var maxHeaderBytes: Int
-    }
-
-    public struct RTSP: Sendable, Equatable {
-        public var listener: Listener
-        /// UDP players get a server port pair per track from this range (RTP even, RTCP odd).
-        public var udpPortMin: Int
-        public var udpPortMax: Int
-        /// A session without requests or RTCP for this long is closed (a TCP player that is
-        /// playing lives as long as its connection).
-        public var sessionTimeoutMs: Int
-        /// A connection whose first request is not complete this long after connecting is closed (slowloris).
-        public var requestTimeoutMs: Int
-        /// Longest request line + headers of any request; longer is answered 400 and closed.
-        public var maxHeaderBytes: Int
+        public init(enabled: Bool, host: String, port: Int) {
+            self.enabled = enabled
+            self.host = host
+            self.port = port
+        }
     }
 
     public struct Source: Sendable, Equatable {
@@ -99,29 +69,33 @@ public struct RelayConfig: Sendable, Equatable {
 
     public var logLevel: String
     public var eventLoops: Int
-    public var rtmp: RTMP
-    public var httpFLV: HTTPFLV
-    public var rtsp: RTSP
     public var source: Source
     public var player: Player
     public var hooks: Hooks
-    public var record: Record
-    public var gb28181: GB28181
-    public var jt1078: JT1078
-    public var admin: Admin
     public var limits: Limits
+    /// Module sections by `ConfigSection.key`; an absent one reads as its defaults.
+    private var sections: [String: any ConfigSection] = [:]
 
-    public static let `default`: RelayConfig = try! RelayConfig(json: [:])
+    /// Only the core sections, every key at its default (module sections read as theirs).
+    public static let `default`: RelayConfig = try! RelayConfig(json: [:], sections: [])
 
-    /// Loads a file; errors name the file and the field.
-    public static func load(path: String) throws -> RelayConfig {
+    /// A module's section (its defaults when config.json or `sections` left it out).
+    public subscript<Section: ConfigSection>(_ type: Section.Type) -> Section {
+        get { sections[Section.key] as? Section ?? Section.defaults }
+        set { sections[Section.key] = newValue }
+    }
+
+    /// Loads a file with the module sections a server links; errors name the file and the field.
+    public static func load(path: String, sections: [any ConfigSection.Type]) throws -> RelayConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigError(field: "", message: "cannot read config file \(path)")
         }
-        return try parse(data)
+        return try parse(data, sections: sections)
     }
 
-    public static func parse(_ data: Data) throws -> RelayConfig {
+    /// Parses config.json text. A top-level key that is neither a core section nor one of
+    /// `sections` is an error ("unknown key").
+    public static func parse(_ data: Data, sections: [any ConfigSection.Type]) throws -> RelayConfig {
         let object: JSONValue
         do {
             object = try JSONValue.parse(data)
@@ -131,51 +105,14 @@ public struct RelayConfig: Sendable, Equatable {
         guard case .object(let dict) = object else {
             throw ConfigError(field: "", message: "the top level must be a JSON object")
         }
-        return try RelayConfig(json: dict)
+        return try RelayConfig(json: dict, sections: sections)
     }
 
-    init(json: [String: JSONValue]) throws {
+    public init(json: [String: JSONValue], sections types: [any ConfigSection.Type]) throws {
         var root = ConfigReader(json, path: "")
         logLevel = try root.string("log_level", default: "info",
                                    oneOf: ["trace", "debug", "info", "notice", "warning", "error", "critical"])
         eventLoops = try root.int("event_loops", default: 0, in: 0...256)
-
-        var r = try root.object("rtmp")
-        rtmp = RTMP(
-            listener: try Self.listener(&r, port: 1935),
-            chunkSize: try r.int("chunk_size", default: 4096, in: 128...65536),
-            maxMessageSize: try r.int("max_message_size", default: 8 << 20, in: 1024...(64 << 20)),
-            maxChunkSize: try r.int("max_chunk_size", default: 1 << 20, in: 128...(64 << 20)),
-            hevcMode: try r.string("hevc_mode", default: "enhanced", oneOf: ["enhanced", "legacy"]),
-            handshakeTimeoutMs: try r.int("handshake_timeout_ms", default: 10_000, in: 100...600_000),
-            windowAckSize: try r.int("window_ack_size", default: 2_500_000, in: 4096...Int(Int32.max)),
-            maxCommandBytes: try r.int("max_command_bytes", default: 64 << 10, in: 1024...(1 << 20)),
-            maxBytesBeforeConnect: try r.int("max_bytes_before_connect", default: 8 << 10, in: 512...(64 << 10)))
-        if rtmp.maxBytesBeforeConnect > rtmp.maxCommandBytes {
-            throw ConfigError(field: "rtmp.max_bytes_before_connect",
-                              message: "must not exceed max_command_bytes (\(rtmp.maxCommandBytes))")
-        }
-        try r.rejectUnknownKeys()
-
-        var h = try root.object("http_flv")
-        httpFLV = HTTPFLV(listener: try Self.listener(&h, port: 8080), cors: try h.bool("cors", default: true),
-                          requestTimeoutMs: try h.int("request_timeout_ms", default: 10_000, in: 100...600_000),
-                          maxHeaderBytes: try h.int("max_header_bytes", default: 16 << 10, in: 1024...(1 << 20)))
-        try h.rejectUnknownKeys()
-
-        var t = try root.object("rtsp")
-        rtsp = RTSP(
-            listener: try Self.listener(&t, port: 8554),
-            udpPortMin: try t.int("udp_port_min", default: 30000, in: 1024...65534),
-            udpPortMax: try t.int("udp_port_max", default: 39999, in: 1025...65535),
-            sessionTimeoutMs: try t.int("session_timeout_ms", default: 60_000, in: 1000...3_600_000),
-            requestTimeoutMs: try t.int("request_timeout_ms", default: 10_000, in: 100...600_000),
-            maxHeaderBytes: try t.int("max_header_bytes", default: 16 << 10, in: 1024...(1 << 20)))
-        if rtsp.udpPortMax <= rtsp.udpPortMin {
-            throw ConfigError(field: "rtsp.udp_port_max",
-                              message: "must be above udp_port_min (\(rtsp.udpPortMin)): ports go in RTP/RTCP pairs")
-        }
-        try t.rejectUnknownKeys()
 
         var s = try root.object("source")
         source = Source(
@@ -210,32 +147,46 @@ public struct RelayConfig: Sendable, Equatable {
         hooks = try Self.hooks(&hk)
         try hk.rejectUnknownKeys()
 
-        var rec = try root.object("record")
-        record = try Self.record(&rec)
-        try rec.rejectUnknownKeys()
-
-        var gb = try root.object("gb28181")
-        gb28181 = try Self.gb28181(&gb)
-        try gb.rejectUnknownKeys()
-
-        var jt = try root.object("jt1078")
-        jt1078 = try Self.jt1078(&jt)
-        try jt.rejectUnknownKeys()
-
-        var ad = try root.object("admin")
-        admin = try Self.admin(&ad)
-        try ad.rejectUnknownKeys()
-
         var lim = try root.object("limits")
         limits = try Self.limits(&lim)
         try lim.rejectUnknownKeys()
 
+        for type in types {
+            try read(type, from: &root)
+        }
         try root.rejectUnknownKeys()
     }
 
-    private static func listener(_ r: inout ConfigReader, port: Int) throws -> Listener {
-        Listener(enabled: try r.bool("enabled", default: true),
-                 host: try r.string("host", default: "0.0.0.0"),
-                 port: try r.int("port", default: port, in: 0...65535))
+    private mutating func read<Section: ConfigSection>(_ type: Section.Type, from root: inout ConfigReader) throws {
+        var reader = try root.object(Section.key)
+        let section = try Section(reading: &reader)
+        try reader.rejectUnknownKeys()
+        sections[Section.key] = section
+    }
+
+    /// Stores the defaults of every section in `types` that is not stored yet (a server's
+    /// config then reads its sections without building defaults on each access).
+    public mutating func includeDefaults(of types: [any ConfigSection.Type]) {
+        for type in types { includeDefaults(type) }
+    }
+
+    private mutating func includeDefaults<Section: ConfigSection>(_ type: Section.Type) {
+        if sections[Section.key] == nil { sections[Section.key] = Section.defaults }
+    }
+}
+
+extension RelayConfig: Equatable {
+    /// A section stored in one and absent from the other is equal when it is at its defaults.
+    public static func == (a: RelayConfig, b: RelayConfig) -> Bool {
+        guard a.logLevel == b.logLevel, a.eventLoops == b.eventLoops, a.source == b.source, a.player == b.player,
+              a.hooks == b.hooks, a.limits == b.limits else { return false }
+        for key in Set(a.sections.keys).union(b.sections.keys) {
+            switch (a.sections[key], b.sections[key]) {
+            case let (x?, y?): if !x.isEqual(to: y) { return false }
+            case let (x?, nil), let (nil, x?): if !x.isDefault { return false }
+            case (nil, nil): break
+            }
+        }
+        return true
     }
 }

@@ -140,6 +140,8 @@ public struct RecordingAttachment: Sendable {
 /// Makes the recording sink of a stream (RelayFLV's `FLVFileRecorder`). A Source asks for one
 /// when it becomes playable with recording on (config `record` or the on_publish answer).
 public protocol StreamRecorder: Sendable {
+    /// Whether config (`record`, which the recorder's module owns) records `stream`.
+    func recordsByConfig(_ stream: String) -> Bool
     func makeRecording(stream: String, publisher: SessionInfo, eventLoop: any EventLoop) -> RecordingAttachment?
 }
 

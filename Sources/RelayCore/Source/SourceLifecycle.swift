@@ -62,7 +62,7 @@ final class SourceLifecycle: @unchecked Sendable {
     func sourceReady(_ source: Source) {
         ready = true
         if self.source == nil { self.source = source }
-        if recordOverride ?? context.config.record.matches(id) { startRecording() }
+        if recordOverride ?? context.recorder?.recordsByConfig(id) ?? false { startRecording() }
     }
 
     func playerAttached(_ sink: any MediaSink, kind: String) {

@@ -20,7 +20,7 @@ import RelayCore
 public final class FLVFileRecorder: StreamRecorder {
     public static let kind = "flv-file"
 
-    let config: RelayConfig.Record
+    let config: RecordConfig
     let root: String
     let hevcMode: HEVCFLVMode
     let pool: NIOThreadPool
@@ -30,7 +30,7 @@ public final class FLVFileRecorder: StreamRecorder {
     /// Recording sink ids, far above session ids so they never collide within a source.
     private let ids = NIOLockedValueBox<UInt64>(1 << 56)
 
-    public init(config: RelayConfig.Record, hevcMode: HEVCFLVMode, hooks: (any EventHooks)?, logger: Logger,
+    public init(config: RecordConfig, hevcMode: HEVCFLVMode, hooks: (any EventHooks)?, logger: Logger,
                 threadPool: NIOThreadPool = .singleton) {
         self.config = config
         self.root = RecordPath.absoluteDirectory(config.dir)
@@ -50,6 +50,8 @@ public final class FLVFileRecorder: StreamRecorder {
             FLVMuxer(framing: .none, hevcMode: hevcMode, logger: logger)
         })
     }
+
+    public func recordsByConfig(_ stream: String) -> Bool { config.matches(stream) }
 
     /// Recordings whose last file is not closed yet.
     public var openRecordings: Int { active.withLockedValue { $0.count } }

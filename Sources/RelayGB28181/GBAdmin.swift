@@ -1,0 +1,220 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import RelayCore
+
+/// GB28181 as a protocol module: its shared receive ports, its summary and metrics, and the
+/// receiver endpoints of the admin API (`/api/v1/gb28181/receivers`: open, list, get, close).
+extension GB28181Service: ProtocolModule {
+    public var name: String { "gb28181" }
+
+    public var receivePorts: [BoundListener] {
+        var out: [BoundListener] = []
+        if let p = sharedUDPPort { out.append(BoundListener(name: "gb28181_udp", transport: "udp", host: config.host, port: p)) }
+        if let p = sharedTCPPort { out.append(BoundListener(name: "gb28181_tcp", transport: "tcp", host: config.host, port: p)) }
+        return out
+    }
+
+    public var serverConfig: [String: JSONValue] { ["gb28181": .bool(config.enabled)] }
+
+    public var stats: [String: JSONValue] { ["gb28181_receivers": .number(Double(list().count))] }
+
+    public var gauges: [ModuleGauge] {
+        var byState: [String: Int] = [:]
+        for r in list() { byState[r.state.rawValue, default: 0] += 1 }
+        return ["waiting", "receiving"].map { state in
+            ModuleGauge(name: "relay_gb28181_receivers", help: "GB28181 receivers by state", labels: [("state", state)],
+                        value: Double(byState[state] ?? 0))
+        }
+    }
+
+    public var adminEndpoints: [AdminEndpoint] {
+        [
+            AdminEndpoint(.get, "/api/v1/gb28181/receivers") { _ in try self.listReceivers() },
+            AdminEndpoint(.post, "/api/v1/gb28181/receivers") { try await self.openReceiver($0) },
+            AdminEndpoint(.get, "/api/v1/gb28181/receivers/{stream}") { try self.getReceiver($0) },
+            AdminEndpoint(.delete, "/api/v1/gb28181/receivers/{stream}") { try await self.closeReceiver($0) },
+        ]
+    }
+
+    // MARK: handlers
+
+    func enabledForAdmin() throws {
+        guard config.enabled else { throw AdminFailure.conflict("GB28181 ingest is disabled (gb28181.enabled)") }
+    }
+
+    /// The address devices send to: `gb28181.host` unless it is a wildcard, else this machine's
+    /// first non-loopback IPv4 address (127.0.0.1 when it has none).
+    func announcedIP() -> String {
+        let host = config.host
+        if host != "0.0.0.0" && host != "::" && !host.isEmpty { return host }
+        let devices = (try? System.enumerateDevices()) ?? []
+        for d in devices {
+            if d.address?.protocol == .inet, let ip = d.address?.ipAddress, !ip.hasPrefix("127.") { return ip }
+        }
+        return "127.0.0.1"
+    }
+
+    func receiverBody(_ r: GBReceiverInfo, ip: String) -> GBReceiverBody {
+        GBReceiverBody(stream: r.streamID, ssrc: r.ssrcString, mode: r.mode.rawValue,
+                       ip: r.mode == .tcpActive ? (r.remoteAddress.map(hostOf) ?? ip) : ip,
+                       port: r.port, sharedPort: r.sharedPort, state: r.state.rawValue, configured: r.isStatic,
+                       remoteAddress: r.remoteAddress, packets: r.packets, bytes: r.bytes, lost: r.lost, sessions: r.sessions,
+                       foreignPackets: r.foreignPackets, malformedPackets: r.malformedPackets, repins: r.repins)
+    }
+
+    func listReceivers() throws -> AdminReply {
+        try enabledForAdmin()
+        let ip = announcedIP()
+        let receivers = list().map { receiverBody($0, ip: ip) }
+        return AdminReply(GBReceiverList(count: receivers.count, receivers: receivers))
+    }
+
+    func getReceiver(_ request: AdminRequest) throws -> AdminReply {
+        try enabledForAdmin()
+        let id = try request.stream()
+        guard let r = receiver(id) else { throw AdminFailure.notFound("no GB28181 receiver for \(id)") }
+        return AdminReply(receiverBody(r.info, ip: announcedIP()))
+    }
+
+    func closeReceiver(_ request: AdminRequest) async throws -> AdminReply {
+        try enabledForAdmin()
+        let id = try request.stream()
+        guard await close(streamID: id) else { throw AdminFailure.notFound("no GB28181 receiver for \(id)") }
+        return AdminReply(GBReceiverClosed(stream: id, closed: true))
+    }
+
+    func openReceiver(_ request: AdminRequest) async throws -> AdminReply {
+        guard let body = try await request.body() else {
+            throw AdminFailure.badRequest("a JSON body is required: {\"stream\", \"ssrc\", \"mode\", \"port\", \"device\"}")
+        }
+        let open = try OpenRequest(body)
+        try enabledForAdmin()
+        let receiver: GBReceiver
+        do {
+            receiver = try await self.open(streamID: open.stream, ssrc: open.ssrc, mode: open.mode, port: open.port,
+                                           deviceAddress: open.device)
+        } catch let error as GBError {
+            throw AdminFailure(Self.status(error), error.description)
+        }
+        request.logger.info("admin API opened GB28181 receiver \(open.stream)")
+        return AdminReply(status: 201, receiverBody(receiver.info, ip: announcedIP()))
+    }
+
+    static func status(_ error: GBError) -> Int {
+        switch error {
+        case .invalidStreamID, .ssrcRequired, .deviceAddressRequired, .invalidDeviceAddress, .invalidSSRC, .notForActive:
+            return 400
+        case .disabled, .notStarted, .duplicateStream, .duplicateSSRC, .noSharedPort, .noFreePort, .bindFailed:
+            return 409
+        }
+    }
+
+    /// The body of `POST /api/v1/gb28181/receivers`, checked field by field.
+    struct OpenRequest: Equatable, Sendable {
+        var stream: String
+        var ssrc: UInt32?
+        var mode: GBMode
+        var port: GBPort
+        var device: String?
+
+        static let keys: Set<String> = ["stream", "ssrc", "mode", "port", "device"]
+
+        init(_ body: [String: JSONValue]) throws {
+            if let unknown = body.keys.sorted().first(where: { !Self.keys.contains($0) }) {
+                throw AdminFailure.badRequest("unknown field '\(printable(unknown))' (expected stream, ssrc, mode, port, device)")
+            }
+            guard case .string(let stream)? = body["stream"] else {
+                throw AdminFailure.badRequest("'stream' is required: the stream id (e.g. \"gb/34020000001320000001\")")
+            }
+            guard isValidStreamID(stream) else {
+                throw AdminFailure.badRequest("'\(printable(stream))' is not a valid stream id (app/stream: letters, digits, -_.~)")
+            }
+            self.stream = stream
+            switch body["ssrc"] {
+            case nil:
+                ssrc = nil
+            case .string(let text)?:
+                do { ssrc = try GBSSRC.parse(text) } catch { throw AdminFailure.badRequest(error.description) }
+            case let other?:
+                throw AdminFailure.badRequest("'ssrc' must be a string of up to ten digits (\"0100000001\"), got \(other.kindDescription)")
+            }
+            switch body["mode"] {
+            case nil:
+                mode = .udp
+            case .string(let text)?:
+                guard let m = GBMode(rawValue: text) else {
+                    throw AdminFailure.badRequest("'mode' must be udp, tcp-passive or tcp-active, got '\(printable(text))'")
+                }
+                mode = m
+            case let other?:
+                throw AdminFailure.badRequest("'mode' must be udp, tcp-passive or tcp-active, got \(other.kindDescription)")
+            }
+            switch body["device"] {
+            case nil:
+                device = nil
+            case .string(let text)?:
+                device = text
+            case let other?:
+                throw AdminFailure.badRequest("'device' must be the device's \"host:port\", got \(other.kindDescription)")
+            }
+            switch body["port"] {
+            case nil:
+                port = ssrc == nil ? .fromRange : .shared
+            case .string("shared")?:
+                port = .shared
+            case .string("auto")?:
+                port = .fromRange
+            case .number(let n)?:
+                guard let p = Int(exactly: n), (1...65535).contains(p) else {
+                    throw AdminFailure.badRequest("'port' must be 1...65535, \"shared\" or \"auto\", got \(n)")
+                }
+                port = .fixed(p)
+            case let other?:
+                throw AdminFailure.badRequest("'port' must be 1...65535, \"shared\" or \"auto\", got \(other.kindDescription)")
+            }
+            if mode == .tcpActive {
+                guard let device, !device.isEmpty else {
+                    throw AdminFailure.badRequest("tcp-active needs 'device': the device's \"host:port\" that the server dials")
+                }
+                guard Self.isHostPort(device) else {
+                    throw AdminFailure.badRequest("'device' must be \"host:port\" (port 1...65535), got '\(printable(device))'")
+                }
+                if body["port"] != nil {
+                    throw AdminFailure.badRequest("'port' is not for tcp-active: the server dials 'device'")
+                }
+            } else if device != nil {
+                throw AdminFailure.badRequest("'device' is only for tcp-active (the server dials the device)")
+            }
+            if port == .shared && ssrc == nil && mode != .tcpActive {
+                throw AdminFailure.badRequest("a receiver on the shared port needs an 'ssrc' (or use \"port\": \"auto\")")
+            }
+        }
+
+        /// "host:port" (host: letters, digits, `.` and `-`) or "[v6]:port"; port 1...65535 without
+        /// leading zeros (openapi.yaml ReceiverOpen.device says the same).
+        static func isHostPort(_ text: String) -> Bool {
+            guard let colon = text.lastIndex(of: ":") else { return false }
+            let host = text[..<colon]
+            let portText = text[text.index(after: colon)...]
+            guard (1...5).contains(portText.count), portText.first != "0", portText.allSatisfy({ $0.isASCII && $0.isNumber }),
+                  let port = Int(portText), (1...65535).contains(port) else {
+                return false
+            }
+            if host.hasPrefix("[") {
+                let inner = host.dropFirst().dropLast()
+                return host.hasSuffix("]") && (2...45).contains(inner.count)
+                    && inner.allSatisfy { $0.isASCII && ($0.isHexDigit || $0 == ":" || $0 == ".") }
+            }
+            return (1...253).contains(host.count) && host.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }
+        }
+    }
+}
+
+/// "1.2.3.4:5" → "1.2.3.4"; "[::1]:5" → "::1".
+func hostOf(_ address: String) -> String {
+    guard let colon = address.lastIndex(of: ":") else { return address }
+    var host = String(address[..<colon])
+    if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+    return host
+}

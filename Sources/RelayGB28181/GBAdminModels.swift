@@ -1,0 +1,39 @@
+// What the GB28181 receiver endpoints answer; openapi.yaml (repo root) describes each as a
+// schema, and the admin interop tests check the answers against it.
+
+struct GBReceiverBody: Encodable, Sendable {
+    var stream: String
+    var ssrc: String?
+    var mode: String
+    var ip: String
+    var port: Int?
+    var sharedPort: Bool
+    var state: String
+    var configured: Bool
+    var remoteAddress: String?
+    var packets: UInt64
+    var bytes: UInt64
+    var lost: UInt64
+    var sessions: UInt64
+    /// Packets with this receiver's SSRC from an address it is not pinned to (dropped).
+    var foreignPackets: UInt64
+    /// Packets or frames dropped as malformed (UDP: the stream goes on).
+    var malformedPackets: UInt64
+    var repins: UInt64
+
+    enum CodingKeys: String, CodingKey {
+        case stream, ssrc, mode, ip, port, sharedPort = "shared_port", state, configured
+        case remoteAddress = "remote_address", packets, bytes, lost, sessions
+        case foreignPackets = "foreign_packets", malformedPackets = "malformed_packets", repins
+    }
+}
+
+struct GBReceiverList: Encodable, Sendable {
+    var count: Int
+    var receivers: [GBReceiverBody]
+}
+
+struct GBReceiverClosed: Encodable, Sendable {
+    var stream: String
+    var closed: Bool
+}
