@@ -19,7 +19,9 @@ enum FuzzerMain {
     static func main() { runFuzzer(fuzz) }
 }
 
-let configs = [0, 1, 8, 100].map { PipelineHarness.config("\"gb28181\": {\"enabled\": true, \"reorder_window\": \($0)}") }
+let configs = [0, 1, 8, 100].map {
+    PipelineHarness.config("\"gb28181\": {\"enabled\": true, \"reorder_window\": \($0)}", sections: [GB28181Config.self])
+}
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {

@@ -57,13 +57,14 @@ public final class PipelineHarness {
     }
 
     /// The config every pipeline target uses, with `extra` JSON members merged at the top level
-    /// (protocol sections). GOP caches are kept small so the memory bound is meaningful.
-    public static func config(_ extra: String = "") -> RelayConfig {
+    /// (protocol sections, of the types in `sections`). GOP caches are kept small so the memory
+    /// bound is meaningful.
+    public static func config(_ extra: String = "", sections: [any ConfigSection.Type] = []) -> RelayConfig {
         let json = """
         {"source": {"gop_cache_max_bytes": 2097152, "track_wait_ms": 500}\(extra.isEmpty ? "" : ", " + extra)}
         """
         do {
-            return try RelayConfig.parse(Data(json.utf8))
+            return try RelayConfig.parse(Data(json.utf8), sections: sections)
         } catch {
             fatalError("fuzz harness config does not parse: \(error)")
         }
