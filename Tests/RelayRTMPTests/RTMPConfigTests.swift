@@ -14,7 +14,7 @@ import Testing
     @Test func defaults() throws {
         let rtmp = try parse("{}").rtmp
         #expect(rtmp == RelayConfig.default.rtmp)
-        #expect(rtmp.listener == RelayConfig.Listener(enabled: true, host: "0.0.0.0", port: 1935))
+        #expect(rtmp.listener.enabled && rtmp.listener.host == "0.0.0.0" && rtmp.listener.port == 1935)
         #expect(rtmp.chunkSize == 4096 && rtmp.hevcMode == "enhanced")
         #expect(rtmp.maxChunkSize == 1 << 20)
         #expect(rtmp.maxMessageSize == 8 << 20)

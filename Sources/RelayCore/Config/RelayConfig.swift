@@ -12,12 +12,6 @@ public struct RelayConfig: Sendable {
         public var enabled: Bool
         public var host: String
         public var port: Int
-
-        public init(enabled: Bool, host: String, port: Int) {
-            self.enabled = enabled
-            self.host = host
-            self.port = port
-        }
     }
 
     public struct Source: Sendable, Equatable {
