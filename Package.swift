@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "RelayRTSP", targets: ["RelayRTSP"]),
         .library(name: "RelayJT1078", targets: ["RelayJT1078"]),
         .library(name: "RelayGB28181", targets: ["RelayGB28181"]),
+        // A hand-driven event loop and channel for session tests and the pipeline fuzz targets.
+        .library(name: "RelayTestSupport", targets: ["RelayTestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -158,6 +160,16 @@ let package = Package(
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        // ManualLoop (an event loop driven by hand, usable as a Source's actor executor, which
+        // EmbeddedEventLoop is not) and ManualChannel: protocol sessions tested without sockets.
+        .target(
+            name: "RelayTestSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
