@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "RelayRTSP",
             dependencies: [
-                "RelayCore",
+                "RelayCore", "RelayRTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -268,7 +268,8 @@ let package = Package(
         .testTarget(
             name: "RelayRTMPTests",
             dependencies: [
-                "RelayRTMP", "RelayCore",
+                "RelayRTMP", "RelayCore", "RelayFLV", "RelayTestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
@@ -278,7 +279,7 @@ let package = Package(
         .testTarget(
             name: "RelayRTSPTests",
             dependencies: [
-                "RelayRTSP", "RelayCore",
+                "RelayRTSP", "RelayRTP", "RelayCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
