@@ -163,9 +163,9 @@ public final class RTMPPublisher: FrameConsumer, @unchecked Sendable {
 
     private func writeMessage(csid: UInt32, timestamp: UInt32, type: RTMPMessageType, prefix: ByteBuffer,
                               body: ByteBuffer, session: RTMPPublishSession) {
-        RTMPChunkWriter.write(chunkStreamID: csid, timestamp: timestamp, typeID: type.rawValue,
-                              messageStreamID: session.streamID, prefix: prefix, body: body,
-                              chunkSize: session.chunkSize, allocator: allocator) { session.write($0) }
+        RTMPChunkEncoder.write(chunkStreamID: csid, timestamp: timestamp, typeID: type.rawValue,
+                               messageStreamID: session.streamID, prefix: prefix, body: body,
+                               chunkSize: session.chunkSize, allocator: allocator) { session.write($0) }
     }
 
     private func sendMetadata(video: AVStream, session: RTMPPublishSession) {
