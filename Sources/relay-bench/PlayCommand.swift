@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import RelayBenchKit
+import RelayCore
 
 /// `relay-bench play`: N players of one or many streams, ramped, for a duration; every byte parsed.
 struct PlayCommand: AsyncParsableCommand {
@@ -55,8 +56,8 @@ struct PlayCommand: AsyncParsableCommand {
     }
 
     private func play(group: MultiThreadedEventLoopGroup) async throws {
-        let startSample = pid.flatMap(ProcSampler.sample)
-        let selfStart = ProcSampler.sample(pid: getpid())
+        let startSample = pid.flatMap { ProcStat(pid: $0) }
+        let selfStart = ProcStat(pid: getpid())
         let began = Date()
 
         var list: [any BenchPlayer] = []
@@ -93,7 +94,7 @@ struct PlayCommand: AsyncParsableCommand {
         let measureFrom = Date()
         let bytesAtStart = list.map(\.stats.bytes)
         let latencyCountAtStart = list.map(\.stats.latenciesMicros.count)
-        let cpuAtStart = pid.flatMap(ProcSampler.sample)
+        let cpuAtStart = pid.flatMap { ProcStat(pid: $0) }
         var windows: [(String, String)] = []
         if stall > 0 {
             // Frame rate and gaps of the reading players before and while the --stall players stop.
@@ -119,14 +120,14 @@ struct PlayCommand: AsyncParsableCommand {
             try await Task.sleep(nanoseconds: UInt64(duration * 1e9))
         }
         let stats = list.map(\.stats)
-        let cpuAtEnd = pid.flatMap(ProcSampler.sample)
+        let cpuAtEnd = pid.flatMap { ProcStat(pid: $0) }
         let seconds = Date().timeIntervalSince(measureFrom)
         for p in list + stalled { await p.close() }
         // Memory given back once the players are gone.
         var rssAfterClose: Int?
         if let pid {
             try await Task.sleep(nanoseconds: 2_000_000_000)
-            rssAfterClose = ProcSampler.sample(pid: pid)?.rssBytes
+            rssAfterClose = ProcStat(pid: pid)?.rssBytes
         }
 
         let perPlayer = zip(stats, bytesAtStart).map { $0.bytes - $1 }
@@ -163,7 +164,7 @@ struct PlayCommand: AsyncParsableCommand {
             if let s = startSample { report.append(("server_rss_before_mib", String(format: "%.1f", Double(s.rssBytes) / 1048576))) }
             if let r = rssAfterClose { report.append(("server_rss_after_close_mib", String(format: "%.1f", Double(r) / 1048576))) }
         }
-        if let a = selfStart, let b = ProcSampler.sample(pid: getpid()) {
+        if let a = selfStart, let b = ProcStat(pid: getpid()) {
             report.append(("bench_cpu_pct", String(format: "%.1f", (b.cpuSeconds - a.cpuSeconds) / Date().timeIntervalSince(began) * 100)))
         }
         if let firstError = stats.lazy.compactMap({ $0.error ?? ($0.status.map { $0 == 200 ? nil : "status \($0)" } ?? "no status") }).first,

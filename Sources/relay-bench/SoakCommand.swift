@@ -3,6 +3,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOPosix
 import RelayBenchKit
+import RelayCore
 
 /// `relay-bench soak`: churn for a long time — N player slots, each connecting to a random stream,
 /// staying a random time, leaving and coming back — while the server's RSS and open file
@@ -39,8 +40,8 @@ struct SoakCommand: AsyncParsableCommand {
     func run() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         let tally = NIOLockedValueBox(Tally())
-        let fdsBefore = pid.flatMap(openFDs)
-        let rssBefore = pid.flatMap { ProcSampler.sample(pid: $0)?.rssBytes }
+        let fdsBefore = pid.flatMap { ProcStat.openFileDescriptors(pid: $0) }
+        let rssBefore = pid.flatMap { ProcStat(pid: $0)?.rssBytes }
         let end = Date().addingTimeInterval(duration)
         let sampled = NIOLockedValueBox<[Sample]>([])
         let began = Date()
@@ -58,7 +59,7 @@ struct SoakCommand: AsyncParsableCommand {
             tasks.addTask {
                 while Date() < end {
                     try? await Task.sleep(nanoseconds: UInt64(sampleEvery * 1e9))
-                    guard let pid, let s = ProcSampler.sample(pid: pid), let fds = openFDs(pid) else { continue }
+                    guard let pid, let s = ProcStat(pid: pid), let fds = ProcStat.openFileDescriptors(pid: pid) else { continue }
                     let t = Date().timeIntervalSince(began)
                     let counts = tally.withLockedValue { $0 }
                     FileHandle.standardError.write(Data(String(format: "t=%.0f s rss=%.1f MiB fds=%d connects=%d failures=%d\n",
@@ -90,10 +91,10 @@ struct SoakCommand: AsyncParsableCommand {
                 ]
             }
             if let r = rssBefore { report.append(("rss_before_mib", String(format: "%.1f", Double(r) / 1048576))) }
-            if let r = ProcSampler.sample(pid: pid)?.rssBytes { report.append(("rss_after_mib", String(format: "%.1f", Double(r) / 1048576))) }
+            if let r = ProcStat(pid: pid)?.rssBytes { report.append(("rss_after_mib", String(format: "%.1f", Double(r) / 1048576))) }
             if let f = fdsBefore { report.append(("fds_before", "\(f)")) }
             if let f = samples.map(\.fds).max() { report.append(("fds_max", "\(f)")) }
-            if let f = openFDs(pid) { report.append(("fds_after", "\(f)")) }
+            if let f = ProcStat.openFileDescriptors(pid: pid) { report.append(("fds_after", "\(f)")) }
         }
         report.append(("seconds", String(format: "%.0f", Date().timeIntervalSince(began))))
         let width = report.map(\.0.count).max() ?? 0
@@ -149,9 +150,4 @@ struct Tally: Sendable {
     var endedByServer = 0
     var videoFrames = 0
     var bytes = 0
-}
-
-/// Open file descriptors of a process (entries of /proc/PID/fd).
-func openFDs(_ pid: Int32) -> Int? {
-    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count
 }
