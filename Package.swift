@@ -177,7 +177,7 @@ let package = Package(
         .target(
             name: "RelayBenchKit",
             dependencies: [
-                "RelayCore", "RelayFLV", "RelayRTMP", "RelayCamera",
+                "RelayCore", "RelayFLV", "RelayRTMP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

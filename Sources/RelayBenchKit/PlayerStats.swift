@@ -1,5 +1,4 @@
 import NIOCore
-import RelayCamera
 import RelayCore
 
 /// What a player saw: enough to judge a stream (frames, key frame first, gaps, first-frame time).
