@@ -1,9 +1,30 @@
 import NIOCore
 
+/// How each RTP packet is framed in an output buffer: RFC 4571 (GB28181 TCP), RTSP interleaved
+/// (`$`, channel, length; in RelayRTSP), … The packet is appended in place, so a packetizer
+/// writes a whole access unit into one buffer without a copy per packet.
+public protocol RTPFraming: Sendable {
+    /// Appends one framed packet; `packet` appends the RTP packet itself.
+    func frame(into buffer: inout ByteBuffer, packet: (inout ByteBuffer) -> Void)
+}
+
+/// RFC 4571 framing: a 16-bit length before each packet.
+public struct RFC4571Framing: RTPFraming {
+    public init() {}
+
+    public func frame(into buffer: inout ByteBuffer, packet: (inout ByteBuffer) -> Void) {
+        let lengthAt = buffer.writerIndex
+        buffer.writeInteger(UInt16(0))
+        let start = buffer.writerIndex
+        packet(&buffer)
+        buffer.setInteger(UInt16(truncatingIfNeeded: buffer.writerIndex - start), at: lengthAt)
+    }
+}
+
 /// Writes one track's RTP packets (RFC 3550 §5.1: version 2, no padding, extension or CSRCs),
-/// each framed on the track's interleaved channel, and keeps the sender statistics RTCP needs.
+/// each framed by `framing`, and keeps the sender statistics RTCP needs.
 public struct RTPPacketWriter: Sendable {
-    public let channel: UInt8
+    public let framing: any RTPFraming
     public let payloadType: UInt8
     public let ssrc: UInt32
     /// Largest RTP payload. 1400 keeps a UDP datagram (12-byte RTP header + IP/UDP headers)
@@ -14,65 +35,33 @@ public struct RTPPacketWriter: Sendable {
     public private(set) var octetCount: UInt32 = 0
 
     public static let defaultMaxPayload = 1400
+    /// Room for the largest packetization header (H.265 FU: 3 bytes) and some payload.
+    public static let minMaxPayload = 16
 
-    public init(channel: UInt8, payloadType: UInt8, ssrc: UInt32, sequence: UInt16,
+    /// `maxPayload` below `minMaxPayload` is raised to it (callers validate; nothing traps).
+    public init(framing: any RTPFraming, payloadType: UInt8, ssrc: UInt32, sequence: UInt16,
                 maxPayload: Int = RTPPacketWriter.defaultMaxPayload) {
-        precondition(maxPayload >= 16, "RTP payload size too small for any packetization header")
-        self.channel = channel
+        self.framing = framing
         self.payloadType = payloadType
         self.ssrc = ssrc
         self.sequence = sequence
-        self.maxPayload = maxPayload
+        self.maxPayload = max(maxPayload, Self.minMaxPayload)
     }
 
     /// Appends one packet; `payload` writes at most `maxPayload` bytes.
     public mutating func write(marker: Bool, timestamp: UInt32, into buffer: inout ByteBuffer,
                                payload: (inout ByteBuffer) -> Void) {
         var written = 0
-        let header: UInt64 = 0x80 << 56 | UInt64(payloadType | (marker ? 0x80 : 0)) << 48
-            | UInt64(sequence) << 32 | UInt64(timestamp)
-        let ssrc = self.ssrc
-        Interleaved.write(channel: channel, into: &buffer) { out in
-            out.writeInteger(header)
-            out.writeInteger(ssrc)
+        let (payloadType, sequence, ssrc) = (self.payloadType, self.sequence, self.ssrc)
+        framing.frame(into: &buffer) { out in
+            RTPPacket.writeHeader(marker: marker, payloadType: payloadType, sequence: sequence,
+                                  timestamp: timestamp, ssrc: ssrc, into: &out)
             let start = out.writerIndex
             payload(&out)
             written = out.writerIndex - start
         }
-        sequence &+= 1
+        self.sequence &+= 1
         packetCount &+= 1
         octetCount &+= UInt32(truncatingIfNeeded: written)
-    }
-}
-
-/// The fixed RTP header fields of a packet, read without copying.
-public struct RTPHeader: Sendable, Equatable {
-    public var marker: Bool
-    public var payloadType: UInt8
-    public var sequence: UInt16
-    public var timestamp: UInt32
-    public var ssrc: UInt32
-    /// Offset of the payload within the packet (after CSRCs and any header extension).
-    public var payloadOffset: Int
-
-    public init?(_ packet: ByteBuffer) {
-        let at = packet.readerIndex
-        guard packet.readableBytes >= 12, let b0 = packet.getInteger(at: at, as: UInt8.self), b0 >> 6 == 2,
-              let b1 = packet.getInteger(at: at + 1, as: UInt8.self),
-              let sequence = packet.getInteger(at: at + 2, as: UInt16.self),
-              let timestamp = packet.getInteger(at: at + 4, as: UInt32.self),
-              let ssrc = packet.getInteger(at: at + 8, as: UInt32.self) else { return nil }
-        marker = b1 & 0x80 != 0
-        payloadType = b1 & 0x7F
-        self.sequence = sequence
-        self.timestamp = timestamp
-        self.ssrc = ssrc
-        var offset = 12 + 4 * Int(b0 & 0x0F)
-        if b0 & 0x10 != 0 {
-            guard let words = packet.getInteger(at: at + offset + 2, as: UInt16.self) else { return nil }
-            offset += 4 + 4 * Int(words)
-        }
-        guard offset <= packet.readableBytes else { return nil }
-        payloadOffset = offset
     }
 }
