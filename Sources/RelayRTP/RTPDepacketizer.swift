@@ -1,0 +1,68 @@
+import NIOCore
+
+/// One access unit rebuilt from RTP, in the `AVPacket` payload convention: H.264/H.265 NAL
+/// units with 4-byte big-endian lengths, AAC raw access units, G.711 samples as they are.
+public struct RTPAccessUnit: Sendable {
+    public var payload: ByteBuffer
+    /// The RTP timestamp unwrapped to 64 bits, in the track's clock rate (video: presentation
+    /// time; audio: the first sample).
+    public var rtpTime: Int64
+    /// Video: an IDR (H.264) or IRAP (H.265) picture is present. Audio: always.
+    public var isKeyFrame: Bool
+    /// The unit carried a parameter set (VPS/SPS/PPS) that differs from the last one seen:
+    /// the depacketizer's `parameterSets` hold the new configuration.
+    public var parameterSetsChanged: Bool
+
+    /// Default cap on one unit: far above any real frame, far below what hurts the relay.
+    public static let defaultMaxBytes = 8 << 20
+
+    public init(payload: ByteBuffer, rtpTime: Int64, isKeyFrame: Bool, parameterSetsChanged: Bool = false) {
+        self.payload = payload
+        self.rtpTime = rtpTime
+        self.isKeyFrame = isKeyFrame
+        self.parameterSetsChanged = parameterSetsChanged
+    }
+}
+
+/// What a depacketizer delivered and what it had to drop (for metrics and one log line).
+public struct RTPDepacketizerStats: Sendable, Equatable {
+    public var accessUnits: UInt64 = 0
+    /// Units not delivered: hit by a sequence gap, malformed, or over the size cap.
+    public var droppedAccessUnits: UInt64 = 0
+    /// Of the dropped units, those that grew past `maxAccessUnitBytes`.
+    public var oversizeAccessUnits: UInt64 = 0
+    /// Packets whose payload could not be read (truncated, reserved types, bad lengths).
+    public var malformedPackets: UInt64 = 0
+    public var sequenceGaps: UInt64 = 0
+    public var duplicatePackets: UInt64 = 0
+
+    public init() {}
+}
+
+/// Turns the RTP packets of one track, in sequence order (put an `RTPReorderBuffer` in front
+/// for UDP), into access units. A sequence gap drops only the unit it hits; nothing a peer
+/// sends can trap or grow memory past the configured cap.
+public protocol RTPDepacketizer {
+    var stats: RTPDepacketizerStats { get }
+    mutating func push(_ packet: RTPPacket, emit: (RTPAccessUnit) throws -> Void) rethrows
+    /// Delivers a complete unit still waiting for its marker (end of stream).
+    mutating func flush(emit: (RTPAccessUnit) throws -> Void) rethrows
+}
+
+
+/// Classifies each packet's sequence number against the previous one.
+struct RTPSequenceCheck {
+    enum Result { case inOrder, gap, duplicate }
+
+    private var last: UInt16?
+
+    mutating func check(_ sequence: UInt16) -> Result {
+        guard let last else {
+            self.last = sequence
+            return .inOrder
+        }
+        if sequence == last { return .duplicate }
+        self.last = sequence
+        return sequence == last &+ 1 ? .inOrder : .gap
+    }
+}
