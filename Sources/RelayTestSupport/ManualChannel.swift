@@ -134,3 +134,28 @@ public final class ManualChannel: Channel, ChannelCore, @unchecked Sendable {
         if self.error == nil { self.error = error }
     }
 }
+
+extension ManualChannel {
+    /// Collects every flushed write into `into` (a test reads it as the peer would).
+    public func capture(into sink: WrittenBytes) {
+        onWrite = { sink.append($0) }
+    }
+}
+
+/// What a ManualChannel wrote, in order: the peer's side of a session test.
+public final class WrittenBytes: @unchecked Sendable {
+    public private(set) var buffer = ByteBuffer()
+
+    public init() {}
+
+    public func append(_ bytes: ByteBuffer) {
+        var bytes = bytes
+        buffer.writeBuffer(&bytes)
+    }
+
+    /// Everything written since the last `take`.
+    public func take() -> ByteBuffer {
+        defer { buffer.clear() }
+        return buffer
+    }
+}
