@@ -7,55 +7,22 @@ import RelayRTMP
 
 /// A minimal RTMP player on SwiftNIO: handshake, connect, createStream, play, then every message
 /// decoded and every video tag body parsed, so a broken stream counts as a failure.
-public final class RTMPPlayer: Sendable {
-    private let state: NIOLockedValueBox<PlayerStats>
-    private let channel: any Channel
+public final class RTMPPlayer: BenchPlayer {
+    public let connection: PlayerConnection
 
     /// `url`: rtmp://host:port/app/stream[?query]
     public static func connect(url: String, group: any EventLoopGroup, keepTimestamps: Bool = false,
                                measureLatency: Bool = false, receiveBufferBytes: Int = 0) async throws -> RTMPPlayer {
         let target = try RTMPURL(url)
-        let state = NIOLockedValueBox(PlayerStats(connectedAt: .now()))
-        let channel = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture {
-                    try ch.setReceiveBuffer(receiveBufferBytes)
-                    try ch.pipeline.syncOperations.addHandler(
-                        RTMPPlayHandler(target: target, state: state, keepTimestamps: keepTimestamps,
-                                        measureLatency: measureLatency))
-                }
-            }
-            .connect(host: target.host, port: target.port).get()
-        return RTMPPlayer(state: state, channel: channel)
-    }
-
-    private init(state: NIOLockedValueBox<PlayerStats>, channel: any Channel) {
-        self.state = state
-        self.channel = channel
-    }
-
-    public var stats: PlayerStats { state.withLockedValue { $0 } }
-
-    /// Starts a new measurement window of frames and gaps (`PlayerStats.startWindow`).
-    public func startWindow() { state.withLockedValue { $0.startWindow() } }
-
-    /// Stops reading, as a viewer whose network or app stalls: the server's writes back up.
-    public func stall() async { await channel.setReading(false) }
-
-    /// Reads again after `stall()`: what the server left in the socket, then its end (if it closed us).
-    public func resume() async { await channel.setReading(true) }
-
-    public func close() async { try? await channel.close() }
-
-    public func wait(timeout: TimeAmount, until condition: @Sendable (PlayerStats) -> Bool) async -> PlayerStats {
-        let deadline = NIODeadline.now() + timeout
-        while NIODeadline.now() < deadline {
-            let s = stats
-            if condition(s) || s.closed { return s }
-            try? await Task.sleep(nanoseconds: 5_000_000)
+        let connection = try await PlayerConnection.open(host: target.host, port: target.port, group: group,
+                                                         receiveBufferBytes: receiveBufferBytes) { state in
+            RTMPPlayHandler(target: target, state: state, keepTimestamps: keepTimestamps, measureLatency: measureLatency)
         }
-        return stats
+        return RTMPPlayer(connection: connection)
+    }
+
+    private init(connection: PlayerConnection) {
+        self.connection = connection
     }
 }
 

@@ -6,9 +6,8 @@ import RelayCore
 /// A minimal RTSP player over TCP (RTP interleaved): OPTIONS, DESCRIBE, SETUP per track, PLAY,
 /// then every RTP packet checked (version, sequence continuity) and video depacketized far enough
 /// to count whole frames and tell key frames, so a broken stream counts as a failure.
-public final class RTSPPlayer: Sendable {
-    private let state: NIOLockedValueBox<PlayerStats>
-    private let channel: any Channel
+public final class RTSPPlayer: BenchPlayer {
+    public let connection: PlayerConnection
 
     /// `url`: rtsp://host:port/app/stream
     public static func connect(url: String, group: any EventLoopGroup, measureLatency: Bool = false, receiveBufferBytes: Int = 0) async throws -> RTSPPlayer {
@@ -22,37 +21,16 @@ public final class RTSPPlayer: Sendable {
             host = String(hostPort[..<colon])
             port = p
         }
-        let state = NIOLockedValueBox(PlayerStats(connectedAt: .now()))
-        let channel = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture {
-                    try ch.setReceiveBuffer(receiveBufferBytes)
-                    try ch.pipeline.syncOperations.addHandler(
-                        RTSPPlayHandler(url: url, state: state, measureLatency: measureLatency))
-                }
-            }
-            .connect(host: host, port: port).get()
-        return RTSPPlayer(state: state, channel: channel)
+        let connection = try await PlayerConnection.open(host: host, port: port, group: group,
+                                                         receiveBufferBytes: receiveBufferBytes) { state in
+            RTSPPlayHandler(url: url, state: state, measureLatency: measureLatency)
+        }
+        return RTSPPlayer(connection: connection)
     }
 
-    private init(state: NIOLockedValueBox<PlayerStats>, channel: any Channel) {
-        self.state = state
-        self.channel = channel
+    private init(connection: PlayerConnection) {
+        self.connection = connection
     }
-
-    public var stats: PlayerStats { state.withLockedValue { $0 } }
-
-    /// Starts a new measurement window of frames and gaps (`PlayerStats.startWindow`).
-    public func startWindow() { state.withLockedValue { $0.startWindow() } }
-
-    /// Stops reading, as a viewer whose network or app stalls: the server's writes back up.
-    public func stall() async { await channel.setReading(false) }
-
-    /// Reads again after `stall()`: what the server left in the socket, then its end (if it closed us).
-    public func resume() async { await channel.setReading(true) }
-
-    public func close() async { try? await channel.close() }
 }
 
 struct RTSPPlayerError: Error, CustomStringConvertible {

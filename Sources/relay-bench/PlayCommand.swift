@@ -11,26 +11,16 @@ struct PlayCommand: AsyncParsableCommand {
         commandName: "play",
         abstract: "Run N players and report delivered Mb/s, failures, time to first frame, server CPU/RSS.")
 
-    @Option(help: "Stream URL: http://host:port/app/stream.flv, rtmp://host:port/app/stream or rtsp://host:port/app/stream (RTP over TCP). {i} is replaced by the stream number with --streams.")
-    var url: String
+    @OptionGroup var target: PlayerTargetOptions
 
     @Option(help: "Number of players.")
     var players: Int = 10
-
-    @Option(help: "Spread players over this many streams ({i} in --url is replaced by 0..<streams).")
-    var streams: Int = 1
 
     @Option(help: "Players started per second (0 = all at once).")
     var ramp: Double = 0
 
     @Option(help: "Seconds to run after the last player started.")
     var duration: Double = 10
-
-    @Option(help: "PID of the server: sample its CPU seconds and RSS from /proc.")
-    var pid: Int32?
-
-    @Option(help: "Event loop threads for the players.")
-    var threads: Int = 1
 
     @Flag(help: "Read relay-camera --stamp capture stamps from the video and report glass-to-glass latency.")
     var latency = false
@@ -45,7 +35,7 @@ struct PlayCommand: AsyncParsableCommand {
     var stallReceiveBuffer = 16384
 
     func run() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: target.threads)
         do {
             try await play(group: group)
         } catch {
@@ -56,7 +46,7 @@ struct PlayCommand: AsyncParsableCommand {
     }
 
     private func play(group: MultiThreadedEventLoopGroup) async throws {
-        let startSample = pid.flatMap { ProcStat(pid: $0) }
+        let startSample = target.pid.flatMap { ProcStat(pid: $0) }
         let selfStart = ProcStat(pid: getpid())
         let began = Date()
 
@@ -64,7 +54,7 @@ struct PlayCommand: AsyncParsableCommand {
         var connectFailures = 0
         for i in 0..<players {
             if ramp > 0 && i > 0 { try await Task.sleep(nanoseconds: UInt64(1e9 / ramp)) }
-            let url = self.url.replacingOccurrences(of: "{i}", with: String(i % max(streams, 1)))
+            let url = target.url(stream: i)
             do {
                 list.append(try await connectPlayer(url: url, group: group, measureLatency: latency))
             } catch {
@@ -73,7 +63,7 @@ struct PlayCommand: AsyncParsableCommand {
         }
         var stalled: [any BenchPlayer] = []
         for i in 0..<stall {
-            let url = self.url.replacingOccurrences(of: "{i}", with: String(i % max(streams, 1)))
+            let url = target.url(stream: i)
             do {
                 stalled.append(try await connectPlayer(url: url, group: group, measureLatency: false,
                                                        receiveBufferBytes: stallReceiveBuffer))
@@ -94,7 +84,7 @@ struct PlayCommand: AsyncParsableCommand {
         let measureFrom = Date()
         let bytesAtStart = list.map(\.stats.bytes)
         let latencyCountAtStart = list.map(\.stats.latenciesMicros.count)
-        let cpuAtStart = pid.flatMap { ProcStat(pid: $0) }
+        let cpuAtStart = target.pid.flatMap { ProcStat(pid: $0) }
         var windows: [(String, String)] = []
         if stall > 0 {
             // Frame rate and gaps of the reading players before and while the --stall players stop.
@@ -120,12 +110,12 @@ struct PlayCommand: AsyncParsableCommand {
             try await Task.sleep(nanoseconds: UInt64(duration * 1e9))
         }
         let stats = list.map(\.stats)
-        let cpuAtEnd = pid.flatMap { ProcStat(pid: $0) }
+        let cpuAtEnd = target.pid.flatMap { ProcStat(pid: $0) }
         let seconds = Date().timeIntervalSince(measureFrom)
         for p in list + stalled { await p.close() }
         // Memory given back once the players are gone.
         var rssAfterClose: Int?
-        if let pid {
+        if let pid = target.pid {
             try await Task.sleep(nanoseconds: 2_000_000_000)
             rssAfterClose = ProcStat(pid: pid)?.rssBytes
         }
@@ -137,7 +127,7 @@ struct PlayCommand: AsyncParsableCommand {
         let ttff = stats.compactMap { $0.timeToFirstFrame.map { Double($0.nanoseconds) / 1e6 } }
         let mbps = Double(bytes) * 8 / seconds / 1e6
         var report: [(String, String)] = [
-            ("players", "\(players)"), ("streams", "\(streams)"), ("failures", "\(failures)"),
+            ("players", "\(players)"), ("streams", "\(target.streams)"), ("failures", "\(failures)"),
             ("delivered_mbps", String(format: "%.1f", mbps)),
             ("min_player_mbps", perPlayer.min().map { String(format: "%.3f", Double($0) * 8 / seconds / 1e6) } ?? "-"),
             ("ttff_p50_ms", percentile(ttff, 50).map { String(format: "%.1f", $0) } ?? "-"),

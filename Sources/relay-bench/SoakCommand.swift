@@ -13,11 +13,7 @@ struct SoakCommand: AsyncParsableCommand {
         commandName: "soak",
         abstract: "Players joining and leaving at random for a long run; samples server RSS and fds.")
 
-    @Option(help: "Stream URL (http://…flv, rtmp://…, rtsp://…); {i} is replaced by a random stream number < --streams.")
-    var url: String
-
-    @Option(help: "Streams to pick from.")
-    var streams: Int = 1
+    @OptionGroup var target: PlayerTargetOptions
 
     @Option(help: "Concurrent player slots.")
     var players: Int = 200
@@ -28,20 +24,14 @@ struct SoakCommand: AsyncParsableCommand {
     @Option(help: "Seconds to run.")
     var duration: Double = 1800
 
-    @Option(help: "PID of the server: sample its RSS and open fds.")
-    var pid: Int32?
-
     @Option(help: "Seconds between samples.")
     var sampleEvery: Double = 10
 
-    @Option(help: "Event loop threads for the players.")
-    var threads: Int = 1
-
     func run() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: target.threads)
         let tally = NIOLockedValueBox(Tally())
-        let fdsBefore = pid.flatMap { ProcStat.openFileDescriptors(pid: $0) }
-        let rssBefore = pid.flatMap { ProcStat(pid: $0)?.rssBytes }
+        let fdsBefore = target.pid.flatMap { ProcStat.openFileDescriptors(pid: $0) }
+        let rssBefore = target.pid.flatMap { ProcStat(pid: $0)?.rssBytes }
         let end = Date().addingTimeInterval(duration)
         let sampled = NIOLockedValueBox<[Sample]>([])
         let began = Date()
@@ -59,7 +49,7 @@ struct SoakCommand: AsyncParsableCommand {
             tasks.addTask {
                 while Date() < end {
                     try? await Task.sleep(nanoseconds: UInt64(sampleEvery * 1e9))
-                    guard let pid, let s = ProcStat(pid: pid), let fds = ProcStat.openFileDescriptors(pid: pid) else { continue }
+                    guard let pid = target.pid, let s = ProcStat(pid: pid), let fds = ProcStat.openFileDescriptors(pid: pid) else { continue }
                     let t = Date().timeIntervalSince(began)
                     let counts = tally.withLockedValue { $0 }
                     FileHandle.standardError.write(Data(String(format: "t=%.0f s rss=%.1f MiB fds=%d connects=%d failures=%d\n",
@@ -74,11 +64,11 @@ struct SoakCommand: AsyncParsableCommand {
         let t = tally.withLockedValue { $0 }
         let samples = sampled.withLockedValue { $0 }
         var report: [(String, String)] = [
-            ("slots", "\(players)"), ("streams", "\(streams)"), ("connects", "\(t.connects)"),
+            ("slots", "\(players)"), ("streams", "\(target.streams)"), ("connects", "\(t.connects)"),
             ("failures", "\(t.failures)"), ("not_found", "\(t.notFound)"), ("ended_by_server", "\(t.endedByServer)"),
             ("video_frames", "\(t.videoFrames)"), ("gb_received", String(format: "%.2f", Double(t.bytes) / 1e9)),
         ]
-        if let pid {
+        if let pid = target.pid {
             // Flatness over the steady part: samples after the first fifth of the run.
             let steady = samples.filter { $0.t >= duration / 5 }.map(\.rss)
             if let lo = steady.min(), let hi = steady.max(), let first = steady.first, let last = steady.last {
@@ -105,8 +95,8 @@ struct SoakCommand: AsyncParsableCommand {
 
     /// One player's life: connect, stay, check what it saw, leave.
     private func cycle(slot: Int, group: MultiThreadedEventLoopGroup, tally: NIOLockedValueBox<Tally>, until end: Date) async {
-        let stream = Int.random(in: 0..<max(streams, 1))
-        let url = self.url.replacingOccurrences(of: "{i}", with: "\(stream)")
+        let stream = Int.random(in: 0..<max(target.streams, 1))
+        let url = target.url(stream: stream)
         let stay = min(Double.random(in: 0.2...(2 * lifetime)), max(0, end.timeIntervalSinceNow))
         let player: any BenchPlayer
         do {
