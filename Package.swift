@@ -168,6 +168,7 @@ let package = Package(
         .target(
             name: "RelayTestSupport",
             dependencies: [
+                "RelayCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
@@ -254,7 +255,15 @@ let package = Package(
             dependencies: ["RelayCore", .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: strict
         ),
-        .testTarget(name: "RelayFLVTests", dependencies: ["RelayFLV", "RelayCore"], swiftSettings: strict),
+        .testTarget(
+            name: "RelayFLVTests",
+            dependencies: [
+                "RelayFLV", "RelayCore", "RelayTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "RelayHooksTests",
             dependencies: [
