@@ -34,17 +34,7 @@ public struct AACDepacketizer: RTPDepacketizer {
     }
 
     public mutating func push(_ packet: RTPPacket, emit: (RTPAccessUnit) throws -> Void) rethrows {
-        let gap: Bool
-        switch sequence.check(packet.sequence) {
-        case .duplicate:
-            stats.duplicatePackets &+= 1
-            return
-        case .gap:
-            stats.sequenceGaps &+= 1
-            gap = true
-        case .inOrder:
-            gap = false
-        }
+        guard let gap = sequence.admit(packet.sequence, counting: &stats) else { return }
         let continues = !gap && packet.timestamp == lastTimestamp
         let sameTimestamp = packet.timestamp == lastTimestamp
         lastTimestamp = packet.timestamp
@@ -189,15 +179,7 @@ public struct G711Depacketizer: RTPDepacketizer {
     public init() {}
 
     public mutating func push(_ packet: RTPPacket, emit: (RTPAccessUnit) throws -> Void) rethrows {
-        switch sequence.check(packet.sequence) {
-        case .duplicate:
-            stats.duplicatePackets &+= 1
-            return
-        case .gap:
-            stats.sequenceGaps &+= 1
-        case .inOrder:
-            break
-        }
+        guard sequence.admit(packet.sequence, counting: &stats) != nil else { return }
         let time = unwrapper.unwrap(UInt64(packet.timestamp))
         guard packet.payload.readableBytes > 0 else {
             stats.malformedPackets &+= 1

@@ -43,17 +43,7 @@ public struct H26xDepacketizer: RTPDepacketizer {
     }
 
     public mutating func push(_ packet: RTPPacket, emit: (RTPAccessUnit) throws -> Void) rethrows {
-        let gap: Bool
-        switch sequence.check(packet.sequence) {
-        case .duplicate:
-            stats.duplicatePackets &+= 1
-            return
-        case .gap:
-            stats.sequenceGaps &+= 1
-            gap = true
-        case .inOrder:
-            gap = false
-        }
+        guard let gap = sequence.admit(packet.sequence, counting: &stats) else { return }
         if inProgress {
             if gap { markCorrupt() }  // the unit lost a packet (or at least its marker)
             if packet.timestamp != unitTimestamp { try finish(emit: emit) }

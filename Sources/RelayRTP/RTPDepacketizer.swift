@@ -50,19 +50,21 @@ public protocol RTPDepacketizer {
 }
 
 
-/// Classifies each packet's sequence number against the previous one.
+/// Follows the sequence numbers of a depacketizer's packets.
 struct RTPSequenceCheck {
-    enum Result { case inOrder, gap, duplicate }
-
     private var last: UInt16?
 
-    mutating func check(_ sequence: UInt16) -> Result {
-        guard let last else {
-            self.last = sequence
-            return .inOrder
+    /// nil for a duplicate of the previous packet (drop it), else whether a gap precedes this
+    /// packet; both counted in `stats`.
+    mutating func admit(_ sequence: UInt16, counting stats: inout RTPDepacketizerStats) -> Bool? {
+        defer { last = sequence }
+        guard let last else { return false }
+        if sequence == last {
+            stats.duplicatePackets &+= 1
+            return nil
         }
-        if sequence == last { return .duplicate }
-        self.last = sequence
-        return sequence == last &+ 1 ? .inOrder : .gap
+        if sequence == last &+ 1 { return false }
+        stats.sequenceGaps &+= 1
+        return true
     }
 }

@@ -8,12 +8,7 @@ func pattern(_ count: Int, seed: UInt8 = 1) -> [UInt8] {
 
 /// Length-prefixed access unit from NAL units.
 func accessUnit(_ nals: [[UInt8]]) -> ByteBuffer {
-    var b = ByteBuffer()
-    for n in nals {
-        b.writeInteger(UInt32(n.count))
-        b.writeBytes(n)
-    }
-    return b
+    AnnexB.lengthPrefixed(nals.map { ByteBuffer(bytes: $0) })
 }
 
 /// A test framing that tags each packet with a channel (like RTSP's interleaved framing), so the
@@ -23,11 +18,7 @@ struct ChannelFraming: RTPFraming {
 
     func frame(into buffer: inout ByteBuffer, packet: (inout ByteBuffer) -> Void) {
         buffer.writeInteger(channel)
-        let lengthAt = buffer.writerIndex
-        buffer.writeInteger(UInt16(0))
-        let start = buffer.writerIndex
-        packet(&buffer)
-        buffer.setInteger(UInt16(truncatingIfNeeded: buffer.writerIndex - start), at: lengthAt)
+        RFC4571Framing().frame(into: &buffer, packet: packet)
     }
 }
 

@@ -11,11 +11,7 @@ public enum Interleaved {
     public static func write(channel: UInt8, into buffer: inout ByteBuffer, body: (inout ByteBuffer) -> Void) {
         buffer.writeInteger(magic)
         buffer.writeInteger(channel)
-        let lengthAt = buffer.writerIndex
-        buffer.writeInteger(UInt16(0))
-        let start = buffer.writerIndex
-        body(&buffer)
-        buffer.setInteger(UInt16(truncatingIfNeeded: buffer.writerIndex - start), at: lengthAt)
+        RFC4571Framing().frame(into: &buffer, packet: body)  // the same 16-bit length framing
     }
 
     /// Reads one framed packet as a slice (no copy); nil (and nothing read) at the end or at
