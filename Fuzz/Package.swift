@@ -10,6 +10,7 @@ let fuzzers: [(name: String, deps: [Target.Dependency])] = [
     ("FuzzFLV", ["RelayFLV", "RelayCore"]),
     ("FuzzCodec", ["RelayCore"]),
     ("FuzzRTP", ["RelayRTP"]),
+    ("FuzzRTPDepacketizer", ["RelayRTP", "RelayCore"]),
     ("FuzzPS", ["RelayRTP", "RelayCore"]),
     ("FuzzJT1078", ["RelayJT1078", "RelayCore"]),
     ("FuzzRTSP", ["RelayRTSP", "RelayCore"]),
