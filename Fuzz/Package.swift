@@ -36,6 +36,7 @@ let package = Package(
             name: "FuzzSupport",
             dependencies: [
                 "CFuzzer",
+                .product(name: "RelayCore", package: "LiveRelay"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
