@@ -288,7 +288,8 @@ let package = Package(
         .testTarget(
             name: "RelayRTSPTests",
             dependencies: [
-                "RelayRTSP", "RelayRTP", "RelayCore",
+                "RelayRTSP", "RelayRTP", "RelayCore", "RelayTestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),

@@ -19,9 +19,9 @@ public final class TestPublisher {
         let info = SessionInfo(sessionID: String(relay.nextID()), protocolName: "test", remoteAddress: remote)
         source = Source(id: id, eventLoop: loop, publisher: info, context: relay)
         try relay.registry.register(source)
-        let video = AVStream(index: 0, codec: .h264, timebase: 1000, extradata: ByteBuffer(bytes: Self.avcRecord))
-        let audio = AVStream(index: 1, codec: .aac, timebase: 44_100, extradata: ByteBuffer(bytes: Self.aacConfig),
-                             audio: AudioParameters(sampleRate: 44_100, channels: 2, objectType: 2))
+        // Parsed as an ingest parses them: SPS/PPS and resolution for SDP, FLV and the admin API.
+        let video = try AVStream.h264(index: 0, timebase: 1000, avcRecord: ByteBuffer(bytes: Self.avcRecord))
+        let audio = try AVStream.aac(index: 1, timebase: 44_100, asc: ByteBuffer(bytes: Self.aacConfig))
         source.assumeIsolated { source in
             source.expectTracks(video: true, audio: true)
             source.updateStream(video)
