@@ -299,7 +299,8 @@ let package = Package(
         .testTarget(
             name: "RelayJT1078Tests",
             dependencies: [
-                "RelayJT1078", "RelayCore",
+                "RelayJT1078", "RelayCore", "RelayTestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
