@@ -330,7 +330,7 @@ let package = Package(
         .testTarget(
             name: "RelayGB28181Tests",
             dependencies: [
-                "RelayGB28181", "RelayRTP", "RelayCore",
+                "RelayGB28181", "RelayRTP", "RelayCore", "RelayTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
