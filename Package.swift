@@ -75,7 +75,7 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // RTSP play: server, SDP, RTP packetizers, RTCP, the RTP TransStream muxer, TCP/UDP transports.
+        // RTSP play: server, SDP, interleaved framing, the RTP TransStream muxer (on RelayRTP), TCP/UDP transports.
         .target(
             name: "RelayRTSP",
             dependencies: [
@@ -100,7 +100,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // RTP (RFC 3550), RFC 4571 framing, reorder buffer, MPEG-PS demuxer and muxer (GB28181 payload).
+        // RTP (RFC 3550) and RTCP, RFC 4571 framing, reorder buffer, H.264/H.265/AAC/G.711 packetizers and
+        // depacketizers, MPEG-PS demuxer and muxer (GB28181 payload).
         .target(
             name: "RelayRTP",
             dependencies: [
