@@ -113,21 +113,10 @@ private final class FLVClientHandler: ChannelInboundHandler {
 
     private func drainFLV() throws {
         while let tag = try reader.next(from: &flv) {
-            let now = NIODeadline.now()
             switch tag.type {
             case FLVTagType.video:
-                switch try FLVVideo.parse(tag.body) {
-                case .sequenceHeader:
-                    state.withLockedValue { $0.sequenceHeaders += 1 }
-                case .frame(let codec, let isKey, _, let data):
-                    let latency = measureLatency ? glassToGlassMicros(data, codec: codec) : nil
-                    state.withLockedValue {
-                        $0.recordVideoFrame(isKey: isKey, at: now, timestamp: keepTimestamps ? Int64(tag.timestamp) : nil)
-                        if let latency { $0.latenciesMicros.append(latency) }
-                    }
-                default:
-                    break
-                }
+                try state.recordFLVVideo(tag.body, timestamp: tag.timestamp, keepTimestamps: keepTimestamps,
+                                         measureLatency: measureLatency)
             case FLVTagType.audio:
                 state.withLockedValue { $0.audioFrames += 1 }
             default:

@@ -182,19 +182,8 @@ private final class RTMPPlayHandler: ChannelInboundHandler {
                 break
             }
         case .video?:
-            let now = NIODeadline.now()
-            switch try FLVVideo.parse(message.payload) {
-            case .sequenceHeader:
-                state.withLockedValue { $0.sequenceHeaders += 1 }
-            case .frame(let codec, let isKey, _, let data):
-                let latency = measureLatency ? glassToGlassMicros(data, codec: codec) : nil
-                state.withLockedValue {
-                    $0.recordVideoFrame(isKey: isKey, at: now, timestamp: keepTimestamps ? Int64(message.timestamp) : nil)
-                    if let latency { $0.latenciesMicros.append(latency) }
-                }
-            default:
-                break
-            }
+            try state.recordFLVVideo(message.payload, timestamp: message.timestamp, keepTimestamps: keepTimestamps,
+                                     measureLatency: measureLatency)
         case .audio?:
             state.withLockedValue { $0.audioFrames += 1 }
         case .windowAckSize?:

@@ -20,7 +20,7 @@ struct CameraTests {
         let audio = try await CameraMedia.shared.alaw()
         let record = await CameraMedia.shared.tempDir + "/rec-\(UUID().uuidString).flv"
         defer { try? FileManager.default.removeItem(atPath: record) }
-        let camera = try CameraBinary.start([
+        let camera = try ProductBinary.camera.start([
             "--input", video, "--audio", audio, "--url", server.rtmpURL("live/cam"), "--loop", "--stamp",
             "--record", record,
         ])
@@ -86,7 +86,7 @@ struct CameraTests {
         let server = try await TestServer.start()
         let video = try await CameraMedia.shared.h265()
         let audio = try await CameraMedia.shared.aac()
-        let camera = try CameraBinary.start([
+        let camera = try ProductBinary.camera.start([
             "--input", video, "--audio", audio, "--url", server.rtmpURL("live/hevc"), "--loop", "--stamp", "--quiet",
         ] + (legacy ? ["--legacy-hevc"] : []))
         defer { camera.terminate() }
@@ -152,7 +152,7 @@ struct CameraTests {
 
         let video = try await CameraMedia.shared.h264()
         let audio = try await CameraMedia.shared.aac()
-        let camera = try CameraBinary.start([
+        let camera = try ProductBinary.camera.start([
             "--input", video, "--audio", audio, "--url", "rtmp://127.0.0.1:\(port)/live/cam", "--loop", "--quiet",
         ])
         defer { camera.terminate() }
@@ -175,7 +175,7 @@ struct CameraTests {
         let first = try await FixedPortServer.start()
         let port = first.rtmpPort
         let video = try await CameraMedia.shared.h264()
-        let camera = try CameraBinary.start([
+        let camera = try ProductBinary.camera.start([
             "--input", video, "--url", first.rtmpURL("live/restart"), "--loop", "--quiet",
             "--reconnect-min", "0.25", "--reconnect-max", "2",
         ])

@@ -100,10 +100,8 @@ struct HookTests {
         let timeout = 800
         let server = try await TestServer.start(
             #""hooks": {"on_play": {"url": "\#(slow.url)", "timeout_ms": \#(timeout), "fail_open": true}}"#)
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/slow")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/slow")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/slow"))
 
         let watcher = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/live/slow.flv", group: Self.group)
         let first = await watcher.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }
@@ -178,10 +176,8 @@ struct HookTests {
         let started = await hooks.wait(for: "on_started")
         #expect((started.first?["ports"] as? [String: Int])?["http_flv"] == server.httpPort)
 
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/done?src=cam")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/done?src=cam")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/done"))
 
         let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/live/done.flv?viewer=7", group: Self.group)
         _ = await player.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }

@@ -140,10 +140,8 @@ struct LimitsTests {
         #expect(server.log.contains("Set Chunk Size 16384 is out of range"))
 
         // Within the limits all is well: a real publisher plays.
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/sized")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/sized")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/sized"))
         await server.stop()
     }
 }

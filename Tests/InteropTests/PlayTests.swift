@@ -11,10 +11,8 @@ struct PlayTests {
 
     @Test func ffprobeSeesH264AndAACOverRTMPAndHTTPFLV() async throws {
         let server = try await TestServer.start()
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/probe")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/probe")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/probe"))
 
         for url in [server.rtmpURL("live/probe"), server.flvURL("live/probe")] {
             let r = try await ChildProcess.run("ffprobe", [
@@ -30,10 +28,8 @@ struct PlayTests {
 
     @Test func fiveSecondDecodeIsCleanAndStartsOnAKeyFrame() async throws {
         let server = try await TestServer.start()
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/decode")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/decode")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/decode"))
         // Join mid-GOP: the first video packet must still be a key frame (GOP cache).
         try await Task.sleep(nanoseconds: 700_000_000)
 
@@ -54,10 +50,8 @@ struct PlayTests {
     @Test(arguments: [0, 350])
     func lateJoinerGetsAKeyFrameAtOnce(mergeWriteMs: Int) async throws {
         let server = try await TestServer.start("\"source\": {\"merge_write_ms\": \(mergeWriteMs)}")
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/late")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/late")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/late"))
         try await Task.sleep(nanoseconds: 1_300_000_000)  // well inside a 2 s GOP
 
         var times: [Double] = []
@@ -80,10 +74,8 @@ struct PlayTests {
 
     @Test func ourRTMPPlayerStartsOnAKeyFrameAtOnce() async throws {
         let server = try await TestServer.start()
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/rtmpplay")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/rtmpplay")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/rtmpplay"))
         try await Task.sleep(nanoseconds: 900_000_000)
         let player = try await RTMPPlayer.connect(url: server.rtmpURL("live/rtmpplay"), group: Self.group)
         let stats = await player.wait(timeout: .seconds(5)) { $0.videoFrames >= 50 }

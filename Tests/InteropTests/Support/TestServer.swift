@@ -6,6 +6,7 @@ import NIOPosix
 import RelayCore
 import RelayGB28181
 import RelayServer
+import Testing
 
 /// Log lines captured from a test server, so bad-input tests can check that a clear line was logged.
 final class LogCapture: Sendable {
@@ -96,6 +97,16 @@ final class TestServer: Sendable {
         if loop { args += ["-stream_loop", "-1"] }
         args += ["-i", file, "-c", "copy", "-f", "flv", rtmpURL(stream)]
         return try ChildProcess("ffmpeg", args)
+    }
+
+    /// Starts ffmpeg publishing `file` to `stream` (see `publish`) and expects the stream (without
+    /// its query) to become playable, reported at the caller; terminate the process when done.
+    func publishPlayable(_ file: String, stream: String,
+                         sourceLocation: SourceLocation = #_sourceLocation) async throws -> ChildProcess {
+        let publisher = try publish(file, stream: stream)
+        let name = String(stream.prefix { $0 != "?" })
+        #expect(await waitPlayable(name), "\(name) did not become playable", sourceLocation: sourceLocation)
+        return publisher
     }
 
     /// Waits until the stream is playable (its publisher connected and sent its tracks).
