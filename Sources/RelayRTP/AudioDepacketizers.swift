@@ -105,7 +105,7 @@ public struct AACDepacketizer: RTPDepacketizer {
                 return
             }
             var bytes = ByteBuffer()
-            bytes.reserveCapacity(size)
+            bytes.reserveCapacity(min(size, 1 << 16))  // a declared size alone does not allocate much
             bytes.writeImmutableBuffer(data)
             fragment = (size, timestamp, bytes)
         }

@@ -24,6 +24,8 @@ import Testing
             }
         }
         #expect(AnnexB.findStartCode(in: ByteBuffer(bytes: [9, 0, 0, 0, 1, 0x65]), from: 0) == 2)
+        #expect(AnnexB.findStartCode(in: ByteBuffer(bytes: [0, 0, 1]), from: .max) == nil)
+        #expect(AnnexB.findStartCode(in: ByteBuffer(bytes: [0, 0, 1]), from: .min) == 0)
     }
 
     @Test func leadingStartCodes() {

@@ -48,9 +48,10 @@ public enum AnnexB {
     /// (Annex-B NAL units, MPEG-PS start codes, the assemblers of RTP, the camera and JT/T 1078
     /// all call it). memchr finds each 0x01 (vectorized), then the two zeros before it are checked.
     public static func findStartCode(in bytes: UnsafeRawBufferPointer, from start: Int = 0) -> Int? {
-        guard let base = bytes.baseAddress else { return nil }
         let n = bytes.count
-        var one = max(start, 0) &+ 2  // where the 0x01 of a start code at `start` would be
+        let from = max(start, 0)
+        guard let base = bytes.baseAddress, from < n else { return nil }
+        var one = from + 2  // where the 0x01 of a start code at `from` would be
         while one < n {
             guard let hit = memchr(base + one, 1, n - one) else { return nil }
             let at = base.distance(to: UnsafeRawPointer(hit))
