@@ -68,3 +68,26 @@ struct RTPSequenceCheck {
         return true
     }
 }
+
+/// One received track: a reorder buffer (UDP; window 0 for TCP) in front of a depacketizer.
+public struct RTPTrackReceiver<Depacketizer: RTPDepacketizer> {
+    public private(set) var reorder: RTPReorderBuffer<RTPPacket>
+    public private(set) var depacketizer: Depacketizer
+
+    public init(_ depacketizer: Depacketizer, reorderWindow: Int) {
+        self.reorder = RTPReorderBuffer(window: reorderWindow)
+        self.depacketizer = depacketizer
+    }
+
+    public mutating func push(_ packet: RTPPacket, emit: (RTPAccessUnit) throws -> Void) rethrows {
+        try reorder.push(packet, sequence: packet.sequence) {
+            if case .packet(let p) = $0 { try depacketizer.push(p, emit: emit) }
+        }
+    }
+
+    /// Delivers what the reorder buffer holds and the depacketizer's last unit (end of stream).
+    public mutating func flush(emit: (RTPAccessUnit) throws -> Void) rethrows {
+        try reorder.flush { if case .packet(let p) = $0 { try depacketizer.push(p, emit: emit) } }
+        try depacketizer.flush(emit: emit)
+    }
+}

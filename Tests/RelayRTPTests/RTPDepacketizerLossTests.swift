@@ -80,16 +80,13 @@ import Testing
             shuffled += video.packets[start..<min(start + 8, video.packets.count)].shuffled(using: &rng)
         }
         #expect(shuffled.map(\.sequence) != video.packets.map(\.sequence))
-        var reorder = RTPReorderBuffer<RTPPacket>(window: 16)
-        var d = H26xDepacketizer(codec: codec)
+        var track = RTPTrackReceiver(H26xDepacketizer(codec: codec), reorderWindow: 16)
         var out: [RTPAccessUnit] = []
-        for p in shuffled {
-            reorder.push(p, sequence: p.sequence) { if case .packet(let p) = $0 { d.push(p) { out.append($0) } } }
-        }
-        reorder.flush { if case .packet(let p) = $0 { d.push(p) { out.append($0) } } }
-        d.flush { out.append($0) }
+        for p in shuffled { track.push(p) { out.append($0) } }
+        track.flush { out.append($0) }
         #expect(try out.map(RT.nals) == video.expected)
-        #expect(d.stats.droppedAccessUnits == 0 && reorder.stats.lost == 0)
+        #expect(track.depacketizer.stats.droppedAccessUnits == 0 && track.reorder.stats.lost == 0)
+        #expect(track.reorder.stats.reordered > 0)
     }
 
     @Test func aUnitOverTheCapIsDroppedAndTheNextDelivered() throws {
