@@ -53,7 +53,6 @@ public struct H26xDepacketizer: RTPDepacketizer {
             unitTimestamp = packet.timestamp
             corrupt = gap && !canStartPicture(packet.payload)
             key = false
-            changed = false
             nalCount = 0
             fragmentAt = nil
         }
@@ -86,7 +85,9 @@ public struct H26xDepacketizer: RTPDepacketizer {
             return
         }
         stats.accessUnits &+= 1
-        try emit(RTPAccessUnit(payload: payload, rtpTime: time, isKeyFrame: key, parameterSetsChanged: changed))
+        let reportChange = changed
+        changed = false  // a change seen in a dropped unit is reported with the next one delivered
+        try emit(RTPAccessUnit(payload: payload, rtpTime: time, isKeyFrame: key, parameterSetsChanged: reportChange))
     }
 
     // MARK: payload formats
@@ -106,7 +107,7 @@ public struct H26xDepacketizer: RTPDepacketizer {
             case 28:
                 guard length >= 2, let fu = payload.getInteger(at: at + 1, as: UInt8.self),
                       let data = payload.getSlice(at: at + 2, length: length - 2) else { return false }
-                return appendFragment(header: [b0 & 0xE0 | fu & 0x1F], fu: fu, data: data)
+                return appendFragment(header: b0 & 0xE0 | fu & 0x1F, nil, fu: fu, data: data)
             default:
                 return false  // STAP-B, MTAP, FU-B (interleaved mode) and reserved types
             }
@@ -120,7 +121,7 @@ public struct H26xDepacketizer: RTPDepacketizer {
             case 49:
                 guard length >= 3, let fu = payload.getInteger(at: at + 2, as: UInt8.self),
                       let data = payload.getSlice(at: at + 3, length: length - 3) else { return false }
-                return appendFragment(header: [b0 & 0x81 | (fu & 0x3F) << 1, b1], fu: fu, data: data)
+                return appendFragment(header: b0 & 0x81 | (fu & 0x3F) << 1, b1, fu: fu, data: data)
             default:
                 return false  // PACI and reserved types
             }
@@ -140,12 +141,14 @@ public struct H26xDepacketizer: RTPDepacketizer {
         return count > 0
     }
 
-    private mutating func appendFragment(header: [UInt8], fu: UInt8, data: ByteBuffer) -> Bool {
+    /// One FU: the NAL header is rebuilt from the FU's (`h1`: H.265's second byte).
+    private mutating func appendFragment(header h0: UInt8, _ h1: UInt8?, fu: UInt8, data: ByteBuffer) -> Bool {
         if fu & 0x80 != 0 {
-            guard fragmentAt == nil, startNAL(size: header.count &+ data.readableBytes) else { return false }
+            guard fragmentAt == nil, startNAL(size: codec.headerSize &+ data.readableBytes) else { return false }
             fragmentAt = unit.writerIndex
             unit.writeInteger(UInt32(0))
-            unit.writeBytes(header)
+            unit.writeInteger(h0)
+            if let h1 { unit.writeInteger(h1) }
         } else {
             guard fragmentAt != nil, fits(data.readableBytes) else { return false }
         }

@@ -51,6 +51,23 @@ import Testing
         #expect(d.stats.droppedAccessUnits == 1)
     }
 
+    @Test func aParameterSetChangeInADroppedUnitIsReportedWithTheNextOne() throws {
+        func packet(_ seq: UInt16, _ ts: UInt32, _ nal: [UInt8], marker: Bool) -> RTPPacket {
+            RTPPacket(marker: marker, payloadType: 96, sequence: seq, timestamp: ts, ssrc: 1, payload: ByteBuffer(bytes: nal))
+        }
+        let spsA: [UInt8] = [0x67, 0x42, 0xC0, 0x1E], spsB: [UInt8] = [0x67, 0x64, 0x00, 0x28]
+        let idr: [UInt8] = [0x65, 0x88, 1], slice: [UInt8] = [0x41, 0x9A, 2]
+        var d = H26xDepacketizer(codec: .h264)
+        let out = RT.depacketize(&d, [
+            packet(1, 0, spsA, marker: false), packet(2, 0, idr, marker: true),
+            packet(3, 3600, spsB, marker: false), packet(5, 3600, idr, marker: true),  // 4 lost: unit dropped
+            packet(6, 7200, slice, marker: true),
+        ])
+        #expect(out.map(\.parameterSetsChanged) == [true, true])
+        #expect(d.parameterSets.sps.map { Array($0.readableBytesView) } == spsB)
+        #expect(d.stats.droppedAccessUnits == 1)
+    }
+
     @Test func aLostAACFragmentDropsOnlyItsUnit() throws {
         let units = [pattern(300), pattern(3000, seed: 2), pattern(400, seed: 3)]
         var writer = RTPPacketWriter(framing: RFC4571Framing(), payloadType: 97, ssrc: 1, sequence: 0)
