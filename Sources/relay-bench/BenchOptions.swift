@@ -2,6 +2,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import NIOConcurrencyHelpers
+import NIOPosix
 
 /// What `play` and `soak` play, and how: stream URL, stream count, server PID, threads.
 struct PlayerTargetOptions: ParsableArguments {
@@ -70,5 +71,19 @@ final class StopFlag: Sendable {
             source.resume()
             return source
         }
+    }
+}
+
+/// Runs `body` on a fresh event loop group of `threads` threads, shut down afterwards whether
+/// `body` threw or not.
+func withEventLoopGroup<T>(threads: Int, _ body: (MultiThreadedEventLoopGroup) async throws -> T) async throws -> T {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+    do {
+        let result = try await body(group)
+        try? await group.shutdownGracefully()
+        return result
+    } catch {
+        try? await group.shutdownGracefully()
+        throw error
     }
 }

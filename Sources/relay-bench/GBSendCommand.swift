@@ -70,28 +70,22 @@ struct GBSendCommand: AsyncParsableCommand {
         let signals = stop.watchSignals()
         defer { for s in signals { s.cancel() } }
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let transport: GBTransport
-        do {
-            transport = try await GBTransport.make(mode: mode, host: host, port: port, group: group)
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
-        }
-        var stats = GBSendStats()
-        do {
-            if mode == "tcp-active" {
-                gbWriteLine("listening on \(transport.localDescription)")
-                try await transport.waitConnected(stop: stop)
+        let stats = try await withEventLoopGroup(threads: 1) { group in
+            let transport = try await GBTransport.make(mode: mode, host: host, port: port, group: group)
+            var stats = GBSendStats()
+            do {
+                if mode == "tcp-active" {
+                    gbWriteLine("listening on \(transport.localDescription)")
+                    try await transport.waitConnected(stop: stop)
+                }
+                try await send(frames, ssrc: ssrcValue, transport: transport, stop: stop, stats: &stats)
+            } catch {
+                await transport.close()
+                throw error
             }
-            try await send(frames, ssrc: ssrcValue, transport: transport, stop: stop, stats: &stats)
-        } catch {
             await transport.close()
-            try? await group.shutdownGracefully()
-            throw error
+            return stats
         }
-        await transport.close()
-        try? await group.shutdownGracefully()
         gbWriteLine(stats.json)
     }
 

@@ -73,16 +73,10 @@ struct JTSendCommand: AsyncParsableCommand {
         let signals = stop.watchSignals()
         defer { for s in signals { s.cancel() } }
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let stats: JT1078SendStats
-        do {
-            stats = try await JT1078Sender.run(media: frames, options: options, host: host, port: port, group: group,
-                                               shouldStop: { stop.isSet })
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
+        let stats = try await withEventLoopGroup(threads: 1) { group in
+            try await JT1078Sender.run(media: frames, options: options, host: host, port: port, group: group,
+                                       shouldStop: { stop.isSet })
         }
-        try? await group.shutdownGracefully()
         FileHandle.standardOutput.write(Data((stats.json + "\n").utf8))
     }
 }

@@ -35,14 +35,7 @@ struct PlayCommand: AsyncParsableCommand {
     var stallReceiveBuffer = 16384
 
     func run() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: target.threads)
-        do {
-            try await play(group: group)
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
-        }
-        try? await group.shutdownGracefully()
+        try await withEventLoopGroup(threads: target.threads) { try await play(group: $0) }
     }
 
     private func play(group: MultiThreadedEventLoopGroup) async throws {
