@@ -37,6 +37,7 @@ let package = Package(
             dependencies: [
                 "CFuzzer",
                 .product(name: "RelayCore", package: "LiveRelay"),
+                .product(name: "RelayTestSupport", package: "LiveRelay"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

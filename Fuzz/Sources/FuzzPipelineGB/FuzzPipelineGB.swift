@@ -26,7 +26,7 @@ enum FuzzerMain: FuzzTarget {
                                   usesSharedPort: false, device: nil)
         let camera = try! SocketAddress(ipAddress: "192.0.2.10", port: 15060)
         let other = try! SocketAddress(ipAddress: "198.51.100.66", port: 15060)
-        let channel = FuzzChannel(loop: harness.loop, local: try? SocketAddress(ipAddress: "127.0.0.1", port: 30000),
+        let channel = ManualChannel(loop: harness.loop, local: try? SocketAddress(ipAddress: "127.0.0.1", port: 30000),
                                   remote: tcp ? camera : nil)
         if tcp {
             _ = try? service.addTCPHandlers(channel, owner: receiver, mode: .tcpPassive)

@@ -5,7 +5,7 @@ import RelayCore
 import RelayFLV
 @testable import RelayRTMP
 
-/// RTMP publish pipeline: the real RTMPServerHandler on a FuzzChannel (handshake done by the
+/// RTMP publish pipeline: the real RTMPServerHandler on a ManualChannel (handshake done by the
 /// harness), its Source, and players of every output (RTMP, HTTP-FLV, RTSP) attached as the
 /// stream becomes playable; see PipelineHarness for the checks.
 ///

@@ -5,6 +5,8 @@ import Glibc
 #endif
 import NIOCore
 import NIOEmbedded
+/// ManualLoop and ManualChannel: the pipeline targets run sessions on them.
+@_exported import RelayTestSupport
 
 /// Splits fuzz input into reads the way a socket might deliver them: the first byte seeds a
 /// small PRNG that picks read sizes (1 … 64 bytes, sometimes up to 4 KiB), so the same input
