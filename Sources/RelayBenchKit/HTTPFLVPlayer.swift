@@ -26,10 +26,10 @@ public final class HTTPFLVPlayer: BenchPlayer {
     }
 }
 
-private final class FLVClientHandler: ChannelInboundHandler {
+private final class FLVClientHandler: PlayerHandler {
     typealias InboundIn = ByteBuffer
     private enum Phase { case head, chunkSize, chunkData(Int), chunkEnd, done }
-    private let state: NIOLockedValueBox<PlayerStats>
+    let state: NIOLockedValueBox<PlayerStats>
     private let keepTimestamps: Bool
     private let measureLatency: Bool
     private var phase = Phase.head
@@ -50,19 +50,9 @@ private final class FLVClientHandler: ChannelInboundHandler {
         do {
             try parse()
         } catch {
-            state.withLockedValue { $0.error = "\(error)" }
-            context.close(promise: nil)
+            fail(context, "\(error)")
         }
         pending.discardReadBytes()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        state.withLockedValue { $0.closed = true }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        state.withLockedValue { $0.error = "\(error)" }
-        context.close(promise: nil)
     }
 
     struct ParseError: Error, CustomStringConvertible { let description: String }

@@ -61,3 +61,25 @@ extension BenchPlayer {
         return stats
     }
 }
+
+/// A player's protocol handler: what it saw goes to `state`; the connection's end and its first
+/// error are recorded the same way for every protocol.
+protocol PlayerHandler: ChannelInboundHandler {
+    var state: NIOLockedValueBox<PlayerStats> { get }
+}
+
+extension PlayerHandler {
+    func channelInactive(context: ChannelHandlerContext) {
+        state.withLockedValue { $0.closed = true }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        fail(context, "\(error)")
+    }
+
+    /// Records `message` (unless an error was recorded already) and closes the connection.
+    func fail(_ context: ChannelHandlerContext, _ message: String) {
+        state.withLockedValue { if $0.error == nil { $0.error = message } }
+        context.close(promise: nil)
+    }
+}

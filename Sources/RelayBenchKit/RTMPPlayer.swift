@@ -60,12 +60,12 @@ public struct RTMPURL: Sendable {
     }
 }
 
-private final class RTMPPlayHandler: ChannelInboundHandler {
+private final class RTMPPlayHandler: PlayerHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let target: RTMPURL
-    private let state: NIOLockedValueBox<PlayerStats>
+    let state: NIOLockedValueBox<PlayerStats>
     private let keepTimestamps: Bool
     private let measureLatency: Bool
     private var handshake = RTMPHandshakeClient()
@@ -85,19 +85,6 @@ private final class RTMPPlayHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         context.writeAndFlush(wrapOutboundOut(handshake.start()), promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        state.withLockedValue { $0.closed = true }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(context, "\(error)")
-    }
-
-    private func fail(_ context: ChannelHandlerContext, _ message: String) {
-        state.withLockedValue { if $0.error == nil { $0.error = message } }
-        context.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

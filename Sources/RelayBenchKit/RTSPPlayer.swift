@@ -46,12 +46,12 @@ private struct RTSPTrack {
     var lastSequence: UInt16?
 }
 
-private final class RTSPPlayHandler: ChannelInboundHandler {
+private final class RTSPPlayHandler: PlayerHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let url: String
-    private let state: NIOLockedValueBox<PlayerStats>
+    let state: NIOLockedValueBox<PlayerStats>
     private let measureLatency: Bool
     private var buffer = ByteBuffer()
     private var cseq = 0
@@ -75,19 +75,6 @@ private final class RTSPPlayHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         request("OPTIONS", url, context)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        state.withLockedValue { $0.closed = true }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(context, "\(error)")
-    }
-
-    private func fail(_ context: ChannelHandlerContext, _ message: String) {
-        state.withLockedValue { if $0.error == nil { $0.error = message } }
-        context.close(promise: nil)
     }
 
     private func request(_ method: String, _ target: String, _ context: ChannelHandlerContext, headers: [String] = []) {
