@@ -185,14 +185,8 @@ struct GBSendMedia {
 
     static func load(video: String, codec: String?, audio: String?, audioCodec: String?, audioFrameMs: Int) throws -> GBSendMedia {
         guard let data = FileManager.default.contents(atPath: video) else { throw ValidationError("cannot read \(video)") }
-        let ext = (video as NSString).pathExtension.lowercased()
-        var declared: CodecID?
-        switch codec?.lowercased() ?? ext {
-        case "h264", "264", "avc": declared = .h264
-        case "h265", "265", "hevc": declared = .h265
-        default:
-            if codec != nil { throw ValidationError("--codec must be h264 or h265") }
-        }
+        let declared = CodecID(videoName: codec ?? CodecID.fileExtension(video))
+        if codec != nil && declared == nil { throw ValidationError("--codec must be h264 or h265") }
         var assembler = AccessUnitAssembler(codec: declared, maxBytes: 64 << 20)
         var units: [VideoAccessUnit] = []
         try assembler.append(ByteBuffer(bytes: data), arrival: 0, into: &units)
@@ -203,13 +197,8 @@ struct GBSendMedia {
         var media = GBSendMedia(videoCodec: first.codec, videoFrames: frames, audioCodec: nil, audioFrames: [], audioFrameSeconds: 1)
         guard let audio else { return media }
         guard let bytes = FileManager.default.contents(atPath: audio) else { throw ValidationError("cannot read \(audio)") }
-        let aext = (audio as NSString).pathExtension.lowercased()
-        let acodec: CodecID
-        switch audioCodec?.lowercased() ?? aext {
-        case "g711a", "alaw", "pcma", "al": acodec = .g711a
-        case "g711u", "ulaw", "pcmu", "mulaw", "ul": acodec = .g711u
-        case "aac", "adts": acodec = .aac
-        default: throw ValidationError("--audio-codec must be g711a, g711u or aac")
+        guard let acodec = CodecID(audioName: audioCodec ?? CodecID.fileExtension(audio)) else {
+            throw ValidationError("--audio-codec must be g711a, g711u or aac")
         }
         media.audioCodec = acodec
         var buffer = ByteBuffer(bytes: bytes)
