@@ -39,9 +39,8 @@ struct HookTests {
         #expect(refused.err.contains("publish denied"), "\(refused.err)")
         #expect(server.server.context.registry.source("live/auth") == nil)
 
-        let publisher = try server.publish(media, stream: "live/auth?token=s3")
+        let publisher = try await server.publishPlayable(media, stream: "live/auth?token=s3")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/auth"))
 
         let publishes = hooks.events("on_publish")
         #expect(publishes.count == 2)
@@ -311,9 +310,8 @@ struct HookTests {
         }
 
         // A stream still live when the server stops: its file is closed and on_record sent before stop returns.
-        let live = try server.publish(media, stream: "live/rec2")
+        let live = try await server.publishPlayable(media, stream: "live/rec2")
         defer { live.terminate() }
-        #expect(await server.waitPlayable("live/rec2"))
         try await Task.sleep(nanoseconds: 1_500_000_000)
         await server.stop()
         let atStop = await hooks.wait(for: "on_record", seconds: 3) { $0["stream"] as? String == "live/rec2" }
@@ -333,9 +331,8 @@ struct HookTests {
         let server = try await TestServer.start(
             #""hooks": {"on_publish": "\#(hooks.url)", "on_play": "\#(hooks.url)", "on_play_done": "\#(hooks.url)"}"#)
         let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/many?token=s3")
+        let publisher = try await server.publishPlayable(media, stream: "live/many?token=s3")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/many"))
 
         let results = try await Self.joinAtOnce(count, port: server.httpPort, path: "/live/many.flv?token=s3")
         let times = results.compactMap(\.1).sorted()

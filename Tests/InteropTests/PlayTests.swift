@@ -129,9 +129,8 @@ struct PlayTests {
     @Test func secondPublisherIsRefusedWhileTheFirstKeepsFlowing() async throws {
         let server = try await TestServer.start()
         let media = try await TestMedia.shared.h264AACFLV()
-        let first = try server.publish(media, stream: "live/dup")
+        let first = try await server.publishPlayable(media, stream: "live/dup")
         defer { first.terminate() }
-        #expect(await server.waitPlayable("live/dup"))
         let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort,
                                                      path: "/live/dup.flv", group: Self.group)
         _ = await player.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }
@@ -154,9 +153,8 @@ struct PlayTests {
     @Test func withTakeoverConfiguredTheNewPublisherReplacesTheOld() async throws {
         let server = try await TestServer.start("\"source\": {\"reject_duplicate_publish\": false}")
         let media = try await TestMedia.shared.h264AACFLV()
-        let first = try server.publish(media, stream: "live/takeover")
+        let first = try await server.publishPlayable(media, stream: "live/takeover")
         defer { first.terminate() }
-        #expect(await server.waitPlayable("live/takeover"))
         let before = server.server.context.registry.source("live/takeover")
         let second = try server.publish(media, stream: "live/takeover")
         defer { second.terminate() }

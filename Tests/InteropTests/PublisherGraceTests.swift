@@ -20,9 +20,8 @@ struct PublisherGraceTests {
     @Test func playersContinueWhenThePublisherComesBackWithinTheGrace() async throws {
         let server = try await TestServer.start("\"source\": {\"publisher_grace_ms\": 5000}")
         let media = try await TestMedia.shared.h264AACFLV()
-        let first = try server.publish(media, stream: "live/grace")
+        let first = try await server.publishPlayable(media, stream: "live/grace")
         defer { first.terminate() }
-        #expect(await server.waitPlayable("live/grace"))
 
         let flv = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/live/grace.flv",
                                                   group: Self.group, keepTimestamps: true)

@@ -51,12 +51,7 @@ final class FixedPortServer: Sendable {
          "rtsp": {"enabled": false}, "admin": {"enabled": false}, "jt1078": {"enabled": false},
          "gb28181": {"enabled": false}}
         """
-        let config = try RelayConfig.parse(Data(json.utf8))
-        let capture = LogCapture()
-        var logger = Logger(label: "relay-test") { _ in CapturingLogHandler(capture: capture) }
-        logger.logLevel = .info
-        let server = RelayServer(config: config, logger: logger)
-        try await server.start()
+        let (server, _) = try await TestServer.startRelay(json, logLevel: .info)
         return FixedPortServer(server: server)
     }
 

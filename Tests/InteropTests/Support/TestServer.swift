@@ -58,13 +58,19 @@ final class TestServer: Sendable {
          "jt1078": {"host": "127.0.0.1", "port": 0\(jt1078)},
          "gb28181": {"host": "127.0.0.1", "shared_udp_port": 0, "shared_tcp_port": 0\(gb28181)}\(extra.isEmpty ? "" : ", " + extra)}
         """
+        let (server, capture) = try await startRelay(json, logLevel: .debug)
+        return TestServer(server: server, logs: capture)
+    }
+
+    /// A started relay with config `json`, logging into a capture at `logLevel`.
+    static func startRelay(_ json: String, logLevel: Logger.Level) async throws -> (RelayServer, LogCapture) {
         let config = try RelayConfig.parse(Data(json.utf8))
         let capture = LogCapture()
         var logger = Logger(label: "relay-test") { _ in CapturingLogHandler(capture: capture) }
-        logger.logLevel = .debug
+        logger.logLevel = logLevel
         let server = RelayServer(config: config, logger: logger)
         try await server.start()
-        return TestServer(server: server, logs: capture)
+        return (server, capture)
     }
 
     private init(server: RelayServer, logs: LogCapture) {
