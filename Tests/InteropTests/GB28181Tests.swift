@@ -305,9 +305,7 @@ struct GB28181Tests {
         let urls = hevcInFLV ? [(server.rtspURL(stream), true)]
             : [(server.rtmpURL(stream), false), (server.flvURL(stream), false), (server.rtspURL(stream), true)]
         for (url, rtsp) in urls {
-            let r = try await ChildProcess.run("ffprobe", ["-v", "error"] + (rtsp ? ["-rtsp_transport", "tcp"] : []) + [
-                "-show_entries", "stream=codec_name,width,height,sample_rate,channels", "-of", "compact", url,
-            ], timeout: 30)
+            let r = try await FFprobe.run(url, rtspTransport: rtsp ? "tcp" : nil)
             #expect(r.status == 0, "ffprobe \(url): \(r.err)")
             #expect(r.out.contains(video), "\(url): \(r.out)")
             #expect(r.out.contains(audio), "\(url): \(r.out)")

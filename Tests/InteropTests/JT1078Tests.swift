@@ -220,9 +220,7 @@ struct JT1078Tests {
     }
 
     static func probe(_ url: String, rtsp: Bool) async throws -> (status: Int32?, out: String, err: String) {
-        try await ChildProcess.run("ffprobe", ["-v", "error"] + (rtsp ? ["-rtsp_transport", "tcp"] : []) + [
-            "-show_entries", "stream=codec_name,width,height,sample_rate,channels", "-of", "compact", url,
-        ], timeout: 30)
+        try await FFprobe.run(url, rtspTransport: rtsp ? "tcp" : nil)
     }
 
     static func decode(_ url: String, rtsp: Bool) async throws -> (status: Int32?, out: String, err: String) {

@@ -15,10 +15,7 @@ struct PlayTests {
         defer { publisher.terminate() }
 
         for url in [server.rtmpURL("live/probe"), server.flvURL("live/probe")] {
-            let r = try await ChildProcess.run("ffprobe", [
-                "-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate,channels",
-                "-of", "compact", url,
-            ], timeout: 30)
+            let r = try await FFprobe.run(url)
             #expect(r.status == 0, "ffprobe \(url): \(r.err)")
             #expect(r.out.contains("codec_name=h264|width=1280|height=720"), "\(url): \(r.out)")
             #expect(r.out.contains("codec_name=aac|sample_rate=44100|channels=2"), "\(url): \(r.out)")

@@ -17,11 +17,7 @@ struct RTSPTests {
         defer { publisher.terminate() }
 
         for transport in ["tcp", "udp"] {
-            let r = try await ChildProcess.run("ffprobe", [
-                "-v", "error", "-rtsp_transport", transport,
-                "-show_entries", "stream=codec_name,width,height,sample_rate,channels", "-of", "compact",
-                server.rtspURL("live/rtsp"),
-            ], timeout: 30)
+            let r = try await FFprobe.run(server.rtspURL("live/rtsp"), rtspTransport: transport)
             #expect(r.status == 0, "ffprobe over \(transport): \(r.err)")
             #expect(r.out.contains("codec_name=h264|width=1280|height=720"), "\(transport): \(r.out)")
             #expect(r.out.contains("codec_name=aac|sample_rate=44100|channels=2"), "\(transport): \(r.out)")
@@ -96,9 +92,7 @@ struct RTSPTests {
         #expect(await server.waitPlayable("live/hevc"))
 
         let url = server.rtspURL("live/hevc")
-        let probe = try await ChildProcess.run("ffprobe", [
-            "-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=codec_name,width,height", "-of", "compact", url,
-        ], timeout: 30)
+        let probe = try await FFprobe.run(url, entries: "stream=codec_name,width,height", rtspTransport: "tcp")
         #expect(probe.status == 0, "ffprobe: \(probe.err)")
         #expect(probe.out.contains("codec_name=hevc|width=1280|height=720"), "\(probe.out)")
         let decode = try await Self.decode(url, transport: "tcp", seconds: 2)
@@ -113,10 +107,8 @@ struct RTSPTests {
         let server = try await TestServer.start()
         let publisher = try await server.publishPlayable(TestMedia.shared.h264G711FLV(), stream: "live/alaw")
         defer { publisher.terminate() }
-        let r = try await ChildProcess.run("ffprobe", [
-            "-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=codec_name,sample_rate,channels",
-            "-of", "compact", server.rtspURL("live/alaw"),
-        ], timeout: 30)
+        let r = try await FFprobe.run(server.rtspURL("live/alaw"), entries: "stream=codec_name,sample_rate,channels",
+                                      rtspTransport: "tcp")
         #expect(r.status == 0, "ffprobe: \(r.err)")
         #expect(r.out.contains("codec_name=pcm_alaw|sample_rate=8000|channels=1"), "\(r.out)")
         await server.stop()
