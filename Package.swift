@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "RelayRTSP", targets: ["RelayRTSP"]),
         .library(name: "RelayJT1078", targets: ["RelayJT1078"]),
         .library(name: "RelayGB28181", targets: ["RelayGB28181"]),
+        // A hand-driven event loop and channel for session tests and the pipeline fuzz targets.
+        .library(name: "RelayTestSupport", targets: ["RelayTestSupport"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -73,11 +75,11 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // RTSP play: server, SDP, RTP packetizers, RTCP, the RTP TransStream muxer, TCP/UDP transports.
+        // RTSP play: server, SDP, interleaved framing, the RTP TransStream muxer (on RelayRTP), TCP/UDP transports.
         .target(
             name: "RelayRTSP",
             dependencies: [
-                "RelayCore",
+                "RelayCore", "RelayRTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -98,7 +100,8 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // RTP (RFC 3550), RFC 4571 framing, reorder buffer, MPEG-PS demuxer and muxer (GB28181 payload).
+        // RTP (RFC 3550) and RTCP, RFC 4571 framing, reorder buffer, H.264/H.265/AAC/G.711 packetizers and
+        // depacketizers, MPEG-PS demuxer and muxer (GB28181 payload).
         .target(
             name: "RelayRTP",
             dependencies: [
@@ -161,11 +164,22 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // ManualLoop (an event loop driven by hand, usable as a Source's actor executor, which
+        // EmbeddedEventLoop is not) and ManualChannel: protocol sessions tested without sockets.
+        .target(
+            name: "RelayTestSupport",
+            dependencies: [
+                "RelayCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         // Clients that parse what they receive (players for tests and relay-bench).
         .target(
             name: "RelayBenchKit",
             dependencies: [
-                "RelayCore", "RelayFLV", "RelayRTMP", "RelayCamera",
+                "RelayCore", "RelayFLV", "RelayRTMP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -247,7 +261,15 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        .testTarget(name: "RelayFLVTests", dependencies: ["RelayFLV", "RelayCore"], swiftSettings: strict),
+        .testTarget(
+            name: "RelayFLVTests",
+            dependencies: [
+                "RelayFLV", "RelayCore", "RelayTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "RelayHooksTests",
             dependencies: [
@@ -261,7 +283,8 @@ let package = Package(
         .testTarget(
             name: "RelayRTMPTests",
             dependencies: [
-                "RelayRTMP", "RelayCore",
+                "RelayRTMP", "RelayCore", "RelayFLV", "RelayTestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
@@ -271,7 +294,8 @@ let package = Package(
         .testTarget(
             name: "RelayRTSPTests",
             dependencies: [
-                "RelayRTSP", "RelayCore",
+                "RelayRTSP", "RelayRTP", "RelayCore", "RelayTestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
@@ -281,7 +305,8 @@ let package = Package(
         .testTarget(
             name: "RelayJT1078Tests",
             dependencies: [
-                "RelayJT1078", "RelayCore",
+                "RelayJT1078", "RelayCore", "RelayTestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOTestUtils", package: "swift-nio"),
@@ -311,7 +336,7 @@ let package = Package(
         .testTarget(
             name: "RelayGB28181Tests",
             dependencies: [
-                "RelayGB28181", "RelayRTP", "RelayCore",
+                "RelayGB28181", "RelayRTP", "RelayCore", "RelayTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -10,6 +10,7 @@ let fuzzers: [(name: String, deps: [Target.Dependency])] = [
     ("FuzzFLV", ["RelayFLV", "RelayCore"]),
     ("FuzzCodec", ["RelayCore"]),
     ("FuzzRTP", ["RelayRTP"]),
+    ("FuzzRTPDepacketizer", ["RelayRTP", "RelayCore"]),
     ("FuzzPS", ["RelayRTP", "RelayCore"]),
     ("FuzzJT1078", ["RelayJT1078", "RelayCore"]),
     ("FuzzRTSP", ["RelayRTSP", "RelayCore"]),
@@ -35,6 +36,8 @@ let package = Package(
             name: "FuzzSupport",
             dependencies: [
                 "CFuzzer",
+                .product(name: "RelayCore", package: "LiveRelay"),
+                .product(name: "RelayTestSupport", package: "LiveRelay"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -6,65 +6,30 @@ import RelayFLV
 
 /// A minimal HTTP-FLV player on SwiftNIO: parses the response, the chunked framing and every FLV
 /// tag, so a broken stream counts as a failure. Used by the tests and by relay-bench.
-public final class HTTPFLVPlayer: Sendable {
-    private let state: NIOLockedValueBox<PlayerStats>
-    private let channel: any Channel
+public final class HTTPFLVPlayer: BenchPlayer {
+    public let connection: PlayerConnection
 
     public static func connect(host: String, port: Int, path: String, group: any EventLoopGroup,
                                keepTimestamps: Bool = false, measureLatency: Bool = false, receiveBufferBytes: Int = 0) async throws -> HTTPFLVPlayer {
-        let state = NIOLockedValueBox(PlayerStats(connectedAt: .now()))
-        let channel = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture {
-                    try ch.setReceiveBuffer(receiveBufferBytes)
-                    try ch.pipeline.syncOperations.addHandler(FLVClientHandler(state: state, keepTimestamps: keepTimestamps,
-                                                                             measureLatency: measureLatency))
-                }
-            }
-            .connect(host: host, port: port).get()
+        let connection = try await PlayerConnection.open(host: host, port: port, group: group,
+                                                         receiveBufferBytes: receiveBufferBytes) { state in
+            FLVClientHandler(state: state, keepTimestamps: keepTimestamps, measureLatency: measureLatency)
+        }
         var request = ByteBuffer()
         request.writeString("GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUser-Agent: relay-bench\r\nAccept: */*\r\n\r\n")
-        try await channel.writeAndFlush(request)
-        return HTTPFLVPlayer(state: state, channel: channel)
+        try await connection.channel.writeAndFlush(request)
+        return HTTPFLVPlayer(connection: connection)
     }
 
-    private init(state: NIOLockedValueBox<PlayerStats>, channel: any Channel) {
-        self.state = state
-        self.channel = channel
-    }
-
-    public var stats: PlayerStats { state.withLockedValue { $0 } }
-
-    /// Starts a new measurement window of frames and gaps (`PlayerStats.startWindow`).
-    public func startWindow() { state.withLockedValue { $0.startWindow() } }
-
-    /// Stops reading, as a viewer whose network or app stalls: the server's writes back up.
-    public func stall() async { await channel.setReading(false) }
-
-    /// Reads again after `stall()`: what the server left in the socket, then its end (if it closed us).
-    public func resume() async { await channel.setReading(true) }
-
-    public func close() async {
-        try? await channel.close()
-    }
-
-    /// Polls until `condition` holds or `timeout` passes.
-    public func wait(timeout: TimeAmount, until condition: @Sendable (PlayerStats) -> Bool) async -> PlayerStats {
-        let deadline = NIODeadline.now() + timeout
-        while NIODeadline.now() < deadline {
-            let s = stats
-            if condition(s) || s.closed { return s }
-            try? await Task.sleep(nanoseconds: 5_000_000)
-        }
-        return stats
+    private init(connection: PlayerConnection) {
+        self.connection = connection
     }
 }
 
-private final class FLVClientHandler: ChannelInboundHandler {
+private final class FLVClientHandler: PlayerHandler {
     typealias InboundIn = ByteBuffer
     private enum Phase { case head, chunkSize, chunkData(Int), chunkEnd, done }
-    private let state: NIOLockedValueBox<PlayerStats>
+    let state: NIOLockedValueBox<PlayerStats>
     private let keepTimestamps: Bool
     private let measureLatency: Bool
     private var phase = Phase.head
@@ -85,19 +50,9 @@ private final class FLVClientHandler: ChannelInboundHandler {
         do {
             try parse()
         } catch {
-            state.withLockedValue { $0.error = "\(error)" }
-            context.close(promise: nil)
+            fail(context, "\(error)")
         }
         pending.discardReadBytes()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        state.withLockedValue { $0.closed = true }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        state.withLockedValue { $0.error = "\(error)" }
-        context.close(promise: nil)
     }
 
     struct ParseError: Error, CustomStringConvertible { let description: String }
@@ -148,21 +103,10 @@ private final class FLVClientHandler: ChannelInboundHandler {
 
     private func drainFLV() throws {
         while let tag = try reader.next(from: &flv) {
-            let now = NIODeadline.now()
             switch tag.type {
             case FLVTagType.video:
-                switch try FLVVideo.parse(tag.body) {
-                case .sequenceHeader:
-                    state.withLockedValue { $0.sequenceHeaders += 1 }
-                case .frame(let codec, let isKey, _, let data):
-                    let latency = measureLatency ? glassToGlassMicros(data, codec: codec) : nil
-                    state.withLockedValue {
-                        $0.recordVideoFrame(isKey: isKey, at: now, timestamp: keepTimestamps ? Int64(tag.timestamp) : nil)
-                        if let latency { $0.latenciesMicros.append(latency) }
-                    }
-                default:
-                    break
-                }
+                try state.recordFLVVideo(tag.body, timestamp: tag.timestamp, keepTimestamps: keepTimestamps,
+                                         measureLatency: measureLatency)
             case FLVTagType.audio:
                 state.withLockedValue { $0.audioFrames += 1 }
             default:

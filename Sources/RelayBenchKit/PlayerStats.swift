@@ -1,6 +1,7 @@
+import NIOConcurrencyHelpers
 import NIOCore
-import RelayCamera
 import RelayCore
+import RelayFLV
 
 /// What a player saw: enough to judge a stream (frames, key frame first, gaps, first-frame time).
 public struct PlayerStats: Sendable {
@@ -72,4 +73,24 @@ public struct PlayerStats: Sendable {
 func glassToGlassMicros(_ accessUnit: ByteBuffer, codec: CodecID) -> Int64? {
     guard let stamp = CaptureStamp.captureMicros(inAccessUnit: accessUnit, codec: codec) else { return nil }
     return CaptureStamp.nowMicros() - stamp
+}
+
+extension NIOLockedValueBox where Value == PlayerStats {
+    /// Counts an FLV video tag body (an RTMP video message or an HTTP-FLV video tag): a sequence
+    /// header, or a frame with its timestamp (when kept) and glass-to-glass latency (when measured).
+    func recordFLVVideo(_ body: ByteBuffer, timestamp: UInt32, keepTimestamps: Bool, measureLatency: Bool) throws {
+        let now = NIODeadline.now()
+        switch try FLVVideo.parse(body) {
+        case .sequenceHeader:
+            withLockedValue { $0.sequenceHeaders += 1 }
+        case .frame(let codec, let isKey, _, let data):
+            let latency = measureLatency ? glassToGlassMicros(data, codec: codec) : nil
+            withLockedValue {
+                $0.recordVideoFrame(isKey: isKey, at: now, timestamp: keepTimestamps ? Int64(timestamp) : nil)
+                if let latency { $0.latenciesMicros.append(latency) }
+            }
+        default:
+            break
+        }
+    }
 }

@@ -7,55 +7,22 @@ import RelayRTMP
 
 /// A minimal RTMP player on SwiftNIO: handshake, connect, createStream, play, then every message
 /// decoded and every video tag body parsed, so a broken stream counts as a failure.
-public final class RTMPPlayer: Sendable {
-    private let state: NIOLockedValueBox<PlayerStats>
-    private let channel: any Channel
+public final class RTMPPlayer: BenchPlayer {
+    public let connection: PlayerConnection
 
     /// `url`: rtmp://host:port/app/stream[?query]
     public static func connect(url: String, group: any EventLoopGroup, keepTimestamps: Bool = false,
                                measureLatency: Bool = false, receiveBufferBytes: Int = 0) async throws -> RTMPPlayer {
         let target = try RTMPURL(url)
-        let state = NIOLockedValueBox(PlayerStats(connectedAt: .now()))
-        let channel = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture {
-                    try ch.setReceiveBuffer(receiveBufferBytes)
-                    try ch.pipeline.syncOperations.addHandler(
-                        RTMPPlayHandler(target: target, state: state, keepTimestamps: keepTimestamps,
-                                        measureLatency: measureLatency))
-                }
-            }
-            .connect(host: target.host, port: target.port).get()
-        return RTMPPlayer(state: state, channel: channel)
-    }
-
-    private init(state: NIOLockedValueBox<PlayerStats>, channel: any Channel) {
-        self.state = state
-        self.channel = channel
-    }
-
-    public var stats: PlayerStats { state.withLockedValue { $0 } }
-
-    /// Starts a new measurement window of frames and gaps (`PlayerStats.startWindow`).
-    public func startWindow() { state.withLockedValue { $0.startWindow() } }
-
-    /// Stops reading, as a viewer whose network or app stalls: the server's writes back up.
-    public func stall() async { await channel.setReading(false) }
-
-    /// Reads again after `stall()`: what the server left in the socket, then its end (if it closed us).
-    public func resume() async { await channel.setReading(true) }
-
-    public func close() async { try? await channel.close() }
-
-    public func wait(timeout: TimeAmount, until condition: @Sendable (PlayerStats) -> Bool) async -> PlayerStats {
-        let deadline = NIODeadline.now() + timeout
-        while NIODeadline.now() < deadline {
-            let s = stats
-            if condition(s) || s.closed { return s }
-            try? await Task.sleep(nanoseconds: 5_000_000)
+        let connection = try await PlayerConnection.open(host: target.host, port: target.port, group: group,
+                                                         receiveBufferBytes: receiveBufferBytes) { state in
+            RTMPPlayHandler(target: target, state: state, keepTimestamps: keepTimestamps, measureLatency: measureLatency)
         }
-        return stats
+        return RTMPPlayer(connection: connection)
+    }
+
+    private init(connection: PlayerConnection) {
+        self.connection = connection
     }
 }
 
@@ -93,12 +60,12 @@ public struct RTMPURL: Sendable {
     }
 }
 
-private final class RTMPPlayHandler: ChannelInboundHandler {
+private final class RTMPPlayHandler: PlayerHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let target: RTMPURL
-    private let state: NIOLockedValueBox<PlayerStats>
+    let state: NIOLockedValueBox<PlayerStats>
     private let keepTimestamps: Bool
     private let measureLatency: Bool
     private var handshake = RTMPHandshakeClient()
@@ -118,19 +85,6 @@ private final class RTMPPlayHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         context.writeAndFlush(wrapOutboundOut(handshake.start()), promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        state.withLockedValue { $0.closed = true }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(context, "\(error)")
-    }
-
-    private func fail(_ context: ChannelHandlerContext, _ message: String) {
-        state.withLockedValue { if $0.error == nil { $0.error = message } }
-        context.close(promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -215,19 +169,8 @@ private final class RTMPPlayHandler: ChannelInboundHandler {
                 break
             }
         case .video?:
-            let now = NIODeadline.now()
-            switch try FLVVideo.parse(message.payload) {
-            case .sequenceHeader:
-                state.withLockedValue { $0.sequenceHeaders += 1 }
-            case .frame(let codec, let isKey, _, let data):
-                let latency = measureLatency ? glassToGlassMicros(data, codec: codec) : nil
-                state.withLockedValue {
-                    $0.recordVideoFrame(isKey: isKey, at: now, timestamp: keepTimestamps ? Int64(message.timestamp) : nil)
-                    if let latency { $0.latenciesMicros.append(latency) }
-                }
-            default:
-                break
-            }
+            try state.recordFLVVideo(message.payload, timestamp: message.timestamp, keepTimestamps: keepTimestamps,
+                                     measureLatency: measureLatency)
         case .audio?:
             state.withLockedValue { $0.audioFrames += 1 }
         case .windowAckSize?:

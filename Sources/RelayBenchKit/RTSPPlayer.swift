@@ -6,9 +6,8 @@ import RelayCore
 /// A minimal RTSP player over TCP (RTP interleaved): OPTIONS, DESCRIBE, SETUP per track, PLAY,
 /// then every RTP packet checked (version, sequence continuity) and video depacketized far enough
 /// to count whole frames and tell key frames, so a broken stream counts as a failure.
-public final class RTSPPlayer: Sendable {
-    private let state: NIOLockedValueBox<PlayerStats>
-    private let channel: any Channel
+public final class RTSPPlayer: BenchPlayer {
+    public let connection: PlayerConnection
 
     /// `url`: rtsp://host:port/app/stream
     public static func connect(url: String, group: any EventLoopGroup, measureLatency: Bool = false, receiveBufferBytes: Int = 0) async throws -> RTSPPlayer {
@@ -22,37 +21,16 @@ public final class RTSPPlayer: Sendable {
             host = String(hostPort[..<colon])
             port = p
         }
-        let state = NIOLockedValueBox(PlayerStats(connectedAt: .now()))
-        let channel = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture {
-                    try ch.setReceiveBuffer(receiveBufferBytes)
-                    try ch.pipeline.syncOperations.addHandler(
-                        RTSPPlayHandler(url: url, state: state, measureLatency: measureLatency))
-                }
-            }
-            .connect(host: host, port: port).get()
-        return RTSPPlayer(state: state, channel: channel)
+        let connection = try await PlayerConnection.open(host: host, port: port, group: group,
+                                                         receiveBufferBytes: receiveBufferBytes) { state in
+            RTSPPlayHandler(url: url, state: state, measureLatency: measureLatency)
+        }
+        return RTSPPlayer(connection: connection)
     }
 
-    private init(state: NIOLockedValueBox<PlayerStats>, channel: any Channel) {
-        self.state = state
-        self.channel = channel
+    private init(connection: PlayerConnection) {
+        self.connection = connection
     }
-
-    public var stats: PlayerStats { state.withLockedValue { $0 } }
-
-    /// Starts a new measurement window of frames and gaps (`PlayerStats.startWindow`).
-    public func startWindow() { state.withLockedValue { $0.startWindow() } }
-
-    /// Stops reading, as a viewer whose network or app stalls: the server's writes back up.
-    public func stall() async { await channel.setReading(false) }
-
-    /// Reads again after `stall()`: what the server left in the socket, then its end (if it closed us).
-    public func resume() async { await channel.setReading(true) }
-
-    public func close() async { try? await channel.close() }
 }
 
 struct RTSPPlayerError: Error, CustomStringConvertible {
@@ -68,12 +46,12 @@ private struct RTSPTrack {
     var lastSequence: UInt16?
 }
 
-private final class RTSPPlayHandler: ChannelInboundHandler {
+private final class RTSPPlayHandler: PlayerHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let url: String
-    private let state: NIOLockedValueBox<PlayerStats>
+    let state: NIOLockedValueBox<PlayerStats>
     private let measureLatency: Bool
     private var buffer = ByteBuffer()
     private var cseq = 0
@@ -97,19 +75,6 @@ private final class RTSPPlayHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         request("OPTIONS", url, context)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        state.withLockedValue { $0.closed = true }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        fail(context, "\(error)")
-    }
-
-    private func fail(_ context: ChannelHandlerContext, _ message: String) {
-        state.withLockedValue { if $0.error == nil { $0.error = message } }
-        context.close(promise: nil)
     }
 
     private func request(_ method: String, _ target: String, _ context: ChannelHandlerContext, headers: [String] = []) {

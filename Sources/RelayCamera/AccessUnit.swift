@@ -214,21 +214,7 @@ public struct AnnexBScanner: Sendable {
     private mutating func findStartCode() -> Int? {
         let base = buffer.readerIndex
         let from = scanFrom - base
-        let found: Int? = buffer.withUnsafeReadableBytes { bytes in
-            let n = bytes.count
-            var i = from
-            while i + 2 < n {
-                let b2 = bytes[i + 2]
-                if b2 > 1 {
-                    i += 3
-                } else if b2 == 1 && bytes[i + 1] == 0 && bytes[i] == 0 {
-                    return i
-                } else {
-                    i += 1
-                }
-            }
-            return nil
-        }
+        let found = AnnexB.findStartCode(in: buffer, from: from)
         if let found { return base + found }
         scanFrom = max(scanFrom, buffer.writerIndex - 2)
         return nil

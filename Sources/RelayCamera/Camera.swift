@@ -40,13 +40,9 @@ public struct CameraConfiguration: Sendable {
         self.url = url
     }
 
-    /// H.264 for .h264/.264/.avc, H.265 for .h265/.265/.hevc; nil otherwise (and for stdin).
+    /// The video codec the extension of `path` implies (see `CodecID(videoName:)`); nil for others and stdin.
     public static func codec(forPath path: String) -> CodecID? {
-        switch path.split(separator: ".").last.map({ $0.lowercased() }) {
-        case "h264", "264", "avc", "jsv": .h264
-        case "h265", "265", "hevc": .h265
-        default: nil
-        }
+        CodecID(videoName: CodecID.fileExtension(path))
     }
 }
 

@@ -33,7 +33,7 @@ final class RTMPPublishSession: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private var handshake = RTMPHandshakeClient()
     private var decoder = RTMPChunkDecoder()
-    private var cumulation: ByteBuffer?
+    private var cumulation = ReadCumulation()
     private var failure: String?
     private var timer: Scheduled<Void>?
 
@@ -86,23 +86,17 @@ final class RTMPPublishSession: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard phase != .ended else { return }
-        var incoming = unwrapInboundIn(data)
+        let incoming = unwrapInboundIn(data)
         bytesIn &+= UInt64(incoming.readableBytes)
-        var buffer: ByteBuffer
-        if var pending = cumulation {
-            cumulation = nil
-            pending.writeBuffer(&incoming)
-            buffer = pending
-        } else {
-            buffer = incoming
-        }
+        var buffer = cumulation.append(incoming)
+        let start = buffer.readerIndex
         do {
             try process(&buffer, context: context)
         } catch {
             fail("\(error)")
             return
         }
-        if buffer.readableBytes > 0 { cumulation = ByteBuffer(buffer.readableBytesView) }
+        cumulation.keep(buffer, readFrom: start)
         if bytesIn - lastAck >= window {
             lastAck = bytesIn
             acksSent += 1
@@ -132,7 +126,7 @@ final class RTMPPublishSession: ChannelInboundHandler {
 
     // MARK: - Writing
 
-    /// Writes one piece of an outgoing message (see `RTMPChunkWriter`); call `flush` after.
+    /// Writes one piece of an outgoing message (see `RTMPChunkEncoder`); call `flush` after.
     func write(_ piece: ByteBuffer) {
         bytesOut &+= UInt64(piece.readableBytes)
         context?.write(wrapOutboundOut(piece), promise: nil)

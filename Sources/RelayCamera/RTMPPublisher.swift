@@ -163,9 +163,9 @@ public final class RTMPPublisher: FrameConsumer, @unchecked Sendable {
 
     private func writeMessage(csid: UInt32, timestamp: UInt32, type: RTMPMessageType, prefix: ByteBuffer,
                               body: ByteBuffer, session: RTMPPublishSession) {
-        RTMPChunkWriter.write(chunkStreamID: csid, timestamp: timestamp, typeID: type.rawValue,
-                              messageStreamID: session.streamID, prefix: prefix, body: body,
-                              chunkSize: session.chunkSize, allocator: allocator) { session.write($0) }
+        RTMPChunkEncoder.write(chunkStreamID: csid, timestamp: timestamp, typeID: type.rawValue,
+                               messageStreamID: session.streamID, prefix: prefix, body: body,
+                               chunkSize: session.chunkSize, allocator: allocator) { session.write($0) }
     }
 
     private func sendMetadata(video: AVStream, session: RTMPPublishSession) {
@@ -184,15 +184,13 @@ public final class RTMPPublisher: FrameConsumer, @unchecked Sendable {
 
     private func sendVideoSequenceHeader(_ stream: AVStream, timestamp: UInt32, session: RTMPPublishSession) {
         var body = allocator.buffer(capacity: stream.extradata.readableBytes + 8)
-        FLVVideo.writeSequenceHeader(codec: stream.codec, record: stream.extradata, hevcMode: options.hevcMode, into: &body)
+        guard FLVTagBody.writeSequenceHeader(stream, hevcMode: options.hevcMode, into: &body) != nil else { return }
         writeMessage(csid: 6, timestamp: timestamp, type: .video, prefix: ByteBuffer(), body: body, session: session)
     }
 
     private func sendAACSequenceHeader(_ stream: AVStream, session: RTMPPublishSession) {
-        guard let audio = stream.audio else { return }
         var body = allocator.buffer(capacity: stream.extradata.readableBytes + 2)
-        FLVAudio.writeHeader(codec: .aac, audio: audio, isSequenceHeader: true, into: &body)
-        body.writeImmutableBuffer(stream.extradata)
+        guard FLVTagBody.writeSequenceHeader(stream, hevcMode: options.hevcMode, into: &body) != nil else { return }
         writeMessage(csid: 4, timestamp: 0, type: .audio, prefix: ByteBuffer(), body: body, session: session)
     }
 

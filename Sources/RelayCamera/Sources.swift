@@ -120,21 +120,16 @@ public protocol AudioFrameSource: AnyObject {
     func rewind()
 }
 
-/// Opens an audio file by extension: .alaw/.pcma (G.711 A-law), .ulaw/.mulaw/.pcmu (µ-law),
+/// Opens an audio file by extension (see `CodecID(audioName:)`): .alaw/.pcma (G.711 A-law), .ulaw/.mulaw/.pcmu (µ-law),
 /// both raw 8 kHz mono; .aac/.adts (ADTS).
 public func openAudioSource(path: String, g711FrameMs: Int = 20) throws -> any AudioFrameSource {
-    let ext = path.split(separator: ".").last.map { String($0).lowercased() } ?? ""
-    let data = try readWholeFile(path)
-    switch ext {
-    case "alaw", "pcma", "al":
-        return G711Source(data: data, codec: .g711a, frameMs: g711FrameMs)
-    case "ulaw", "mulaw", "pcmu", "ul":
-        return G711Source(data: data, codec: .g711u, frameMs: g711FrameMs)
-    case "aac", "adts":
-        return try ADTSSource(data: data, path: path)
-    default:
+    let ext = CodecID.fileExtension(path)
+    guard let codec = CodecID(audioName: ext) else {
         throw CameraInputError("audio \(path): unknown extension .\(ext) (use .alaw, .ulaw or .aac)")
     }
+    let data = try readWholeFile(path)
+    return codec == .aac ? try ADTSSource(data: data, path: path)
+        : G711Source(data: data, codec: codec, frameMs: g711FrameMs)
 }
 
 /// Audio inputs are short and small (G.711 is 8 kB/s), so they are read whole.

@@ -63,38 +63,17 @@ public final class FLVMuxer: Muxer {
             drops.record(bytes: bodySize, limit: FLVTagHeader.maxDataSize)
             return
         }
-        if packet.isVideo {
-            let cts = Int32(clamping: (packet.pts &- packet.dts).rescaled(from: stream.timebase, to: 1000))
-            Self.writeTag(type: FLVTagType.video, timestamp: ts, into: &buffer) {
-                FLVVideo.writeHeader(codec: packet.codec, isKeyFrame: packet.isKeyFrame, compositionTime: cts,
-                                     hevcMode: hevcMode, into: &$0)
-                $0.writeImmutableBuffer(packet.payload)
-            }
-        } else {
-            guard let audio = stream.audio else { return }
-            Self.writeTag(type: FLVTagType.audio, timestamp: ts, into: &buffer) {
-                FLVAudio.writeHeader(codec: packet.codec, audio: audio, isSequenceHeader: false, into: &$0)
-                $0.writeImmutableBuffer(packet.payload)
-            }
+        guard packet.isVideo || stream.audio != nil else { return }
+        Self.writeTag(type: packet.isVideo ? FLVTagType.video : FLVTagType.audio, timestamp: ts, into: &buffer) {
+            FLVTagBody.writeMediaHeader(packet, stream: stream, hevcMode: hevcMode, into: &$0)
+            $0.writeImmutableBuffer(packet.payload)
         }
     }
 
     private func writeSequenceHeader(_ stream: AVStream, timestamp: UInt32, into buffer: inout ByteBuffer) {
-        switch stream.codec {
-        case .h264, .h265:
-            guard stream.extradata.readableBytes > 0 else { return }
-            Self.writeTag(type: FLVTagType.video, timestamp: timestamp, into: &buffer) {
-                FLVVideo.writeSequenceHeader(codec: stream.codec, record: stream.extradata, hevcMode: hevcMode, into: &$0)
-            }
-        case .aac:
-            guard let audio = stream.audio, stream.extradata.readableBytes > 0 else { return }
-            Self.writeTag(type: FLVTagType.audio, timestamp: timestamp, into: &buffer) {
-                FLVAudio.writeHeader(codec: .aac, audio: audio, isSequenceHeader: true, into: &$0)
-                $0.writeImmutableBuffer(stream.extradata)
-            }
-        default:
-            return
-        }
+        var body = ByteBuffer()
+        guard let type = FLVTagBody.writeSequenceHeader(stream, hevcMode: hevcMode, into: &body) else { return }
+        Self.writeTag(type: type, timestamp: timestamp, into: &buffer) { $0.writeImmutableBuffer(body) }
     }
 
     /// Writes one tag: header, body, PreviousTagSize; the size is patched in after the body.

@@ -197,7 +197,3 @@ final class GBTCPHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 }
-
-func suppressed(_ n: Int) -> String {
-    n > 0 ? " (\(n) more since the last such line)" : ""
-}

@@ -125,23 +125,3 @@ func parseHostPort(_ text: String) -> (host: String, port: Int)? {
     guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port) else { return nil }
     return (host, port)
 }
-
-/// At most one line per `interval` for a kind of event, with the count of those suppressed.
-struct RateLimitedLog {
-    let interval: TimeAmount
-    private var last: NIODeadline?
-    private var suppressed = 0
-
-    init(interval: TimeAmount = .seconds(10)) { self.interval = interval }
-
-    /// Returns the number of suppressed events to mention if a line should be logged now.
-    mutating func shouldLog(now: NIODeadline = .now()) -> Int? {
-        if let last, now - last < interval {
-            suppressed += 1
-            return nil
-        }
-        last = now
-        defer { suppressed = 0 }
-        return suppressed
-    }
-}

@@ -32,7 +32,7 @@ public final class HTTPEventHooks: EventHooks {
     private let logger: Logger
     private let inFlight = NIOLockedValueBox([HookClass: Int]())
     /// One warning per class per second when calls are over budget (a flood would log per call).
-    private let overBudgetLog = NIOLockedValueBox([HookClass: (last: NIODeadline, suppressed: Int)]())
+    private let overBudgetLog = NIOLockedValueBox([HookClass: RateLimitedLog]())
     private let isShutDown = NIOLockedValueBox(false)
     /// Largest body read from an answer.
     static let maxAnswerBytes = 64 << 10
@@ -193,20 +193,10 @@ public final class HTTPEventHooks: EventHooks {
     /// A call over its class's budget: counted, and one warning per class per second.
     private func overBudget(_ kind: HookClass, _ config: RelayConfig.Hooks, _ what: String) {
         RelayMetrics.hookOverBudget(kind: kind.rawValue)
-        let now = NIODeadline.now()
-        let suppressed = overBudgetLog.withLockedValue { log -> Int? in
-            if let entry = log[kind], now - entry.last < .seconds(1) {
-                log[kind] = (entry.last, entry.suppressed &+ 1)
-                return nil
-            }
-            let skipped = log[kind]?.suppressed ?? 0
-            log[kind] = (now, 0)
-            return skipped
-        }
-        guard let suppressed else { return }
+        let more = overBudgetLog.withLockedValue { $0[kind, default: RateLimitedLog(interval: .seconds(1))].shouldLog() }
+        guard let more else { return }
         let key = kind == .other ? "max_in_flight" : "\(kind.rawValue)_max_in_flight"
-        let more = suppressed > 0 ? " (\(suppressed) more since the last such line)" : ""
-        logger.warning("\(what): \(config.maxInFlight(kind)) \(kind.rawValue) hooks already in flight (hooks.\(key))\(more)")
+        logger.warning("\(what): \(config.maxInFlight(kind)) \(kind.rawValue) hooks already in flight (hooks.\(key))\(suppressed(more))")
     }
 
     private func unanswered(_ endpoint: RelayConfig.Hooks.Endpoint, _ event: HookEvent, _ why: String) -> HookDecision {

@@ -1,4 +1,5 @@
 import NIOCore
+import RelayCore
 
 /// One frame put together from its packages.
 public struct JT1078Frame: Sendable, Equatable {
@@ -184,8 +185,6 @@ public struct JT1078Reassembler: Sendable {
 
     /// `00 00 01` or `00 00 00 01` at the start.
     static func startsWithStartCode(_ body: ByteBuffer) -> Bool {
-        guard let b = body.getBytes(at: body.readerIndex, length: min(4, body.readableBytes)), b.count >= 3 else { return false }
-        if b[0] != 0 || b[1] != 0 { return false }
-        return b[2] == 1 || (b.count == 4 && b[2] == 0 && b[3] == 1)
+        AnnexB.leadingStartCodeLength(body) > 0
     }
 }

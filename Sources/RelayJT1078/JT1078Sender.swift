@@ -29,22 +29,13 @@ public struct JT1078SendMedia: Sendable {
     public static func load(video: String, codec: String? = nil, audio: String? = nil, audioCodec: String? = nil,
                             audioFrameMs: Int = 40) throws -> JT1078SendMedia {
         guard let data = FileManager.default.contents(atPath: video) else { throw LoadError(description: "cannot read \(video)") }
-        var declared: CodecID?
-        switch (codec ?? (video as NSString).pathExtension).lowercased() {
-        case "h264", "264", "avc": declared = .h264
-        case "h265", "265", "hevc": declared = .h265
-        default:
-            if codec != nil { throw LoadError(description: "video codec must be h264 or h265") }
-        }
+        let declared = CodecID(videoName: codec ?? CodecID.fileExtension(video))
+        if codec != nil && declared == nil { throw LoadError(description: "video codec must be h264 or h265") }
         var media = try make(annexB: ByteBuffer(bytes: data), codec: declared)
         guard let audio else { return media }
         guard let bytes = FileManager.default.contents(atPath: audio) else { throw LoadError(description: "cannot read \(audio)") }
-        let acodec: CodecID
-        switch (audioCodec ?? (audio as NSString).pathExtension).lowercased() {
-        case "g711a", "alaw", "pcma", "al": acodec = .g711a
-        case "g711u", "ulaw", "pcmu", "mulaw", "ul": acodec = .g711u
-        case "aac", "adts": acodec = .aac
-        default: throw LoadError(description: "audio codec must be g711a, g711u or aac")
+        guard let acodec = CodecID(audioName: audioCodec ?? CodecID.fileExtension(audio)) else {
+            throw LoadError(description: "audio codec must be g711a, g711u or aac")
         }
         try media.addAudio(ByteBuffer(bytes: bytes), codec: acodec, frameMs: audioFrameMs)
         return media

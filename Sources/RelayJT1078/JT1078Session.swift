@@ -410,27 +410,3 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 }
-
-/// At most one line per `interval` for a repeating event, with the count of the ones left out.
-struct RateLimitedLog {
-    let interval: TimeAmount
-    private var last: NIODeadline?
-    private var suppressed = 0
-
-    init(interval: TimeAmount = .seconds(10)) { self.interval = interval }
-
-    /// The number of suppressed events to mention when a line should be logged now, else nil.
-    mutating func shouldLog(now: NIODeadline = .now()) -> Int? {
-        if let last, now - last < interval {
-            suppressed += 1
-            return nil
-        }
-        last = now
-        defer { suppressed = 0 }
-        return suppressed
-    }
-}
-
-func suppressed(_ n: Int) -> String {
-    n > 0 ? " (\(n) more since the last such line)" : ""
-}

@@ -21,51 +21,74 @@ public enum RTMPChunkEncoder {
 
     /// Appends one message whose payload is `prefix` followed by `body`, without concatenating
     /// them first (e.g. a 5-byte FLV video tag header + a shared frame slice). Neither input's
-    /// reader index moves.
+    /// reader index moves. Returns false and writes nothing when the message cannot be expressed
+    /// (see the `emit` variant).
+    @discardableResult
+    public static func write(chunkStreamID: UInt32, timestamp: UInt32, typeID: UInt8, messageStreamID: UInt32,
+                             prefix: ByteBuffer, body: ByteBuffer, chunkSize: Int, into buffer: inout ByteBuffer) -> Bool {
+        buffer.reserveCapacity(minimumWritableBytes: encodedSize(
+            payloadLength: prefix.readableBytes + body.readableBytes, chunkStreamID: chunkStreamID,
+            timestamp: timestamp, chunkSize: chunkSize))
+        let written = write(chunkStreamID: chunkStreamID, timestamp: timestamp, typeID: typeID,
+                            messageStreamID: messageStreamID, prefix: prefix, body: body, chunkSize: chunkSize,
+                            allocator: ByteBufferAllocator()) { buffer.writeImmutableBuffer($0) }
+        return written > 0
+    }
+
+    /// Cuts one message into chunks without copying its payload: the chunk headers go into one
+    /// small buffer, and `emit` gets, in order, slices of it interleaved with slices of `prefix`
+    /// and `body` (a socket gathers them with writev, so a frame shared by several consumers is
+    /// never copied for the network). Returns the number of bytes emitted.
     ///
-    /// Returns false and writes nothing when the message cannot be expressed: a payload over
+    /// Emits nothing and returns 0 when the message cannot be expressed: a payload over
     /// `maxPayloadLength` (a frame grown past 24 bits, e.g. by a NAL length rewrite) or a chunk
     /// stream ID outside 2...65599. Callers drop such a message; it must never trap, since
     /// payload sizes come from publishers. A `chunkSize` below 1 is taken as 1.
     @discardableResult
     public static func write(chunkStreamID: UInt32, timestamp: UInt32, typeID: UInt8, messageStreamID: UInt32,
-                             prefix: ByteBuffer, body: ByteBuffer, chunkSize: Int, into buffer: inout ByteBuffer) -> Bool {
+                             prefix: ByteBuffer, body: ByteBuffer, chunkSize: Int,
+                             allocator: ByteBufferAllocator, emit: (ByteBuffer) -> Void) -> Int {
         let chunkSize = max(chunkSize, 1)
         let length = prefix.readableBytes + body.readableBytes
-        guard length <= maxPayloadLength, (2...65599).contains(chunkStreamID) else { return false }
-        buffer.reserveCapacity(minimumWritableBytes: encodedSize(payloadLength: length, chunkStreamID: chunkStreamID,
-                                                                 timestamp: timestamp, chunkSize: chunkSize))
+        guard length <= maxPayloadLength, (2...65599).contains(chunkStreamID) else { return 0 }
         let extended = timestamp >= 0xFF_FFFF
+        let chunks = max(1, (length + chunkSize - 1) / chunkSize)
+        let continuationSize = basicHeaderSize(chunkStreamID) + (extended ? 4 : 0)
+        let firstHeaderSize = continuationSize + 11
 
-        writeBasicHeader(format: 0, chunkStreamID: chunkStreamID, into: &buffer)
-        writeUInt24(extended ? 0xFF_FFFF : timestamp, into: &buffer)
-        writeUInt24(UInt32(truncatingIfNeeded: length), into: &buffer)
-        buffer.writeInteger(typeID)
-        buffer.writeInteger(messageStreamID, endianness: .little)
-        if extended { buffer.writeInteger(timestamp) }
+        var headers = allocator.buffer(capacity: firstHeaderSize + (chunks - 1) * continuationSize)
+        writeBasicHeader(format: 0, chunkStreamID: chunkStreamID, into: &headers)
+        writeUInt24(extended ? 0xFF_FFFF : timestamp, into: &headers)
+        writeUInt24(UInt32(truncatingIfNeeded: length), into: &headers)
+        headers.writeInteger(typeID)
+        headers.writeInteger(messageStreamID, endianness: .little)
+        if extended { headers.writeInteger(timestamp) }
+        for _ in 1..<chunks {
+            writeBasicHeader(format: 3, chunkStreamID: chunkStreamID, into: &headers)
+            if extended { headers.writeInteger(timestamp) }
+        }
 
         var prefix = prefix
         var body = body
         var remaining = length
-        var first = true
-        while first || remaining > 0 {
-            if !first {
-                writeBasicHeader(format: 3, chunkStreamID: chunkStreamID, into: &buffer)
-                if extended { buffer.writeInteger(timestamp) }
-            }
-            first = false
+        var headerOffset = headers.readerIndex
+        var headerSize = firstHeaderSize
+        repeat {
+            if let header = headers.getSlice(at: headerOffset, length: headerSize) { emit(header) }
+            headerOffset += headerSize
+            headerSize = continuationSize
             var room = min(chunkSize, remaining)
             remaining -= room
             let fromPrefix = min(room, prefix.readableBytes)
             if fromPrefix > 0, let slice = prefix.readSlice(length: fromPrefix) {
-                buffer.writeImmutableBuffer(slice)
+                emit(slice)
                 room -= fromPrefix
             }
             if room > 0, let slice = body.readSlice(length: room) {  // room ≤ what is left of body
-                buffer.writeImmutableBuffer(slice)
+                emit(slice)
             }
-        }
-        return true
+        } while remaining > 0
+        return headers.readableBytes + length
     }
 
     /// Exact number of bytes `write` appends for a payload of `payloadLength` bytes.

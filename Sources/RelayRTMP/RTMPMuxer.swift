@@ -46,33 +46,20 @@ public final class RTMPMuxer: Muxer {
         let ts = UInt32(truncatingIfNeeded: packet.dts.rescaled(from: stream.timebase, to: 1000))
         lastTimestamp = ts
         scratch.clear()
-        if packet.isVideo {
-            let cts = Int32(clamping: (packet.pts &- packet.dts).rescaled(from: stream.timebase, to: 1000))
-            FLVVideo.writeHeader(codec: packet.codec, isKeyFrame: packet.isKeyFrame, compositionTime: cts,
-                                 hevcMode: hevcMode, into: &scratch)
-            write(csid: Self.videoChunkStream, timestamp: ts, type: .video, prefix: scratch, body: packet.payload, into: &buffer)
-        } else {
-            guard let audio = stream.audio else { return }
-            FLVAudio.writeHeader(codec: packet.codec, audio: audio, isSequenceHeader: false, into: &scratch)
-            write(csid: Self.audioChunkStream, timestamp: ts, type: .audio, prefix: scratch, body: packet.payload, into: &buffer)
-        }
+        guard FLVTagBody.writeMediaHeader(packet, stream: stream, hevcMode: hevcMode, into: &scratch) else { return }
+        write(video: packet.isVideo, timestamp: ts, prefix: scratch, body: packet.payload, into: &buffer)
     }
 
     private func writeSequenceHeader(_ stream: AVStream, timestamp: UInt32, into buffer: inout ByteBuffer) {
         var body = ByteBuffer()
-        switch stream.codec {
-        case .h264, .h265:
-            guard stream.extradata.readableBytes > 0 else { return }
-            FLVVideo.writeSequenceHeader(codec: stream.codec, record: stream.extradata, hevcMode: hevcMode, into: &body)
-            write(csid: Self.videoChunkStream, timestamp: timestamp, type: .video, prefix: ByteBuffer(), body: body, into: &buffer)
-        case .aac:
-            guard let audio = stream.audio, stream.extradata.readableBytes > 0 else { return }
-            FLVAudio.writeHeader(codec: .aac, audio: audio, isSequenceHeader: true, into: &body)
-            body.writeImmutableBuffer(stream.extradata)
-            write(csid: Self.audioChunkStream, timestamp: timestamp, type: .audio, prefix: ByteBuffer(), body: body, into: &buffer)
-        default:
-            return
-        }
+        guard let type = FLVTagBody.writeSequenceHeader(stream, hevcMode: hevcMode, into: &body) else { return }
+        write(video: type == FLVTagType.video, timestamp: timestamp, prefix: ByteBuffer(), body: body, into: &buffer)
+    }
+
+    /// A video or audio message on its chunk stream.
+    private func write(video: Bool, timestamp: UInt32, prefix: ByteBuffer, body: ByteBuffer, into buffer: inout ByteBuffer) {
+        write(csid: video ? Self.videoChunkStream : Self.audioChunkStream, timestamp: timestamp,
+              type: video ? .video : .audio, prefix: prefix, body: body, into: &buffer)
     }
 
     /// Writes nothing for a message the encoder cannot express (over 24 bits): dropping one

@@ -371,20 +371,6 @@ public struct AccessUnitAssembler: Sendable {
 
     /// Offset of the next `00 00 01` at or after `start`.
     private func findStartCode(from start: Int) -> Int? {
-        buffer.withUnsafeReadableBytes { p -> Int? in
-            let n = p.count
-            var i = start
-            while i + 2 < n {
-                let c = p[i + 2]
-                if c > 1 {
-                    i += 3
-                } else if c == 1 && p[i] == 0 && p[i + 1] == 0 {
-                    return i
-                } else {
-                    i += 1
-                }
-            }
-            return nil
-        }
+        AnnexB.findStartCode(in: buffer, from: start)
     }
 }

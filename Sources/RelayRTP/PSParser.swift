@@ -1,4 +1,5 @@
 import NIOCore
+import RelayCore
 
 /// The elementary streams a program stream map (0xBC) announces.
 public struct PSStreamMap: Sendable, Equatable {
@@ -373,18 +374,10 @@ struct PSParser {
     /// Offset (from the reader index) of the first `00 00 01 xx` with `accept(xx)`.
     private func findStartCode(from start: Int, where accept: (UInt8) -> Bool) -> Int? {
         buffer.withUnsafeReadableBytes { p -> Int? in
-            let n = p.count
             var i = start
-            while i + 3 < n {
-                let c = p[i + 2]
-                if c > 1 {
-                    i += 3
-                } else if c == 1 && p[i] == 0 && p[i + 1] == 0 {
-                    if accept(p[i + 3]) { return i }
-                    i += 3
-                } else {
-                    i += 1
-                }
+            while let at = AnnexB.findStartCode(in: p, from: i), at + 3 < p.count {
+                if accept(p[at + 3]) { return at }
+                i = at + 3
             }
             return nil
         }

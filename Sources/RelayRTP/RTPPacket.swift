@@ -25,9 +25,9 @@ public enum RTPError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// One RTP packet (RFC 3550 §5.1): the fixed header fields and the payload as a slice of the
-/// received buffer (CSRCs, header extension and padding removed; nothing copied).
-public struct RTPPacket: Sendable {
+/// The fixed header of an RTP packet (RFC 3550 §5.1) and where its payload lies, read without
+/// copying. The one RTP header parser: `RTPPacket(parsing:)` and RTSP play both use it.
+public struct RTPHeader: Sendable, Equatable {
     public var marker: Bool
     public var payloadType: UInt8
     public var sequence: UInt16
@@ -36,21 +36,12 @@ public struct RTPPacket: Sendable {
     public var csrcCount: Int
     /// The header extension's profile-defined 16 bits, when the X bit is set.
     public var extensionProfile: UInt16?
-    public var payload: ByteBuffer
+    /// Offset of the payload within the packet (after CSRCs and any header extension).
+    public var payloadOffset: Int
+    /// Payload bytes (padding removed).
+    public var payloadLength: Int
 
-    public init(marker: Bool, payloadType: UInt8, sequence: UInt16, timestamp: UInt32, ssrc: UInt32,
-                payload: ByteBuffer) {
-        self.marker = marker
-        self.payloadType = payloadType
-        self.sequence = sequence
-        self.timestamp = timestamp
-        self.ssrc = ssrc
-        self.csrcCount = 0
-        self.extensionProfile = nil
-        self.payload = payload
-    }
-
-    /// Parses a whole packet (a datagram, or one RFC 4571 frame).
+    /// Parses the header of a whole packet (a datagram, or one framed packet).
     public init(parsing packet: ByteBuffer) throws(RTPError) {
         let length = packet.readableBytes
         let at = packet.readerIndex
@@ -87,17 +78,69 @@ public struct RTPPacket: Sendable {
             guard count > 0, count <= length - offset else { throw .badPadding(count: count, available: length - offset) }
             end -= count
         }
-        payload = packet.getSlice(at: at + offset, length: end - offset) ?? ByteBuffer()
+        payloadOffset = offset
+        payloadLength = end - offset
+    }
+
+    /// The header, or nil for anything that is not an RTP packet.
+    public init?(_ packet: ByteBuffer) {
+        guard let header = try? RTPHeader(parsing: packet) else { return nil }
+        self = header
+    }
+}
+
+/// One RTP packet (RFC 3550 §5.1): the fixed header fields and the payload as a slice of the
+/// received buffer (CSRCs, header extension and padding removed; nothing copied).
+public struct RTPPacket: Sendable {
+    public var marker: Bool
+    public var payloadType: UInt8
+    public var sequence: UInt16
+    public var timestamp: UInt32
+    public var ssrc: UInt32
+    public var csrcCount: Int
+    /// The header extension's profile-defined 16 bits, when the X bit is set.
+    public var extensionProfile: UInt16?
+    public var payload: ByteBuffer
+
+    public init(marker: Bool, payloadType: UInt8, sequence: UInt16, timestamp: UInt32, ssrc: UInt32,
+                payload: ByteBuffer) {
+        self.marker = marker
+        self.payloadType = payloadType
+        self.sequence = sequence
+        self.timestamp = timestamp
+        self.ssrc = ssrc
+        self.csrcCount = 0
+        self.extensionProfile = nil
+        self.payload = payload
+    }
+
+    /// Parses a whole packet (a datagram, or one RFC 4571 frame).
+    public init(parsing packet: ByteBuffer) throws(RTPError) {
+        let header = try RTPHeader(parsing: packet)
+        marker = header.marker
+        payloadType = header.payloadType
+        sequence = header.sequence
+        timestamp = header.timestamp
+        ssrc = header.ssrc
+        csrcCount = header.csrcCount
+        extensionProfile = header.extensionProfile
+        payload = packet.getSlice(at: packet.readerIndex + header.payloadOffset, length: header.payloadLength) ?? ByteBuffer()
     }
 
     /// Serializes with version 2, no padding, CSRCs or extension.
     public func write(into out: inout ByteBuffer) {
-        out.writeInteger(UInt8(0x80))
-        out.writeInteger(payloadType & 0x7F | (marker ? 0x80 : 0))
-        out.writeInteger(sequence)
-        out.writeInteger(timestamp)
-        out.writeInteger(ssrc)
+        Self.writeHeader(marker: marker, payloadType: payloadType, sequence: sequence, timestamp: timestamp,
+                         ssrc: ssrc, into: &out)
         out.writeImmutableBuffer(payload)
+    }
+
+    /// The one RTP header writer: version 2, no padding, extension or CSRCs (12 bytes).
+    public static func writeHeader(marker: Bool, payloadType: UInt8, sequence: UInt16, timestamp: UInt32,
+                                   ssrc: UInt32, into out: inout ByteBuffer) {
+        let word: UInt64 = 0x80 << 56 | UInt64(payloadType & 0x7F | (marker ? 0x80 : 0)) << 48
+            | UInt64(sequence) << 32 | UInt64(timestamp)
+        out.writeInteger(word)
+        out.writeInteger(ssrc)
     }
 }
 

@@ -1,5 +1,6 @@
 import NIOCore
 import RelayCore
+import RelayRTP
 
 /// The interleaved channels that carry each set-up track's RTP and RTCP. Players whose layouts
 /// are equal share one TransStream (its `kind`), and so the same bytes.

@@ -27,9 +27,9 @@ enum RTSPTransport: Equatable {
         var channels: (UInt8, UInt8)?
         var ports: (Int, Int)?
         for p in parts.dropFirst() {
-            let kv = p.split(separator: "=", maxSplits: 1)
-            let key = kv[0].lowercased()
-            let value = kv.count > 1 ? kv[1] : ""
+            // Not `split`: it drops empty pieces, so "" or "=" would give no key at all.
+            let key = (p.firstIndex(of: "=").map { p[..<$0] } ?? p[...]).lowercased()
+            let value = p.firstIndex(of: "=").map { p[p.index(after: $0)...] } ?? ""
             switch key {
             case "multicast":
                 return nil

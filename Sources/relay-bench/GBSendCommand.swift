@@ -20,20 +20,7 @@ struct GBSendCommand: AsyncParsableCommand {
             "listening on HOST:PORT" and waits for the server to connect.
             """)
 
-    @Option(help: "Annex-B H.264 or H.265 elementary stream file.")
-    var video: String
-
-    @Option(help: "Video codec: h264 or h265 (default: from the file extension, else from the stream).")
-    var codec: String?
-
-    @Option(help: "Audio file: raw G.711 (8 kHz mono) or AAC with ADTS headers.")
-    var audio: String?
-
-    @Option(help: "Audio codec: g711a, g711u or aac (default: from the extension: .alaw .pcma .g711a / .ulaw .pcmu .g711u / .aac).")
-    var audioCodec: String?
-
-    @Option(help: "Video frame rate of the file.")
-    var fps: Double = 25
+    @OptionGroup var media: SenderMediaOptions
 
     @Option(help: "SSRC as GB28181 writes it (ten decimal digits).")
     var ssrc: String = "0100000001"
@@ -46,12 +33,6 @@ struct GBSendCommand: AsyncParsableCommand {
 
     @Option(help: "Server port (udp, tcp-passive) or the port to listen on (tcp-active; 0 = any).")
     var port: Int
-
-    @Flag(help: "Start over at the end of the file (times keep increasing).")
-    var loop = false
-
-    @Option(help: "Stop after this many seconds of media.")
-    var duration: Double?
 
     @Option(help: "UDP: percentage of packets sent late (reordered).")
     var reorder: Double = 0
@@ -68,9 +49,6 @@ struct GBSendCommand: AsyncParsableCommand {
     @Option(help: "Largest RTP payload in bytes.")
     var maxPayload: Int = 1400
 
-    @Option(help: "G.711: milliseconds of audio per packet.")
-    var audioFrameMs: Int = 40
-
     @Option(help: "First PTS (90 kHz); e.g. 8589484592 to cross the 33-bit wrap after 5 s.")
     var ptsStart: Int64 = 0
 
@@ -78,55 +56,42 @@ struct GBSendCommand: AsyncParsableCommand {
         guard ["udp", "tcp-passive", "tcp-active"].contains(mode) else {
             throw ValidationError("--mode must be udp, tcp-passive or tcp-active")
         }
-        guard fps > 0, fps <= 240 else { throw ValidationError("--fps must be in (0, 240]") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard (0...100).contains(loss), (0...100).contains(reorder) else { throw ValidationError("--loss and --reorder are percentages") }
         guard reorderWindow >= 1 else { throw ValidationError("--reorder-window must be at least 1") }
         guard (64...65000).contains(maxPayload) else { throw ValidationError("--max-payload must be 64...65000") }
-        guard (10...1000).contains(audioFrameMs) else { throw ValidationError("--audio-frame-ms must be 10...1000") }
     }
 
     func run() async throws {
         let ssrcValue = try parseSSRC(ssrc)
-        let media = try GBSendMedia.load(video: video, codec: codec, audio: audio, audioCodec: audioCodec, audioFrameMs: audioFrameMs)
-        let stop = GBStopFlag()
-        let signals = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig)
-            source.setEventHandler { stop.set() }
-            source.resume()
-            return source
-        }
+        let frames = try GBSendMedia.load(video: media.video, codec: media.codec, audio: media.audio,
+                                          audioCodec: media.audioCodec, audioFrameMs: media.audioFrameMs)
+        let stop = StopFlag()
+        let signals = stop.watchSignals()
         defer { for s in signals { s.cancel() } }
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let transport: GBTransport
-        do {
-            transport = try await GBTransport.make(mode: mode, host: host, port: port, group: group)
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
-        }
-        var stats = GBSendStats()
-        do {
-            if mode == "tcp-active" {
-                gbWriteLine("listening on \(transport.localDescription)")
-                try await transport.waitConnected(stop: stop)
+        let stats = try await withEventLoopGroup(threads: 1) { group in
+            let transport = try await GBTransport.make(mode: mode, host: host, port: port, group: group)
+            var stats = GBSendStats()
+            do {
+                if mode == "tcp-active" {
+                    gbWriteLine("listening on \(transport.localDescription)")
+                    try await transport.waitConnected(stop: stop)
+                }
+                try await send(frames, ssrc: ssrcValue, transport: transport, stop: stop, stats: &stats)
+            } catch {
+                await transport.close()
+                throw error
             }
-            try await send(media, ssrc: ssrcValue, transport: transport, stop: stop, stats: &stats)
-        } catch {
             await transport.close()
-            try? await group.shutdownGracefully()
-            throw error
+            return stats
         }
-        await transport.close()
-        try? await group.shutdownGracefully()
         gbWriteLine(stats.json)
     }
 
-    private func send(_ media: GBSendMedia, ssrc: UInt32, transport: GBTransport, stop: GBStopFlag,
+    private func send(_ frames: GBSendMedia, ssrc: UInt32, transport: GBTransport, stop: StopFlag,
                       stats: inout GBSendStats) async throws {
-        var muxer = PSMuxer(video: media.videoCodec, audio: media.audioCodec)
+        var muxer = PSMuxer(video: frames.videoCodec, audio: frames.audioCodec)
         muxer.audioStreamID = PSMuxer.audioStreamID
         var rtp = RTPPacketizer(ssrc: ssrc, payloadType: 96, sequence: UInt16.random(in: 0...UInt16.max), maxPayload: maxPayload)
         var impair = GBImpairment(lossPct: mode == "udp" ? loss : 0, reorderPct: mode == "udp" ? reorder : 0,
@@ -135,26 +100,26 @@ struct GBSendCommand: AsyncParsableCommand {
         let start = clock.now
         var vi = 0
         var ai = 0
-        let audioDuration = media.audioFrameSeconds
+        let audioDuration = frames.audioFrameSeconds
         while !stop.isSet {
-            let vt = Double(vi) / fps
-            var at = media.audioFrames.isEmpty ? Double.infinity : Double(ai) * audioDuration
-            if !loop && ai >= media.audioFrames.count { at = .infinity }
+            let vt = Double(vi) / media.fps
+            var at = frames.audioFrames.isEmpty ? Double.infinity : Double(ai) * audioDuration
+            if !media.loop && ai >= frames.audioFrames.count { at = .infinity }
             let isVideo = vt <= at
-            if isVideo && !loop && vi >= media.videoFrames.count { break }
+            if isVideo && !media.loop && vi >= frames.videoFrames.count { break }
             let t = isVideo ? vt : at
-            if let duration, t >= duration { break }
+            if let duration = media.duration, t >= duration { break }
             try await clock.sleep(until: start + .nanoseconds(Int64(t * 1e9)))
             var ps = ByteBuffer()
             let pts: Int64
             if isVideo {
-                let frame = media.videoFrames[vi % media.videoFrames.count]
-                pts = ptsStart + Int64((Double(vi) * 90000 / fps).rounded())
+                let frame = frames.videoFrames[vi % frames.videoFrames.count]
+                pts = ptsStart + Int64((Double(vi) * 90000 / media.fps).rounded())
                 muxer.writeVideo(nals: frame.nals, pts: pts, isKey: frame.isKey, into: &ps)
                 vi += 1
                 stats.videoFrames += 1
             } else {
-                let frame = media.audioFrames[ai % media.audioFrames.count]
+                let frame = frames.audioFrames[ai % frames.audioFrames.count]
                 pts = ptsStart + Int64((Double(ai) * audioDuration * 90000).rounded())
                 muxer.writeAudio(frame, pts: pts, into: &ps)
                 ai += 1
@@ -204,12 +169,6 @@ struct GBSendStats {
     }
 }
 
-final class GBStopFlag: Sendable {
-    private let value = NIOLockedValueBox(false)
-    func set() { value.withLockedValue { $0 = true } }
-    var isSet: Bool { value.withLockedValue { $0 } }
-}
-
 /// The frames to send, read once.
 struct GBSendMedia {
     struct VideoFrame {
@@ -226,14 +185,8 @@ struct GBSendMedia {
 
     static func load(video: String, codec: String?, audio: String?, audioCodec: String?, audioFrameMs: Int) throws -> GBSendMedia {
         guard let data = FileManager.default.contents(atPath: video) else { throw ValidationError("cannot read \(video)") }
-        let ext = (video as NSString).pathExtension.lowercased()
-        var declared: CodecID?
-        switch codec?.lowercased() ?? ext {
-        case "h264", "264", "avc": declared = .h264
-        case "h265", "265", "hevc": declared = .h265
-        default:
-            if codec != nil { throw ValidationError("--codec must be h264 or h265") }
-        }
+        let declared = CodecID(videoName: codec ?? CodecID.fileExtension(video))
+        if codec != nil && declared == nil { throw ValidationError("--codec must be h264 or h265") }
         var assembler = AccessUnitAssembler(codec: declared, maxBytes: 64 << 20)
         var units: [VideoAccessUnit] = []
         try assembler.append(ByteBuffer(bytes: data), arrival: 0, into: &units)
@@ -244,13 +197,8 @@ struct GBSendMedia {
         var media = GBSendMedia(videoCodec: first.codec, videoFrames: frames, audioCodec: nil, audioFrames: [], audioFrameSeconds: 1)
         guard let audio else { return media }
         guard let bytes = FileManager.default.contents(atPath: audio) else { throw ValidationError("cannot read \(audio)") }
-        let aext = (audio as NSString).pathExtension.lowercased()
-        let acodec: CodecID
-        switch audioCodec?.lowercased() ?? aext {
-        case "g711a", "alaw", "pcma", "al": acodec = .g711a
-        case "g711u", "ulaw", "pcmu", "mulaw", "ul": acodec = .g711u
-        case "aac", "adts": acodec = .aac
-        default: throw ValidationError("--audio-codec must be g711a, g711u or aac")
+        guard let acodec = CodecID(audioName: audioCodec ?? CodecID.fileExtension(audio)) else {
+            throw ValidationError("--audio-codec must be g711a, g711u or aac")
         }
         media.audioCodec = acodec
         var buffer = ByteBuffer(bytes: bytes)
@@ -392,7 +340,7 @@ final class GBTransport: Sendable {
         return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 
-    func waitConnected(stop: GBStopFlag) async throws {
+    func waitConnected(stop: StopFlag) async throws {
         while connection.withLockedValue({ $0 == nil }) && !stop.isSet {
             try await Task.sleep(nanoseconds: 10_000_000)
         }

@@ -17,20 +17,7 @@ struct JTSendCommand: AsyncParsableCommand {
             --duration, or on SIGINT/SIGTERM). The server's stream id is {sim}/{channel}.
             """)
 
-    @Option(help: "Annex-B H.264 or H.265 elementary stream file.")
-    var video: String
-
-    @Option(help: "Video codec: h264 or h265 (default: from the file extension, else from the stream).")
-    var codec: String?
-
-    @Option(help: "Audio file: raw G.711 (8 kHz mono) or AAC with ADTS headers.")
-    var audio: String?
-
-    @Option(help: "Audio codec: g711a, g711u or aac (default: from the extension: .alaw .pcma .g711a / .ulaw .pcmu .g711u / .aac).")
-    var audioCodec: String?
-
-    @Option(help: "Video frame rate of the file.")
-    var fps: Double = 25
+    @OptionGroup var media: SenderMediaOptions
 
     @Option(help: "Server address.")
     var host: String = "127.0.0.1"
@@ -47,15 +34,6 @@ struct JTSendCommand: AsyncParsableCommand {
     @Option(parsing: .singleValue, help: "Logical channel (repeat for several channels on one connection).")
     var channel: [Int] = []
 
-    @Flag(help: "Start over at the end of the file (timestamps keep increasing).")
-    var loop = false
-
-    @Option(help: "Stop after this many seconds of media.")
-    var duration: Double?
-
-    @Option(help: "G.711: milliseconds of audio per frame.")
-    var audioFrameMs: Int = 40
-
     @Option(help: "Sub-package marks: correct, or all-atomic (as some terminals send them).")
     var marks: String = "correct"
 
@@ -70,49 +48,35 @@ struct JTSendCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard JT1078Version(name: jtVersion) != nil else { throw ValidationError("--version must be 2016 or 2019") }
-        guard fps > 0, fps <= 240 else { throw ValidationError("--fps must be in (0, 240]") }
         guard (1...65535).contains(port) else { throw ValidationError("--port must be 1...65535") }
         guard channel.allSatisfy({ (0...255).contains($0) }) else { throw ValidationError("--channel must be 0...255") }
         guard JT1078Packetizer.Marks(rawValue: marks) != nil else { throw ValidationError("--marks must be correct or all-atomic") }
-        guard (10...1000).contains(audioFrameMs) else { throw ValidationError("--audio-frame-ms must be 10...1000") }
         guard (16...65535).contains(maxBody) else { throw ValidationError("--max-body must be 16...65535") }
-        if let duration, duration <= 0 { throw ValidationError("--duration must be positive") }
+        if let duration = media.duration, duration <= 0 { throw ValidationError("--duration must be positive") }
     }
 
     func run() async throws {
         let version = JT1078Version(name: jtVersion)!
-        let media: JT1078SendMedia
+        let frames: JT1078SendMedia
         do {
-            media = try JT1078SendMedia.load(video: video, codec: codec, audio: audio, audioCodec: audioCodec,
-                                             audioFrameMs: audioFrameMs)
+            frames = try JT1078SendMedia.load(video: media.video, codec: media.codec, audio: media.audio,
+                                              audioCodec: media.audioCodec, audioFrameMs: media.audioFrameMs)
         } catch {
             throw ValidationError("\(error)")
         }
         let options = JT1078SendOptions(version: version, sim: sim, channels: channel.isEmpty ? [1] : channel.map(UInt8.init),
-                                        fps: fps, loop: loop, duration: duration, marks: JT1078Packetizer.Marks(rawValue: marks)!,
+                                        fps: media.fps, loop: media.loop, duration: media.duration, marks: JT1078Packetizer.Marks(rawValue: marks)!,
                                         hisiliconAudio: hisilicon, maxBody: maxBody, timestampStart: timestampStart)
-        _ = try JT1078Schedule(media: media, options: options)  // a bad SIM fails before connecting
+        _ = try JT1078Schedule(media: frames, options: options)  // a bad SIM fails before connecting
 
-        let stop = NIOLockedValueBox(false)
-        let signals = [SIGINT, SIGTERM].map { sig -> any DispatchSourceSignal in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig)
-            source.setEventHandler { stop.withLockedValue { $0 = true } }
-            source.resume()
-            return source
-        }
+        let stop = StopFlag()
+        let signals = stop.watchSignals()
         defer { for s in signals { s.cancel() } }
 
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let stats: JT1078SendStats
-        do {
-            stats = try await JT1078Sender.run(media: media, options: options, host: host, port: port, group: group,
-                                               shouldStop: { stop.withLockedValue { $0 } })
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
+        let stats = try await withEventLoopGroup(threads: 1) { group in
+            try await JT1078Sender.run(media: frames, options: options, host: host, port: port, group: group,
+                                       shouldStop: { stop.isSet })
         }
-        try? await group.shutdownGracefully()
         FileHandle.standardOutput.write(Data((stats.json + "\n").utf8))
     }
 }

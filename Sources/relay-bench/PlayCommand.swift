@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import RelayBenchKit
+import RelayCore
 
 /// `relay-bench play`: N players of one or many streams, ramped, for a duration; every byte parsed.
 struct PlayCommand: AsyncParsableCommand {
@@ -10,26 +11,16 @@ struct PlayCommand: AsyncParsableCommand {
         commandName: "play",
         abstract: "Run N players and report delivered Mb/s, failures, time to first frame, server CPU/RSS.")
 
-    @Option(help: "Stream URL: http://host:port/app/stream.flv, rtmp://host:port/app/stream or rtsp://host:port/app/stream (RTP over TCP). {i} is replaced by the stream number with --streams.")
-    var url: String
+    @OptionGroup var target: PlayerTargetOptions
 
     @Option(help: "Number of players.")
     var players: Int = 10
-
-    @Option(help: "Spread players over this many streams ({i} in --url is replaced by 0..<streams).")
-    var streams: Int = 1
 
     @Option(help: "Players started per second (0 = all at once).")
     var ramp: Double = 0
 
     @Option(help: "Seconds to run after the last player started.")
     var duration: Double = 10
-
-    @Option(help: "PID of the server: sample its CPU seconds and RSS from /proc.")
-    var pid: Int32?
-
-    @Option(help: "Event loop threads for the players.")
-    var threads: Int = 1
 
     @Flag(help: "Read relay-camera --stamp capture stamps from the video and report glass-to-glass latency.")
     var latency = false
@@ -44,26 +35,19 @@ struct PlayCommand: AsyncParsableCommand {
     var stallReceiveBuffer = 16384
 
     func run() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
-        do {
-            try await play(group: group)
-        } catch {
-            try? await group.shutdownGracefully()
-            throw error
-        }
-        try? await group.shutdownGracefully()
+        try await withEventLoopGroup(threads: target.threads) { try await play(group: $0) }
     }
 
     private func play(group: MultiThreadedEventLoopGroup) async throws {
-        let startSample = pid.flatMap(ProcSampler.sample)
-        let selfStart = ProcSampler.sample(pid: getpid())
+        let startSample = target.pid.flatMap { ProcStat(pid: $0) }
+        let selfStart = ProcStat(pid: getpid())
         let began = Date()
 
         var list: [any BenchPlayer] = []
         var connectFailures = 0
         for i in 0..<players {
             if ramp > 0 && i > 0 { try await Task.sleep(nanoseconds: UInt64(1e9 / ramp)) }
-            let url = self.url.replacingOccurrences(of: "{i}", with: String(i % max(streams, 1)))
+            let url = target.url(stream: i)
             do {
                 list.append(try await connectPlayer(url: url, group: group, measureLatency: latency))
             } catch {
@@ -72,7 +56,7 @@ struct PlayCommand: AsyncParsableCommand {
         }
         var stalled: [any BenchPlayer] = []
         for i in 0..<stall {
-            let url = self.url.replacingOccurrences(of: "{i}", with: String(i % max(streams, 1)))
+            let url = target.url(stream: i)
             do {
                 stalled.append(try await connectPlayer(url: url, group: group, measureLatency: false,
                                                        receiveBufferBytes: stallReceiveBuffer))
@@ -93,7 +77,7 @@ struct PlayCommand: AsyncParsableCommand {
         let measureFrom = Date()
         let bytesAtStart = list.map(\.stats.bytes)
         let latencyCountAtStart = list.map(\.stats.latenciesMicros.count)
-        let cpuAtStart = pid.flatMap(ProcSampler.sample)
+        let cpuAtStart = target.pid.flatMap { ProcStat(pid: $0) }
         var windows: [(String, String)] = []
         if stall > 0 {
             // Frame rate and gaps of the reading players before and while the --stall players stop.
@@ -119,14 +103,14 @@ struct PlayCommand: AsyncParsableCommand {
             try await Task.sleep(nanoseconds: UInt64(duration * 1e9))
         }
         let stats = list.map(\.stats)
-        let cpuAtEnd = pid.flatMap(ProcSampler.sample)
+        let cpuAtEnd = target.pid.flatMap { ProcStat(pid: $0) }
         let seconds = Date().timeIntervalSince(measureFrom)
         for p in list + stalled { await p.close() }
         // Memory given back once the players are gone.
         var rssAfterClose: Int?
-        if let pid {
+        if let pid = target.pid {
             try await Task.sleep(nanoseconds: 2_000_000_000)
-            rssAfterClose = ProcSampler.sample(pid: pid)?.rssBytes
+            rssAfterClose = ProcStat(pid: pid)?.rssBytes
         }
 
         let perPlayer = zip(stats, bytesAtStart).map { $0.bytes - $1 }
@@ -136,7 +120,7 @@ struct PlayCommand: AsyncParsableCommand {
         let ttff = stats.compactMap { $0.timeToFirstFrame.map { Double($0.nanoseconds) / 1e6 } }
         let mbps = Double(bytes) * 8 / seconds / 1e6
         var report: [(String, String)] = [
-            ("players", "\(players)"), ("streams", "\(streams)"), ("failures", "\(failures)"),
+            ("players", "\(players)"), ("streams", "\(target.streams)"), ("failures", "\(failures)"),
             ("delivered_mbps", String(format: "%.1f", mbps)),
             ("min_player_mbps", perPlayer.min().map { String(format: "%.3f", Double($0) * 8 / seconds / 1e6) } ?? "-"),
             ("ttff_p50_ms", percentile(ttff, 50).map { String(format: "%.1f", $0) } ?? "-"),
@@ -163,7 +147,7 @@ struct PlayCommand: AsyncParsableCommand {
             if let s = startSample { report.append(("server_rss_before_mib", String(format: "%.1f", Double(s.rssBytes) / 1048576))) }
             if let r = rssAfterClose { report.append(("server_rss_after_close_mib", String(format: "%.1f", Double(r) / 1048576))) }
         }
-        if let a = selfStart, let b = ProcSampler.sample(pid: getpid()) {
+        if let a = selfStart, let b = ProcStat(pid: getpid()) {
             report.append(("bench_cpu_pct", String(format: "%.1f", (b.cpuSeconds - a.cpuSeconds) / Date().timeIntervalSince(began) * 100)))
         }
         if let firstError = stats.lazy.compactMap({ $0.error ?? ($0.status.map { $0 == 200 ? nil : "status \($0)" } ?? "no status") }).first,

@@ -47,7 +47,7 @@ struct PushCommand: AsyncParsableCommand {
         guard let codec = CameraConfiguration.codec(forPath: input) else {
             throw ValidationError("cannot tell the codec of \(input) from its extension (.h264 / .h265)")
         }
-        let selfStart = ProcSampler.sample(pid: getpid())
+        let selfStart = ProcStat(pid: getpid())
         let began = Date()
         var cameras: [Camera] = []
         for i in 0..<count {
@@ -78,7 +78,7 @@ struct PushCommand: AsyncParsableCommand {
             ("sent_mbps", String(format: "%.1f", Double(sent) * 8 / seconds / 1e6)),
             ("seconds", String(format: "%.1f", seconds)),
         ]
-        if let a = selfStart, let b = ProcSampler.sample(pid: getpid()) {
+        if let a = selfStart, let b = ProcStat(pid: getpid()) {
             report.append(("bench_cpu_pct", String(format: "%.1f", (b.cpuSeconds - a.cpuSeconds) / seconds * 100)))
         }
         let width = report.map(\.0.count).max() ?? 0

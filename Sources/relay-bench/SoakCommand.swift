@@ -3,6 +3,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOPosix
 import RelayBenchKit
+import RelayCore
 
 /// `relay-bench soak`: churn for a long time — N player slots, each connecting to a random stream,
 /// staying a random time, leaving and coming back — while the server's RSS and open file
@@ -12,11 +13,7 @@ struct SoakCommand: AsyncParsableCommand {
         commandName: "soak",
         abstract: "Players joining and leaving at random for a long run; samples server RSS and fds.")
 
-    @Option(help: "Stream URL (http://…flv, rtmp://…, rtsp://…); {i} is replaced by a random stream number < --streams.")
-    var url: String
-
-    @Option(help: "Streams to pick from.")
-    var streams: Int = 1
+    @OptionGroup var target: PlayerTargetOptions
 
     @Option(help: "Concurrent player slots.")
     var players: Int = 200
@@ -27,20 +24,14 @@ struct SoakCommand: AsyncParsableCommand {
     @Option(help: "Seconds to run.")
     var duration: Double = 1800
 
-    @Option(help: "PID of the server: sample its RSS and open fds.")
-    var pid: Int32?
-
     @Option(help: "Seconds between samples.")
     var sampleEvery: Double = 10
 
-    @Option(help: "Event loop threads for the players.")
-    var threads: Int = 1
-
     func run() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: target.threads)
         let tally = NIOLockedValueBox(Tally())
-        let fdsBefore = pid.flatMap(openFDs)
-        let rssBefore = pid.flatMap { ProcSampler.sample(pid: $0)?.rssBytes }
+        let fdsBefore = target.pid.flatMap { ProcStat.openFileDescriptors(pid: $0) }
+        let rssBefore = target.pid.flatMap { ProcStat(pid: $0)?.rssBytes }
         let end = Date().addingTimeInterval(duration)
         let sampled = NIOLockedValueBox<[Sample]>([])
         let began = Date()
@@ -58,7 +49,7 @@ struct SoakCommand: AsyncParsableCommand {
             tasks.addTask {
                 while Date() < end {
                     try? await Task.sleep(nanoseconds: UInt64(sampleEvery * 1e9))
-                    guard let pid, let s = ProcSampler.sample(pid: pid), let fds = openFDs(pid) else { continue }
+                    guard let pid = target.pid, let s = ProcStat(pid: pid), let fds = ProcStat.openFileDescriptors(pid: pid) else { continue }
                     let t = Date().timeIntervalSince(began)
                     let counts = tally.withLockedValue { $0 }
                     FileHandle.standardError.write(Data(String(format: "t=%.0f s rss=%.1f MiB fds=%d connects=%d failures=%d\n",
@@ -73,11 +64,11 @@ struct SoakCommand: AsyncParsableCommand {
         let t = tally.withLockedValue { $0 }
         let samples = sampled.withLockedValue { $0 }
         var report: [(String, String)] = [
-            ("slots", "\(players)"), ("streams", "\(streams)"), ("connects", "\(t.connects)"),
+            ("slots", "\(players)"), ("streams", "\(target.streams)"), ("connects", "\(t.connects)"),
             ("failures", "\(t.failures)"), ("not_found", "\(t.notFound)"), ("ended_by_server", "\(t.endedByServer)"),
             ("video_frames", "\(t.videoFrames)"), ("gb_received", String(format: "%.2f", Double(t.bytes) / 1e9)),
         ]
-        if let pid {
+        if let pid = target.pid {
             // Flatness over the steady part: samples after the first fifth of the run.
             let steady = samples.filter { $0.t >= duration / 5 }.map(\.rss)
             if let lo = steady.min(), let hi = steady.max(), let first = steady.first, let last = steady.last {
@@ -90,10 +81,10 @@ struct SoakCommand: AsyncParsableCommand {
                 ]
             }
             if let r = rssBefore { report.append(("rss_before_mib", String(format: "%.1f", Double(r) / 1048576))) }
-            if let r = ProcSampler.sample(pid: pid)?.rssBytes { report.append(("rss_after_mib", String(format: "%.1f", Double(r) / 1048576))) }
+            if let r = ProcStat(pid: pid)?.rssBytes { report.append(("rss_after_mib", String(format: "%.1f", Double(r) / 1048576))) }
             if let f = fdsBefore { report.append(("fds_before", "\(f)")) }
             if let f = samples.map(\.fds).max() { report.append(("fds_max", "\(f)")) }
-            if let f = openFDs(pid) { report.append(("fds_after", "\(f)")) }
+            if let f = ProcStat.openFileDescriptors(pid: pid) { report.append(("fds_after", "\(f)")) }
         }
         report.append(("seconds", String(format: "%.0f", Date().timeIntervalSince(began))))
         let width = report.map(\.0.count).max() ?? 0
@@ -104,8 +95,8 @@ struct SoakCommand: AsyncParsableCommand {
 
     /// One player's life: connect, stay, check what it saw, leave.
     private func cycle(slot: Int, group: MultiThreadedEventLoopGroup, tally: NIOLockedValueBox<Tally>, until end: Date) async {
-        let stream = Int.random(in: 0..<max(streams, 1))
-        let url = self.url.replacingOccurrences(of: "{i}", with: "\(stream)")
+        let stream = Int.random(in: 0..<max(target.streams, 1))
+        let url = target.url(stream: stream)
         let stay = min(Double.random(in: 0.2...(2 * lifetime)), max(0, end.timeIntervalSinceNow))
         let player: any BenchPlayer
         do {
@@ -149,9 +140,4 @@ struct Tally: Sendable {
     var endedByServer = 0
     var videoFrames = 0
     var bytes = 0
-}
-
-/// Open file descriptors of a process (entries of /proc/PID/fd).
-func openFDs(_ pid: Int32) -> Int? {
-    (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count
 }

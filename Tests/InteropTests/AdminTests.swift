@@ -43,10 +43,8 @@ struct AdminTests {
         let server = try await TestServer.start()
         let api = AdminHTTP(port: server.adminPort)
         #expect(server.adminPort > 0)
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/admin")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/admin")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/admin"))
 
         let flv = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/live/admin.flv", group: Self.group)
         let rtmp = try await RTMPPlayer.connect(url: server.rtmpURL("live/admin"), group: Self.group)
@@ -176,10 +174,8 @@ struct AdminTests {
         let spec = try OpenAPISpec.load()
         let server = try await TestServer.start()
         let api = AdminHTTP(port: server.adminPort)
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/rtspadmin")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/rtspadmin")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/rtspadmin"))
         let url = server.rtspURL("live/rtspadmin")
 
         /// The stream's players, polled until `count` are listed.

@@ -25,10 +25,8 @@ struct BadInputTests {
 
     @Test func garbageOnEveryPortLeavesAPlayingStreamAlone() async throws {
         let server = try await TestServer.start(rtmp: ", \"handshake_timeout_ms\": 1500")
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/victim")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/victim")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/victim"))
         let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort,
                                                      path: "/live/victim.flv", group: MultiThreadedEventLoopGroup.singleton)
         _ = await player.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }

@@ -20,7 +20,7 @@ struct CameraTests {
         let audio = try await CameraMedia.shared.alaw()
         let record = await CameraMedia.shared.tempDir + "/rec-\(UUID().uuidString).flv"
         defer { try? FileManager.default.removeItem(atPath: record) }
-        let camera = try CameraBinary.start([
+        let camera = try ProductBinary.camera.start([
             "--input", video, "--audio", audio, "--url", server.rtmpURL("live/cam"), "--loop", "--stamp",
             "--record", record,
         ])
@@ -29,9 +29,7 @@ struct CameraTests {
         let probe = try await FLVProbe.connect(port: server.httpPort, path: "/live/cam.flv")
 
         for url in [server.rtmpURL("live/cam"), server.flvURL("live/cam")] {
-            let r = try await ChildProcess.run("ffprobe", [
-                "-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate,channels", "-of", "compact", url,
-            ], timeout: 30)
+            let r = try await FFprobe.run(url)
             #expect(r.status == 0, "ffprobe \(url): \(r.err)")
             #expect(r.out.contains("codec_name=h264|width=1280|height=720"), "\(url): \(r.out)")
             #expect(r.out.contains("codec_name=pcm_alaw|sample_rate=8000|channels=1"), "\(url): \(r.out)")
@@ -66,9 +64,7 @@ struct CameraTests {
         #expect(camera.stderr.contains("rtmp: 1 sessions, 0 reconnects"), "\(camera.stderr)")
         #expect(camera.stderr.contains("record:"), "\(camera.stderr)")
 
-        let rec = try await ChildProcess.run("ffprobe", [
-            "-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate:format=duration", "-of", "compact", record,
-        ], timeout: 30)
+        let rec = try await FFprobe.run(record, entries: "stream=codec_name,width,height,sample_rate:format=duration")
         #expect(rec.status == 0, "ffprobe recording: \(rec.err)")
         #expect(rec.out.contains("codec_name=h264|width=1280|height=720"), "\(rec.out)")
         #expect(rec.out.contains("codec_name=pcm_alaw|sample_rate=8000"), "\(rec.out)")
@@ -86,17 +82,14 @@ struct CameraTests {
         let server = try await TestServer.start()
         let video = try await CameraMedia.shared.h265()
         let audio = try await CameraMedia.shared.aac()
-        let camera = try CameraBinary.start([
+        let camera = try ProductBinary.camera.start([
             "--input", video, "--audio", audio, "--url", server.rtmpURL("live/hevc"), "--loop", "--stamp", "--quiet",
         ] + (legacy ? ["--legacy-hevc"] : []))
         defer { camera.terminate() }
         #expect(await server.waitPlayable("live/hevc"), "camera did not publish: \(camera.stderr)")
 
         let probe = try await FLVProbe.connect(port: server.httpPort, path: "/live/hevc.flv")
-        let r = try await ChildProcess.run("ffprobe", [
-            "-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=codec_name,width,height,sample_rate,channels",
-            "-of", "compact", server.rtspURL("live/hevc"),
-        ], timeout: 30)
+        let r = try await FFprobe.run(server.rtspURL("live/hevc"), rtspTransport: "tcp")
         #expect(r.status == 0, "ffprobe over RTSP: \(r.err)")
         #expect(r.out.contains("codec_name=hevc|width=1280|height=720"), "\(r.out)")
         #expect(r.out.contains("codec_name=aac|sample_rate=44100|channels=2"), "\(r.out)")
@@ -152,15 +145,12 @@ struct CameraTests {
 
         let video = try await CameraMedia.shared.h264()
         let audio = try await CameraMedia.shared.aac()
-        let camera = try CameraBinary.start([
+        let camera = try ProductBinary.camera.start([
             "--input", video, "--audio", audio, "--url", "rtmp://127.0.0.1:\(port)/live/cam", "--loop", "--quiet",
         ])
         defer { camera.terminate() }
         try await Task.sleep(nanoseconds: 1_500_000_000)
-        let r = try await ChildProcess.run("ffprobe", [
-            "-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate,channels", "-of", "compact",
-            "rtmp://127.0.0.1:\(port)/live/cam",
-        ], timeout: 30)
+        let r = try await FFprobe.run("rtmp://127.0.0.1:\(port)/live/cam")
         #expect(r.status == 0, "ffprobe from nginx: \(r.err)\ncamera: \(camera.stderr)")
         #expect(r.out.contains("codec_name=h264|width=1280|height=720"), "\(r.out)")
         #expect(r.out.contains("codec_name=aac|sample_rate=44100|channels=2"), "\(r.out)")
@@ -175,7 +165,7 @@ struct CameraTests {
         let first = try await FixedPortServer.start()
         let port = first.rtmpPort
         let video = try await CameraMedia.shared.h264()
-        let camera = try CameraBinary.start([
+        let camera = try ProductBinary.camera.start([
             "--input", video, "--url", first.rtmpURL("live/restart"), "--loop", "--quiet",
             "--reconnect-min", "0.25", "--reconnect-max", "2",
         ])

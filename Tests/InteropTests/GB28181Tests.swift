@@ -208,7 +208,7 @@ struct GB28181Tests {
     static func send(_ media: (video: String, audio: String?), _ args: [String]) throws -> ChildProcess {
         var all = ["gb-send", "--video", media.video, "--loop"]
         if let audio = media.audio { all += ["--audio", audio] }
-        return try BenchBinary.start(all + args)
+        return try ProductBinary.bench.start(all + args)
     }
 
     /// The "listening on HOST:PORT" line a tcp-active device prints.
@@ -305,9 +305,7 @@ struct GB28181Tests {
         let urls = hevcInFLV ? [(server.rtspURL(stream), true)]
             : [(server.rtmpURL(stream), false), (server.flvURL(stream), false), (server.rtspURL(stream), true)]
         for (url, rtsp) in urls {
-            let r = try await ChildProcess.run("ffprobe", ["-v", "error"] + (rtsp ? ["-rtsp_transport", "tcp"] : []) + [
-                "-show_entries", "stream=codec_name,width,height,sample_rate,channels", "-of", "compact", url,
-            ], timeout: 30)
+            let r = try await FFprobe.run(url, rtspTransport: rtsp ? "tcp" : nil)
             #expect(r.status == 0, "ffprobe \(url): \(r.err)")
             #expect(r.out.contains(video), "\(url): \(r.out)")
             #expect(r.out.contains(audio), "\(url): \(r.out)")
@@ -331,55 +329,25 @@ actor GBMedia {
     static let shared = GBMedia()
     enum Video { case h264, h265 }
     enum Audio { case g711a, aac }
-    private var made: [String: String] = [:]
-    private let dir: String = {
-        let d = NSTemporaryDirectory() + "liverelay-gb-media-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }()
+    private let cache = MediaCache("gb-media")
 
     func files(_ video: Video, audio: Audio?) async throws -> (video: String, audio: String?) {
         let v: String
         switch video {
         case .h264:
-            v = try await make("gb_360p.h264", [
-                "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-t", "6",
-                "-c:v", "libx264", "-profile:v", "main", "-preset", "ultrafast", "-tune", "zerolatency",
-                "-bf", "0", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-b:v", "800k", "-pix_fmt", "yuv420p",
-                "-x264-params", "repeat-headers=1", "-f", "h264",
-            ])
+            v = try await cache.h264AnnexB("gb_360p.h264", size: "640x360", seconds: 6, bitrate: "800k")
         case .h265:
-            v = try await make("gb_360p.h265", [
-                "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-t", "4",
-                "-c:v", "libx265", "-preset", "ultrafast", "-tune", "zerolatency", "-b:v", "800k", "-pix_fmt", "yuv420p",
-                "-x265-params", "keyint=25:min-keyint=25:scenecut=0:bframes=0:repeat-headers=1:log-level=error",
-                "-f", "hevc",
-            ])
+            v = try await cache.h265AnnexB("gb_360p.h265", size: "640x360", seconds: 4, bitrate: "800k")
         }
         var a: String?
         switch audio {
         case .g711a?:
-            a = try await make("gb_8k.alaw", [
-                "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=8000", "-t", "6",
-                "-ac", "1", "-ar", "8000", "-c:a", "pcm_alaw", "-f", "alaw",
-            ])
+            a = try await cache.alaw("gb_8k.alaw", seconds: 6)
         case .aac?:
-            a = try await make("gb_44k.aac", [
-                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "4",
-                "-ac", "2", "-ar", "44100", "-c:a", "aac", "-b:a", "96k", "-f", "adts",
-            ])
+            a = try await cache.adtsAAC("gb_44k.aac", seconds: 4, bitrate: "96k")
         case nil:
             a = nil
         }
         return (v, a)
-    }
-
-    private func make(_ name: String, _ args: [String]) async throws -> String {
-        if let path = made[name] { return path }
-        let path = "\(dir)/\(name)"
-        let r = try await ChildProcess.run("ffmpeg", ["-y", "-hide_banner", "-loglevel", "error"] + args + [path], timeout: 180)
-        guard r.status == 0 else { throw TestMedia.MediaError(message: "ffmpeg failed making \(name): \(r.err)") }
-        made[name] = path
-        return path
     }
 }

@@ -62,10 +62,8 @@ struct HardeningListenerTests {
         let server = try await TestServer.start(
             "\"limits\": {\"establish_timeout_ms\": 800, \"idle_timeout_ms\": 1200}",
             rtmp: ", \"handshake_timeout_ms\": 30000", admin: ", \"request_timeout_ms\": 800")
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/kept")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/kept")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/kept"))
         let flv = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/live/kept.flv", group: Self.group)
         let rtsp = try await RTSPPlayer.connect(url: server.rtspURL("live/kept"), group: Self.group)
         let rtmp = try await RTMPPlayer.connect(url: server.rtmpURL("live/kept"), group: Self.group)

@@ -39,9 +39,8 @@ struct HookTests {
         #expect(refused.err.contains("publish denied"), "\(refused.err)")
         #expect(server.server.context.registry.source("live/auth") == nil)
 
-        let publisher = try server.publish(media, stream: "live/auth?token=s3")
+        let publisher = try await server.publishPlayable(media, stream: "live/auth?token=s3")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/auth"))
 
         let publishes = hooks.events("on_publish")
         #expect(publishes.count == 2)
@@ -100,10 +99,8 @@ struct HookTests {
         let timeout = 800
         let server = try await TestServer.start(
             #""hooks": {"on_play": {"url": "\#(slow.url)", "timeout_ms": \#(timeout), "fail_open": true}}"#)
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/slow")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/slow")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/slow"))
 
         let watcher = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/live/slow.flv", group: Self.group)
         let first = await watcher.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }
@@ -178,10 +175,8 @@ struct HookTests {
         let started = await hooks.wait(for: "on_started")
         #expect((started.first?["ports"] as? [String: Int])?["http_flv"] == server.httpPort)
 
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/done?src=cam")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/done?src=cam")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/done"))
 
         let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/live/done.flv?viewer=7", group: Self.group)
         _ = await player.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }
@@ -315,9 +310,8 @@ struct HookTests {
         }
 
         // A stream still live when the server stops: its file is closed and on_record sent before stop returns.
-        let live = try server.publish(media, stream: "live/rec2")
+        let live = try await server.publishPlayable(media, stream: "live/rec2")
         defer { live.terminate() }
-        #expect(await server.waitPlayable("live/rec2"))
         try await Task.sleep(nanoseconds: 1_500_000_000)
         await server.stop()
         let atStop = await hooks.wait(for: "on_record", seconds: 3) { $0["stream"] as? String == "live/rec2" }
@@ -337,9 +331,8 @@ struct HookTests {
         let server = try await TestServer.start(
             #""hooks": {"on_publish": "\#(hooks.url)", "on_play": "\#(hooks.url)", "on_play_done": "\#(hooks.url)"}"#)
         let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/many?token=s3")
+        let publisher = try await server.publishPlayable(media, stream: "live/many?token=s3")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/many"))
 
         let results = try await Self.joinAtOnce(count, port: server.httpPort, path: "/live/many.flv?token=s3")
         let times = results.compactMap(\.1).sorted()

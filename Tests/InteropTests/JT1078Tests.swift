@@ -53,7 +53,7 @@ struct JT1078Tests {
     @Test func h264AndG711AIn2019FromJTSendWithTerminalQuirks() async throws {
         let server = try await TestServer.start()
         let files = try await JTMedia.shared.files(video: .h264)
-        let sender = try BenchBinary.start([
+        let sender = try ProductBinary.bench.start([
             "jt-send", "--video", files.video, "--audio", files.audio, "--host", "127.0.0.1", "--port", String(server.jtPort),
             "--version", "2019", "--sim", "13912345678", "--channel", "3", "--loop", "--duration", "30",
             "--hisilicon", "--marks", "all-atomic",
@@ -220,9 +220,7 @@ struct JT1078Tests {
     }
 
     static func probe(_ url: String, rtsp: Bool) async throws -> (status: Int32?, out: String, err: String) {
-        try await ChildProcess.run("ffprobe", ["-v", "error"] + (rtsp ? ["-rtsp_transport", "tcp"] : []) + [
-            "-show_entries", "stream=codec_name,width,height,sample_rate,channels", "-of", "compact", url,
-        ], timeout: 30)
+        try await FFprobe.run(url, rtspTransport: rtsp ? "tcp" : nil)
     }
 
     static func decode(_ url: String, rtsp: Bool) async throws -> (status: Int32?, out: String, err: String) {
@@ -254,80 +252,23 @@ struct JT1078Tests {
 actor JTMedia {
     static let shared = JTMedia()
     enum Video { case h264, h265 }
-    private var made: [String: String] = [:]
-    private let dir: String = {
-        let d = NSTemporaryDirectory() + "liverelay-jt1078-media-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }()
+    private let cache = MediaCache("jt1078-media")
 
     func files(video: Video) async throws -> (video: String, audio: String) {
         let v: String
         switch video {
         case .h264:
             // 720p25, GOP 25, no B-frames, SPS/PPS before every IDR (as terminals send them).
-            v = try await make("jt_720p.h264", [
-                "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-t", "4",
-                "-c:v", "libx264", "-profile:v", "main", "-preset", "ultrafast", "-tune", "zerolatency",
-                "-bf", "0", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-b:v", "1M", "-pix_fmt", "yuv420p",
-                "-x264-params", "repeat-headers=1", "-f", "h264",
-            ])
+            v = try await cache.h264AnnexB("jt_720p.h264", size: "1280x720", seconds: 4, bitrate: "1M")
         case .h265:
-            v = try await make("jt_720p.h265", [
-                "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-t", "2",
-                "-c:v", "libx265", "-preset", "ultrafast", "-tune", "zerolatency", "-b:v", "1M", "-pix_fmt", "yuv420p",
-                "-x265-params", "keyint=25:min-keyint=25:scenecut=0:bframes=0:repeat-headers=1:log-level=error",
-                "-f", "hevc",
-            ])
+            v = try await cache.h265AnnexB("jt_720p.h265", size: "1280x720", seconds: 2, bitrate: "1M")
         }
-        let a = try await make("jt_8k.alaw", [
-            "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=8000", "-t", "4",
-            "-ac", "1", "-ar", "8000", "-c:a", "pcm_alaw", "-f", "alaw",
-        ])
+        let a = try await cache.alaw("jt_8k.alaw", seconds: 4)
         return (v, a)
     }
 
     func load(video: Video, audio: Bool) async throws -> JT1078SendMedia {
         let f = try await files(video: video)
         return try JT1078SendMedia.load(video: f.video, audio: audio ? f.audio : nil)
-    }
-
-    private func make(_ name: String, _ args: [String]) async throws -> String {
-        if let path = made[name] { return path }
-        let path = "\(dir)/\(name)"
-        let r = try await ChildProcess.run("ffmpeg", ["-y", "-hide_banner", "-loglevel", "error"] + args + [path], timeout: 180)
-        guard r.status == 0 else { throw TestMedia.MediaError(message: "ffmpeg failed making \(name): \(r.err)") }
-        made[name] = path
-        return path
-    }
-}
-
-/// The `relay-bench` executable, built next to the test bundle (executables cannot be test
-/// dependencies, so it is found, not linked).
-enum BenchBinary {
-    struct Missing: Error, CustomStringConvertible {
-        let searched: [String]
-        var description: String {
-            "relay-bench executable not found (run `swift build` first, or set RELAY_BENCH_BIN); looked in: "
-                + searched.joined(separator: ", ")
-        }
-    }
-
-    static func path() throws -> String {
-        var candidates: [String] = []
-        if let env = ProcessInfo.processInfo.environment["RELAY_BENCH_BIN"] { candidates.append(env) }
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        candidates.append(runner.deletingLastPathComponent().appendingPathComponent("relay-bench").path)
-        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("relay-bench").path)
-        candidates.append(Bundle.main.bundleURL.appendingPathComponent("relay-bench").path)
-        candidates.append(FileManager.default.currentDirectoryPath + "/.build/debug/relay-bench")
-        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
-            return candidate
-        }
-        throw Missing(searched: candidates)
-    }
-
-    static func start(_ arguments: [String]) throws -> ChildProcess {
-        try ChildProcess(try path(), arguments)
     }
 }

@@ -54,9 +54,8 @@ struct LimitsTests {
     @Test func publishersBeyondMaxStreamsAreRefusedAndTheLiveOneFlows() async throws {
         let server = try await TestServer.start("\"limits\": {\"max_streams\": 1}")
         let media = try await TestMedia.shared.h264AACFLV()
-        let first = try server.publish(media, stream: "live/one")
+        let first = try await server.publishPlayable(media, stream: "live/one")
         defer { first.terminate() }
-        #expect(await server.waitPlayable("live/one"))
         let second = try server.publish(media, stream: "live/two")
         defer { second.terminate() }
         let status = await second.wait(seconds: 15)
@@ -140,10 +139,8 @@ struct LimitsTests {
         #expect(server.log.contains("Set Chunk Size 16384 is out of range"))
 
         // Within the limits all is well: a real publisher plays.
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/sized")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/sized")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/sized"))
         await server.stop()
     }
 }

@@ -11,16 +11,11 @@ struct PlayTests {
 
     @Test func ffprobeSeesH264AndAACOverRTMPAndHTTPFLV() async throws {
         let server = try await TestServer.start()
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/probe")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/probe")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/probe"))
 
         for url in [server.rtmpURL("live/probe"), server.flvURL("live/probe")] {
-            let r = try await ChildProcess.run("ffprobe", [
-                "-v", "error", "-show_entries", "stream=codec_name,width,height,sample_rate,channels",
-                "-of", "compact", url,
-            ], timeout: 30)
+            let r = try await FFprobe.run(url)
             #expect(r.status == 0, "ffprobe \(url): \(r.err)")
             #expect(r.out.contains("codec_name=h264|width=1280|height=720"), "\(url): \(r.out)")
             #expect(r.out.contains("codec_name=aac|sample_rate=44100|channels=2"), "\(url): \(r.out)")
@@ -30,10 +25,8 @@ struct PlayTests {
 
     @Test func fiveSecondDecodeIsCleanAndStartsOnAKeyFrame() async throws {
         let server = try await TestServer.start()
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/decode")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/decode")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/decode"))
         // Join mid-GOP: the first video packet must still be a key frame (GOP cache).
         try await Task.sleep(nanoseconds: 700_000_000)
 
@@ -54,10 +47,8 @@ struct PlayTests {
     @Test(arguments: [0, 350])
     func lateJoinerGetsAKeyFrameAtOnce(mergeWriteMs: Int) async throws {
         let server = try await TestServer.start("\"source\": {\"merge_write_ms\": \(mergeWriteMs)}")
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/late")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/late")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/late"))
         try await Task.sleep(nanoseconds: 1_300_000_000)  // well inside a 2 s GOP
 
         var times: [Double] = []
@@ -80,10 +71,8 @@ struct PlayTests {
 
     @Test func ourRTMPPlayerStartsOnAKeyFrameAtOnce() async throws {
         let server = try await TestServer.start()
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/rtmpplay")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/rtmpplay")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/rtmpplay"))
         try await Task.sleep(nanoseconds: 900_000_000)
         let player = try await RTMPPlayer.connect(url: server.rtmpURL("live/rtmpplay"), group: Self.group)
         let stats = await player.wait(timeout: .seconds(5)) { $0.videoFrames >= 50 }
@@ -137,9 +126,8 @@ struct PlayTests {
     @Test func secondPublisherIsRefusedWhileTheFirstKeepsFlowing() async throws {
         let server = try await TestServer.start()
         let media = try await TestMedia.shared.h264AACFLV()
-        let first = try server.publish(media, stream: "live/dup")
+        let first = try await server.publishPlayable(media, stream: "live/dup")
         defer { first.terminate() }
-        #expect(await server.waitPlayable("live/dup"))
         let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort,
                                                      path: "/live/dup.flv", group: Self.group)
         _ = await player.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }
@@ -162,9 +150,8 @@ struct PlayTests {
     @Test func withTakeoverConfiguredTheNewPublisherReplacesTheOld() async throws {
         let server = try await TestServer.start("\"source\": {\"reject_duplicate_publish\": false}")
         let media = try await TestMedia.shared.h264AACFLV()
-        let first = try server.publish(media, stream: "live/takeover")
+        let first = try await server.publishPlayable(media, stream: "live/takeover")
         defer { first.terminate() }
-        #expect(await server.waitPlayable("live/takeover"))
         let before = server.server.context.registry.source("live/takeover")
         let second = try server.publish(media, stream: "live/takeover")
         defer { second.terminate() }

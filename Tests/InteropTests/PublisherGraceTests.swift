@@ -20,9 +20,8 @@ struct PublisherGraceTests {
     @Test func playersContinueWhenThePublisherComesBackWithinTheGrace() async throws {
         let server = try await TestServer.start("\"source\": {\"publisher_grace_ms\": 5000}")
         let media = try await TestMedia.shared.h264AACFLV()
-        let first = try server.publish(media, stream: "live/grace")
+        let first = try await server.publishPlayable(media, stream: "live/grace")
         defer { first.terminate() }
-        #expect(await server.waitPlayable("live/grace"))
 
         let flv = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/live/grace.flv",
                                                   group: Self.group, keepTimestamps: true)
@@ -82,10 +81,8 @@ struct PublisherGraceTests {
         defer { hooks.stop() }
         let server = try await TestServer.start(
             #""source": {"publisher_grace_ms": 800}, "hooks": {"on_publish_done": "\#(hooks.url)", "on_play_done": "\#(hooks.url)"}"#)
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/expire")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/expire")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/expire"))
         let flv = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/live/expire.flv",
                                                   group: Self.group)
         _ = await flv.wait(timeout: .seconds(5)) { $0.videoFrames > 10 }

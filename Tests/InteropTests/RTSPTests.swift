@@ -13,17 +13,11 @@ struct RTSPTests {
 
     @Test func ffprobeSeesH264AndAACOverTCPAndUDP() async throws {
         let server = try await TestServer.start()
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/rtsp")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/rtsp")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/rtsp"))
 
         for transport in ["tcp", "udp"] {
-            let r = try await ChildProcess.run("ffprobe", [
-                "-v", "error", "-rtsp_transport", transport,
-                "-show_entries", "stream=codec_name,width,height,sample_rate,channels", "-of", "compact",
-                server.rtspURL("live/rtsp"),
-            ], timeout: 30)
+            let r = try await FFprobe.run(server.rtspURL("live/rtsp"), rtspTransport: transport)
             #expect(r.status == 0, "ffprobe over \(transport): \(r.err)")
             #expect(r.out.contains("codec_name=h264|width=1280|height=720"), "\(transport): \(r.out)")
             #expect(r.out.contains("codec_name=aac|sample_rate=44100|channels=2"), "\(transport): \(r.out)")
@@ -33,10 +27,8 @@ struct RTSPTests {
 
     @Test func fiveSecondDecodeOverTCPAndUDPIsCleanWithAtLeast100Frames() async throws {
         let server = try await TestServer.start()
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/decode")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/decode")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/decode"))
         try await Task.sleep(nanoseconds: 700_000_000)  // join mid-GOP: the GOP cache starts players
 
         let url = server.rtspURL("live/decode")
@@ -53,10 +45,8 @@ struct RTSPTests {
     @Test(.enabled(if: gstAvailable, "gst-launch-1.0 not installed (apt-get install gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)"))
     func gstreamerPlays100BuffersOverTCP() async throws {
         let server = try await TestServer.start()
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/gst")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/gst")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/gst"))
         let r = try await ChildProcess.run("gst-launch-1.0", [
             "-q", "rtspsrc", "location=\(server.rtspURL("live/gst"))", "protocols=tcp", "!",
             "rtph264depay", "!", "h264parse", "!", "fakesink", "num-buffers=100",
@@ -102,9 +92,7 @@ struct RTSPTests {
         #expect(await server.waitPlayable("live/hevc"))
 
         let url = server.rtspURL("live/hevc")
-        let probe = try await ChildProcess.run("ffprobe", [
-            "-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=codec_name,width,height", "-of", "compact", url,
-        ], timeout: 30)
+        let probe = try await FFprobe.run(url, entries: "stream=codec_name,width,height", rtspTransport: "tcp")
         #expect(probe.status == 0, "ffprobe: \(probe.err)")
         #expect(probe.out.contains("codec_name=hevc|width=1280|height=720"), "\(probe.out)")
         let decode = try await Self.decode(url, transport: "tcp", seconds: 2)
@@ -117,14 +105,10 @@ struct RTSPTests {
 
     @Test func g711IsSeenAsPCMA() async throws {
         let server = try await TestServer.start()
-        let media = try await TestMedia.shared.h264G711FLV()
-        let publisher = try server.publish(media, stream: "live/alaw")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264G711FLV(), stream: "live/alaw")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/alaw"))
-        let r = try await ChildProcess.run("ffprobe", [
-            "-v", "error", "-rtsp_transport", "tcp", "-show_entries", "stream=codec_name,sample_rate,channels",
-            "-of", "compact", server.rtspURL("live/alaw"),
-        ], timeout: 30)
+        let r = try await FFprobe.run(server.rtspURL("live/alaw"), entries: "stream=codec_name,sample_rate,channels",
+                                      rtspTransport: "tcp")
         #expect(r.status == 0, "ffprobe: \(r.err)")
         #expect(r.out.contains("codec_name=pcm_alaw|sample_rate=8000|channels=1"), "\(r.out)")
         await server.stop()
@@ -136,10 +120,8 @@ struct RTSPTests {
     @Test(arguments: [0, 350])
     func lateJoinerGetsAKeyFrameAtOnceAndExactRTPInfo(mergeWriteMs: Int) async throws {
         let server = try await TestServer.start("\"source\": {\"merge_write_ms\": \(mergeWriteMs)}")
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/late")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/late")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/late"))
         try await Task.sleep(nanoseconds: 1_300_000_000)  // well inside a 2 s GOP
 
         var times: [Double] = []
@@ -175,10 +157,8 @@ struct RTSPTests {
 
     @Test func badInputGetsAClearAnswerOrCloseAndAPlayerIsUnaffected() async throws {
         let server = try await TestServer.start()
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/victim")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/victim")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/victim"))
         let url = server.rtspURL("live/victim")
         let player = try ChildProcess("ffmpeg", ["-v", "error", "-nostats", "-rtsp_transport", "tcp", "-i", url,
                                                  "-t", "8", "-f", "null", "-", "-progress", "pipe:1"])
@@ -250,10 +230,8 @@ struct RTSPTests {
     /// sends no RTCP and no keep-alive is timed out. An unknown stream is 404 after the wait.
     @Test func udpDeliversAndASilentSessionTimesOut() async throws {
         let server = try await TestServer.start("\"source\": {\"play_wait_ms\": 300}", rtsp: ", \"session_timeout_ms\": 1000")
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/udp")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/udp")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/udp"))
         let url = server.rtspURL("live/udp")
 
         let client = try await RTSPTestClient.connect(port: server.rtspPort)

@@ -8,18 +8,6 @@ import Testing
 /// recording (a valid FLV file) and exits within 5 s.
 @Suite(.serialized)
 struct ShutdownTests {
-    /// The `relay` executable built next to the test bundle (like `relay-camera`).
-    static func relayBinary() throws -> String {
-        var candidates: [String] = []
-        if let env = ProcessInfo.processInfo.environment["RELAY_BIN"] { candidates.append(env) }
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        candidates.append(runner.deletingLastPathComponent().appendingPathComponent("relay").path)
-        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("relay").path)
-        candidates.append("\(FileManager.default.currentDirectoryPath)/.build/debug/relay")
-        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-        throw CameraBinary.Missing(searched: candidates)
-    }
-
     /// The port a listener logged ("rtmp listening on 127.0.0.1:PORT").
     static func port(_ name: String, in log: String) -> Int? {
         for line in log.split(separator: "\n") {
@@ -44,7 +32,7 @@ struct ShutdownTests {
          "hooks": {"on_publish_done": "\(hooks.url)", "on_play_done": "\(hooks.url)", "on_record": "\(hooks.url)"}}
         """
         try config.write(toFile: "\(dir)/config.json", atomically: true, encoding: .utf8)
-        let relay = try ChildProcess(try Self.relayBinary(), ["--config", "\(dir)/config.json"])
+        let relay = try ChildProcess(try ProductBinary.relay.path(), ["--config", "\(dir)/config.json"])
         defer { relay.terminate() }
         var rtmpPort: Int?, httpPort: Int?
         let deadline = Date().addingTimeInterval(10)

@@ -10,10 +10,8 @@ struct SlowPlayerTests {
     @Test func aStalledPlayerIsDroppedAndOthersAreNotSlowed() async throws {
         let server = try await TestServer.start(
             "\"player\": {\"write_timeout_ms\": 1500, \"max_pending_bytes\": 262144, \"send_buffer_bytes\": 65536}")
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/slow")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/slow")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/slow"))
         let group = MultiThreadedEventLoopGroup.singleton
 
         var healthy: [HTTPFLVPlayer] = []
@@ -53,10 +51,8 @@ struct SlowPlayerTests {
     @Test func skipPolicyKeepsAStalledPlayerButDropsItsSegments() async throws {
         let server = try await TestServer.start(
             "\"player\": {\"write_timeout_ms\": 60000, \"slow_policy\": \"skip\", \"send_buffer_bytes\": 65536}")
-        let media = try await TestMedia.shared.h264AACFLV()
-        let publisher = try server.publish(media, stream: "live/skip")
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/skip")
         defer { publisher.terminate() }
-        #expect(await server.waitPlayable("live/skip"))
         let group = MultiThreadedEventLoopGroup.singleton
         let stalled = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.so_rcvbuf), value: 4096)

@@ -118,9 +118,9 @@ struct DispatcherTests {
             let prefix = ByteBuffer(bytes: [0x17, 1, 0, 0, 0])
             var wire = ByteBuffer()
             var pieces = 0
-            let written = RTMPChunkWriter.write(chunkStreamID: 6, timestamp: timestamp, typeID: 9, messageStreamID: 1,
-                                                prefix: prefix, body: body, chunkSize: chunkSize,
-                                                allocator: ByteBufferAllocator()) { piece in
+            let written = RTMPChunkEncoder.write(chunkStreamID: 6, timestamp: timestamp, typeID: 9, messageStreamID: 1,
+                                                 prefix: prefix, body: body, chunkSize: chunkSize,
+                                                 allocator: ByteBufferAllocator()) { piece in
                 pieces += 1
                 wire.writeImmutableBuffer(piece)
             }

@@ -52,9 +52,7 @@ private let buf = CodecFixtures.buffer
 
     @Test func malformedRecordsThrow() throws {
         let good = CodecFixtures.bytes(CodecFixtures.flvAVCRecord)
-        for length in 0..<good.count {
-            #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: good.prefix(length))) }
-        }
+        expectEveryTruncationThrows(good) { _ = try AVCDecoderConfigurationRecord(parsing: $0) }
         var badVersion = good
         badVersion[0] = 0
         #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: badVersion)) }
@@ -132,9 +130,7 @@ private let buf = CodecFixtures.buffer
 
     @Test func malformedRecordsThrow() throws {
         let good = CodecFixtures.bytes(CodecFixtures.mp4HVCCRecord)
-        for length in 0..<good.count {
-            #expect(throws: CodecError.self) { try HEVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: good.prefix(length))) }
-        }
+        expectEveryTruncationThrows(good) { _ = try HEVCDecoderConfigurationRecord(parsing: $0) }
         var badVersion = good
         badVersion[0] = 2
         #expect(throws: CodecError.self) { try HEVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: badVersion)) }
@@ -158,5 +154,15 @@ private let buf = CodecFixtures.buffer
                                          sps: [buf(CodecFixtures.hevcCrop362SPS)], pps: [buf(CodecFixtures.hevcPPS)])
         #expect(fromSets.video?.width == 640 && fromSets.video?.height == 362 && fromSets.video?.level == 63)
         #expect(try HEVCDecoderConfigurationRecord(parsing: fromSets.extradata).vps == [buf(CodecFixtures.hevcCrop362VPS)])
+    }
+}
+
+/// Every proper prefix of `bytes` (a record cut short on the wire) is refused with CodecError.
+func expectEveryTruncationThrows(_ bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation,
+                                 _ parse: (ByteBuffer) throws -> Void) {
+    for length in 0..<bytes.count {
+        #expect(throws: CodecError.self, "\(length) of \(bytes.count) bytes", sourceLocation: sourceLocation) {
+            try parse(ByteBuffer(bytes: bytes.prefix(length)))
+        }
     }
 }

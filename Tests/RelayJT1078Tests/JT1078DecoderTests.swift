@@ -201,14 +201,7 @@ import Testing
         for mode in [version, nil] as [JT1078Version?] {
             for chunkSize in [1, 7, 100, 100_000] {
                 var decoder = JT1078FrameDecoder(version: mode)
-                var chunks: [ByteBuffer] = []
-                var i = 0
-                while i < dirty.readableBytes {
-                    let n = min(chunkSize, dirty.readableBytes - i)
-                    chunks.append(dirty.getSlice(at: i, length: n)!)
-                    i += n
-                }
-                let got = try decodeAll(chunks, decoder: &decoder, finish: true)
+                let got = try decodeAll(chunks(dirty, size: chunkSize), decoder: &decoder, finish: true)
                 #expect(got.count == expected.count, "mode \(String(describing: mode)) chunk \(chunkSize)")
                 for (g, e) in zip(got, expected) {
                     var e = e
@@ -237,14 +230,7 @@ import Testing
 
         for split in [1, 13, 64, 100_000] {
             var decoder = JT1078FrameDecoder(version: version)
-            var chunks: [ByteBuffer] = []
-            var i = 0
-            while i < stream.readableBytes {
-                let n = min(split, stream.readableBytes - i)
-                chunks.append(stream.getSlice(at: i, length: n)!)
-                i += n
-            }
-            let got = try decodeAll(chunks, decoder: &decoder, finish: true)
+            let got = try decodeAll(chunks(stream, size: split), decoder: &decoder, finish: true)
             #expect(got.map(\.timestamp) == [0, 80, 120, 160, 200, 240], "split \(split)")
             #expect(got.count > 1 && got[1].discardedBefore == liar.readableBytes)
         }

@@ -65,6 +65,18 @@ struct Wire {
     }
 }
 
+/// `stream` cut into reads of `size` bytes (the last one shorter).
+func chunks(_ stream: ByteBuffer, size: Int) -> [ByteBuffer] {
+    var out: [ByteBuffer] = []
+    var i = stream.readerIndex
+    while i < stream.writerIndex {
+        let n = min(size, stream.writerIndex - i)
+        out.append(stream.getSlice(at: i, length: n)!)
+        i += n
+    }
+    return out
+}
+
 /// Feeds a decoder chunk by chunk, as ByteToMessageHandler would, collecting packages.
 func decodeAll(_ chunks: [ByteBuffer], decoder: inout JT1078FrameDecoder, finish: Bool = false) throws -> [JT1078Packet] {
     var cumulation = ByteBuffer()

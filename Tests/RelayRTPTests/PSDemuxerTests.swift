@@ -111,11 +111,7 @@ struct PSDemuxerTests {
             for i in 0..<4 {
                 var b = ByteBuffer()
                 PSMuxer.writePackHeader(scr: Int64(i) * 3600, into: &b)
-                var es = ByteBuffer()
-                for nal in codec == .h264 ? Fixtures.h264Frame(i, key: i == 0) : Fixtures.h265Frame(i, key: i == 0) {
-                    es.writeBytes([0, 0, 0, 1])
-                    es.writeImmutableBuffer(nal)
-                }
+                let es = Fixtures.annexB(codec == .h264 ? Fixtures.h264Frame(i, key: i == 0) : Fixtures.h265Frame(i, key: i == 0))
                 PSMuxer.writePES(streamID: 0xE0, payload: es, pts: Int64(i) * 3600, dts: nil, into: &b)
                 PSMuxer.writePES(streamID: 0xC0, payload: ByteBuffer(bytes: [UInt8](repeating: 0x55, count: 160)),
                                  pts: Int64(i) * 3600, dts: nil, into: &b)
@@ -204,11 +200,7 @@ struct PSDemuxerTests {
                 muxer.writeSystemHeader(into: &b)
                 muxer.writeMap(into: &b)
             }
-            var es = ByteBuffer()
-            for nal in Fixtures.h264Frame(i, key: i % 10 == 0, size: 300) {
-                es.writeBytes([0, 0, 0, 1])
-                es.writeImmutableBuffer(nal)
-            }
+            let es = Fixtures.annexB(Fixtures.h264Frame(i, key: i % 10 == 0, size: 300))
             PSMuxer.writePES(streamID: 0xE0, payload: es, pts: nil, dts: nil, into: &b)
             ps.append(b)
         }
@@ -280,10 +272,7 @@ struct PSDemuxerTests {
             if i == 0 { muxer.writeMap(into: &b) }
             b.writeBytes([0x00, 0x00, 0x01, 0xE0, 0x00, 0x00, 0x80, 0x80, 0x05])
             PSMuxer.writeTimestamp(Int64(i) * 3600, prefix: 2, into: &b)
-            for nal in Fixtures.h264Frame(i, key: i == 0) {
-                b.writeBytes([0, 0, 0, 1])
-                b.writeImmutableBuffer(nal)
-            }
+            b.writeImmutableBuffer(Fixtures.annexB(Fixtures.h264Frame(i, key: i == 0)))
             ps.append(b)
         }
         let d = try Self.demux(Self.rechunk(ps, size: 1000))
@@ -336,11 +325,7 @@ struct PSDemuxerTests {
         for i in 0..<8 {
             let frame = Fixtures.h264Frame(i, key: i % 4 == 0)
             nals.append(frame)
-            var es = ByteBuffer()
-            for nal in frame {
-                es.writeBytes([0, 0, 0, 1])
-                es.writeImmutableBuffer(nal)
-            }
+            let es = Fixtures.annexB(frame)
             let half = es.readableBytes / 2
             var first = ByteBuffer()
             PSMuxer.writePackHeader(scr: Int64(i) * 3600, into: &first)

@@ -35,6 +35,16 @@ enum Fixtures {
         return key ? [h265VPS, h265SPS, h265PPS, slice] : [slice]
     }
 
+    /// `nals` as an elementary stream with 4-byte start codes (what a PES of a camera carries).
+    static func annexB(_ nals: [ByteBuffer]) -> ByteBuffer {
+        var es = ByteBuffer()
+        for nal in nals {
+            es.writeBytes([0, 0, 0, 1])
+            es.writeImmutableBuffer(nal)
+        }
+        return es
+    }
+
     /// The AVCC payload the demuxer should produce for `nals`.
     static func avcc(_ nals: [ByteBuffer]) -> ByteBuffer {
         AnnexB.lengthPrefixed(nals)

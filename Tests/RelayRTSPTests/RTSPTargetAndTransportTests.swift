@@ -51,6 +51,16 @@ import Testing
         }
     }
 
+    /// CI's fuzz smoke (FuzzRTSP) found this: an empty parameter (";;" with a space between, or
+    /// a bare "=") trapped on an empty `split` result, a crash any RTSP client could cause with
+    /// one SETUP.
+    @Test func emptyParametersAreSkipped() {
+        #expect(RTSPTransport.parse("RTP/AVP/TCP; ;interleaved=0-1", defaultChannels: (4, 5)) == .tcp(rtp: 0, rtcp: 1))
+        #expect(RTSPTransport.parse("RTP/AVP/TCP;=;unicast", defaultChannels: (4, 5)) == .tcp(rtp: 4, rtcp: 5))
+        #expect(RTSPTransport.parse("RTP/AVP; ;=7;client_port=5000", defaultChannels: (0, 1)) == .udp(rtpPort: 5000, rtcpPort: 5001))
+        #expect(RTSPTransport.parse("RTP/AVP/TCP;interleaved=", defaultChannels: (0, 1)) == nil)
+    }
+
     @Test func responseHeaders() {
         #expect(RTSPTransport.tcp(rtp: 2, rtcp: 3).responseHeader() == "RTP/AVP/TCP;unicast;interleaved=2-3")
         #expect(RTSPTransport.udp(rtpPort: 5000, rtcpPort: 5001).responseHeader(serverPorts: (30000, 30001))

@@ -4,19 +4,15 @@ import RelayFLV
 
 /// AMF0 values (RTMP commands, onMetaData): decode, and re-encode what decoded.
 @main
-enum FuzzerMain {
-    static func main() { runFuzzer(fuzz) }
-}
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    var buffer = ByteBuffer(bytes: fuzzInput(data, size))
-    guard let values = try? AMF0Value.decodeAll(from: &buffer) else { return 0 }
-    var out = ByteBuffer()
-    AMF0Value.encode(values, into: &out)
-    _ = values.map(\.description)
-    // What we encode must decode to as many values.
-    let again = try? AMF0Value.decodeAll(from: &out)
-    invariant(again?.count == values.count, "re-encoded AMF0 does not decode back")
-    return 0
+enum FuzzerMain: FuzzTarget {
+    static func fuzz(_ input: [UInt8]) {
+        var buffer = ByteBuffer(bytes: input)
+        guard let values = try? AMF0Value.decodeAll(from: &buffer) else { return }
+        var out = ByteBuffer()
+        AMF0Value.encode(values, into: &out)
+        _ = values.map(\.description)
+        // What we encode must decode to as many values.
+        let again = try? AMF0Value.decodeAll(from: &out)
+        invariant(again?.count == values.count, "re-encoded AMF0 does not decode back")
+    }
 }

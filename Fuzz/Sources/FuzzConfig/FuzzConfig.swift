@@ -16,17 +16,13 @@ let sections: [any ConfigSection.Type] = [
 /// config.json: JSONValue (the raw tree ConfigReader walks) and RelayConfig.parse, which checks
 /// every key, type and range. Anything it accepts must be within the documented bounds.
 @main
-enum FuzzerMain {
-    static func main() { runFuzzer(fuzz) }
-}
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    let bytes = Data(fuzzInput(data, size))
-    _ = try? JSONValue.parse(bytes)
-    if let config = try? RelayConfig.parse(bytes, sections: sections) {
-        invariant(config.rtmp.maxMessageSize > 0 && config.rtmp.chunkSize > 0, "RTMP sizes accepted: \(config.rtmp)")
-        _ = String(describing: config)
+enum FuzzerMain: FuzzTarget {
+    static func fuzz(_ input: [UInt8]) {
+        let bytes = Data(input)
+        _ = try? JSONValue.parse(bytes)
+        if let config = try? RelayConfig.parse(bytes, sections: sections) {
+            invariant(config.rtmp.maxMessageSize > 0 && config.rtmp.chunkSize > 0, "RTMP sizes accepted: \(config.rtmp)")
+            _ = String(describing: config)
+        }
     }
-    return 0
 }

@@ -8,39 +8,34 @@ import RelayFLV
 /// legacy and enhanced-RTMP video headers, AVC/HEVC records, AAC ASC, G.711 …) and script tags
 /// through AMF0.
 @main
-enum FuzzerMain {
-    static func main() { runFuzzer(fuzz) }
-}
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    let input = fuzzInput(data, size)
-    let maxTag = 256 << 10
-    var reader = FLVTagReader(maxTagSize: maxTag)
-    var demuxer = FLVDemuxer()
-    var buffer = ByteBuffer()
-    outer: for var read in Splitter(input) {
-        buffer.writeBuffer(&read)
-        do {
-            while let tag = try reader.next(from: &buffer) {
-                invariant(tag.body.readableBytes <= maxTag, "tag of \(tag.body.readableBytes) bytes")
-                let time = Int64(tag.timestamp)
-                switch tag.type {
-                case FLVTagType.video:
-                    for case .packet(let p) in try demuxer.video(body: tag.body, timestamp: time) {
-                        _ = p.codec == .h264 ? H264.containsIDR(lengthPrefixed: p.payload) : HEVC.containsIRAP(lengthPrefixed: p.payload)
+enum FuzzerMain: FuzzTarget {
+    static func fuzz(_ input: [UInt8]) {
+        let maxTag = 256 << 10
+        var reader = FLVTagReader(maxTagSize: maxTag)
+        var demuxer = FLVDemuxer()
+        var buffer = ByteBuffer()
+        outer: for var read in Splitter(input) {
+            buffer.writeBuffer(&read)
+            do {
+                while let tag = try reader.next(from: &buffer) {
+                    invariant(tag.body.readableBytes <= maxTag, "tag of \(tag.body.readableBytes) bytes")
+                    let time = Int64(tag.timestamp)
+                    switch tag.type {
+                    case FLVTagType.video:
+                        for case .packet(let p) in try demuxer.video(body: tag.body, timestamp: time) {
+                            _ = p.codec == .h264 ? H264.containsIDR(lengthPrefixed: p.payload) : HEVC.containsIRAP(lengthPrefixed: p.payload)
+                        }
+                    case FLVTagType.audio:
+                        _ = try demuxer.audio(body: tag.body, timestamp: time)
+                    default:
+                        var body = tag.body
+                        _ = try? AMF0Value.decodeAll(from: &body)
                     }
-                case FLVTagType.audio:
-                    _ = try demuxer.audio(body: tag.body, timestamp: time)
-                default:
-                    var body = tag.body
-                    _ = try? AMF0Value.decodeAll(from: &body)
                 }
+            } catch {
+                break outer
             }
-        } catch {
-            break outer
+            buffer.discardReadBytes()
         }
-        buffer.discardReadBytes()
     }
-    return 0
 }

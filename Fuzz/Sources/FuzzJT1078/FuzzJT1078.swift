@@ -8,57 +8,52 @@ import RelayJT1078
 /// with its maximumBufferSize (layout detected; first byte 1/2 pins 2016/2019), then per stream
 /// the reassemblers (video / audio) and the stream demuxer, as JT1078ConnectionHandler does.
 @main
-enum FuzzerMain {
-    static func main() { runFuzzer(fuzz) }
-}
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    let input = fuzzInput(data, size)
-    let pinned: JT1078Version? = switch (input.first ?? 0) % 4 {
-    case 1: .v2016
-    case 2: .v2019
-    default: nil
-    }
-    let maxFrame = 256 << 10
-    let decoder = JT1078FrameDecoder(version: pinned, maxGarbageBytes: 16 << 10)
-    let channel = EmbeddedChannel(handler: ByteToMessageHandler(decoder, maximumBufferSize: decoder.maximumBufferSize))
-    struct Stream {
-        var video: JT1078Reassembler
-        var audio: JT1078Reassembler
-        var demuxer = JT1078StreamDemuxer()
-    }
-    var streams: [String: Stream] = [:]
-    feed(channel, input, as: JT1078Packet.self) { packet in
-        invariant(packet.body.readableBytes <= JT1078Header.maxBodyBytes, "body of \(packet.body.readableBytes) bytes")
-        guard packet.dataType != .transparent else { return }
-        let id = JT1078StreamID.make(sim: packet.sim, channel: packet.channel, stripLeadingZeros: true)
-        if streams[id] == nil {
-            guard streams.count < 64 else { return }
-            streams[id] = Stream(video: JT1078Reassembler(video: true, maxFrameBytes: maxFrame),
-                                 audio: JT1078Reassembler(video: false, maxFrameBytes: maxFrame))
+enum FuzzerMain: FuzzTarget {
+    static func fuzz(_ input: [UInt8]) {
+        let pinned: JT1078Version? = switch (input.first ?? 0) % 4 {
+        case 1: .v2016
+        case 2: .v2019
+        default: nil
         }
-        var frames: [JT1078Reassembler.Event] = []
-        if packet.dataType == .audio {
-            streams[id]!.audio.push(packet, into: &frames)
-        } else {
-            streams[id]!.video.push(packet, into: &frames)
+        let maxFrame = 256 << 10
+        let decoder = JT1078FrameDecoder(version: pinned, maxGarbageBytes: 16 << 10)
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(decoder, maximumBufferSize: decoder.maximumBufferSize))
+        struct Stream {
+            var video: JT1078Reassembler
+            var audio: JT1078Reassembler
+            var demuxer = JT1078StreamDemuxer()
         }
-        var events: [JT1078StreamDemuxer.Event] = []
-        for event in frames {
-            switch event {
-            case .frame(let frame):
-                invariant(frame.body.readableBytes <= maxFrame, "frame of \(frame.body.readableBytes) bytes")
-                streams[id]!.demuxer.frame(frame, into: &events)
-            case .discontinuity:
-                streams[id]!.demuxer.discontinuity()
-            case .marksUnreliable:
-                break
+        var streams: [String: Stream] = [:]
+        feed(channel, input, as: JT1078Packet.self) { packet in
+            invariant(packet.body.readableBytes <= JT1078Header.maxBodyBytes, "body of \(packet.body.readableBytes) bytes")
+            guard packet.dataType != .transparent else { return }
+            let id = JT1078StreamID.make(sim: packet.sim, channel: packet.channel, stripLeadingZeros: true)
+            if streams[id] == nil {
+                guard streams.count < 64 else { return }
+                streams[id] = Stream(video: JT1078Reassembler(video: true, maxFrameBytes: maxFrame),
+                                     audio: JT1078Reassembler(video: false, maxFrameBytes: maxFrame))
+            }
+            var frames: [JT1078Reassembler.Event] = []
+            if packet.dataType == .audio {
+                streams[id]!.audio.push(packet, into: &frames)
+            } else {
+                streams[id]!.video.push(packet, into: &frames)
+            }
+            var events: [JT1078StreamDemuxer.Event] = []
+            for event in frames {
+                switch event {
+                case .frame(let frame):
+                    invariant(frame.body.readableBytes <= maxFrame, "frame of \(frame.body.readableBytes) bytes")
+                    streams[id]!.demuxer.frame(frame, into: &events)
+                case .discontinuity:
+                    streams[id]!.demuxer.discontinuity()
+                case .marksUnreliable:
+                    break
+                }
+            }
+            for case .packet(let p) in events where p.codec == .h264 || p.codec == .h265 {
+                invariant((try? AnnexB.nalUnits(lengthPrefixed: p.payload)) != nil, "video payload is not length-prefixed")
             }
         }
-        for case .packet(let p) in events where p.codec == .h264 || p.codec == .h265 {
-            invariant((try? AnnexB.nalUnits(lengthPrefixed: p.payload)) != nil, "video payload is not length-prefixed")
-        }
     }
-    return 0
 }

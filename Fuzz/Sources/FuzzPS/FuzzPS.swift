@@ -7,36 +7,32 @@ import RelayRTP
 /// RTP payloads, each `[flags][len16][payload]`: flags bit 0 = marker (endOfFrame after the
 /// payload), bit 1 = new RTP timestamp (endOfFrame before), bit 2 = packet loss (discontinuity).
 @main
-enum FuzzerMain {
-    static func main() { runFuzzer(fuzz) }
-}
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    var input = ByteBuffer(bytes: fuzzInput(data, size))
-    let maxFrame = 1 << 20
-    var demuxer = PSDemuxer(options: .init(maxFrameBytes: maxFrame, maxGarbageBytes: 64 << 10))
-    var events: [PSEvent] = []
-    var arrival: Int64 = 0
-    do {
-        while let flags = input.readInteger(as: UInt8.self) {
-            let length = Int(input.readInteger(as: UInt16.self) ?? 0)
-            let payload = input.readSlice(length: min(length, input.readableBytes)) ?? ByteBuffer()
-            events.removeAll(keepingCapacity: true)
-            if flags & 4 != 0 { demuxer.discontinuity() }
-            if flags & 2 != 0 { try demuxer.endOfFrame(into: &events) }
-            arrival += 3600
-            try demuxer.feed(payload, arrival: arrival, into: &events)
-            if flags & 1 != 0 { try demuxer.endOfFrame(into: &events) }
+enum FuzzerMain: FuzzTarget {
+    static func fuzz(_ input: [UInt8]) {
+        var input = ByteBuffer(bytes: input)
+        let maxFrame = 1 << 20
+        var demuxer = PSDemuxer(options: .init(maxFrameBytes: maxFrame, maxGarbageBytes: 64 << 10))
+        var events: [PSEvent] = []
+        var arrival: Int64 = 0
+        do {
+            while let flags = input.readInteger(as: UInt8.self) {
+                let length = Int(input.readInteger(as: UInt16.self) ?? 0)
+                let payload = input.readSlice(length: min(length, input.readableBytes)) ?? ByteBuffer()
+                events.removeAll(keepingCapacity: true)
+                if flags & 4 != 0 { demuxer.discontinuity() }
+                if flags & 2 != 0 { try demuxer.endOfFrame(into: &events) }
+                arrival += 3600
+                try demuxer.feed(payload, arrival: arrival, into: &events)
+                if flags & 1 != 0 { try demuxer.endOfFrame(into: &events) }
+                check(events, maxFrame: maxFrame)
+            }
+            events.removeAll()
+            try demuxer.endOfFrame(into: &events)
             check(events, maxFrame: maxFrame)
+        } catch {
+            // GBSession ends the stream with a log line.
         }
-        events.removeAll()
-        try demuxer.endOfFrame(into: &events)
-        check(events, maxFrame: maxFrame)
-    } catch {
-        // GBSession ends the stream with a log line.
     }
-    return 0
 }
 
 func check(_ events: [PSEvent], maxFrame: Int) {

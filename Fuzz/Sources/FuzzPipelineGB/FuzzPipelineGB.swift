@@ -15,52 +15,44 @@ import RelayCore
 /// from a second address: the camera's is the first one's); bits 1-2 pick the UDP reorder window
 /// (0, 1, 8, 100). The Expander's repeat escape applies to the rest either way.
 @main
-enum FuzzerMain {
-    static func main() { runFuzzer(fuzz) }
+enum FuzzerMain: FuzzTarget {
+    static func fuzz(_ input: [UInt8]) {
+        guard !input.isEmpty else { return }
+        let tcp = input[0] & 1 == 1
+        let config = configs[Int(input[0] >> 1) & 3]
+        let harness = PipelineHarness(config: config, seed: input[0])
+        let service = GB28181Service(context: harness.relay, group: harness.loop)
+        let receiver = GBReceiver(streamID: "gb/fuzz", ssrc: nil, mode: tcp ? .tcpPassive : .udp, isStatic: true,
+                                  usesSharedPort: false, device: nil)
+        let camera = try! SocketAddress(ipAddress: "192.0.2.10", port: 15060)
+        let other = try! SocketAddress(ipAddress: "198.51.100.66", port: 15060)
+        let channel = ManualChannel(loop: harness.loop, local: try? SocketAddress(ipAddress: "127.0.0.1", port: 30000),
+                                  remote: tcp ? camera : nil)
+        if tcp {
+            _ = try? service.addTCPHandlers(channel, owner: receiver, mode: .tcpPassive)
+        } else {
+            try? channel.pipeline.syncOperations.addHandler(GBUDPHandler(service: service, owner: receiver))
+        }
+        channel.activate()
+        var reads = ExpandedReads(input)
+        if tcp {
+            harness.feed(channel, &reads)
+        } else {
+            while channel.isOpen, harness.withinTimeBudget {
+                let header = reads.expander.take(2)
+                guard header.count == 2 else { break }
+                let length = Int(header[0] & 0x7F) << 8 | Int(header[1])
+                let datagram = reads.expander.take(length)
+                let from = header[0] & 0x80 == 0 ? camera : other
+                channel.receive(AddressedEnvelope(remoteAddress: from, data: ByteBuffer(bytes: datagram)))
+                harness.afterRead(bytes: datagram.count + 2)
+                if datagram.count < length { break }
+            }
+        }
+        harness.finish(closing: [channel])
+    }
 }
 
 let configs = [0, 1, 8, 100].map {
     PipelineHarness.config("\"gb28181\": {\"enabled\": true, \"reorder_window\": \($0)}", sections: [GB28181Config.self])
-}
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    let input = fuzzInput(data, size)
-    guard !input.isEmpty else { return 0 }
-    let tcp = input[0] & 1 == 1
-    let config = configs[Int(input[0] >> 1) & 3]
-    let harness = PipelineHarness(config: config, seed: input[0])
-    let service = GB28181Service(context: harness.relay, group: harness.loop)
-    let receiver = GBReceiver(streamID: "gb/fuzz", ssrc: nil, mode: tcp ? .tcpPassive : .udp, isStatic: true,
-                              usesSharedPort: false, device: nil)
-    let camera = try! SocketAddress(ipAddress: "192.0.2.10", port: 15060)
-    let other = try! SocketAddress(ipAddress: "198.51.100.66", port: 15060)
-    let channel = FuzzChannel(loop: harness.loop, local: try? SocketAddress(ipAddress: "127.0.0.1", port: 30000),
-                              remote: tcp ? camera : nil)
-    if tcp {
-        _ = try? service.addTCPHandlers(channel, owner: receiver, mode: .tcpPassive)
-    } else {
-        try? channel.pipeline.syncOperations.addHandler(GBUDPHandler(service: service, owner: receiver))
-    }
-    channel.activate()
-    var reads = ExpandedReads(input)
-    if tcp {
-        while channel.isOpen, harness.withinTimeBudget, let bytes = reads.next() {
-            channel.receive(ByteBuffer(bytes: bytes))
-            harness.afterRead(bytes: bytes.count)
-        }
-    } else {
-        while channel.isOpen, harness.withinTimeBudget {
-            let header = reads.expander.take(2)
-            guard header.count == 2 else { break }
-            let length = Int(header[0] & 0x7F) << 8 | Int(header[1])
-            let datagram = reads.expander.take(length)
-            let from = header[0] & 0x80 == 0 ? camera : other
-            channel.receive(AddressedEnvelope(remoteAddress: from, data: ByteBuffer(bytes: datagram)))
-            harness.afterRead(bytes: datagram.count + 2)
-            if datagram.count < length { break }
-        }
-    }
-    harness.finish(closing: [channel])
-    return 0
 }

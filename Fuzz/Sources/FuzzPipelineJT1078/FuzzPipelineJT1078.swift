@@ -12,33 +12,24 @@ import RelayCore
 /// Input: first byte seeds the read splits and pins the layout as FuzzJT1078 does (mod 4: 1 =
 /// 2016, 2 = 2019, else detected); the rest, with the Expander's repeat escape, is the stream.
 @main
-enum FuzzerMain {
-    static func main() { runFuzzer(fuzz) }
+enum FuzzerMain: FuzzTarget {
+    static func fuzz(_ input: [UInt8]) {
+        guard !input.isEmpty else { return }
+        let pinned: JT1078Version? = switch input[0] % 4 {
+        case 1: .v2016
+        case 2: .v2019
+        default: nil
+        }
+        let harness = PipelineHarness(config: config, seed: input[0])
+        let terminal = harness.publisherChannel(port: 1078, peer: "192.0.2.9")
+        let decoder = JT1078FrameDecoder(version: pinned, maxBodyBytes: config.jt1078.maxBodyBytes)
+        try? terminal.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder, maximumBufferSize: decoder.maximumBufferSize))
+        try? terminal.pipeline.syncOperations.addHandler(JT1078ConnectionHandler(relay: harness.relay, pinned: pinned))
+        terminal.activate()
+        var reads = ExpandedReads(input)
+        harness.feed(terminal, &reads)
+        harness.finish(closing: [terminal])
+    }
 }
 
 let config = PipelineHarness.config()
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    let input = fuzzInput(data, size)
-    guard !input.isEmpty else { return 0 }
-    let pinned: JT1078Version? = switch input[0] % 4 {
-    case 1: .v2016
-    case 2: .v2019
-    default: nil
-    }
-    let harness = PipelineHarness(config: config, seed: input[0])
-    let terminal = FuzzChannel(loop: harness.loop, local: try? SocketAddress(ipAddress: "127.0.0.1", port: 1078),
-                               remote: try? SocketAddress(ipAddress: "192.0.2.9", port: 50000))
-    let decoder = JT1078FrameDecoder(version: pinned, maxBodyBytes: config.jt1078.maxBodyBytes)
-    try? terminal.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder, maximumBufferSize: decoder.maximumBufferSize))
-    try? terminal.pipeline.syncOperations.addHandler(JT1078ConnectionHandler(relay: harness.relay, pinned: pinned))
-    terminal.activate()
-    var reads = ExpandedReads(input)
-    while terminal.isOpen, harness.withinTimeBudget, let bytes = reads.next() {
-        terminal.receive(ByteBuffer(bytes: bytes))
-        harness.afterRead(bytes: bytes.count)
-    }
-    harness.finish(closing: [terminal])
-    return 0
-}

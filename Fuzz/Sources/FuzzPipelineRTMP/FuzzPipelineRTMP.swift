@@ -5,7 +5,7 @@ import RelayCore
 import RelayFLV
 @testable import RelayRTMP
 
-/// RTMP publish pipeline: the real RTMPServerHandler on a FuzzChannel (handshake done by the
+/// RTMP publish pipeline: the real RTMPServerHandler on a ManualChannel (handshake done by the
 /// harness), its Source, and players of every output (RTMP, HTTP-FLV, RTSP) attached as the
 /// stream becomes playable; see PipelineHarness for the checks.
 ///
@@ -16,43 +16,32 @@ import RelayFLV
 /// the Expander's repeat escape (floods). A `play` command is not delivered (its Task would run
 /// past the input's end); the input stops there.
 @main
-enum FuzzerMain {
-    static func main() { runFuzzer(fuzz) }
+enum FuzzerMain: FuzzTarget {
+    static func fuzz(_ input: [UInt8]) {
+        guard !input.isEmpty else { return }
+        let harness = PipelineHarness(config: config, seed: input[0])
+        let publisher = harness.publisherChannel(port: 1935, peer: "192.0.2.7")
+        try? publisher.pipeline.syncOperations.addHandler(RTMPServerHandler(relay: harness.relay))
+        publisher.activate()
+        var mirror = CommandMirror(config: config)
+
+        var setup = ByteBuffer(repeating: 0, count: 1 + 2 * 1536)
+        setup.setInteger(UInt8(3), at: 0)  // C0, a plain C1 (no digest), C2
+        publisher.receive(setup)
+        if input[0] & 1 == 0 {
+            var commands = ByteBuffer()
+            for message in harnessPublish() { RTMPChunkEncoder.write(message, chunkSize: 128, into: &commands) }
+            _ = mirror.allows(commands)
+            publisher.receive(commands)
+            harness.afterRead(bytes: commands.readableBytes)
+        }
+        var reads = ExpandedReads(input)
+        harness.feed(publisher, &reads) { mirror.allows($0) }
+        harness.finish(closing: [publisher])
+    }
 }
 
 let config = PipelineHarness.config()
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    let input = fuzzInput(data, size)
-    guard !input.isEmpty else { return 0 }
-    let harness = PipelineHarness(config: config, seed: input[0])
-    let publisher = FuzzChannel(loop: harness.loop, local: try? SocketAddress(ipAddress: "127.0.0.1", port: 1935),
-                                remote: try? SocketAddress(ipAddress: "192.0.2.7", port: 50000))
-    try? publisher.pipeline.syncOperations.addHandler(RTMPServerHandler(relay: harness.relay))
-    publisher.activate()
-    var mirror = CommandMirror(config: config)
-
-    var setup = ByteBuffer(repeating: 0, count: 1 + 2 * 1536)
-    setup.setInteger(UInt8(3), at: 0)  // C0, a plain C1 (no digest), C2
-    publisher.receive(setup)
-    if input[0] & 1 == 0 {
-        var commands = ByteBuffer()
-        for message in harnessPublish() { RTMPChunkEncoder.write(message, chunkSize: 128, into: &commands) }
-        _ = mirror.allows(commands)
-        publisher.receive(commands)
-        harness.afterRead(bytes: commands.readableBytes)
-    }
-    var reads = ExpandedReads(input)
-    while publisher.isOpen, harness.withinTimeBudget, let bytes = reads.next() {
-        let read = ByteBuffer(bytes: bytes)
-        guard mirror.allows(read) else { break }
-        publisher.receive(read)
-        harness.afterRead(bytes: bytes.count)
-    }
-    harness.finish(closing: [publisher])
-    return 0
-}
 
 /// connect (app "live"), createStream, publish "fuzz", as ffmpeg sends them.
 func harnessPublish() -> [RTMPMessage] {

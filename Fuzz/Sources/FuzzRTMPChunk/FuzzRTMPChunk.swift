@@ -9,34 +9,29 @@ import RelayRTMP
 /// way the handler does: commands (AMF0/AMF3 envelope), data (@setDataFrame onMetaData),
 /// protocol control, aggregate messages, and audio/video through the FLV demuxer of a publisher.
 @main
-enum FuzzerMain {
-    static func main() { runFuzzer(fuzz) }
-}
-
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    let input = fuzzInput(data, size)
-    // Small limits so the fuzzer reaches them; the server's defaults are larger, the code the same.
-    let maxMessage = 64 << 10
-    let maxChunk = 16 << 10
-    var decoder = RTMPChunkDecoder(maxMessageSize: maxMessage, maxChunkSize: maxChunk, maxChunkStreams: 8)
-    var demuxer = FLVDemuxer()
-    var cumulation = ByteBuffer()
-    outer: for var read in Splitter(input) {
-        cumulation.writeBuffer(&read)
-        do {
-            while let message = try decoder.next(from: &cumulation) {
-                invariant(message.payload.readableBytes <= maxMessage, "message of \(message.payload.readableBytes) bytes")
-                invariant(decoder.chunkSize <= maxChunk, "chunk size \(decoder.chunkSize)")
-                try handle(message, demuxer: &demuxer)
+enum FuzzerMain: FuzzTarget {
+    static func fuzz(_ input: [UInt8]) {
+        // Small limits so the fuzzer reaches them; the server's defaults are larger, the code the same.
+        let maxMessage = 64 << 10
+        let maxChunk = 16 << 10
+        var decoder = RTMPChunkDecoder(maxMessageSize: maxMessage, maxChunkSize: maxChunk, maxChunkStreams: 8)
+        var demuxer = FLVDemuxer()
+        var cumulation = ByteBuffer()
+        outer: for var read in Splitter(input) {
+            cumulation.writeBuffer(&read)
+            do {
+                while let message = try decoder.next(from: &cumulation) {
+                    invariant(message.payload.readableBytes <= maxMessage, "message of \(message.payload.readableBytes) bytes")
+                    invariant(decoder.chunkSize <= maxChunk, "chunk size \(decoder.chunkSize)")
+                    try handle(message, demuxer: &demuxer)
+                }
+            } catch {
+                break outer  // the server closes the connection
             }
-        } catch {
-            break outer  // the server closes the connection
+            invariant(cumulation.readableBytes <= maxChunk + 18 + 4096 + 64, "holding \(cumulation.readableBytes) bytes")
+            cumulation = ByteBuffer(cumulation.readableBytesView)
         }
-        invariant(cumulation.readableBytes <= maxChunk + 18 + 4096 + 64, "holding \(cumulation.readableBytes) bytes")
-        cumulation = ByteBuffer(cumulation.readableBytesView)
     }
-    return 0
 }
 
 func handle(_ message: RTMPMessage, demuxer: inout FLVDemuxer) throws {

@@ -5,6 +5,8 @@ import Glibc
 #endif
 import NIOCore
 import NIOEmbedded
+/// ManualLoop and ManualChannel: the pipeline targets run sessions on them.
+@_exported import RelayTestSupport
 
 /// Splits fuzz input into reads the way a socket might deliver them: the first byte seeds a
 /// small PRNG that picks read sizes (1 … 64 bytes, sometimes up to 4 KiB), so the same input
@@ -61,11 +63,28 @@ public func invariant(_ condition: @autoclosure () -> Bool, _ message: @autoclos
     if !condition() { fatalError("invariant violated: \(message())", file: file, line: line) }
 }
 
-/// The fuzzer's entry point: SwiftPM gives every executable its own `main`, so instead of
-/// libFuzzer's `main` we call its driver, which parses the usual libFuzzer options.
-public func runFuzzer(_ testOneInput: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> Never {
-    var argc = CommandLine.argc
-    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
-    let status = LLVMFuzzerRunDriver(&argc, &argv, testOneInput)
-    exit(status)
+/// A libFuzzer target: `@main enum FuzzerMain: FuzzTarget { static func fuzz(_ input: [UInt8]) {…} }`.
+/// SwiftPM gives every executable its own `main`, so instead of libFuzzer's `main` the target's
+/// calls libFuzzer's driver, which parses the usual libFuzzer options.
+public protocol FuzzTarget {
+    /// One input; a broken `invariant` is a finding.
+    static func fuzz(_ input: [UInt8])
+}
+
+extension FuzzTarget {
+    public static func main() {
+        target = fuzz
+        var argc = CommandLine.argc
+        var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = CommandLine.unsafeArgv
+        exit(LLVMFuzzerRunDriver(&argc, &argv, LLVMFuzzerTestOneInput))
+    }
+}
+
+/// Set once, before the driver runs, on the fuzzer's only thread.
+nonisolated(unsafe) private var target: ([UInt8]) -> Void = { _ in }
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+    target(fuzzInput(data, size))
+    return 0
 }

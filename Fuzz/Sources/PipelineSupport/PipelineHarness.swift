@@ -19,7 +19,7 @@ import RelayRTMP
 /// Players: an RTMP and an RTSP (TCP interleaved, every track) player as soon as a source is
 /// playable; a late HTTP-FLV player (a new TransStream primed from the source's GOP cache) and a
 /// second RTMP player (started from the RTMP TransStream's cached segments) some reads later.
-/// They are the real ChannelSink / RTSPPlayerSink on a FuzzChannel whose writes are checked and
+/// They are the real ChannelSink / RTSPPlayerSink on a ManualChannel whose writes are checked and
 /// dropped.
 public final class PipelineHarness {
     public let loop = ManualLoop()
@@ -32,7 +32,7 @@ public final class PipelineHarness {
     private var step = 0
     private var sources: [Source] = []
     private var late: [(source: Source, atStep: Int)] = []
-    private var playerChannels: [FuzzChannel] = []
+    private var playerChannels: [ManualChannel] = []
     private var rng: UInt64
     private let monotonic = ProcessInfo.processInfo.environment["FUZZ_MONOTONIC"] == "1"
     /// FUZZ_VERBOSE=1: one line per input (reads, sources, bytes each player got).
@@ -109,15 +109,15 @@ public final class PipelineHarness {
         }
     }
 
-    private func playerChannel(_ check: any OutputCheck) -> FuzzChannel {
-        let channel = FuzzChannel(loop: loop, remote: try? SocketAddress(ipAddress: "127.0.0.1", port: 40000 + playerChannels.count))
+    private func playerChannel(_ check: any OutputCheck) -> ManualChannel {
+        let channel = ManualChannel(loop: loop, remote: try? SocketAddress(ipAddress: "127.0.0.1", port: 40000 + playerChannels.count))
         channel.onWrite = { check.consume($0) }
         channel.activate()
         playerChannels.append(channel)
         return channel
     }
 
-    private func sink(_ channel: FuzzChannel, _ protocolName: String) -> ChannelSink {
+    private func sink(_ channel: ManualChannel, _ protocolName: String) -> ChannelSink {
         ChannelSink(id: relay.nextID(), channel: channel,
                     info: SessionInfo(sessionID: "player\(playerChannels.count)", protocolName: protocolName,
                                       remoteAddress: "127.0.0.1:\(40000 + playerChannels.count)"),
@@ -159,7 +159,7 @@ public final class PipelineHarness {
     /// Ends the input: the publisher connections close (as a dropped TCP connection or a closed
     /// UDP port), timers run out, players go; afterwards no source may be left and nothing of this
     /// input may stay referenced (LSan checks the rest).
-    public func finish(closing publishers: [FuzzChannel]) {
+    public func finish(closing publishers: [ManualChannel]) {
         checkMemory()
         for channel in publishers where channel.isOpen { channel.close(promise: nil) }
         loop.drain()

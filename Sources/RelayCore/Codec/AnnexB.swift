@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 
 /// Annex-B byte streams (start-code delimited NAL units) and the length-prefixed form the
@@ -13,15 +18,9 @@ public enum AnnexB {
             let n = bytes.count
             var starts: [(code: Int, payload: Int)] = []
             var i = 0
-            while i + 2 < n {
-                if bytes[i + 2] > 1 {
-                    i += 3  // no start code can span i...i+2
-                } else if bytes[i] == 0 && bytes[i + 1] == 0 && bytes[i + 2] == 1 {
-                    starts.append((i, i + 3))
-                    i += 3
-                } else {
-                    i += 1
-                }
+            while let at = findStartCode(in: bytes, from: i) {
+                starts.append((at, at + 3))
+                i = at + 3
             }
             guard !starts.isEmpty else { return [(0, n)] }
             var out: [(Int, Int)] = []
@@ -43,6 +42,41 @@ public enum AnnexB {
             }
         }
         return nals
+    }
+
+    /// Offset of the first `00 00 01` at or after `start`, or nil: the one start-code scanner
+    /// (Annex-B NAL units, MPEG-PS start codes, the assemblers of RTP, the camera and JT/T 1078
+    /// all call it). memchr finds each 0x01 (vectorized), then the two zeros before it are checked.
+    public static func findStartCode(in bytes: UnsafeRawBufferPointer, from start: Int = 0) -> Int? {
+        let n = bytes.count
+        let from = max(start, 0)
+        guard let base = bytes.baseAddress, from < n else { return nil }
+        var one = from + 2  // where the 0x01 of a start code at `from` would be
+        while one < n {
+            guard let hit = memchr(base + one, 1, n - one) else { return nil }
+            let at = base.distance(to: UnsafeRawPointer(hit))
+            if bytes[at - 1] == 0 && bytes[at - 2] == 0 { return at - 2 }  // at ≥ start + 2 ≥ 2
+            one = at + 1
+        }
+        return nil
+    }
+
+    /// `findStartCode` over a buffer's readable bytes (offsets from the reader index).
+    public static func findStartCode(in buffer: ByteBuffer, from start: Int = 0) -> Int? {
+        buffer.withUnsafeReadableBytes { findStartCode(in: $0, from: start) }
+    }
+
+    /// The length of the start code the buffer begins with: 3 (`00 00 01`), 4 (`00 00 00 01`)
+    /// or 0 (none).
+    public static func leadingStartCodeLength(_ buffer: ByteBuffer) -> Int {
+        buffer.withUnsafeReadableBytes { bytes in
+            let head = UnsafeRawBufferPointer(rebasing: bytes.prefix(4))
+            switch findStartCode(in: head) {
+            case 0: return 3
+            case 1 where head[0] == 0: return 4
+            default: return 0
+            }
+        }
     }
 
     /// Appends each NAL unit prefixed by its 4-byte big-endian length.

@@ -20,10 +20,15 @@ public struct BitReader: Sendable {
 
     /// Removes emulation-prevention bytes (0x00 0x00 0x03 → 0x00 0x00).
     public static func rbsp(_ nal: ByteBuffer) -> [UInt8] {
+        rbsp(nal.readableBytesView)
+    }
+
+    /// Removes emulation-prevention bytes (0x00 0x00 0x03 → 0x00 0x00).
+    public static func rbsp(_ payload: some Collection<UInt8>) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(nal.readableBytes)
+        out.reserveCapacity(payload.count)
         var zeros = 0
-        for byte in nal.readableBytesView {
+        for byte in payload {
             if zeros >= 2 && byte == 0x03 {
                 zeros = 0
                 continue

@@ -34,31 +34,37 @@ public enum RecordPath {
 
     /// `20250102-030405-678.flv` (UTC), with `-N` when more than one file starts in the same millisecond.
     public static func fileName(start: Date, sequence: Int = 0) -> String {
-        let ms = Int64((start.timeIntervalSince1970 * 1000).rounded(.down))
-        var t = time_t(ms / 1000)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        func pad(_ v: Int32, _ n: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, n - s.count)) + s
-        }
-        let date = pad(parts.tm_year + 1900, 4) + pad(parts.tm_mon + 1, 2) + pad(parts.tm_mday, 2)
-        let time = pad(parts.tm_hour, 2) + pad(parts.tm_min, 2) + pad(parts.tm_sec, 2) + "-" + pad(Int32(ms % 1000), 3)
-        return "\(date)-\(time)\(sequence > 0 ? "-\(sequence)" : "").flv"
+        let t = UTCFields(start)
+        return "\(t.year)\(t.month)\(t.day)-\(t.hour)\(t.minute)\(t.second)-\(t.millisecond)\(sequence > 0 ? "-\(sequence)" : "").flv"
     }
 
     /// ISO 8601 UTC with milliseconds, for hook bodies.
     public static func iso8601(_ date: Date) -> String {
-        let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
-        var t = time_t(ms / 1000)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        func pad(_ v: Int, _ n: Int) -> String {
-            let s = String(v)
-            return String(repeating: "0", count: max(0, n - s.count)) + s
+        let t = UTCFields(date)
+        return "\(t.year)-\(t.month)-\(t.day)T\(t.hour):\(t.minute):\(t.second).\(t.millisecond)Z"
+    }
+
+    /// A date's UTC calendar fields, zero-padded (year 4 digits, milliseconds 3, the others 2).
+    private struct UTCFields {
+        var year, month, day, hour, minute, second, millisecond: String
+
+        init(_ date: Date) {
+            let ms = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+            var t = time_t(ms / 1000)
+            var parts = tm()
+            gmtime_r(&t, &parts)
+            func pad(_ v: Int, _ n: Int) -> String {
+                let s = String(v)
+                return String(repeating: "0", count: max(0, n - s.count)) + s
+            }
+            year = pad(Int(parts.tm_year) + 1900, 4)
+            month = pad(Int(parts.tm_mon) + 1, 2)
+            day = pad(Int(parts.tm_mday), 2)
+            hour = pad(Int(parts.tm_hour), 2)
+            minute = pad(Int(parts.tm_min), 2)
+            second = pad(Int(parts.tm_sec), 2)
+            millisecond = pad(Int(ms % 1000), 3)
         }
-        return "\(pad(Int(parts.tm_year) + 1900, 4))-\(pad(Int(parts.tm_mon) + 1, 2))-\(pad(Int(parts.tm_mday), 2))T"
-            + "\(pad(Int(parts.tm_hour), 2)):\(pad(Int(parts.tm_min), 2)):\(pad(Int(parts.tm_sec), 2)).\(pad(Int(ms % 1000), 3))Z"
     }
 
     /// Lexical normalization: collapses `//` and `.`, resolves `..` (never above `/`).

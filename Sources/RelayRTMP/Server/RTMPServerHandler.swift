@@ -23,7 +23,7 @@ final class RTMPServerHandler: ChannelInboundHandler {
     private var handshake = RTMPHandshakeServer()
     private var handshakeDone = false
     private var decoder: RTMPChunkDecoder
-    private var cumulation: ByteBuffer?
+    private var cumulation = ReadCumulation()
     private var timeout: Scheduled<Void>?
     private var closing = false
 
@@ -88,16 +88,9 @@ final class RTMPServerHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
-        var incoming = unwrapInboundIn(data)
+        let incoming = unwrapInboundIn(data)
         bytesIn &+= UInt64(incoming.readableBytes)
-        var buffer: ByteBuffer
-        if var pending = cumulation {
-            cumulation = nil
-            pending.writeBuffer(&incoming)
-            buffer = pending
-        } else {
-            buffer = incoming
-        }
+        var buffer = cumulation.append(incoming)
         let start = buffer.readerIndex
         do {
             try process(&buffer, context: context)
@@ -106,13 +99,7 @@ final class RTMPServerHandler: ChannelInboundHandler {
             fail(context, "\(error)")
             return
         }
-        if buffer.readableBytes > 0 {
-            // Keep only the unread tail, in its own storage: slices handed out as packet payloads
-            // keep the old storage alive, and appending to it would copy all of it. If nothing
-            // was consumed nothing was handed out either: keep the buffer, so a big chunk
-            // arriving in many reads is appended to, not copied again on every read.
-            cumulation = buffer.readerIndex == start ? buffer : ByteBuffer(buffer.readableBytesView)
-        }
+        cumulation.keep(buffer, readFrom: start)
         if bytesIn &- lastAck >= peerWindow {
             lastAck = bytesIn
             send(.acknowledgement(sequenceNumber: UInt32(truncatingIfNeeded: bytesIn)), context: context)

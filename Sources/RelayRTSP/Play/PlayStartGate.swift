@@ -1,5 +1,6 @@
 import NIOCore
 import RelayCore
+import RelayRTP
 
 /// The first RTP packet a player gets on one track: what the PLAY response's RTP-Info reports.
 public struct RTPStart: Sendable, Equatable {

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import RelayCore
+import RelayRTP
 
 /// Where a player's RTP goes once PLAY is answered: its TCP connection (a `ChannelSink`, with
 /// the slow-player policy) or UDP datagrams.

@@ -1,4 +1,5 @@
 import NIOCore
+import RelayRTP
 
 /// RTSP interleaved framing (RFC 2326 §10.12): `$`, channel, 16-bit length, packet. The RTP
 /// muxer writes every RTP/RTCP packet this way, so one segment serves TCP players as is and UDP
@@ -10,11 +11,7 @@ public enum Interleaved {
     public static func write(channel: UInt8, into buffer: inout ByteBuffer, body: (inout ByteBuffer) -> Void) {
         buffer.writeInteger(magic)
         buffer.writeInteger(channel)
-        let lengthAt = buffer.writerIndex
-        buffer.writeInteger(UInt16(0))
-        let start = buffer.writerIndex
-        body(&buffer)
-        buffer.setInteger(UInt16(truncatingIfNeeded: buffer.writerIndex - start), at: lengthAt)
+        RFC4571Framing().frame(into: &buffer, packet: body)  // the same 16-bit length framing
     }
 
     /// Reads one framed packet as a slice (no copy); nil (and nothing read) at the end or at
@@ -39,5 +36,25 @@ public struct InterleavedFrames: Sequence, IteratorProtocol {
 
     public mutating func next() -> (channel: UInt8, packet: ByteBuffer)? {
         Interleaved.readFrame(from: &buffer)
+    }
+}
+
+/// RTP packets framed on an interleaved channel: what the RTP muxer writes for every player.
+public struct InterleavedFraming: RTPFraming {
+    public let channel: UInt8
+
+    public init(channel: UInt8) { self.channel = channel }
+
+    public func frame(into buffer: inout ByteBuffer, packet: (inout ByteBuffer) -> Void) {
+        Interleaved.write(channel: channel, into: &buffer, body: packet)
+    }
+}
+
+extension RTPPacketWriter {
+    /// A writer whose packets are framed on interleaved `channel`.
+    public init(channel: UInt8, payloadType: UInt8, ssrc: UInt32, sequence: UInt16,
+                maxPayload: Int = RTPPacketWriter.defaultMaxPayload) {
+        self.init(framing: InterleavedFraming(channel: channel), payloadType: payloadType, ssrc: ssrc,
+                  sequence: sequence, maxPayload: maxPayload)
     }
 }

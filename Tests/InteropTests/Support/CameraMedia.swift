@@ -12,100 +12,31 @@ import RelayServer
 /// streams and raw audio, as a camera board's encoder would hand them out.
 actor CameraMedia {
     static let shared = CameraMedia()
-    private var made: [String: String] = [:]
-    private let dir: String = {
-        let d = NSTemporaryDirectory() + "liverelay-camera-media-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }()
+    private let cache = MediaCache("camera-media")
 
     /// 720p25 H.264 Main, GOP 25 (a key frame a second), no B-frames, SPS/PPS before every IDR,
     /// AUDs, 4 s, Annex-B.
     func h264() async throws -> String {
-        try await make("cam_720p.h264", [
-            "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-t", "4",
-            "-c:v", "libx264", "-profile:v", "main", "-preset", "ultrafast", "-tune", "zerolatency",
-            "-bf", "0", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-b:v", "2M", "-pix_fmt", "yuv420p",
-            "-x264-params", "repeat-headers=1:aud=1", "-f", "h264",
-        ])
+        try await cache.h264AnnexB("cam_720p.h264", size: "1280x720", seconds: 4, bitrate: "2M", x264Params: "repeat-headers=1:aud=1")
     }
 
     /// 720p25 H.265 Main, GOP 25, no B-frames, VPS/SPS/PPS before every IRAP, 2 s, Annex-B.
     func h265() async throws -> String {
-        try await make("cam_720p.h265", [
-            "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25", "-t", "2",
-            "-c:v", "libx265", "-preset", "ultrafast", "-tune", "zerolatency", "-b:v", "2M", "-pix_fmt", "yuv420p",
-            "-x265-params", "keyint=25:min-keyint=25:scenecut=0:bframes=0:repeat-headers=1:log-level=error",
-            "-f", "hevc",
-        ])
+        try await cache.h265AnnexB("cam_720p.h265", size: "1280x720", seconds: 2, bitrate: "2M")
     }
 
     /// Raw G.711 A-law, 8 kHz mono, 4 s (no header).
     func alaw() async throws -> String {
-        try await make("cam_8k.alaw", [
-            "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=8000", "-t", "4",
-            "-ac", "1", "-ar", "8000", "-c:a", "pcm_alaw", "-f", "alaw",
-        ])
+        try await cache.alaw("cam_8k.alaw", seconds: 4)
     }
 
     /// AAC-LC 44.1 kHz stereo in ADTS, 4 s.
     func aac() async throws -> String {
-        try await make("cam_44k.aac", [
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100", "-t", "4",
-            "-ac", "2", "-ar", "44100", "-c:a", "aac", "-b:a", "128k", "-f", "adts",
-        ])
+        try await cache.adtsAAC("cam_44k.aac", seconds: 4, bitrate: "128k")
     }
 
-    private func make(_ name: String, _ args: [String]) async throws -> String {
-        if let path = made[name] { return path }
-        let path = "\(dir)/\(name)"
-        let r = try await ChildProcess.run("ffmpeg", ["-y", "-hide_banner", "-loglevel", "error"] + args + [path], timeout: 180)
-        guard r.status == 0 else { throw TestMedia.MediaError(message: "ffmpeg failed making \(name): \(r.err)") }
-        made[name] = path
-        return path
-    }
-
-    var tempDir: String { dir }
+    var tempDir: String { cache.dir }
 }
-
-/// The `relay-camera` executable under test: built by `swift build` / `swift test` next to the
-/// test bundle (executables cannot be test dependencies, so it is found, not linked).
-enum CameraBinary {
-    struct Missing: Error, CustomStringConvertible {
-        let searched: [String]
-        var description: String {
-            "relay-camera executable not found (run `swift build` first, or set RELAY_CAMERA_BIN); looked in: "
-                + searched.joined(separator: ", ")
-        }
-    }
-
-    private static let announced = NIOLockedValueBox(false)
-
-    static func path() throws -> String {
-        var candidates: [String] = []
-        if let env = ProcessInfo.processInfo.environment["RELAY_CAMERA_BIN"] { candidates.append(env) }
-        // The test runner (…/debug/LiveRelayPackageTests.xctest) sits in the products directory.
-        let runner = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        candidates.append(runner.deletingLastPathComponent().appendingPathComponent("relay-camera").path)
-        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("relay-camera").path)
-        candidates.append(Bundle.main.bundleURL.appendingPathComponent("relay-camera").path)
-        let cwd = FileManager.default.currentDirectoryPath
-        candidates.append("\(cwd)/.build/debug/relay-camera")
-        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
-            if !announced.withLockedValue({ let was = $0; $0 = true; return was }) {
-                print("relay-camera under test: \(candidate)")
-            }
-            return candidate
-        }
-        throw Missing(searched: candidates)
-    }
-
-    /// Starts `relay-camera` with `arguments`.
-    static func start(_ arguments: [String]) throws -> ChildProcess {
-        try ChildProcess(try path(), arguments)
-    }
-}
-
 /// A relay on chosen ports, for the kill-and-restart test (a new server on the same port).
 final class FixedPortServer: Sendable {
     let server: RelayServer
@@ -120,12 +51,7 @@ final class FixedPortServer: Sendable {
          "rtsp": {"enabled": false}, "admin": {"enabled": false}, "jt1078": {"enabled": false},
          "gb28181": {"enabled": false}}
         """
-        let config = try RelayConfig.parse(Data(json.utf8))
-        let capture = LogCapture()
-        var logger = Logger(label: "relay-test") { _ in CapturingLogHandler(capture: capture) }
-        logger.logLevel = .info
-        let server = RelayServer(config: config, logger: logger)
-        try await server.start()
+        let (server, _) = try await TestServer.startRelay(json, logLevel: .info)
         return FixedPortServer(server: server)
     }
 

@@ -3,16 +3,11 @@ import Foundation
 /// Test clips made with ffmpeg once per test run (a user's clone has no shared media).
 actor TestMedia {
     static let shared = TestMedia()
-    private var made: [String: String] = [:]
-    private let dir: String = {
-        let d = NSTemporaryDirectory() + "liverelay-media-\(getpid())"
-        try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
-        return d
-    }()
+    private let cache = MediaCache("media")
 
     /// 720p25 H.264 (GOP 50, no B-frames) + AAC 44.1 kHz stereo, 12 s, FLV.
     func h264AACFLV() async throws -> String {
-        try await make("h264_aac_720p.flv", [
+        try await cache.make("h264_aac_720p.flv", [
             "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25",
             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
             "-t", "12", "-map", "0:v", "-map", "1:a",
@@ -24,7 +19,7 @@ actor TestMedia {
 
     /// 720p25 H.264 + G.711 A-law 8 kHz mono, FLV (sound format 7).
     func h264G711FLV() async throws -> String {
-        try await make("h264_alaw_720p.flv", [
+        try await cache.make("h264_alaw_720p.flv", [
             "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=25",
             "-f", "lavfi", "-i", "sine=frequency=1000:sample_rate=8000",
             "-t", "8", "-map", "0:v", "-map", "1:a",
@@ -32,15 +27,6 @@ actor TestMedia {
             "-b:v", "1M", "-pix_fmt", "yuv420p",
             "-c:a", "pcm_alaw", "-ar", "8000", "-ac", "1", "-f", "flv",
         ])
-    }
-
-    private func make(_ name: String, _ args: [String]) async throws -> String {
-        if let path = made[name] { return path }
-        let path = "\(dir)/\(name)"
-        let r = try await ChildProcess.run("ffmpeg", ["-y", "-hide_banner", "-loglevel", "error"] + args + [path], timeout: 180)
-        guard r.status == 0 else { throw MediaError(message: "ffmpeg failed making \(name): \(r.err)") }
-        made[name] = path
-        return path
     }
 
     struct MediaError: Error, CustomStringConvertible { let message: String; var description: String { message } }

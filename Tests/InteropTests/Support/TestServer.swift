@@ -6,6 +6,7 @@ import NIOPosix
 import RelayCore
 import RelayGB28181
 import RelayServer
+import Testing
 
 /// Log lines captured from a test server, so bad-input tests can check that a clear line was logged.
 final class LogCapture: Sendable {
@@ -57,13 +58,19 @@ final class TestServer: Sendable {
          "jt1078": {"host": "127.0.0.1", "port": 0\(jt1078)},
          "gb28181": {"host": "127.0.0.1", "shared_udp_port": 0, "shared_tcp_port": 0\(gb28181)}\(extra.isEmpty ? "" : ", " + extra)}
         """
+        let (server, capture) = try await startRelay(json, logLevel: .debug)
+        return TestServer(server: server, logs: capture)
+    }
+
+    /// A started relay with config `json`, logging into a capture at `logLevel`.
+    static func startRelay(_ json: String, logLevel: Logger.Level) async throws -> (RelayServer, LogCapture) {
         let config = try RelayConfig.parse(Data(json.utf8))
         let capture = LogCapture()
         var logger = Logger(label: "relay-test") { _ in CapturingLogHandler(capture: capture) }
-        logger.logLevel = .debug
+        logger.logLevel = logLevel
         let server = RelayServer(config: config, logger: logger)
         try await server.start()
-        return TestServer(server: server, logs: capture)
+        return (server, capture)
     }
 
     private init(server: RelayServer, logs: LogCapture) {
@@ -96,6 +103,16 @@ final class TestServer: Sendable {
         if loop { args += ["-stream_loop", "-1"] }
         args += ["-i", file, "-c", "copy", "-f", "flv", rtmpURL(stream)]
         return try ChildProcess("ffmpeg", args)
+    }
+
+    /// Starts ffmpeg publishing `file` to `stream` (see `publish`) and expects the stream (without
+    /// its query) to become playable, reported at the caller; terminate the process when done.
+    func publishPlayable(_ file: String, stream: String,
+                         sourceLocation: SourceLocation = #_sourceLocation) async throws -> ChildProcess {
+        let publisher = try publish(file, stream: stream)
+        let name = String(stream.prefix { $0 != "?" })
+        #expect(await waitPlayable(name), "\(name) did not become playable", sourceLocation: sourceLocation)
+        return publisher
     }
 
     /// Waits until the stream is playable (its publisher connected and sent its tracks).

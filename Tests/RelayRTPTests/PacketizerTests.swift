@@ -1,5 +1,6 @@
 import NIOCore
-@testable import RelayRTSP
+import RelayCore
+@testable import RelayRTP
 import Testing
 
 @Suite struct PacketizerTests {
@@ -17,7 +18,7 @@ import Testing
         }
     }
 
-    @Test func largeH264IDRIsSplitIntoFUAAndReassembles() {
+    @Test func largeH264IDRIsSplitIntoFUAAndReassembles() throws {
         let sps = [UInt8]([0x67, 0x42, 0xC0, 0x1F, 0xDA])
         let pps = [UInt8]([0x68, 0xCE, 0x0F, 0xC8])
         let idr = [UInt8(0x65)] + pattern(50_000)
@@ -36,10 +37,9 @@ import Testing
         #expect(w.packetCount == UInt32(packets.count))
         #expect(w.octetCount == UInt32(packets.reduce(0) { $0 + $1.payload.count }))
 
-        var d = NALDepacketizer(codec: .h264)
-        for p in packets { d.feed(p) }
-        #expect(d.errors.isEmpty)
-        #expect(d.accessUnits == [[sps, pps, idr]])
+        let d = try depacketizeNALs(packets, codec: .h264)
+        #expect(d.stats.droppedAccessUnits == 0 && d.stats.malformedPackets == 0)
+        #expect(d.units == [[sps, pps, idr]])
     }
 
     /// An access unit of millions of tiny NAL units would become as many RTP packets: at most
@@ -65,7 +65,7 @@ import Testing
         checkSequence(packets, from: 65530, timestamp: 1)
     }
 
-    @Test func largeH265IRAPIsSplitIntoFUsAndReassembles() {
+    @Test func largeH265IRAPIsSplitIntoFUsAndReassembles() throws {
         let vps: [UInt8] = [0x40, 0x01, 0x0C], sps: [UInt8] = [0x42, 0x01, 0x01], pps: [UInt8] = [0x44, 0x01, 0xC0]
         let idr = [UInt8(0x26), 0x01] + pattern(30_000, seed: 7)  // IDR_W_RADL, TID 1
         let trail = [UInt8(0x02), 0x01] + pattern(900)
@@ -79,10 +79,9 @@ import Testing
         #expect(fus.count == (idr.count - 2 + 996) / 997)
         #expect(fus.first!.payload[0] == 49 << 1 && fus.first!.payload[1] == 0x01 && fus.first!.payload[2] == 0x80 | 19)
         checkSequence(packets, from: 65530, timestamp: 77)
-        var d = NALDepacketizer(codec: .h265)
-        for p in packets { d.feed(p) }
-        #expect(d.errors.isEmpty)
-        #expect(d.accessUnits == [[vps, sps, pps, idr, trail]], "the AUD is dropped")
+        let d = try depacketizeNALs(packets, codec: .h265)
+        #expect(d.stats.droppedAccessUnits == 0 && d.stats.malformedPackets == 0)
+        #expect(d.units == [[vps, sps, pps, idr, trail]], "the AUD is dropped")
     }
 
     @Test func aTruncatedUnitSendsWhatIsValidAndStillEndsWithTheMarker() {

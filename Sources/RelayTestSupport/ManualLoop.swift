@@ -5,6 +5,8 @@ import Dispatch
 import NIOConcurrencyHelpers
 import NIOCore
 
+/// For tests and fuzz targets of protocol sessions.
+///
 /// A single-threaded event loop driven by hand, with virtual time, that can also be a Swift
 /// actor executor (`NIOSerialEventLoopExecutor`): `Source` is an actor whose executor is its
 /// publisher's event loop and sessions reach it with `assumeIsolated`, which EmbeddedEventLoop
@@ -26,7 +28,8 @@ public final class ManualLoop: EventLoop, NIOSerialEventLoopExecutor, @unchecked
     private var jobs: [Job] = []
     private var seq: UInt64 = 0
     private var current: NIODeadline
-    private let thread = pthread_self()
+    /// The thread that may run this loop's work: the one that made it, until `claim`.
+    private var thread = pthread_self()
 
     public init() {
         current = .uptimeNanoseconds(1_000_000_000)
@@ -34,7 +37,14 @@ public final class ManualLoop: EventLoop, NIOSerialEventLoopExecutor, @unchecked
 
     public var now: NIODeadline { lock.withLock { current } }
 
-    public var inEventLoop: Bool { pthread_equal(pthread_self(), thread) != 0 }
+    public var inEventLoop: Bool { lock.withLock { pthread_equal(pthread_self(), thread) != 0 } }
+
+    /// Makes the calling thread the loop's thread. For async tests, which may resume on another
+    /// thread after a suspension: they claim the loop before touching it again. Only one thread
+    /// drives the loop at a time (the test's); other threads only enqueue work.
+    public func claim() {
+        lock.withLock { thread = pthread_self() }
+    }
 
     public var pendingTasks: Int { lock.withLock { jobs.count } }
 

@@ -1,7 +1,8 @@
 import Foundation
 import NIOCore
 
-/// The RTCP packets the server sends (RFC 3550 §6).
+/// RTCP (RFC 3550 §6): the sender and receiver reports the server sends, and reading the
+/// reports peers send (`RTCPReport`, in RTCPReport.swift).
 public enum RTCP {
     public static let senderReport: UInt8 = 200
     public static let receiverReport: UInt8 = 201
@@ -23,6 +24,18 @@ public enum RTCP {
         buffer.writeInteger(rtpTime)
         buffer.writeInteger(packets)
         buffer.writeInteger(octets)
+        writeCNAME(ssrc: ssrc, into: &buffer)
+    }
+
+    /// A receiver report with one report block per source heard (at most 31, §6.4.2), followed
+    /// by an SDES CNAME, as one compound packet.
+    public static func writeReceiverReport(ssrc: UInt32, blocks: [RTCPReportBlock], into buffer: inout ByteBuffer) {
+        let blocks = blocks.prefix(31)
+        buffer.writeInteger(UInt8(0x80 | UInt8(blocks.count)))
+        buffer.writeInteger(receiverReport)
+        buffer.writeInteger(UInt16(1 + 6 * blocks.count))
+        buffer.writeInteger(ssrc)
+        for block in blocks { block.write(into: &buffer) }
         writeCNAME(ssrc: ssrc, into: &buffer)
     }
 
@@ -61,7 +74,8 @@ public enum RTCP {
         return seconds << 32 | fraction
     }
 
-    static func nowMicros() -> Int64 {
+    /// Wall clock, µs since 1970 (the NTP side of sender reports).
+    public static func nowMicros() -> Int64 {
         Int64(Date().timeIntervalSince1970 * 1_000_000)
     }
 }

@@ -1,9 +1,9 @@
 import NIOCore
 
 /// A Channel on a ManualLoop with no socket: inbound data is fired into its pipeline by the
-/// harness, and every flushed outbound ByteBuffer goes to `onWrite` (a player's checker) or is
+/// harness, and every flushed outbound ByteBuffer goes to `onWrite` (a test's or fuzzer's checker) or is
 /// dropped. Stands in for EmbeddedChannel, whose loop cannot be an actor executor.
-public final class FuzzChannel: Channel, ChannelCore, @unchecked Sendable {
+public final class ManualChannel: Channel, ChannelCore, @unchecked Sendable {
     public let loop: ManualLoop
     public var eventLoop: any EventLoop { loop }
     public let allocator = ByteBufferAllocator()
@@ -132,5 +132,30 @@ public final class FuzzChannel: Channel, ChannelCore, @unchecked Sendable {
 
     public func errorCaught0(error: any Error) {
         if self.error == nil { self.error = error }
+    }
+}
+
+extension ManualChannel {
+    /// Collects every flushed write into `into` (a test reads it as the peer would).
+    public func capture(into sink: WrittenBytes) {
+        onWrite = { sink.append($0) }
+    }
+}
+
+/// What a ManualChannel wrote, in order: the peer's side of a session test.
+public final class WrittenBytes: @unchecked Sendable {
+    public private(set) var buffer = ByteBuffer()
+
+    public init() {}
+
+    public func append(_ bytes: ByteBuffer) {
+        var bytes = bytes
+        buffer.writeBuffer(&bytes)
+    }
+
+    /// Everything written since the last `take`.
+    public func take() -> ByteBuffer {
+        defer { buffer.clear() }
+        return buffer
     }
 }

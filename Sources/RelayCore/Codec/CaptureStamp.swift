@@ -4,7 +4,6 @@ import Glibc
 import Darwin
 #endif
 import NIOCore
-import RelayCore
 
 /// The `--stamp` capture-time SEI: a user_data_unregistered message (payload type 5) whose
 /// payload is `uuid` followed by the wall-clock capture time in microseconds since the Unix
@@ -105,17 +104,6 @@ public enum CaptureStamp {
 
     /// NAL payload → RBSP: drops each 0x03 that follows two zero bytes.
     public static func removeEmulationPrevention(_ payload: [UInt8]) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(payload.count)
-        var zeros = 0
-        for b in payload {
-            if zeros >= 2 && b == 3 {
-                zeros = 0
-                continue
-            }
-            out.append(b)
-            zeros = b == 0 ? zeros + 1 : 0
-        }
-        return out
+        BitReader.rbsp(payload)
     }
 }

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import NIOConcurrencyHelpers
+import NIOPosix
+
+/// What `play` and `soak` play, and how: stream URL, stream count, server PID, threads.
+struct PlayerTargetOptions: ParsableArguments {
+    @Option(help: "Stream URL: http://host:port/app/stream.flv, rtmp://host:port/app/stream or rtsp://host:port/app/stream (RTP over TCP). {i} is replaced by a stream number < --streams.")
+    var url: String
+
+    @Option(help: "Streams to play ({i} in --url): play spreads its players over them, soak picks one at random.")
+    var streams: Int = 1
+
+    @Option(help: "PID of the server: sample its CPU seconds, RSS and open fds from /proc.")
+    var pid: Int32?
+
+    @Option(help: "Event loop threads for the players.")
+    var threads: Int = 1
+
+    /// `url` with {i} replaced by stream `i` (modulo `streams`).
+    func url(stream i: Int) -> String {
+        url.replacingOccurrences(of: "{i}", with: String(i % max(streams, 1)))
+    }
+}
+
+/// The media a device sender (`gb-send`, `jt-send`) reads once and sends in real time.
+struct SenderMediaOptions: ParsableArguments {
+    @Option(help: "Annex-B H.264 or H.265 elementary stream file.")
+    var video: String
+
+    @Option(help: "Video codec: h264 or h265 (default: from the file extension, else from the stream).")
+    var codec: String?
+
+    @Option(help: "Audio file: raw G.711 (8 kHz mono) or AAC with ADTS headers.")
+    var audio: String?
+
+    @Option(help: "Audio codec: g711a, g711u or aac (default: from the extension: .alaw .pcma .g711a / .ulaw .pcmu .g711u / .aac).")
+    var audioCodec: String?
+
+    @Option(help: "Video frame rate of the file.")
+    var fps: Double = 25
+
+    @Option(help: "G.711: milliseconds of audio per packet.")
+    var audioFrameMs: Int = 40
+
+    @Flag(help: "Start over at the end of the file (timestamps keep increasing).")
+    var loop = false
+
+    @Option(help: "Stop after this many seconds of media.")
+    var duration: Double?
+
+    func validate() throws {
+        guard fps > 0, fps <= 240 else { throw ValidationError("--fps must be in (0, 240]") }
+        guard (10...1000).contains(audioFrameMs) else { throw ValidationError("--audio-frame-ms must be 10...1000") }
+    }
+}
+
+/// Set by SIGINT or SIGTERM while `watchSignals` holds: a sender stops and prints its stats line.
+final class StopFlag: Sendable {
+    private let value = NIOLockedValueBox(false)
+    func set() { value.withLockedValue { $0 = true } }
+    var isSet: Bool { value.withLockedValue { $0 } }
+
+    /// Ignores SIGINT and SIGTERM as signals and sets the flag instead; cancel the sources to stop.
+    func watchSignals() -> [any DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig)
+            source.setEventHandler { self.set() }
+            source.resume()
+            return source
+        }
+    }
+}
+
+/// Runs `body` on a fresh event loop group of `threads` threads, shut down afterwards whether
+/// `body` threw or not.
+func withEventLoopGroup<T>(threads: Int, _ body: (MultiThreadedEventLoopGroup) async throws -> T) async throws -> T {
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+    do {
+        let result = try await body(group)
+        try? await group.shutdownGracefully()
+        return result
+    } catch {
+        try? await group.shutdownGracefully()
+        throw error
+    }
+}
