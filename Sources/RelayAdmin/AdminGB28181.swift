@@ -176,7 +176,7 @@ extension AdminAPI {
         switch error {
         case .invalidStreamID, .ssrcRequired, .deviceAddressRequired, .invalidDeviceAddress, .invalidSSRC, .notForActive:
             return .badRequest
-        case .disabled, .notStarted, .duplicateStream, .duplicateSSRC, .noSharedPort, .noFreePort, .bindFailed:
+        case .disabled, .notStarted, .duplicateStream, .streamPublished, .duplicateSSRC, .noSharedPort, .noFreePort, .bindFailed:
             return .conflict
         }
     }

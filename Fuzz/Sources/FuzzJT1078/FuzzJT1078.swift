@@ -44,7 +44,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         } else {
             streams[id]!.video.push(packet, into: &frames)
         }
-        var events: [JT1078StreamDemuxer.Event] = []
+        var events: [MediaEvent] = []
         for event in frames {
             switch event {
             case .frame(let frame):

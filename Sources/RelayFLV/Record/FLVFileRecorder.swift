@@ -18,7 +18,7 @@ import RelayCore
 /// written into onMetaData when the file closes. Disk I/O runs on an `NIOThreadPool`, batched per
 /// recording; the event loop only queues buffers. `on_record` fires when a file is closed.
 public final class FLVFileRecorder: StreamRecorder {
-    public static let kind = "flv-file"
+    public static let kind = OutputKind.flvFile
 
     let config: RelayConfig.Record
     let root: String
