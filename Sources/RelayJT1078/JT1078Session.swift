@@ -24,7 +24,7 @@ final class JT1078Publish {
     var audio: JT1078Reassembler
     var demuxer = JT1078StreamDemuxer()
     var logger: Logger
-    /// Events held while on_publish is being asked (bounded by `maxQueuedBytes`).
+    /// Events held while admission is under way (bounded by `maxQueuedBytes`).
     var queue: [MediaEvent] = []
     var queuedBytes = 0
     var discontinuityLog = RateLimitedLog()
@@ -76,7 +76,7 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
     private var tooManyLogged = false
     private var context: ChannelHandlerContext?
 
-    /// Media held per stream while on_publish is asked.
+    /// Media held per stream while admission is under way.
     static let maxQueuedBytes = 8 << 20
 
     init(relay: RelayContext, pinned: JT1078Version?) {

@@ -45,6 +45,7 @@ import RelayGB28181
 
     @Test func gbErrorsMapToStatuses() {
         #expect(AdminAPI.status(.duplicateStream("a")) == .conflict)
+        #expect(AdminAPI.status(.streamPublished("a", holder: "rtmp 127.0.0.1:5000")) == .conflict)
         #expect(AdminAPI.status(.duplicateSSRC("1")) == .conflict)
         #expect(AdminAPI.status(.bindFailed(1, "in use")) == .conflict)
         #expect(AdminAPI.status(.invalidDeviceAddress("x")) == .badRequest)

@@ -101,8 +101,8 @@ struct RecordedFile: Sendable {
     var error: String?
 }
 
-/// One recorded stream. Confined to `eventLoop` (the source's); the file descriptor lives in
-/// `FileJob`, touched only by the pool jobs this sink runs one at a time.
+/// One recorded stream. Confined to `eventLoop` (the source's; entry points assert it); the file
+/// descriptor lives in `FileJob`, touched only by the pool jobs this sink runs one at a time.
 final class FLVRecordingSink: BackgroundSink, @unchecked Sendable {
     let id: SinkID
     let eventLoop: any EventLoop
@@ -146,6 +146,7 @@ final class FLVRecordingSink: BackgroundSink, @unchecked Sendable {
     // MARK: MediaSink
 
     func start(_ startup: StartupBytes) {
+        eventLoop.assertInEventLoop()
         header = startup.header
         headerDurationOffset = Self.durationOffset(in: header)
         waitingForKey = startup.segments.first?.startsWithKeyFrame != true
@@ -153,10 +154,12 @@ final class FLVRecordingSink: BackgroundSink, @unchecked Sendable {
     }
 
     func deliver(_ segment: Segment) {
+        eventLoop.assertInEventLoop()
         handle(segment)
     }
 
     func sourceEnded() {
+        eventLoop.assertInEventLoop()
         guard !ended else { return }
         ended = true
         closeFile(reason: "stream ended")

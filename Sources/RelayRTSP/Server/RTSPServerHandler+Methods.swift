@@ -337,6 +337,7 @@ extension RTSPServerHandler {
 }
 
 /// Lets a TCP player's trailer (RTCP BYE) reach the player sink created after it.
+/// Set and read only on the RTSP connection's event loop (PLAY sets it, the trailer reads it).
 final class ByeSource: @unchecked Sendable {
     weak var sink: RTSPPlayerSink?
 }
