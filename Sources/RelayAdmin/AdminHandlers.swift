@@ -117,7 +117,7 @@ extension AdminAPI {
     func streamInfo(_ l: Live) -> StreamInfo {
         let s = l.snapshot
         var byProtocol: [String: Int] = [:]
-        for (kind, n) in s.players { byProtocol[playerProtocol(kind: kind), default: 0] += n }
+        for (kind, n) in s.players { byProtocol[kind.protocolName, default: 0] += n }
         let total = byProtocol.values.reduce(0, +)
         let tracks = s.tracks.map { t -> TrackInfo in
             var info = TrackInfo(index: t.index, kind: t.kind == .video ? "video" : "audio", codec: t.codec.rawValue)
@@ -173,10 +173,10 @@ extension AdminAPI {
 
     // MARK: players
 
-    func protocolOf(_ p: PlayerSnapshot) -> String { p.session?.protocolName ?? playerProtocol(kind: p.kind) }
+    func protocolOf(_ p: PlayerSnapshot) -> String { p.session?.protocolName ?? p.kind.protocolName }
 
     func playerInfo(_ p: PlayerSnapshot, stream: String, now: Date) -> PlayerInfo {
-        PlayerInfo(id: p.id, stream: stream, protocol: protocolOf(p), kind: p.kind, address: p.session?.remoteAddress,
+        PlayerInfo(id: p.id, stream: stream, protocol: protocolOf(p), kind: p.kind.description, address: p.session?.remoteAddress,
                    sessionID: p.session?.sessionID, bytesSent: p.bytesSent, pendingBytes: p.pendingBytes,
                    segmentsDropped: p.segmentsDropped, seconds: finite(p.seconds),
                    since: iso8601(now.addingTimeInterval(-finite(p.seconds))))

@@ -1,15 +1,9 @@
 import NIOCore
 import RelayCore
 
-/// What a tag body turned into.
-public enum FLVDemuxEvent: Sendable {
-    /// A track appeared or its configuration changed; emitted before the packets that need it.
-    case stream(AVStream)
-    case packet(AVPacket)
-}
-
 /// FLV/RTMP tag bodies → the protocol-neutral model: one video track (index 0) and one audio
-/// track (index 1), timestamps in milliseconds (timebase 1000). Per publisher; not shared.
+/// track (index 1), timestamps in milliseconds (timebase 1000), as `MediaEvent`s (a `.stream`
+/// before the packets that need it). Per publisher; not shared.
 public struct FLVDemuxer: Sendable {
     public static let videoIndex = 0
     public static let audioIndex = 1
@@ -26,7 +20,7 @@ public struct FLVDemuxer: Sendable {
 
     /// Frames before the first sequence header (or of another codec than it) are dropped:
     /// nothing downstream could decode them.
-    public mutating func video(body: ByteBuffer, timestamp: Int64) throws -> [FLVDemuxEvent] {
+    public mutating func video(body: ByteBuffer, timestamp: Int64) throws -> [MediaEvent] {
         switch try FLVVideo.parse(body) {
         case .sequenceHeader(let codec, let record):
             if videoStream?.codec == codec && videoRecord == record { return [] }
@@ -50,7 +44,7 @@ public struct FLVDemuxer: Sendable {
         }
     }
 
-    public mutating func audio(body: ByteBuffer, timestamp: Int64) throws -> [FLVDemuxEvent] {
+    public mutating func audio(body: ByteBuffer, timestamp: Int64) throws -> [MediaEvent] {
         switch try FLVAudio.parse(body) {
         case .aacSequenceHeader(let asc):
             if let current = audioStream, current.codec == .aac, current.extradata == asc { return [] }
@@ -64,7 +58,7 @@ public struct FLVDemuxer: Sendable {
 
         case .frame(let codec, let data, let rate, let channels):
             // No sequence header for these: the tag flags are the configuration.
-            var events: [FLVDemuxEvent] = []
+            var events: [MediaEvent] = []
             let params = AudioParameters(sampleRate: rate, channels: channels)
             if audioStream?.codec != codec || audioStream?.audio != params {
                 let stream = AVStream(index: Self.audioIndex, codec: codec, timebase: Self.timebase, audio: params)

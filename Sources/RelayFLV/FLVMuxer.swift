@@ -20,7 +20,7 @@ public final class FLVMuxer: Muxer {
     }
 
     public static func factory(hevcMode: HEVCFLVMode, logger: Logger = Logger(label: "relay.mux")) -> MuxerFactory {
-        MuxerFactory(kind: "flv") { FLVMuxer(framing: .httpChunked, hevcMode: hevcMode, logger: logger) }
+        MuxerFactory(kind: .flv) { FLVMuxer(framing: .httpChunked, hevcMode: hevcMode, logger: logger) }
     }
 
     // "%08x\r\n": a fixed-width chunk-size line (leading zeros are valid HTTP/1.1) so it can be

@@ -105,7 +105,8 @@ public final class GB28181Service: Sendable {
     /// - `ssrc`: required on a shared port; nil on an own port accepts the first SSRC seen.
     /// - `port`: `.shared` (the mode's shared port), `.fromRange` or `.fixed(n)`; ignored for
     ///   tcp-active, which dials `deviceAddress` ("host:port") instead.
-    /// Refuses a stream id that has a receiver or is being published, and an SSRC in use.
+    /// Refuses a stream id that has a receiver or whose publisher the duplicate policy keeps, and
+    /// an SSRC in use.
     public func open(streamID: String, ssrc: UInt32?, mode: GBMode, port: GBPort = .shared,
                      deviceAddress: String? = nil) async throws -> GBReceiver {
         try await open(streamID: streamID, ssrc: ssrc, mode: mode, port: port, deviceAddress: deviceAddress, isStatic: false)
@@ -163,10 +164,12 @@ public final class GB28181Service: Sendable {
             }
             s.receivers[streamID] = receiver
         }
-        // A source whose device dropped and whose players wait for it may be invited again.
-        if context.registry.hasLivePublisher(streamID) {
+        // A live publisher of the id stays unless the duplicate policy lets a GB28181 stream take
+        // over (at its first packet, in admission). A source whose device dropped and whose
+        // players wait for it may be invited again.
+        if case .busy(_, let holder)? = context.publishConflict(streamID, protocolName: "gb28181") {
             forget(receiver)
-            throw GBError.duplicateStream(streamID)
+            throw GBError.streamPublished(streamID, holder: holder)
         }
         do {
             switch (mode, shared) {

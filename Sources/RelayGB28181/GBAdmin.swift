@@ -105,7 +105,7 @@ extension GB28181Service: ProtocolModule {
         switch error {
         case .invalidStreamID, .ssrcRequired, .deviceAddressRequired, .invalidDeviceAddress, .invalidSSRC, .notForActive:
             return 400
-        case .disabled, .notStarted, .duplicateStream, .duplicateSSRC, .noSharedPort, .noFreePort, .bindFailed:
+        case .disabled, .notStarted, .duplicateStream, .streamPublished, .duplicateSSRC, .noSharedPort, .noFreePort, .bindFailed:
             return 409
         }
     }

@@ -15,7 +15,7 @@ import RelayRTP
 /// pack header and video resumes at the next key frame. Over TCP bad input ends the session
 /// (the connection is the stream).
 final class GBSession {
-    enum Phase { case new, authorizing, publishing, ended }
+    enum Phase { case new, admitting, publishing, ended }
 
     let receiver: GBReceiver
     let loop: any EventLoop
@@ -27,7 +27,7 @@ final class GBSession {
     private var reorder: RTPReorderBuffer<RTPPacket>
     private var outputs: [RTPReorderBuffer<RTPPacket>.Output] = []
     private var demuxer = PSDemuxer()
-    private var events: [PSEvent] = []
+    private var events: [MediaEvent] = []
     private var source: Source?
     private(set) var phase = Phase.new
     private var lastTimestamp: UInt32?
@@ -110,7 +110,7 @@ final class GBSession {
         case .new:
             begin()
             guard phase == .publishing else { return }
-        case .authorizing, .ended:
+        case .admitting, .ended:
             return
         case .publishing:
             break
@@ -174,19 +174,10 @@ final class GBSession {
 
     private func forward() {
         guard !events.isEmpty, let source else { return }
-        for event in events {
-            if case .notice(let text) = event { logger.notice("\(text)") }
-        }
+        for case .notice(let text) in events { logger.notice("\(text)") }
         let batch = events
         source.assumeIsolated { source in
-            for event in batch {
-                switch event {
-                case .tracks(let video, let audio): source.expectTracks(video: video, audio: audio)
-                case .stream(let stream): source.updateStream(stream)
-                case .packet(let packet): source.write(packet)
-                case .notice: break
-                }
-            }
+            for event in batch { source.receive(event) }
         }
     }
 
@@ -197,41 +188,26 @@ final class GBSession {
                     params: ["ssrc": GBSSRC.format(ssrc), "mode": receiver.mode.rawValue])
     }
 
-    /// The first packet: ask on_publish (when configured), then claim the stream id.
+    /// The first packet: admission (on_publish, duplicate policy, limits) claims the stream id;
+    /// packets arriving meanwhile are dropped (video starts at a key frame anyway).
     private func begin() {
-        let info = sessionInfo
-        guard context.hasHook(.publish) else {
-            register(info: info, decision: .notConfigured)
-            return
-        }
-        phase = .authorizing
-        let id = receiver.streamID
-        let relay = context
+        phase = .admitting
         let bound = NIOLoopBound(self, eventLoop: loop)
-        let loop = self.loop
-        Task {
-            let decision = await relay.authorize(.publish, stream: id, session: info)
-            loop.execute {
-                let session = bound.value
-                guard session.phase == .authorizing else { return }
-                guard decision.allowed else {
-                    session.end("publish denied: \(decision.reason)", warning: true)
-                    return
-                }
-                session.register(info: info, decision: decision)
+        context.admitPublisher(PublishRequest(streamID: receiver.streamID, session: sessionInfo), on: loop) { result in
+            let session = bound.value
+            guard session.phase == .admitting else {
+                if case .success(let source) = result { source.assumeIsolated { $0.close(reason: "GB28181: session ended during admission") } }
+                return
+            }
+            switch result {
+            case .success(let source): session.startPublishing(source)
+            case .failure(.denied(let reason)): session.end("publish denied: \(reason)", warning: true)
+            case .failure(let refusal): session.end("refused: \(refusal)", warning: true)
             }
         }
     }
 
-    private func register(info: SessionInfo, decision: HookDecision) {
-        let source = Source(id: receiver.streamID, eventLoop: loop, publisher: info, context: context)
-        if let record = decision.record { source.assumeIsolated { $0.setRecording(record) } }
-        do {
-            try context.registry.register(source)
-        } catch {
-            end("refused: \(error)", warning: true)
-            return
-        }
+    private func startPublishing(_ source: Source) {
         self.source = source
         phase = .publishing
         receiver.setPhase(.receiving)

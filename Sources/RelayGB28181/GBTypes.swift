@@ -67,6 +67,9 @@ public enum GBError: Error, Sendable, Equatable, CustomStringConvertible {
     case notStarted
     case invalidStreamID(String)
     case duplicateStream(String)
+    /// Another publisher holds the id and the duplicate policy keeps it; `holder` names it
+    /// ("rtmp 10.0.0.9:5000").
+    case streamPublished(String, holder: String)
     case duplicateSSRC(String)
     case ssrcRequired(GBMode)
     case noSharedPort(GBMode)
@@ -83,6 +86,7 @@ public enum GBError: Error, Sendable, Equatable, CustomStringConvertible {
         case .notStarted: return "GB28181 service is not running"
         case .invalidStreamID(let id): return "invalid stream id '\(id)'"
         case .duplicateStream(let id): return "stream \(id) already has a GB28181 receiver"
+        case .streamPublished(let id, let holder): return "stream \(id) is being published by \(holder)"
         case .duplicateSSRC(let s): return "SSRC \(s) is already in use by another receiver"
         case .ssrcRequired(let mode): return "a receiver on the shared \(mode) port needs an SSRC"
         case .noSharedPort(let mode): return "no shared port is configured for \(mode)"

@@ -8,8 +8,9 @@ final class JT1078Publish {
     enum Phase {
         /// Nothing supported seen yet (only unsupported payload types, say).
         case new
-        /// on_publish asked, or an older publisher being replaced; media is queued meanwhile.
-        case authorizing
+        /// Admission under way (on_publish asked, or an older publisher being replaced); media is
+        /// queued meanwhile.
+        case admitting
         case publishing(Source)
         /// Denied, refused, or its Source closed: the stream's data on this connection is dropped.
         case ended
@@ -23,8 +24,8 @@ final class JT1078Publish {
     var audio: JT1078Reassembler
     var demuxer = JT1078StreamDemuxer()
     var logger: Logger
-    /// Events held while on_publish is being asked (bounded by `maxQueuedBytes`).
-    var queue: [JT1078StreamDemuxer.Event] = []
+    /// Events held while admission is under way (bounded by `maxQueuedBytes`).
+    var queue: [MediaEvent] = []
     var queuedBytes = 0
     var discontinuityLog = RateLimitedLog()
 
@@ -46,7 +47,7 @@ final class JT1078Publish {
 
     var isPublishing: Bool {
         switch phase {
-        case .authorizing, .publishing: return true
+        case .admitting, .publishing: return true
         case .new, .ended: return false
         }
     }
@@ -75,7 +76,7 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
     private var tooManyLogged = false
     private var context: ChannelHandlerContext?
 
-    /// Media held per stream while on_publish is asked.
+    /// Media held per stream while admission is under way.
     static let maxQueuedBytes = 8 << 20
 
     init(relay: RelayContext, pinned: JT1078Version?) {
@@ -148,7 +149,7 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
         } else {
             publish.video.push(packet, into: &frames)
         }
-        var events: [JT1078StreamDemuxer.Event] = []
+        var events: [MediaEvent] = []
         for event in frames {
             switch event {
             case .frame(let frame):
@@ -168,24 +169,18 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
         deliver(events, to: publish)
     }
 
-    private func deliver(_ events: [JT1078StreamDemuxer.Event], to publish: JT1078Publish) {
+    private func deliver(_ events: [MediaEvent], to publish: JT1078Publish) {
         guard !events.isEmpty else { return }
         for case .notice(let text) in events { publish.logger.notice("\(text)") }
         switch publish.phase {
         case .publishing(let source):
             source.assumeIsolated { source in
-                for event in events {
-                    switch event {
-                    case .stream(let stream): source.updateStream(stream)
-                    case .packet(let packet): source.write(packet)
-                    case .notice: break
-                    }
-                }
+                for event in events { source.receive(event) }
             }
-        case .authorizing:
+        case .admitting:
             for event in events {
                 switch event {
-                case .stream:
+                case .stream, .tracks:
                     publish.queue.append(event)
                 case .packet(let packet):
                     publish.queuedBytes += packet.payload.readableBytes
@@ -210,68 +205,18 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
     private func begin(_ publish: JT1078Publish, version: JT1078Version, context: ChannelHandlerContext) {
         let info = SessionInfo(sessionID: String(relay.nextID()), protocolName: "jt1078", remoteAddress: remote,
                                params: ["sim": publish.sim, "channel": String(publish.channel), "version": String(version.rawValue)])
-        guard relay.hasHook(.publish) else {
-            register(publish, info: info, decision: .notConfigured, context: context)
-            return
-        }
-        publish.phase = .authorizing
-        let relay = self.relay
-        let loop = context.eventLoop
-        let bound = NIOLoopBound((self, publish), eventLoop: loop)
-        let id = publish.id
-        Task {
-            let decision = await relay.authorize(.publish, stream: id, session: info)
-            loop.execute {
-                let (handler, publish) = bound.value
-                guard case .authorizing = publish.phase, !handler.closing, let context = handler.context else { return }
-                guard decision.allowed else {
-                    handler.end(publish, "publish denied: \(decision.reason)", warning: true)
-                    return
-                }
-                handler.register(publish, info: info, decision: decision, context: context)
-            }
-        }
-    }
-
-    /// Claims the stream id (publish allowed) and starts publishing.
-    private func register(_ publish: JT1078Publish, info: SessionInfo, decision: HookDecision, context: ChannelHandlerContext) {
-        let source = Source(id: publish.id, eventLoop: context.eventLoop, publisher: info, context: relay)
-        if let record = decision.record { source.assumeIsolated { $0.setRecording(record) } }
-        do {
-            try relay.registry.register(source)
-        } catch {
-            if let current = relay.registry.takeoverCandidate(publish.id, protocolName: "jt1078", policy: relay.config.source) {
-                takeOver(current, with: source, publish: publish, context: context)
+        publish.phase = .admitting
+        let bound = NIOLoopBound((self, publish), eventLoop: context.eventLoop)
+        relay.admitPublisher(PublishRequest(streamID: publish.id, session: info), on: context.eventLoop) { result in
+            let (handler, publish) = bound.value
+            guard case .admitting = publish.phase, !handler.closing, let context = handler.context else {
+                if case .success(let source) = result { source.assumeIsolated { $0.close(reason: "publisher left during admission") } }
                 return
             }
-            end(publish, "refused: \(error)", warning: true)
-            return
-        }
-        startPublishing(publish, source: source, context: context)
-    }
-
-    /// `reject_duplicate_publish: false`: a terminal that reconnects before its old connection was
-    /// noticed dead replaces it.
-    private func takeOver(_ current: Source, with source: Source, publish: JT1078Publish, context: ChannelHandlerContext) {
-        publish.phase = .authorizing  // media queued meanwhile
-        publish.logger.info("JT/T 1078 publish of \(publish.id) replaces the current publisher \(current.publisher.remoteAddress)")
-        let relay = self.relay
-        let loop = context.eventLoop
-        let bound = NIOLoopBound((self, publish), eventLoop: loop)
-        Task {
-            await current.close(reason: "replaced by a new publisher")
-            let registered = (try? relay.registry.register(source)) != nil
-            loop.execute {
-                let (handler, publish) = bound.value
-                guard case .authorizing = publish.phase, !handler.closing, let context = handler.context else {
-                    if registered { source.assumeIsolated { $0.close(reason: "publisher left during takeover") } }
-                    return
-                }
-                guard registered else {
-                    handler.end(publish, "refused: stream \(publish.id) is already being published", warning: true)
-                    return
-                }
-                handler.startPublishing(publish, source: source, context: context)
+            switch result {
+            case .success(let source): handler.startPublishing(publish, source: source, context: context)
+            case .failure(.denied(let reason)): handler.end(publish, "publish denied: \(reason)", warning: true)
+            case .failure(let refusal): handler.end(publish, "refused: \(refusal)", warning: true)
             }
         }
     }
@@ -374,7 +319,7 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
                 var events: [JT1078Reassembler.Event] = []
                 publish.video.finish(into: &events)
                 publish.audio.finish(into: &events)
-                var media: [JT1078StreamDemuxer.Event] = []
+                var media: [MediaEvent] = []
                 for case .frame(let frame) in events { publish.demuxer.frame(frame, into: &media) }
                 deliver(media, to: publish)
                 publish.phase = .ended

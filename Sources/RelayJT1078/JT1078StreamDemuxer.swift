@@ -6,13 +6,6 @@ import RelayCore
 /// its ADTS headers; the HiSilicon audio header is stripped; timestamps (ms) start near zero and
 /// survive terminal clock jumps.
 public struct JT1078StreamDemuxer: Sendable {
-    public enum Event: Sendable {
-        case stream(AVStream)
-        case packet(AVPacket)
-        /// Something an operator should read once per stream (unsupported payload type, quirks).
-        case notice(String)
-    }
-
     public static let videoIndex = 0
     public static let audioIndex = 1
     public static let timebase = 1000
@@ -42,7 +35,7 @@ public struct JT1078StreamDemuxer: Sendable {
         heldBytes = 0
     }
 
-    public mutating func frame(_ frame: JT1078Frame, into events: inout [Event]) {
+    public mutating func frame(_ frame: JT1078Frame, into events: inout [MediaEvent]) {
         guard let codec = JT1078PayloadType.codec(frame.payloadType) else {
             droppedFrames += 1
             notice("payload type \(JT1078PayloadType.name(frame.payloadType)) is not supported: its frames are dropped",
@@ -58,7 +51,7 @@ public struct JT1078StreamDemuxer: Sendable {
 
     // MARK: video
 
-    private mutating func video(_ frame: JT1078Frame, codec: CodecID, into events: inout [Event]) {
+    private mutating func video(_ frame: JT1078Frame, codec: CodecID, into events: inout [MediaEvent]) {
         var nals: [ByteBuffer] = []
         var vps: [ByteBuffer] = []
         var sps: [ByteBuffer] = []
@@ -139,7 +132,7 @@ public struct JT1078StreamDemuxer: Sendable {
     }
 
     private mutating func updateVideoStream(codec: CodecID, vps: [ByteBuffer], sps: [ByteBuffer], pps: [ByteBuffer],
-                                            into events: inout [Event]) {
+                                            into events: inout [MediaEvent]) {
         let current = videoStream?.codec == codec ? videoStream?.video : nil
         let vps = vps.isEmpty ? (current?.vps ?? []) : vps
         let sps = sps.isEmpty ? (current?.sps ?? []) : sps
@@ -163,7 +156,7 @@ public struct JT1078StreamDemuxer: Sendable {
 
     // MARK: audio
 
-    private mutating func audio(_ frame: JT1078Frame, codec: CodecID, into events: inout [Event]) {
+    private mutating func audio(_ frame: JT1078Frame, codec: CodecID, into events: inout [MediaEvent]) {
         var body = frame.body
         if HiSiliconAudioHeader.isPresent(in: body) {
             body.moveReaderIndex(forwardBy: 4)
@@ -192,7 +185,7 @@ public struct JT1078StreamDemuxer: Sendable {
     }
 
     /// AAC arrives in ADTS frames (one or more per JT/T 1078 frame).
-    private mutating func aac(_ body: ByteBuffer, time: Int64, into events: inout [Event]) {
+    private mutating func aac(_ body: ByteBuffer, time: Int64, into events: inout [MediaEvent]) {
         var body = body
         var index = 0
         while body.readableBytes >= 7 {
@@ -224,7 +217,7 @@ public struct JT1078StreamDemuxer: Sendable {
         }
     }
 
-    private mutating func notice(_ text: String, key: String, into events: inout [Event]) {
+    private mutating func notice(_ text: String, key: String, into events: inout [MediaEvent]) {
         guard noticed.insert(key).inserted else { return }
         events.append(.notice(text))
     }
@@ -237,7 +230,7 @@ public struct JT1078StreamDemuxer: Sendable {
         private var last: UInt64 = 0
         private var latest: Int64 = 0
 
-        mutating func time(_ ts: UInt64, into events: inout [Event]) -> Int64 {
+        mutating func time(_ ts: UInt64, into events: inout [MediaEvent]) -> Int64 {
             guard let b = base else {
                 base = ts
                 last = ts

@@ -28,7 +28,7 @@ public final class RTMPMuxer: Muxer {
 
     public static func factory(chunkSize: Int, hevcMode: HEVCFLVMode,
                                logger: Logger = Logger(label: "relay.mux")) -> MuxerFactory {
-        MuxerFactory(kind: "rtmp") { RTMPMuxer(chunkSize: chunkSize, hevcMode: hevcMode, logger: logger) }
+        MuxerFactory(kind: .rtmp) { RTMPMuxer(chunkSize: chunkSize, hevcMode: hevcMode, logger: logger) }
     }
 
     public func writeHeader(streams: [AVStream], into buffer: inout ByteBuffer) {

@@ -1,18 +1,6 @@
 import NIOCore
 import RelayCore
 
-/// What the demuxer found: tracks announced by a stream map, track configurations, frames, and
-/// remarks worth one log line.
-public enum PSEvent: Sendable {
-    /// The program stream map announces these kinds (for `Source.expectTracks`).
-    case tracks(video: Bool, audio: Bool)
-    /// A new track or a changed configuration.
-    case stream(AVStream)
-    case packet(AVPacket)
-    /// Something the operator may want to know (an unsupported stream type, a time stamp fallback).
-    case notice(String)
-}
-
 /// MPEG program stream (GB28181 RTP payload) → AVStream/AVPacket.
 ///
 /// - Pack headers in the MPEG-1 and MPEG-2 forms, system headers, program stream maps; private
@@ -100,7 +88,7 @@ public struct PSDemuxer: Sendable {
 
     /// Feeds the next piece of the program stream (an RTP payload, or any chunk of a file).
     /// `arrival` is the receive time in 90 kHz ticks of any monotonic clock.
-    public mutating func feed(_ data: ByteBuffer, arrival: Int64, into events: inout [PSEvent]) throws {
+    public mutating func feed(_ data: ByteBuffer, arrival: Int64, into events: inout [MediaEvent]) throws {
         self.arrival = arrival
         parser.append(data)
         try drain(into: &events)
@@ -110,7 +98,7 @@ public struct PSDemuxer: Sendable {
     /// emit the pending video frame now instead of when the next one starts. Hints are checked
     /// against the bitstream before they are trusted (`AccessUnitAssembler`); a hint in the
     /// middle of a video PES proves them wrong at once.
-    public mutating func endOfFrame(into events: inout [PSEvent]) throws {
+    public mutating func endOfFrame(into events: inout [MediaEvent]) throws {
         guard video.codec != nil, video.hintTrust != .distrusted else { return }
         scratch.removeAll(keepingCapacity: true)
         if parser.insideVideoPES {
@@ -134,7 +122,7 @@ public struct PSDemuxer: Sendable {
     }
 
     /// End of input (a file): flush the last frame.
-    public mutating func finish(into events: inout [PSEvent]) throws {
+    public mutating func finish(into events: inout [MediaEvent]) throws {
         scratch.removeAll(keepingCapacity: true)
         try video.flush(arrival: arrival, into: &scratch)
         try emitVideo(into: &events)
@@ -142,7 +130,7 @@ public struct PSDemuxer: Sendable {
 
     // MARK: units
 
-    private mutating func drain(into events: inout [PSEvent]) throws {
+    private mutating func drain(into events: inout [MediaEvent]) throws {
         while let unit = try parser.next() {
             switch unit {
             case .map(let m):
@@ -189,7 +177,7 @@ public struct PSDemuxer: Sendable {
         }
     }
 
-    private mutating func applyMap(_ m: PSStreamMap, into events: inout [PSEvent]) {
+    private mutating func applyMap(_ m: PSStreamMap, into events: inout [MediaEvent]) {
         guard m != map else { return }
         map = m
         var hasVideo = false
@@ -239,7 +227,7 @@ public struct PSDemuxer: Sendable {
 
     // MARK: video
 
-    private mutating func emitVideo(into events: inout [PSEvent]) throws {
+    private mutating func emitVideo(into events: inout [MediaEvent]) throws {
         if video.hintsJustDistrusted {
             video.clearHintsJustDistrusted()
             notice("RTP frame-end hints (marker bit, timestamp change) do not match the stream's frames; cutting frames from the bitstream only (one frame more latency)", into: &events)
@@ -250,7 +238,7 @@ public struct PSDemuxer: Sendable {
         scratch.removeAll(keepingCapacity: true)
     }
 
-    private mutating func emitVideo(_ au: VideoAccessUnit, into events: inout [PSEvent]) throws {
+    private mutating func emitVideo(_ au: VideoAccessUnit, into events: inout [MediaEvent]) throws {
         // The time of the last PES that started at or before this access unit, used once.
         var time: (pts: Int64, dts: Int64)?
         if let last = videoTimes.lastIndex(where: { $0.offset <= au.startOffset }) {
@@ -284,7 +272,7 @@ public struct PSDemuxer: Sendable {
         }
     }
 
-    private mutating func updateVideoStream(_ au: VideoAccessUnit, into events: inout [PSEvent]) throws {
+    private mutating func updateVideoStream(_ au: VideoAccessUnit, into events: inout [MediaEvent]) throws {
         let v = videoStream?.video
         let vps = au.vps.isEmpty ? (v?.vps ?? []) : au.vps
         let sps = au.sps.isEmpty ? (v?.sps ?? []) : au.sps
@@ -307,7 +295,7 @@ public struct PSDemuxer: Sendable {
 
     // MARK: audio
 
-    private mutating func audioPESDone(into events: inout [PSEvent]) throws {
+    private mutating func audioPESDone(into events: inout [MediaEvent]) throws {
         defer {
             audioPES.clear()
             audioPESTime = nil
@@ -340,7 +328,7 @@ public struct PSDemuxer: Sendable {
         }
     }
 
-    private mutating func resolveAudioCodec(_ id: UInt8, into events: inout [PSEvent]) -> CodecID? {
+    private mutating func resolveAudioCodec(_ id: UInt8, into events: inout [MediaEvent]) -> CodecID? {
         if let map {
             if let entry = map.entries.first(where: { $0.streamID == id }) {
                 if let codec = Self.audioCodec(entry.streamType) { return codec }
@@ -365,7 +353,7 @@ public struct PSDemuxer: Sendable {
         return .g711a
     }
 
-    private mutating func aacFrames(into events: inout [PSEvent]) throws {
+    private mutating func aacFrames(into events: inout [MediaEvent]) throws {
         var first = true
         if aacCarry.readableBytes == 0 {
             swap(&aacCarry, &audioPES)
@@ -419,7 +407,7 @@ public struct PSDemuxer: Sendable {
     /// when a device starts mid-GOP or its first key frame is lost, and never forward the video.
     /// Streams whose map announces no video, or whose video does not start within 4 s, get their
     /// audio at once.
-    private mutating func emitAudio(_ packet: AVPacket, arrival: Int64, into events: inout [PSEvent]) {
+    private mutating func emitAudio(_ packet: AVPacket, arrival: Int64, into events: inout [MediaEvent]) {
         if !videoStarted && !(announced.map { !$0.video } ?? false) {
             let holdStart = audioHoldStart ?? arrival
             audioHoldStart = holdStart
@@ -437,7 +425,7 @@ public struct PSDemuxer: Sendable {
         emitAudioNow(packet, into: &events)
     }
 
-    private mutating func emitAudioNow(_ packet: AVPacket, into events: inout [PSEvent]) {
+    private mutating func emitAudioNow(_ packet: AVPacket, into events: inout [MediaEvent]) {
         if audioStreamPending, let stream = audioStream {
             audioStreamPending = false
             events.append(.stream(stream))
@@ -450,14 +438,14 @@ public struct PSDemuxer: Sendable {
 
     // MARK: notices
 
-    private mutating func takeClockNotices(into events: inout [PSEvent]) {
+    private mutating func takeClockNotices(into events: inout [MediaEvent]) {
         guard !clock.notices.isEmpty else { return }
         for n in clock.notices { events.append(.notice(n)) }
         clock.notices.removeAll()
     }
 
     /// Each distinct remark once per stream.
-    private mutating func notice(_ text: String, into events: inout [PSEvent]) {
+    private mutating func notice(_ text: String, into events: inout [MediaEvent]) {
         if noticed.insert(text).inserted && noticed.count < 64 { events.append(.notice(text)) }
     }
 }

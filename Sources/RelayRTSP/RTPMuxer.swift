@@ -2,38 +2,6 @@ import NIOCore
 import RelayCore
 import RelayRTP
 
-/// The interleaved channels that carry each set-up track's RTP and RTCP. Players whose layouts
-/// are equal share one TransStream (its `kind`), and so the same bytes.
-public struct RTPChannelLayout: Sendable, Hashable {
-    public struct Entry: Sendable, Hashable {
-        /// `AVStream.index` of the track.
-        public var streamIndex: Int
-        public var rtp: UInt8
-        public var rtcp: UInt8
-
-        public init(streamIndex: Int, rtp: UInt8, rtcp: UInt8) {
-            self.streamIndex = streamIndex
-            self.rtp = rtp
-            self.rtcp = rtcp
-        }
-    }
-
-    public private(set) var entries: [Entry]
-
-    public init(_ entries: [Entry]) {
-        self.entries = entries.sorted { $0.streamIndex < $1.streamIndex }
-    }
-
-    /// The TransStream kind, e.g. `rtsp/0:0-1/1:2-3`.
-    public var kind: String {
-        "rtsp/" + entries.map { "\($0.streamIndex):\($0.rtp)-\($0.rtcp)" }.joined(separator: "/")
-    }
-
-    public func entry(forChannel channel: UInt8) -> Entry? {
-        entries.first { $0.rtp == channel || $0.rtcp == channel }
-    }
-}
-
 /// The RTSP TransStream's muxer: RTP packets (and RTCP sender reports) framed on the layout's
 /// interleaved channels, written once for every player of that layout — TCP players get the
 /// segments as they are, UDP players send the framed packets as datagrams.

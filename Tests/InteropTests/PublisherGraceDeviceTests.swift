@@ -58,7 +58,10 @@ struct PublisherGraceDeviceTests {
         let rtmp = try server.publish(try await TestMedia.shared.h264AACFLV(), stream: "live/taken")
         defer { rtmp.terminate() }
         #expect(await server.waitPlayable("live/taken"))
-        await #expect(throws: GBError.duplicateStream("live/taken")) {
+        // The refusal names the real holder (the RTMP publisher), not a GB28181 receiver.
+        let held = try #require(server.server.context.registry.source("live/taken")).holder
+        #expect(held.hasPrefix("rtmp 127.0.0.1:"))
+        await #expect(throws: GBError.streamPublished("live/taken", holder: held)) {
             _ = try await server.gb.open(streamID: "live/taken", ssrc: 5, mode: .tcpPassive, port: .fromRange)
         }
 

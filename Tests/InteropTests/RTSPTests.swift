@@ -197,7 +197,7 @@ struct RTSPTests {
 
         // A client that vanishes mid-PLAY: it leaves the TransStream; the other player stays.
         let source = try #require(server.server.context.registry.source("live/victim"))
-        let kind = "rtsp/0:0-1/1:2-3"
+        let kind = RTPChannelLayout([.init(streamIndex: 0, rtp: 0, rtcp: 1), .init(streamIndex: 1, rtp: 2, rtcp: 3)]).kind
         #expect(await source.playerCounts[kind] == 1, "the ffmpeg player")
         let vanishing = try await RTSPTestClient.connect(port: server.rtspPort)
         _ = try await vanishing.playTCP(url)

@@ -5,11 +5,11 @@ import Testing
 
 private let buf = FLVFixtures.buffer
 
-private func streams(_ events: [FLVDemuxEvent]) -> [AVStream] {
+private func streams(_ events: [MediaEvent]) -> [AVStream] {
     events.compactMap { if case .stream(let s) = $0 { s } else { nil } }
 }
 
-private func packets(_ events: [FLVDemuxEvent]) -> [AVPacket] {
+private func packets(_ events: [MediaEvent]) -> [AVPacket] {
     events.compactMap { if case .packet(let p) = $0 { p } else { nil } }
 }
 

@@ -19,7 +19,7 @@ import Testing
         }
 
         /// Players of a stream by output (synchronous: the source's executor is this loop).
-        func players(of id: String) -> [String: Int]? {
+        func players(of id: String) -> [OutputKind: Int]? {
             relay.registry.source(id)?.assumeIsolated { $0.snapshot().players }
         }
 
@@ -55,7 +55,7 @@ import Testing
         // The cached IDR NAL unit is in the body.
         #expect(body.firstRange(of: TestPublisher.keyFrame) != nil)
         #expect(channel.isOpen)
-        #expect(h.players(of: "live/cam") == ["flv": 1])
+        #expect(h.players(of: "live/cam") == [.flv: 1])
     }
 
     @Test func anUnknownStreamIsAnswered404AfterTheWait() async throws {

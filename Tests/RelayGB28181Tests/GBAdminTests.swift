@@ -46,6 +46,7 @@ import Testing
 
     @Test func gbErrorsMapToStatuses() {
         #expect(GB28181Service.status(.duplicateStream("a")) == 409)
+        #expect(GB28181Service.status(.streamPublished("a", holder: "rtmp 127.0.0.1:5000")) == 409)
         #expect(GB28181Service.status(.duplicateSSRC("1")) == 409)
         #expect(GB28181Service.status(.bindFailed(1, "in use")) == 409)
         #expect(GB28181Service.status(.invalidDeviceAddress("x")) == 400)

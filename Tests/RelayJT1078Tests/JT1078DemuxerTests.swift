@@ -9,7 +9,7 @@ import Testing
     }
 
     static func run(_ frames: [JT1078Frame], demuxer: inout JT1078StreamDemuxer) -> (streams: [AVStream], packets: [AVPacket], notices: [String]) {
-        var events: [JT1078StreamDemuxer.Event] = []
+        var events: [MediaEvent] = []
         for f in frames { demuxer.frame(f, into: &events) }
         var streams: [AVStream] = []
         var packets: [AVPacket] = []
@@ -19,6 +19,7 @@ import Testing
             case .stream(let s): streams.append(s)
             case .packet(let p): packets.append(p)
             case .notice(let n): notices.append(n)
+            case .tracks: break
             }
         }
         return (streams, packets, notices)

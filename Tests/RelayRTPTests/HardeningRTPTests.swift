@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import RelayCore
 @testable import RelayRTP
 import Synchronization
 import Testing
@@ -166,7 +167,7 @@ struct PSParserHardeningTests {
             var junk = ByteBuffer()
             for _ in 0..<(65536 / 4) { junk.writeBytes([0x00, 0x00, 0x01, 0xE0]) }
             var demuxer = PSDemuxer()
-            var events: [PSEvent] = []
+            var events: [MediaEvent] = []
             #expect(throws: Never.self) { try demuxer.feed(junk, arrival: 0, into: &events) }
             #expect(events.isEmpty)
         }
@@ -180,7 +181,7 @@ struct PSParserHardeningTests {
             var psm = ByteBuffer(bytes: [0x00, 0x00, 0x01, 0xBC, 0xFF, 0xFF, 0xE0, 0x00, 0xFF, 0xFF])
             while psm.readableBytes < 6 + 65535 + 4096 { psm.writeBytes([0x00, 0x00, 0x01, 0xBA]) }
             var demuxer = PSDemuxer()
-            var events: [PSEvent] = []
+            var events: [MediaEvent] = []
             let half = psm.readableBytes / 2
             #expect(throws: Never.self) {
                 try demuxer.feed(psm.getSlice(at: 0, length: half)!, arrival: 0, into: &events)
@@ -195,7 +196,7 @@ struct PSParserHardeningTests {
     @Test func inSyncJunkThrowsAndTheParserResyncs() throws {
         let (ps, _) = Fixtures.program(frames: 6, gop: 3)
         var demuxer = PSDemuxer()
-        var events: [PSEvent] = []
+        var events: [MediaEvent] = []
         try demuxer.feed(ps[0], arrival: 0, into: &events)
         var junk = ByteBuffer()
         for _ in 0..<4096 { junk.writeBytes([0x00, 0x00, 0x01, 0xE0]) }

@@ -77,7 +77,7 @@ enum Fixtures {
 
 /// Everything a demuxer run produced.
 struct Demuxed {
-    var events: [PSEvent] = []
+    var events: [MediaEvent] = []
     var video: [AVPacket] { events.compactMap { if case .packet(let p) = $0, p.isVideo { p } else { nil } } }
     var audio: [AVPacket] { events.compactMap { if case .packet(let p) = $0, !p.isVideo { p } else { nil } } }
     var streams: [AVStream] { events.compactMap { if case .stream(let s) = $0 { s } else { nil } } }

@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func layoutKindNamesTracksAndChannels() {
-        #expect(Self.layout.kind == "rtsp/0:0-1/1:2-3")
+        #expect(Self.layout.kind.description == "rtsp/0:0-1/1:2-3")
         #expect(Self.layout.entry(forChannel: 3)?.streamIndex == 1)
         #expect(Self.layout.entry(forChannel: 9) == nil)
     }

@@ -39,7 +39,7 @@ enum FuzzerMain: FuzzTarget {
             } else {
                 streams[id]!.video.push(packet, into: &frames)
             }
-            var events: [JT1078StreamDemuxer.Event] = []
+            var events: [MediaEvent] = []
             for event in frames {
                 switch event {
                 case .frame(let frame):

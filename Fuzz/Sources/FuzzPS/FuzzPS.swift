@@ -12,7 +12,7 @@ enum FuzzerMain: FuzzTarget {
         var input = ByteBuffer(bytes: input)
         let maxFrame = 1 << 20
         var demuxer = PSDemuxer(options: .init(maxFrameBytes: maxFrame, maxGarbageBytes: 64 << 10))
-        var events: [PSEvent] = []
+        var events: [MediaEvent] = []
         var arrival: Int64 = 0
         do {
             while let flags = input.readInteger(as: UInt8.self) {
@@ -35,7 +35,7 @@ enum FuzzerMain: FuzzTarget {
     }
 }
 
-func check(_ events: [PSEvent], maxFrame: Int) {
+func check(_ events: [MediaEvent], maxFrame: Int) {
     for case .packet(let p) in events {
         // 4-byte length prefixes may replace 3-byte start codes: a little growth is allowed.
         invariant(p.payload.readableBytes <= maxFrame + maxFrame / 3 + 16, "frame of \(p.payload.readableBytes) bytes")

@@ -127,13 +127,13 @@ public final class PipelineHarness {
     private func attachRTMP(_ source: Source) {
         let channel = playerChannel(RTMPOutputCheck(chunkSize: relay.config.rtmp.chunkSize, monotonic: monotonic))
         let player = sink(channel, "rtmp")
-        _ = source.assumeIsolated { $0.attach(player, kind: "rtmp") }
+        _ = source.assumeIsolated { $0.attach(player, kind: .rtmp) }
     }
 
     private func attachFLV(_ source: Source) {
         let channel = playerChannel(FLVOutputCheck(monotonic: monotonic))
         let player = sink(channel, "http-flv")
-        _ = source.assumeIsolated { $0.attach(player, kind: "flv") }
+        _ = source.assumeIsolated { $0.attach(player, kind: .flv) }
     }
 
     private func attachRTSP(_ source: Source) {

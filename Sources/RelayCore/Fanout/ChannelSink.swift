@@ -22,7 +22,8 @@ public struct SlowPlayerPolicy: Sendable {
 }
 
 /// A player on a TCP connection (RTMP, HTTP-FLV, RTSP interleaved): writes each shared segment
-/// as is, one write+flush per segment. State is confined to the channel's event loop.
+/// as is, one write+flush per segment. State is confined to the channel's event loop (its entry
+/// points assert it).
 public final class ChannelSink: InspectableSink, @unchecked Sendable {
     public let id: SinkID
     public let channel: any Channel
@@ -55,6 +56,7 @@ public final class ChannelSink: InspectableSink, @unchecked Sendable {
     }
 
     public func start(_ startup: StartupBytes) {
+        eventLoop.assertInEventLoop()
         guard !isClosed, channel.isActive else { return }
         send(startup.header, flush: false)
         // Without a cached key frame the player waits for the next one rather than decode garbage.
@@ -66,6 +68,7 @@ public final class ChannelSink: InspectableSink, @unchecked Sendable {
     }
 
     public func deliver(_ segment: Segment) {
+        eventLoop.assertInEventLoop()
         guard !isClosed else { return }
         if waitingForKey {
             guard segment.startsWithKeyFrame, channel.isWritable else {
@@ -141,6 +144,7 @@ public final class ChannelSink: InspectableSink, @unchecked Sendable {
     static let queuedWritesChecked = 256
 
     public func sourceEnded() {
+        eventLoop.assertInEventLoop()
         guard !isClosed else { return }
         isClosed = true
         if let bytes = trailer?(), channel.isActive {
@@ -156,7 +160,7 @@ public final class ChannelSink: InspectableSink, @unchecked Sendable {
         isClosed = true
     }
 
-    public func snapshot(kind: String) -> PlayerSnapshot {
+    public func snapshot(kind: OutputKind) -> PlayerSnapshot {
         PlayerSnapshot(id: id, kind: kind, session: info, bytesSent: bytesSent, pendingBytes: pendingBytes,
                        segmentsDropped: segmentsDropped, seconds: Double((NIODeadline.now() - since).nanoseconds) / 1e9)
     }

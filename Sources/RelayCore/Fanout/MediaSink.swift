@@ -17,7 +17,7 @@ public protocol MediaSink: AnyObject, Sendable {
 /// A player as the admin API and hooks see it.
 public struct PlayerSnapshot: Sendable {
     public var id: SinkID
-    public var kind: String
+    public var kind: OutputKind
     public var session: SessionInfo?
     public var bytesSent: UInt64
     public var pendingBytes: Int
@@ -25,7 +25,7 @@ public struct PlayerSnapshot: Sendable {
     /// Seconds since the player attached.
     public var seconds: Double
 
-    public init(id: SinkID, kind: String, session: SessionInfo?, bytesSent: UInt64, pendingBytes: Int,
+    public init(id: SinkID, kind: OutputKind, session: SessionInfo?, bytesSent: UInt64, pendingBytes: Int,
                 segmentsDropped: UInt64, seconds: Double) {
         self.id = id
         self.kind = kind
@@ -39,7 +39,7 @@ public struct PlayerSnapshot: Sendable {
 
 /// Players that can describe themselves and be kicked (called on the sink's `eventLoop`).
 public protocol InspectableSink: MediaSink {
-    func snapshot(kind: String) -> PlayerSnapshot
+    func snapshot(kind: OutputKind) -> PlayerSnapshot
     /// Closes the player's connection (operator kick).
     func kick(reason: String)
 }

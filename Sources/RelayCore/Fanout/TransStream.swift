@@ -6,7 +6,7 @@ import NIOCore
 /// Created lazily by the Source when the first player of its kind arrives; confined to the
 /// Source's event loop.
 final class TransStream {
-    let kind: String
+    let kind: OutputKind
     private let muxer: any Muxer
     private var streams: [AVStream]
     private var merge: MergeWriteBuffer
@@ -22,7 +22,7 @@ final class TransStream {
     private var openTracks: UInt64 = 0
     private var gopTracks: UInt64 = 0
 
-    init(kind: String, muxer: any Muxer, streams: [AVStream], mergeWindowMs: Int, maxGOPBytes: Int) {
+    init(kind: OutputKind, muxer: any Muxer, streams: [AVStream], mergeWindowMs: Int, maxGOPBytes: Int) {
         self.kind = kind
         self.muxer = muxer
         self.streams = streams

@@ -126,11 +126,11 @@ public protocol BackgroundSink: MediaSink {}
 /// What a source attaches to record itself (see `StreamRecorder`).
 public struct RecordingAttachment: Sendable {
     public var sink: any MediaSink
-    /// The TransStream kind, e.g. "flv-file".
-    public var kind: String
+    /// The TransStream kind, e.g. `.flvFile`.
+    public var kind: OutputKind
     public var muxer: MuxerFactory
 
-    public init(sink: any MediaSink, kind: String, muxer: MuxerFactory) {
+    public init(sink: any MediaSink, kind: OutputKind, muxer: MuxerFactory) {
         self.sink = sink
         self.kind = kind
         self.muxer = muxer

@@ -2,12 +2,12 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// Builds a protocol's muxer; registered per TransStream kind ("rtmp", "flv", …) by the server.
+/// Builds a protocol's muxer; registered per TransStream kind (`.rtmp`, `.flv`, …) by the server.
 public struct MuxerFactory: Sendable {
-    public let kind: String
+    public let kind: OutputKind
     public let make: @Sendable () -> any Muxer
 
-    public init(kind: String, make: @escaping @Sendable () -> any Muxer) {
+    public init(kind: OutputKind, make: @escaping @Sendable () -> any Muxer) {
         self.kind = kind
         self.make = make
     }
@@ -17,7 +17,7 @@ public struct MuxerFactory: Sendable {
 public final class RelayContext: Sendable {
     public let config: RelayConfig
     public let registry: StreamRegistry
-    public let muxers: [String: MuxerFactory]
+    public let muxers: [OutputKind: MuxerFactory]
     public let logger: Logger
     /// The operator's hooks (nil: none configured); sessions use `authorize` / `notify`.
     public let hooks: (any EventHooks)?

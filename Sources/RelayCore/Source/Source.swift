@@ -31,7 +31,7 @@ public actor Source {
     public private(set) var isClosed = false
 
     private var gop: GOPCache
-    private var transStreams: [String: TransStream] = [:]
+    private var transStreams: [OutputKind: TransStream] = [:]
     private var onClose: [@Sendable () -> Void] = []
 
     // Publisher reconnect grace (`source.publisher_grace_ms`).
@@ -66,7 +66,7 @@ public actor Source {
     public private(set) var packetsIn: UInt64 = 0
     public private(set) var bytesIn: UInt64 = 0
     private var meter = RateMeter()
-    private var players: [SinkID: (sink: any MediaSink, kind: String)] = [:]
+    private var players: [SinkID: (sink: any MediaSink, kind: OutputKind)] = [:]
 
     public init(id: String, eventLoop: any EventLoop, publisher: SessionInfo, context: RelayContext) {
         self.id = id
@@ -370,9 +370,9 @@ public actor Source {
     /// Adds a player of protocol `kind`; false when the source is gone or the kind unknown.
     ///
     /// `muxer` makes the TransStream's muxer for kinds that are not registered in the context
-    /// (kinds with parameters, e.g. RTSP interleaved channel layouts); players that share a kind
+    /// (kinds with parameters, e.g. `.rtsp` channel layouts); players that share a kind
     /// share its bytes.
-    public func attach(_ sink: any MediaSink, kind: String, muxer: MuxerFactory? = nil) -> Bool {
+    public func attach(_ sink: any MediaSink, kind: OutputKind, muxer: MuxerFactory? = nil) -> Bool {
         guard isReady, !isClosed else { return false }
         if context.memory.isExhausted, !(sink is any BackgroundSink) {
             RelayMetrics.memoryBudgetRefused(kind: "player")
@@ -399,7 +399,7 @@ public actor Source {
     }
 
     /// Removes a player; the TransStream goes when its last player does (no muxing for nobody).
-    public func detach(_ sink: any MediaSink, kind: String) {
+    public func detach(_ sink: any MediaSink, kind: OutputKind) {
         if let successor, players[sink.id] == nil {  // handed over to the publisher that came back
             successor.detachLater(sink, kind: kind)
             return
@@ -412,11 +412,11 @@ public actor Source {
     }
 
     /// Detach from any loop without waiting (sinks call this as they close).
-    public nonisolated func detachLater(_ sink: any MediaSink, kind: String) {
+    public nonisolated func detachLater(_ sink: any MediaSink, kind: OutputKind) {
         eventLoop.execute { self.assumeIsolated { $0.detach(sink, kind: kind) } }
     }
 
-    public var playerCounts: [String: Int] {
+    public var playerCounts: [OutputKind: Int] {
         transStreams.mapValues(\.sinkCount)
     }
 
@@ -450,8 +450,8 @@ public actor Source {
     }
 
     /// Players by TransStream kind, without background sinks (recordings).
-    private var viewerCounts: [String: Int] {
-        var counts: [String: Int] = [:]
+    private var viewerCounts: [OutputKind: Int] {
+        var counts: [OutputKind: Int] = [:]
         for (sink, kind) in players.values where !(sink is any BackgroundSink) { counts[kind, default: 0] += 1 }
         return counts
     }
@@ -515,12 +515,12 @@ public actor Source {
 /// What a lingering source gives the source of the publisher that came back. Passed once from
 /// the old source's loop to the new one's, never used by both.
 private final class Handover: @unchecked Sendable {
-    let transStreams: [String: TransStream]
-    let players: [SinkID: (sink: any MediaSink, kind: String)]
+    let transStreams: [OutputKind: TransStream]
+    let players: [SinkID: (sink: any MediaSink, kind: OutputKind)]
     let lastOutMs: Int64
     let lifecycle: SourceLifecycle.Handover
 
-    init(transStreams: [String: TransStream], players: [SinkID: (sink: any MediaSink, kind: String)], lastOutMs: Int64,
+    init(transStreams: [OutputKind: TransStream], players: [SinkID: (sink: any MediaSink, kind: OutputKind)], lastOutMs: Int64,
          lifecycle: SourceLifecycle.Handover) {
         self.transStreams = transStreams
         self.players = players

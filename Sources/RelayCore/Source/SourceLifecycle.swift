@@ -4,9 +4,9 @@ import NIOCore
 /// A source's hooks, timers and recording: on_publish_done, on_play_done, `receive_timeout`
 /// (no media), `idle_timeout` (no players) and the recording sink.
 ///
-/// Confined to the source's event loop: the Source calls it from its isolation (which is that
-/// loop) and its timers run there. Hook answers arrive on a Task and hop back with `execute`,
-/// so no event loop ever waits for a hook.
+/// Confined to the source's event loop (`loop`; entry points assert it): the Source calls it from
+/// its isolation (which is that loop) and its timers run there. Hook answers arrive on a Task and
+/// hop back with `execute`, so no event loop ever waits for a hook.
 final class SourceLifecycle: @unchecked Sendable {
     private enum Timer { case receive, idle }
 
@@ -28,7 +28,7 @@ final class SourceLifecycle: @unchecked Sendable {
     private var askingReceive = false
     private var askingIdle = false
     /// Players (not background sinks) by id, for on_play_done and the idle timer.
-    private var players: [SinkID: (sink: any MediaSink, kind: String)] = [:]
+    private var players: [SinkID: (sink: any MediaSink, kind: OutputKind)] = [:]
     /// Set by the publish hook's answer (`{"record": …}`) or `Source.setRecording`; overrides config.
     private var recordOverride: Bool?
     private var recording: RecordingAttachment?
@@ -46,6 +46,7 @@ final class SourceLifecycle: @unchecked Sendable {
 
     /// The registry accepted the source: timers run and on_publish_done will fire from now on.
     func start(_ source: Source) {
+        loop.assertInEventLoop()
         guard !started, !closed else { return }
         started = true
         self.source = source
@@ -60,12 +61,14 @@ final class SourceLifecycle: @unchecked Sendable {
     }
 
     func sourceReady(_ source: Source) {
+        loop.assertInEventLoop()
         ready = true
         if self.source == nil { self.source = source }
         if recordOverride ?? context.recorder?.recordsByConfig(id) ?? false { startRecording() }
     }
 
-    func playerAttached(_ sink: any MediaSink, kind: String) {
+    func playerAttached(_ sink: any MediaSink, kind: OutputKind) {
+        loop.assertInEventLoop()
         guard !(sink is any BackgroundSink), !closed else { return }
         players[sink.id] = (sink, kind)
         idleTimer?.cancel()
@@ -73,12 +76,14 @@ final class SourceLifecycle: @unchecked Sendable {
     }
 
     func playerDetached(_ sink: any MediaSink) {
+        loop.assertInEventLoop()
         guard let player = players.removeValue(forKey: sink.id) else { return }
         firePlayDone(player.sink, kind: player.kind, reason: "player left")
         if players.isEmpty && started && !closed { armIdle() }
     }
 
     func setRecording(_ on: Bool) {
+        loop.assertInEventLoop()
         recordOverride = on
         guard ready, !closed else { return }
         if on {
@@ -98,17 +103,19 @@ final class SourceLifecycle: @unchecked Sendable {
     /// What a lingering source's lifecycle passes on: its players (for on_play_done and the idle
     /// timer) and its recording, which go on in the source of the publisher that came back.
     struct Handover {
-        var players: [SinkID: (sink: any MediaSink, kind: String)]
+        var players: [SinkID: (sink: any MediaSink, kind: OutputKind)]
         var recording: RecordingAttachment?
     }
 
     /// The publisher dropped and players wait for it: no media is expected meanwhile.
     func publisherLost() {
+        loop.assertInEventLoop()
         receiveTimer?.cancel()
         receiveTimer = nil
     }
 
     func handOver() -> Handover {
+        loop.assertInEventLoop()
         let handover = Handover(players: players, recording: recording)
         players.removeAll()
         recording = nil
@@ -116,6 +123,7 @@ final class SourceLifecycle: @unchecked Sendable {
     }
 
     func adopt(_ handover: Handover) {
+        loop.assertInEventLoop()
         guard !closed else {
             for player in handover.players.values { firePlayDone(player.sink, kind: player.kind, reason: "stream ended") }
             return
@@ -129,6 +137,7 @@ final class SourceLifecycle: @unchecked Sendable {
     }
 
     func sourceClosed(reason: String, bytesIn: UInt64, packetsIn: UInt64, startedAt: NIODeadline) {
+        loop.assertInEventLoop()
         guard !closed else { return }
         closed = true
         receiveTimer?.cancel()
@@ -259,20 +268,20 @@ final class SourceLifecycle: @unchecked Sendable {
 
     // MARK: hooks and recording
 
-    private func firePlayDone(_ sink: any MediaSink, kind: String, reason: String) {
+    private func firePlayDone(_ sink: any MediaSink, kind: OutputKind, reason: String) {
         guard context.hasHook(.playDone) else { return }
         let context = self.context, id = self.id
         if let inspectable = sink as? any InspectableSink {
             inspectable.eventLoop.execute {
                 let snap = inspectable.snapshot(kind: kind)
                 context.notify(.playDone, stream: id, session: snap.session, extra: [
-                    "reason": .string(reason), "player_id": .number(Double(snap.id)), "kind": .string(kind),
+                    "reason": .string(reason), "player_id": .number(Double(snap.id)), "kind": .string(kind.description),
                     "duration_ms": .number((snap.seconds * 1000).rounded()), "bytes_sent": .number(Double(snap.bytesSent)),
                 ])
             }
         } else {
             context.notify(.playDone, stream: id, session: nil, extra: [
-                "reason": .string(reason), "player_id": .number(Double(sink.id)), "kind": .string(kind),
+                "reason": .string(reason), "player_id": .number(Double(sink.id)), "kind": .string(kind.description),
             ])
         }
     }

@@ -14,8 +14,8 @@ public struct SourceSnapshot: Sendable {
     public var videoFPS: Double
     /// Video frames from one key frame to the next (the last complete GOP).
     public var gopFrames: Int
-    /// Players by TransStream kind ("rtmp", "flv", "rtsp/0:0-1" …); recordings are not players.
-    public var players: [String: Int]
+    /// Players by TransStream kind; recordings are not players.
+    public var players: [OutputKind: Int]
     /// A recording sink is attached (config `record` or the on_publish answer).
     public var recording: Bool = false
 }

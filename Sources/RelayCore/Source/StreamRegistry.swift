@@ -5,25 +5,8 @@ import NIOCore
 ///
 /// Touched only when sessions start and end (never per packet), so one lock is enough.
 public final class StreamRegistry: Sendable {
-    public enum PublishError: Error, CustomStringConvertible {
-        /// The id is live; `heldBy` names its publisher (protocol and address).
-        case streamBusy(String, heldBy: String)
-        /// `limits.max_streams` streams are live.
-        case tooManyStreams(Int)
-        /// Sources hold more than `limits.max_memory_bytes`.
-        case memoryExhausted(used: Int, limit: Int)
-        /// Not a valid stream id (`isValidStreamID`): no source, file, log line or hook is made of it.
-        case invalidStreamID(String)
-        public var description: String {
-            switch self {
-            case .streamBusy(let id, let holder): return "stream \(id) is already being published (by \(holder))"
-            case .tooManyStreams(let limit): return "\(limit) streams are live (limits.max_streams)"
-            case .memoryExhausted(let used, let limit):
-                return "sources hold \(used) bytes, over limits.max_memory_bytes \(limit)"
-            case .invalidStreamID(let id): return "invalid stream id '\(printableStreamID(id))'"
-            }
-        }
-    }
+    /// What `register` throws; admission (`RelayContext.admitPublisher`) passes it on.
+    public typealias PublishError = PublishRefusal
 
     private struct Waiter {
         let id: UInt64
@@ -78,7 +61,7 @@ public final class StreamRegistry: Sendable {
         }
         switch claim {
         case .busy(let current):
-            throw .streamBusy(source.id, heldBy: "\(current.publisher.protocolName) \(current.publisher.remoteAddress)")
+            throw .busy(source.id, holder: current.holder)
         case .full: throw .tooManyStreams(maxStreams)
         case .noMemory:
             RelayMetrics.memoryBudgetRefused(kind: "publisher")

@@ -39,21 +39,15 @@ public final class TrafficTotals: Sendable {
 
     /// A player left its source: reads its final counters on its own loop. Recordings
     /// (background sinks) are not players and are not counted.
-    func playerLeft(_ sink: any MediaSink, kind: String) {
+    func playerLeft(_ sink: any MediaSink, kind: OutputKind) {
         guard !(sink is any BackgroundSink) else { return }
         if let inspectable = sink as? any InspectableSink {
             inspectable.eventLoop.execute {
                 let snap = inspectable.snapshot(kind: kind)
-                self.playerEnded(protocol: snap.session?.protocolName ?? playerProtocol(kind: kind), bytesSent: snap.bytesSent)
+                self.playerEnded(protocol: snap.session?.protocolName ?? kind.protocolName, bytesSent: snap.bytesSent)
             }
         } else {
-            playerEnded(protocol: playerProtocol(kind: kind), bytesSent: 0)
+            playerEnded(protocol: kind.protocolName, bytesSent: 0)
         }
     }
-}
-
-/// The protocol of a TransStream kind: "rtmp", "flv", "rtsp/0:0-1" → "rtsp".
-public func playerProtocol(kind: String) -> String {
-    guard let slash = kind.firstIndex(of: "/") else { return kind }
-    return String(kind[..<slash])
 }

@@ -78,7 +78,7 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         if let sink, let source {
             sink.markClosed()
-            source.detachLater(sink, kind: "flv")
+            source.detachLater(sink, kind: .flv)
             logger.info("HTTP-FLV player left", metadata: ["remote": "\(sink.info.remoteAddress)", "stream": "\(source.id)"])
         }
         sink = nil
@@ -111,51 +111,38 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         let id = String(rawPath.dropFirst().dropLast(4))
-        guard isValidStreamID(id) else {
-            respond(context, status: .badRequest, body: "bad stream id\n")
-            return
-        }
         let info = SessionInfo(sessionID: String(relay.nextID()), protocolName: "flv",
                                remoteAddress: remote(context), params: params)
         let isHead = head.method == .HEAD
-        let loop = context.eventLoop
-        let wait = TimeAmount.milliseconds(Int64(relay.config.source.playWaitMs))
-        let bound = NIOLoopBound((self, context), eventLoop: loop)
-        let relay = self.relay
-        let asked = relay.hasHook(.play) ? NIODeadline.now() : nil
-        Task {
-            let decision = await relay.authorize(.play, stream: id, session: info)
-            if let asked {
-                loop.execute {
-                    let waited = Double((NIODeadline.now() - asked).nanoseconds) / 1e6
-                    bound.value.0.logger.debug("on_play decision for \(id) after \(waited) ms: \(decision.allowed ? "allowed" : "denied")")
-                }
-            }
-            guard decision.allowed else {
-                loop.execute {
-                    let (handler, context) = bound.value
-                    guard context.channel.isActive else { return }
-                    handler.logger.warning("HTTP-FLV play of \(id) from \(info.remoteAddress) denied: \(decision.reason)")
-                    let status: HTTPResponseStatus = decision.deniedHTTPStatus == 401 ? .unauthorized : .forbidden
-                    handler.respond(context, status: status, body: "play denied: \(decision.reason)\n")
-                }
-                return
-            }
-            let source = await relay.registry.waitForPlayableSource(id, timeout: wait, on: loop)
-            loop.execute {
-                let (handler, context) = bound.value
-                handler.start(source: source, id: id, info: info, isHead: isHead, context: context)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        relay.admitPlayer(PlayRequest(streamID: id, session: info), on: context.eventLoop) { result in
+            let (handler, context) = bound.value
+            guard context.channel.isActive else { return }
+            switch result {
+            case .success(let source):
+                handler.start(source: source, info: info, isHead: isHead, context: context)
+            case .failure(let refusal):
+                handler.refuse(refusal, info: info, context: context)
             }
         }
     }
 
-    private func start(source: Source?, id: String, info: SessionInfo, isHead: Bool, context: ChannelHandlerContext) {
-        guard context.channel.isActive else { return }
-        guard let source else {
+    private func refuse(_ refusal: PlayRefusal, info: SessionInfo, context: ChannelHandlerContext) {
+        switch refusal {
+        case .invalidStreamID:
+            respond(context, status: .badRequest, body: "bad stream id\n")
+        case .denied(let decision):
+            logger.warning("HTTP-FLV play from \(info.remoteAddress) refused: \(refusal)")
+            let status: HTTPResponseStatus = decision.deniedHTTPStatus == 401 ? .unauthorized : .forbidden
+            respond(context, status: status, body: "play denied: \(decision.reason)\n")
+        case .notFound(let id):
             logger.info("HTTP-FLV play of unknown stream \(id) from \(info.remoteAddress)")
             respond(context, status: .notFound, body: "stream not found\n")
-            return
         }
+    }
+
+    private func start(source: Source, info: SessionInfo, isHead: Bool, context: ChannelHandlerContext) {
+        let id = source.id
         var head = "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nCache-Control: no-cache, no-store\r\n"
         head += "Pragma: no-cache\r\nExpires: -1\r\nConnection: close\r\n"
         if relay.config.httpFLV.cors { head += "Access-Control-Allow-Origin: *\r\n" }
@@ -178,7 +165,7 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         Task {
-            let attached = await source.attach(sink, kind: "flv")
+            let attached = await source.attach(sink, kind: .flv)
             if !attached {
                 loop.execute {
                     let (handler, context) = bound.value

@@ -18,7 +18,7 @@ import RelayCore
 /// written into onMetaData when the file closes. Disk I/O runs on an `NIOThreadPool`, batched per
 /// recording; the event loop only queues buffers. `on_record` fires when a file is closed.
 public final class FLVFileRecorder: StreamRecorder {
-    public static let kind = "flv-file"
+    public static let kind = OutputKind.flvFile
 
     let config: RecordConfig
     let root: String
@@ -103,8 +103,8 @@ struct RecordedFile: Sendable {
     var error: String?
 }
 
-/// One recorded stream. Confined to `eventLoop` (the source's); the file descriptor lives in
-/// `FileJob`, touched only by the pool jobs this sink runs one at a time.
+/// One recorded stream. Confined to `eventLoop` (the source's; entry points assert it); the file
+/// descriptor lives in `FileJob`, touched only by the pool jobs this sink runs one at a time.
 final class FLVRecordingSink: BackgroundSink, @unchecked Sendable {
     let id: SinkID
     let eventLoop: any EventLoop
@@ -148,6 +148,7 @@ final class FLVRecordingSink: BackgroundSink, @unchecked Sendable {
     // MARK: MediaSink
 
     func start(_ startup: StartupBytes) {
+        eventLoop.assertInEventLoop()
         header = startup.header
         headerDurationOffset = Self.durationOffset(in: header)
         waitingForKey = startup.segments.first?.startsWithKeyFrame != true
@@ -155,10 +156,12 @@ final class FLVRecordingSink: BackgroundSink, @unchecked Sendable {
     }
 
     func deliver(_ segment: Segment) {
+        eventLoop.assertInEventLoop()
         handle(segment)
     }
 
     func sourceEnded() {
+        eventLoop.assertInEventLoop()
         guard !ended else { return }
         ended = true
         closeFile(reason: "stream ended")

@@ -26,7 +26,7 @@ extension RTMPServerHandler {
             let wasActive: Bool
             switch role {
             case .publishing, .playing: wasActive = true
-            case .none, .waitingToPlay: wasActive = false
+            case .none, .admitting: wasActive = false
             }
             endRole(reason: command.name)
             // Back to idle: the connection must publish or play again soon, or go.
@@ -49,7 +49,7 @@ extension RTMPServerHandler {
         let video = meta["videocodecid"] != nil || meta["width"] != nil
         let audio = meta["audiocodecid"] != nil || meta["audiosamplerate"] != nil
         guard video || audio else { return }
-        source.assumeIsolated { $0.expectTracks(video: video, audio: audio) }
+        source.assumeIsolated { $0.receive(.tracks(video: video, audio: audio)) }
     }
 
     private func connect(_ command: RTMPCommand, context: ChannelHandlerContext) {
@@ -68,13 +68,13 @@ extension RTMPServerHandler {
         context.flush()
     }
 
-    /// `app` + stream name (without its query) is the stream id; both queries become params.
+    /// `app` + stream name (without its query) is the stream id (validated by admission); both
+    /// queries become params.
     private func streamID(_ command: RTMPCommand) -> (id: String, params: [String: String])? {
         guard let name = command.arguments.first?.stringValue else { return nil }
         let (path, nameParams) = splitQuery(name[...])
         let trimmed = path.split(separator: "/").joined(separator: "/")
         let id = app.isEmpty ? trimmed : "\(app)/\(trimmed)"
-        guard isValidStreamID(id) else { return nil }
         return (id, appParams.merging(nameParams) { _, new in new })
     }
 
@@ -85,91 +85,40 @@ extension RTMPServerHandler {
             return
         }
         guard let (id, params) = streamID(command) else {
-            logger.warning("RTMP publish with a bad stream name from \(remote)")
-            sendAndClose([RTMPStatus.onStatus(level: "error", code: "NetStream.Publish.BadName",
-                                              description: "bad stream name")], context: context)
+            refusePublish(.invalidStreamID(""), context: context)
             return
         }
         let info = SessionInfo(sessionID: String(relay.nextID()), protocolName: "rtmp", remoteAddress: remote, params: params)
-        guard relay.hasHook(.publish) else {
-            register(id: id, info: info, decision: .notConfigured, context: context)
-            return
-        }
-        // Ask on_publish off the event loop; nothing else may start meanwhile.
+        // Nothing else may start meanwhile; with no hook and no takeover the answer is inline.
         cancelTimeout()
-        role = .waitingToPlay
-        let loop = context.eventLoop
-        let bound = NIOLoopBound((self, context), eventLoop: loop)
-        let relay = self.relay
-        let asked = NIODeadline.now()
-        Task {
-            let decision = await relay.authorize(.publish, stream: id, session: info)
-            loop.execute {
-                let (handler, context) = bound.value
-                let waited = Double((NIODeadline.now() - asked).nanoseconds) / 1e6
-                handler.logger.debug("on_publish decision for \(id) after \(waited) ms")
-                guard case .waitingToPlay = handler.role, context.channel.isActive else { return }
-                handler.role = .none
-                guard decision.allowed else {
-                    handler.logger.warning("RTMP publish of \(id) denied: \(decision.reason)")
-                    handler.sendAndClose([RTMPStatus.onStatus(level: "error", code: "NetStream.Publish.Unauthorized",
-                                                              description: "publish denied: \(decision.reason)")],
-                                         context: context)
-                    return
-                }
-                handler.register(id: id, info: info, decision: decision, context: context)
-            }
-        }
-    }
-
-    /// Claims the stream id (publish allowed) and starts publishing.
-    private func register(id: String, info: SessionInfo, decision: HookDecision, context: ChannelHandlerContext) {
-        let source = Source(id: id, eventLoop: context.eventLoop, publisher: info, context: relay)
-        if let record = decision.record { source.assumeIsolated { $0.setRecording(record) } }
-        do {
-            try relay.registry.register(source)
-        } catch .tooManyStreams {
-            logger.warning("RTMP publish of \(id) refused from \(remote): \(StreamRegistry.PublishError.tooManyStreams(relay.registry.maxStreams))")
-            sendAndClose([RTMPStatus.onStatus(level: "error", code: "NetStream.Publish.Rejected",
-                                              description: "too many streams on this server")], context: context)
-            return
-        } catch {
-            if let current = relay.registry.takeoverCandidate(id, protocolName: "rtmp", policy: relay.config.source) {
-                takeOver(current, with: source, context: context)
+        role = .admitting
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        relay.admitPublisher(PublishRequest(streamID: id, session: info), on: context.eventLoop) { result in
+            let (handler, context) = bound.value
+            guard case .admitting = handler.role, context.channel.isActive else {
+                if case .success(let source) = result { source.assumeIsolated { $0.close(reason: "publisher left during admission") } }
                 return
             }
-            logger.warning("RTMP publish refused from \(remote): \(error)")
-            sendAndClose([RTMPStatus.onStatus(level: "error", code: "NetStream.Publish.BadName",
-                                              description: "stream \(id) is already publishing")], context: context)
-            return
-        }
-        startPublishing(source, context: context)
-    }
-
-    /// `reject_duplicate_publish: false`: the newcomer replaces the live publisher (an encoder
-    /// that reconnects before the server noticed its old connection died).
-    private func takeOver(_ current: Source, with source: Source, context: ChannelHandlerContext) {
-        cancelTimeout()
-        role = .waitingToPlay  // nothing else may start meanwhile
-        logger.info("RTMP publish of \(source.id) replaces the current publisher \(current.publisher.remoteAddress)")
-        let loop = context.eventLoop
-        let bound = NIOLoopBound((self, context), eventLoop: loop)
-        let relay = self.relay
-        Task {
-            await current.close(reason: "replaced by a new publisher")
-            let registered = (try? relay.registry.register(source)) != nil
-            loop.execute {
-                let (handler, context) = bound.value
-                handler.role = .none
-                guard registered, context.channel.isActive else {
-                    handler.sendAndClose([RTMPStatus.onStatus(level: "error", code: "NetStream.Publish.BadName",
-                                                              description: "stream \(source.id) is already publishing")],
-                                         context: context)
-                    return
-                }
-                handler.startPublishing(source, context: context)
+            handler.role = .none
+            switch result {
+            case .success(let source): handler.startPublishing(source, context: context)
+            case .failure(let refusal): handler.refusePublish(refusal, context: context)
             }
         }
+    }
+
+    /// The refusal as RTMP clients know it: an error `onStatus`, then the connection closes.
+    private func refusePublish(_ refusal: PublishRefusal, context: ChannelHandlerContext) {
+        logger.warning("RTMP publish refused from \(remote): \(refusal)")
+        let code: String, description: String
+        switch refusal {
+        case .invalidStreamID: (code, description) = ("NetStream.Publish.BadName", "bad stream name")
+        case .denied: (code, description) = ("NetStream.Publish.Unauthorized", refusal.description)
+        case .busy(let id, _): (code, description) = ("NetStream.Publish.BadName", "stream \(id) is already publishing")
+        case .tooManyStreams: (code, description) = ("NetStream.Publish.Rejected", "too many streams on this server")
+        case .memoryExhausted: (code, description) = ("NetStream.Publish.Rejected", "the server is out of memory for streams")
+        }
+        sendAndClose([RTMPStatus.onStatus(level: "error", code: code, description: description)], context: context)
     }
 
     private func startPublishing(_ source: Source, context: ChannelHandlerContext) {
@@ -191,49 +140,43 @@ extension RTMPServerHandler {
     private func play(_ command: RTMPCommand, context: ChannelHandlerContext) {
         guard case .none = role else { return }
         guard let (id, params) = streamID(command) else {
-            logger.warning("RTMP play with a bad stream name from \(remote)")
-            sendAndClose([RTMPStatus.onStatus(level: "error", code: "NetStream.Play.StreamNotFound",
-                                              description: "bad stream name")], context: context)
+            refusePlay(.invalidStreamID(""), context: context)
             return
         }
         cancelTimeout()
-        role = .waitingToPlay
+        role = .admitting
         let info = SessionInfo(sessionID: String(relay.nextID()), protocolName: "rtmp", remoteAddress: remote, params: params)
-        let loop = context.eventLoop
-        let relay = self.relay
-        let bound = NIOLoopBound((self, context), eventLoop: loop)
-        let wait = TimeAmount.milliseconds(Int64(relay.config.source.playWaitMs))
-        Task {
-            let decision = await relay.authorize(.play, stream: id, session: info)
-            guard decision.allowed else {
-                loop.execute {
-                    let (handler, context) = bound.value
-                    guard case .waitingToPlay = handler.role, context.channel.isActive else { return }
-                    handler.role = .none
-                    handler.logger.warning("RTMP play of \(id) denied: \(decision.reason)")
-                    handler.sendAndClose([RTMPStatus.onStatus(level: "error", code: "NetStream.Play.Unauthorized",
-                                                              description: "play denied: \(decision.reason)")],
-                                         context: context)
-                }
-                return
-            }
-            let source = await relay.registry.waitForPlayableSource(id, timeout: wait, on: loop)
-            loop.execute {
-                let (handler, context) = bound.value
-                handler.startPlay(source: source, id: id, info: info, context: context)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        relay.admitPlayer(PlayRequest(streamID: id, session: info), on: context.eventLoop) { result in
+            let (handler, context) = bound.value
+            guard case .admitting = handler.role, context.channel.isActive else { return }
+            switch result {
+            case .success(let source): handler.startPlay(source: source, info: info, context: context)
+            case .failure(let refusal):
+                handler.role = .none
+                handler.refusePlay(refusal, context: context)
             }
         }
     }
 
-    private func startPlay(source: Source?, id: String, info: SessionInfo, context: ChannelHandlerContext) {
-        guard case .waitingToPlay = role, context.channel.isActive else { return }
-        guard let source else {
+    private func refusePlay(_ refusal: PlayRefusal, context: ChannelHandlerContext) {
+        let code: String, description: String
+        switch refusal {
+        case .invalidStreamID:
+            logger.warning("RTMP play with a bad stream name from \(remote)")
+            (code, description) = ("NetStream.Play.StreamNotFound", "bad stream name")
+        case .denied:
+            logger.warning("RTMP play refused from \(remote): \(refusal)")
+            (code, description) = ("NetStream.Play.Unauthorized", refusal.description)
+        case .notFound(let id):
             logger.info("RTMP play of unknown stream \(id)")
-            role = .none
-            sendAndClose([RTMPStatus.onStatus(level: "error", code: "NetStream.Play.StreamNotFound",
-                                              description: "stream \(id) not found")], context: context)
-            return
+            (code, description) = ("NetStream.Play.StreamNotFound", refusal.description)
         }
+        sendAndClose([RTMPStatus.onStatus(level: "error", code: code, description: description)], context: context)
+    }
+
+    private func startPlay(source: Source, info: SessionInfo, context: ChannelHandlerContext) {
+        let id = source.id
         send(.userControl(.streamBegin(streamID: RTMPMuxer.playStreamID)), context: context)
         send(RTMPStatus.onStatus(code: "NetStream.Play.Reset", description: "playing and resetting \(id)"), context: context)
         send(RTMPStatus.onStatus(code: "NetStream.Play.Start", description: "started playing \(id)"), context: context)
@@ -251,7 +194,7 @@ extension RTMPServerHandler {
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         Task {
-            if await !source.attach(sink, kind: "rtmp") {
+            if await !source.attach(sink, kind: .rtmp) {
                 loop.execute {
                     let (handler, context) = bound.value
                     handler.role = .none

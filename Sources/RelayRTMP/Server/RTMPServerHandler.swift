@@ -14,7 +14,8 @@ final class RTMPServerHandler: ChannelInboundHandler {
     enum Role {
         case none
         case publishing(Source, FLVDemuxer)
-        case waitingToPlay
+        /// Publish or play admission is under way (hook, takeover, waiting for the stream).
+        case admitting
         case playing(Source, ChannelSink)
     }
 
@@ -162,12 +163,7 @@ final class RTMPServerHandler: ChannelInboundHandler {
         role = .publishing(source, demuxer)
         guard !events.isEmpty else { return }
         source.assumeIsolated { source in
-            for event in events {
-                switch event {
-                case .stream(let stream): source.updateStream(stream)
-                case .packet(let packet): source.write(packet)
-                }
-            }
+            for event in events { source.receive(event) }
         }
     }
 
@@ -256,9 +252,9 @@ final class RTMPServerHandler: ChannelInboundHandler {
             }
         case .playing(let source, let sink):
             sink.markClosed()
-            source.detachLater(sink, kind: "rtmp")
+            source.detachLater(sink, kind: .rtmp)
             logger.info("RTMP player left \(source.id): \(reason)")
-        case .none, .waitingToPlay:
+        case .none, .admitting:
             break
         }
         role = .none

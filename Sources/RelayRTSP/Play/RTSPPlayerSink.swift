@@ -12,7 +12,7 @@ enum RTPOutput {
 
 /// One RTSP player of an RTP TransStream. It answers PLAY itself, from its first segments (see
 /// `PlayStartGate`), then hands them and every later segment to its output. All calls arrive on
-/// the RTSP connection's event loop.
+/// the RTSP connection's event loop (`eventLoop`; entry points assert it).
 final class RTSPPlayerSink: InspectableSink, @unchecked Sendable {
     let id: SinkID
     let eventLoop: any EventLoop
@@ -48,6 +48,7 @@ final class RTSPPlayerSink: InspectableSink, @unchecked Sendable {
     }
 
     func start(_ startup: StartupBytes) {
+        eventLoop.assertInEventLoop()
         guard !stopped, var gate else { return }
         header = startup.header
         for segment in startup.segments { gate.offer(segment) }
@@ -61,6 +62,7 @@ final class RTSPPlayerSink: InspectableSink, @unchecked Sendable {
     }
 
     func deliver(_ segment: Segment) {
+        eventLoop.assertInEventLoop()
         guard !stopped else { return }
         if var gate {
             gate.offer(segment)
@@ -75,6 +77,7 @@ final class RTSPPlayerSink: InspectableSink, @unchecked Sendable {
     }
 
     func sourceEnded() {
+        eventLoop.assertInEventLoop()
         guard !stopped else { return }
         if gate != nil { release() }
         stopped = true
@@ -94,7 +97,7 @@ final class RTSPPlayerSink: InspectableSink, @unchecked Sendable {
         }
     }
 
-    func snapshot(kind: String) -> PlayerSnapshot {
+    func snapshot(kind: OutputKind) -> PlayerSnapshot {
         switch output {
         case .tcp(let sink):
             return sink.snapshot(kind: kind)

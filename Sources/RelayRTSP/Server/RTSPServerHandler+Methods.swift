@@ -86,33 +86,33 @@ extension RTSPServerHandler {
         }
     }
 
-    /// The playable source `target` names, once the on_play hook allows it (401/403 when it
-    /// does not), after waiting up to `play_wait_ms` for it to be published (404 when it is not).
+    /// The playable source `target` names, once admitted (`RelayContext.admitPlayer`: the
+    /// on_play hook, then up to `play_wait_ms` for the stream): 401/403 when denied, 404 when
+    /// not published.
     private func findSource(_ target: RTSPTarget, _ request: RTSPRequest, context: ChannelHandlerContext,
                             then: @escaping (RTSPServerHandler, ChannelHandlerContext, Source, [AVStream]) -> Void) {
         let relay = self.relay
         let loop = context.eventLoop
-        let wait = TimeAmount.milliseconds(Int64(relay.config.source.playWaitMs))
-        let id = target.streamID
-        let info = playerInfo(params: target.params)
-        runAsync(context, { () async -> SourceLookup in
-            let decision = await relay.authorize(.play, stream: id, session: info)
-            guard decision.allowed else { return .denied(decision) }
-            guard let source = await relay.registry.waitForPlayableSource(id, timeout: wait, on: loop) else { return .missing }
-            return .found(source, await source.streams)
-        }, then: { handler, context, lookup in
+        let admission = PlayRequest(streamID: target.streamID, session: playerInfo(params: target.params))
+        runAsync(context, { () async -> Result<(Source, [AVStream]), PlayRefusal> in
+            switch await relay.admitPlayer(admission, on: loop) {
+            case .success(let source): return .success((source, await source.streams))
+            case .failure(let refusal): return .failure(refusal)
+            }
+        }, then: { handler, context, admitted in
             guard !handler.closing, context.channel.isActive else { return }
-            switch lookup {
-            case .denied(let decision):
-                handler.logger.warning("RTSP play of \(id) from \(handler.remote) denied: \(decision.reason)")
-                handler.respond(context, request, RTSPResponse(decision.deniedHTTPStatus, body: "play denied: \(decision.reason)\n"))
-                handler.finish(context)
-            case .missing:
-                handler.logger.info("RTSP \(request.method) of unknown stream \(id) from \(handler.remote)")
-                handler.respond(context, request, RTSPResponse(404, body: "stream not found\n"))
-                handler.finish(context)
-            case .found(let source, let streams):
+            switch admitted {
+            case .success(let (source, streams)):
                 then(handler, context, source, streams)
+            case .failure(let refusal):
+                if case .notFound(let id) = refusal {
+                    handler.logger.info("RTSP \(request.method) of unknown stream \(id) from \(handler.remote)")
+                } else {
+                    handler.logger.warning("RTSP play from \(handler.remote) refused: \(refusal)")
+                }
+                let body = refusal.httpStatus == 404 ? "stream not found\n" : "\(refusal)\n"
+                handler.respond(context, request, RTSPResponse(refusal.httpStatus, body: body))
+                handler.finish(context)
             }
         })
     }
@@ -336,13 +336,8 @@ extension RTSPServerHandler {
     }
 }
 
-enum SourceLookup: Sendable {
-    case denied(HookDecision)
-    case missing
-    case found(Source, [AVStream])
-}
-
 /// Lets a TCP player's trailer (RTCP BYE) reach the player sink created after it.
+/// Set and read only on the RTSP connection's event loop (PLAY sets it, the trailer reads it).
 final class ByeSource: @unchecked Sendable {
     weak var sink: RTSPPlayerSink?
 }

@@ -1,0 +1,58 @@
+/// What a TransStream produces; players of equal kinds share its bytes. The parameters an
+/// output needs travel with it (RTSP: which interleaved channels carry which track).
+public enum OutputKind: Hashable, Sendable, CustomStringConvertible {
+    case rtmp
+    /// HTTP-FLV (chunked).
+    case flv
+    /// An FLV file being recorded (unchunked; a background sink, not a player).
+    case flvFile
+    case rtsp(RTPChannelLayout)
+
+    /// As the admin API, metrics and logs show it: "rtmp", "flv", "flv-file", "rtsp/0:0-1/1:2-3".
+    public var description: String {
+        switch self {
+        case .rtsp(let layout): return "rtsp/" + layout.entries.map { "\($0.streamIndex):\($0.rtp)-\($0.rtcp)" }.joined(separator: "/")
+        default: return protocolName
+        }
+    }
+
+    /// The players' protocol: "rtmp", "flv", "flv-file", "rtsp".
+    public var protocolName: String {
+        switch self {
+        case .rtmp: return "rtmp"
+        case .flv: return "flv"
+        case .flvFile: return "flv-file"
+        case .rtsp: return "rtsp"
+        }
+    }
+}
+
+/// The interleaved channels that carry each set-up track's RTP and RTCP (UDP players use the
+/// same layout and send its framed packets as datagrams).
+public struct RTPChannelLayout: Sendable, Hashable {
+    public struct Entry: Sendable, Hashable {
+        /// `AVStream.index` of the track.
+        public var streamIndex: Int
+        public var rtp: UInt8
+        public var rtcp: UInt8
+
+        public init(streamIndex: Int, rtp: UInt8, rtcp: UInt8) {
+            self.streamIndex = streamIndex
+            self.rtp = rtp
+            self.rtcp = rtcp
+        }
+    }
+
+    public private(set) var entries: [Entry]
+
+    public init(_ entries: [Entry]) {
+        self.entries = entries.sorted { $0.streamIndex < $1.streamIndex }
+    }
+
+    /// The TransStream kind of this layout's players.
+    public var kind: OutputKind { .rtsp(self) }
+
+    public func entry(forChannel channel: UInt8) -> Entry? {
+        entries.first { $0.rtp == channel || $0.rtcp == channel }
+    }
+}
