@@ -108,24 +108,11 @@ public struct JT1078SendMedia: Sendable {
 
     /// Adds audio: raw G.711 cut into `frameMs` chunks, or AAC ADTS frames.
     public mutating func addAudio(_ data: ByteBuffer, codec: CodecID, frameMs: Int = 40) throws {
-        var buffer = data
+        let audio = try AudioFileFrames(data, codec: codec, g711FrameMs: frameMs)
+        guard codec != .aac || !audio.frames.isEmpty else { throw LoadError(description: "no ADTS frames in the audio") }
         audioCodec = codec
-        audioFrames = []
-        if codec == .aac {
-            var rate = 0
-            while buffer.readableBytes >= 7 {
-                let header = try AAC.ADTSHeader(parsing: buffer)
-                guard let frame = buffer.readSlice(length: header.frameLength) else { break }
-                rate = header.sampleRate
-                audioFrames.append(frame)
-            }
-            guard rate > 0 else { throw LoadError(description: "no ADTS frames in the audio") }
-            audioFrameSeconds = 1024 / Double(rate)
-        } else {
-            let size = 8 * frameMs
-            while size > 0, let frame = buffer.readSlice(length: size) { audioFrames.append(frame) }
-            audioFrameSeconds = Double(frameMs) / 1000
-        }
+        audioFrames = audio.frames
+        audioFrameSeconds = audio.frameSeconds
     }
 }
 

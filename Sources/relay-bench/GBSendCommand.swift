@@ -200,23 +200,11 @@ struct GBSendMedia {
         guard let acodec = CodecID(audioName: audioCodec ?? CodecID.fileExtension(audio)) else {
             throw ValidationError("--audio-codec must be g711a, g711u or aac")
         }
+        let sound = try AudioFileFrames(ByteBuffer(bytes: bytes), codec: acodec, g711FrameMs: audioFrameMs)
+        guard acodec != .aac || !sound.frames.isEmpty else { throw ValidationError("\(audio): no ADTS frames") }
         media.audioCodec = acodec
-        var buffer = ByteBuffer(bytes: bytes)
-        if acodec == .aac {
-            var rate = 0
-            while buffer.readableBytes >= 7 {
-                let header = try AAC.ADTSHeader(parsing: buffer)
-                guard let frame = buffer.readSlice(length: header.frameLength) else { break }
-                rate = header.sampleRate
-                media.audioFrames.append(frame)
-            }
-            guard rate > 0 else { throw ValidationError("\(audio): no ADTS frames") }
-            media.audioFrameSeconds = 1024 / Double(rate)
-        } else {
-            let size = 8 * audioFrameMs
-            while buffer.readableBytes >= size { media.audioFrames.append(buffer.readSlice(length: size)!) }
-            media.audioFrameSeconds = Double(audioFrameMs) / 1000
-        }
+        media.audioFrames = sound.frames
+        media.audioFrameSeconds = sound.frameSeconds
         return media
     }
 }
