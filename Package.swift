@@ -5,6 +5,28 @@ let strict: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+/// swift-nio products by the part after "NIO": `nio("Core", "Posix")`.
+func nio(_ modules: String...) -> [Target.Dependency] {
+    modules.map { .product(name: "NIO" + $0, package: "swift-nio") }
+}
+
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+/// What a module that runs channels and logs needs (most of the protocol modules).
+let serving = nio("Core", "Posix", "ConcurrencyHelpers") + [logging]
+
+func module(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+    .target(name: name, dependencies: dependencies, swiftSettings: strict)
+}
+
+func tool(_ name: String, _ dependencies: [Target.Dependency], path: String? = nil) -> Target {
+    .executableTarget(name: name, dependencies: dependencies, path: path, swiftSettings: strict)
+}
+
+func tests(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
+    .testTarget(name: name, dependencies: dependencies, swiftSettings: strict)
+}
+
 let package = Package(
     name: "LiveRelay",
     platforms: [.macOS(.v14)],
@@ -40,323 +62,68 @@ let package = Package(
     ],
     targets: [
         // Media model, codec parameter parsing and the fan-out core (Source, TransStream, sinks).
-        .target(
-            name: "RelayCore",
-            dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "CoreMetrics", package: "swift-metrics"),
-            ],
-            swiftSettings: strict
-        ),
+        module("RelayCore", serving + [.product(name: "CoreMetrics", package: "swift-metrics")]),
         // FLV tags (shared with RTMP, whose messages are FLV tag bodies) and HTTP-FLV play.
-        .target(
-            name: "RelayFLV",
-            dependencies: [
-                "RelayCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strict
-        ),
+        module("RelayFLV", ["RelayCore", logging] + nio("Core", "Posix", "HTTP1")),
         // RTMP handshake, chunk stream, AMF0, server sessions, client, RTMP TransStream.
-        .target(
-            name: "RelayRTMP",
-            dependencies: [
-                "RelayCore", "RelayFLV",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strict
-        ),
+        module("RelayRTMP", ["RelayCore", "RelayFLV", logging, .product(name: "Crypto", package: "swift-crypto")]
+            + nio("Core", "Posix")),
         // RTSP play: server, SDP, interleaved framing, the RTP TransStream muxer (on RelayRTP), TCP/UDP transports.
-        .target(
-            name: "RelayRTSP",
-            dependencies: [
-                "RelayCore", "RelayRTP",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strict
-        ),
+        module("RelayRTSP", ["RelayCore", "RelayRTP"] + serving),
         // HTTP hooks (on_publish, on_play …) on AsyncHTTPClient: the EventHooks of RelayCore.
-        .target(
-            name: "RelayHooks",
-            dependencies: [
-                "RelayCore",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strict
-        ),
+        module("RelayHooks", ["RelayCore", .product(name: "AsyncHTTPClient", package: "async-http-client")] + serving),
         // RTP (RFC 3550) and RTCP, RFC 4571 framing, reorder buffer, H.264/H.265/AAC/G.711 packetizers and
         // depacketizers, MPEG-PS demuxer and muxer (GB28181 payload).
-        .target(
-            name: "RelayRTP",
-            dependencies: [
-                "RelayCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
+        module("RelayRTP", ["RelayCore"] + nio("Core")),
         // GB28181 ingest: RTP/PS over UDP, TCP passive and TCP active; shared ports demuxed by SSRC.
-        .target(
-            name: "RelayGB28181",
-            dependencies: [
-                "RelayCore", "RelayRTP",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strict
-        ),
+        module("RelayGB28181", ["RelayCore", "RelayRTP"] + serving),
         // JT/T 1078 ingest (2016 and 2019 layouts): frame decoder, sub-package reassembly, sessions; the sender's packetizer.
-        .target(
-            name: "RelayJT1078",
-            dependencies: [
-                "RelayCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strict
-        ),
+        module("RelayJT1078", ["RelayCore"] + serving),
         // Admin REST API (/api/v1) and Prometheus /metrics on Hummingbird, on a listener of its own.
-        .target(
-            name: "RelayAdmin",
-            dependencies: [
-                "RelayCore",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdCore", package: "hummingbird"),
-                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
-                .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strict
-        ),
+        module("RelayAdmin", [
+            "RelayCore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ] + serving),
         // Wires config, listeners and registry together; used by `relay` and by the tests.
-        .target(
-            name: "RelayServer",
-            dependencies: [
-                "RelayCore", "RelayFLV", "RelayRTMP", "RelayRTSP", "RelayHooks", "RelayGB28181", "RelayJT1078", "RelayAdmin",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strict
-        ),
+        module("RelayServer", [
+            "RelayCore", "RelayFLV", "RelayRTMP", "RelayRTSP", "RelayHooks", "RelayGB28181", "RelayJT1078", "RelayAdmin",
+        ] + serving),
         // ManualLoop (an event loop driven by hand, usable as a Source's actor executor, which
         // EmbeddedEventLoop is not) and ManualChannel: protocol sessions tested without sockets.
-        .target(
-            name: "RelayTestSupport",
-            dependencies: [
-                "RelayCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
+        module("RelayTestSupport", ["RelayCore"] + nio("Core", "ConcurrencyHelpers")),
         // Clients that parse what they receive (players for tests and relay-bench).
-        .target(
-            name: "RelayBenchKit",
-            dependencies: [
-                "RelayCore", "RelayFLV", "RelayRTMP",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
-        .executableTarget(
-            name: "relay-bench",
-            dependencies: [
-                "RelayBenchKit", "RelayRTP", "RelayCore", "RelayJT1078", "RelayCamera",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
+        module("RelayBenchKit", ["RelayCore", "RelayFLV", "RelayRTMP"] + nio("Core", "ConcurrencyHelpers", "Posix")),
+        tool("relay-bench", ["RelayBenchKit", "RelayRTP", "RelayCore", "RelayJT1078", "RelayCamera", argumentParser]
+            + nio("Core", "Posix")),
         // The fan-out floor for BENCHMARKS.md: segments written to N sockets, nothing else.
-        .executableTarget(
-            name: "relay-floor",
-            dependencies: [
-                "RelayFLV",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            path: "bench/floor",
-            swiftSettings: strict
-        ),
-        .executableTarget(
-            name: "relay",
-            dependencies: [
-                "RelayServer", "RelayCore",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strict
-        ),
+        tool("relay-floor", ["RelayFLV", argumentParser] + nio("Core", "Posix"), path: "bench/floor"),
+        tool("relay", ["RelayServer", "RelayCore", argumentParser] + serving),
         // The camera board's side: Annex-B reader, pacing, dispatcher, RTMP publisher, FLV recorder.
-        .target(
-            name: "RelayCamera",
-            dependencies: [
-                "RelayCore", "RelayFLV", "RelayRTMP",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strict
-        ),
-        .executableTarget(
-            name: "relay-camera",
-            dependencies: [
-                "RelayCamera", "RelayCore", "RelayFLV",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strict
-        ),
-        .testTarget(
-            name: "RelayCameraTests",
-            dependencies: [
-                "RelayCamera", "RelayCore", "RelayFLV", "RelayRTMP",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
-        .testTarget(
-            name: "RelayCoreTests",
-            dependencies: [
-                "RelayCore",
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
-        .testTarget(
-            name: "RelayFLVTests",
-            dependencies: [
-                "RelayFLV", "RelayCore", "RelayTestSupport",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
-        .testTarget(
-            name: "RelayHooksTests",
-            dependencies: [
-                "RelayHooks", "RelayCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: strict
-        ),
-        .testTarget(
-            name: "RelayRTMPTests",
-            dependencies: [
-                "RelayRTMP", "RelayCore", "RelayFLV", "RelayTestSupport",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "NIOTestUtils", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
-        .testTarget(
-            name: "RelayRTSPTests",
-            dependencies: [
-                "RelayRTSP", "RelayRTP", "RelayCore", "RelayTestSupport",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "NIOTestUtils", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
-        .testTarget(
-            name: "RelayJT1078Tests",
-            dependencies: [
-                "RelayJT1078", "RelayCore", "RelayTestSupport",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "NIOTestUtils", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
-        .testTarget(
-            name: "RelayAdminTests",
-            dependencies: [
-                "RelayAdmin", "RelayCore",
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
-        .testTarget(
-            name: "RelayRTPTests",
-            dependencies: [
-                "RelayRTP", "RelayCore",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOTestUtils", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
-        .testTarget(
-            name: "RelayGB28181Tests",
-            dependencies: [
-                "RelayGB28181", "RelayRTP", "RelayCore", "RelayTestSupport",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
-        .testTarget(
-            name: "InteropTests",
-            dependencies: [
-                "RelayServer", "RelayCore", "RelayRTMP", "RelayFLV", "RelayBenchKit", "RelayCamera", "RelayRTSP", "RelayHooks", "RelayJT1078",
-                "RelayGB28181", "RelayRTP",
-                "RelayAdmin", .product(name: "Yams", package: "Yams"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
-            swiftSettings: strict
-        ),
+        module("RelayCamera", ["RelayCore", "RelayFLV", "RelayRTMP"] + serving),
+        tool("relay-camera", ["RelayCamera", "RelayCore", "RelayFLV", argumentParser, logging]),
+        tests("RelayCameraTests", ["RelayCamera", "RelayCore", "RelayFLV", "RelayRTMP"] + nio("Core", "Posix", "ConcurrencyHelpers")),
+        tests("RelayCoreTests", ["RelayCore"] + nio("Embedded", "Posix", "ConcurrencyHelpers")),
+        tests("RelayFLVTests", ["RelayFLV", "RelayCore", "RelayTestSupport", logging] + nio("HTTP1")),
+        tests("RelayHooksTests", ["RelayHooks", "RelayCore", logging] + nio("Core", "Posix")),
+        tests("RelayRTMPTests", ["RelayRTMP", "RelayCore", "RelayFLV", "RelayTestSupport", logging]
+            + nio("Core", "Embedded", "TestUtils")),
+        tests("RelayRTSPTests", ["RelayRTSP", "RelayRTP", "RelayCore", "RelayTestSupport", logging]
+            + nio("Core", "Embedded", "TestUtils")),
+        tests("RelayJT1078Tests", ["RelayJT1078", "RelayCore", "RelayTestSupport", logging]
+            + nio("Core", "Embedded", "TestUtils")),
+        tests("RelayAdminTests", ["RelayAdmin", "RelayCore", logging, .product(name: "Prometheus", package: "swift-prometheus")]
+            + nio("Core", "Posix")),
+        tests("RelayRTPTests", ["RelayRTP", "RelayCore"] + nio("Core", "TestUtils")),
+        tests("RelayGB28181Tests", ["RelayGB28181", "RelayRTP", "RelayCore", "RelayTestSupport"] + serving),
+        tests("InteropTests", [
+            "RelayServer", "RelayCore", "RelayRTMP", "RelayFLV", "RelayBenchKit", "RelayCamera", "RelayRTSP", "RelayHooks", "RelayJT1078",
+            "RelayGB28181", "RelayRTP", "RelayAdmin", .product(name: "Yams", package: "Yams"),
+        ] + serving),
     ],
     swiftLanguageModes: [.v6]
 )

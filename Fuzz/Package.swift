@@ -22,6 +22,18 @@ let fuzzers: [(name: String, deps: [Target.Dependency])] = [
     ("FuzzPipelineJT1078", ["PipelineSupport", "RelayJT1078", "RelayCore"]),
 ]
 
+/// swift-nio products by the part after "NIO": `nio("Core", "Embedded")`.
+func nio(_ modules: String...) -> [Target.Dependency] {
+    modules.map { .product(name: "NIO" + $0, package: "swift-nio") }
+}
+
+/// The main package's library products by name.
+func relay(_ modules: String...) -> [Target.Dependency] {
+    modules.map { .product(name: $0, package: "LiveRelay") }
+}
+
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+
 let package = Package(
     name: "LiveRelayFuzz",
     platforms: [.macOS(.v14)],
@@ -34,35 +46,18 @@ let package = Package(
         .target(name: "CFuzzer"),
         .target(
             name: "FuzzSupport",
-            dependencies: [
-                "CFuzzer",
-                .product(name: "RelayCore", package: "LiveRelay"),
-                .product(name: "RelayTestSupport", package: "LiveRelay"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
-            ]
+            dependencies: ["CFuzzer", logging] + relay("RelayCore", "RelayTestSupport")
+                + nio("Core", "Embedded", "ConcurrencyHelpers")
         ),
         // Players of every output and the checks the pipeline targets share.
         .target(
             name: "PipelineSupport",
-            dependencies: [
-                "FuzzSupport", "CFuzzer",
-                .product(name: "RelayCore", package: "LiveRelay"),
-                .product(name: "RelayFLV", package: "LiveRelay"),
-                .product(name: "RelayRTMP", package: "LiveRelay"),
-                .product(name: "RelayRTSP", package: "LiveRelay"),
-                .product(name: "NIOCore", package: "swift-nio"),
-            ]
+            dependencies: ["FuzzSupport", "CFuzzer"] + relay("RelayCore", "RelayFLV", "RelayRTMP", "RelayRTSP") + nio("Core")
         ),
     ] + fuzzers.map { fuzzer in
         .executableTarget(
             name: fuzzer.name,
-            dependencies: ["FuzzSupport",
-                           .product(name: "NIOCore", package: "swift-nio"),
-                           .product(name: "NIOEmbedded", package: "swift-nio"),
-                           .product(name: "Logging", package: "swift-log")]
+            dependencies: ["FuzzSupport", logging] + nio("Core", "Embedded")
                 + fuzzer.deps.map { dep -> Target.Dependency in
                     if case .byNameItem(let name, _) = dep, name.hasPrefix("Relay") {
                         return .product(name: name, package: "LiveRelay")
