@@ -44,6 +44,9 @@ public let quietLogger = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHa
 /// (the server closes the connection then), drains outbound and inbound, closes the channel.
 /// `check` sees every inbound message the pipeline produced.
 public func feed<T>(_ channel: EmbeddedChannel, _ data: [UInt8], as: T.Type = T.self, check: (T) -> Void) {
+    // Active as an accepted connection is: the loop below stops once the channel is not (its
+    // handler closed it), so an EmbeddedChannel never connected would get only the first read.
+    if !channel.isActive { try? channel.connect(to: SocketAddress(ipAddress: "192.0.2.1", port: 40000)).wait() }
     for read in Splitter(data) {
         do {
             try channel.writeInbound(read)
