@@ -7,7 +7,7 @@ public final class TestPublisher {
     public let source: Source
 
     /// A real 720p AVC decoder configuration record and a 44.1 kHz stereo AAC-LC config.
-    public static let avcRecord: [UInt8] = hex("014d401fffe10017674d401fda014016ec0440000003004000000ca3c60ca801000468ef3c80")
+    public static let avcRecord: [UInt8] = hexBytes(MediaFixtures.avcRecord)
     public static let aacConfig: [UInt8] = [0x12, 0x10]
     /// One IDR access unit in AVCC form (4-byte length + NAL unit).
     public static let keyFrame: [UInt8] = [0, 0, 0, 5, 0x65, 0x88, 0x84, 0x00, 0x21]
@@ -38,15 +38,5 @@ public final class TestPublisher {
             source.write(video)
             source.write(audio)
         }
-    }
-
-    private static func hex(_ s: String) -> [UInt8] {
-        var out: [UInt8] = []
-        var high: UInt8?
-        for c in s.utf8 {
-            let v = c >= 0x61 ? c - 0x61 + 10 : c - 0x30
-            if let h = high { out.append(h << 4 | v); high = nil } else { high = v }
-        }
-        return out
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import RelayFLV
 import Testing
+import RelayTestSupport
 
 private func encoded(_ value: AMF0Value) -> ByteBuffer {
     var buffer = ByteBuffer()
@@ -14,18 +15,6 @@ private func roundTrip(_ value: AMF0Value) throws -> AMF0Value {
     let decoded = try AMF0Value.decode(from: &buffer)
     #expect(buffer.readableBytes == 0)
     return decoded
-}
-
-private func hex(_ string: String) -> ByteBuffer {
-    let digits = string.filter { !$0.isWhitespace }
-    var buffer = ByteBuffer()
-    var index = digits.startIndex
-    while index < digits.endIndex {
-        let next = digits.index(index, offsetBy: 2)
-        buffer.writeInteger(UInt8(digits[index..<next], radix: 16)!)
-        index = next
-    }
-    return buffer
 }
 
 private func ascii(_ string: String) -> String {
@@ -71,14 +60,14 @@ private func nestedObjects(_ depth: Int) -> ByteBuffer {
     }
 
     @Test func exactEncodings() {
-        #expect(encoded(.number(1)) == hex("00 3FF0000000000000"))
-        #expect(encoded(.boolean(true)) == hex("01 01"))
-        #expect(encoded(.string("ab")) == hex("02 0002 6162"))
-        #expect(encoded(.object([AMF0Property("a", .null)])) == hex("03 0001 61 05 000009"))
-        #expect(encoded(.ecmaArray([AMF0Property("x", .boolean(false))])) == hex("08 00000001 0001 78 0100 000009"))
-        #expect(encoded(.strictArray([.undefined, .null])) == hex("0A 00000002 06 05"))
-        #expect(encoded(.date(0, timeZone: 0)) == hex("0B 0000000000000000 0000"))
-        #expect(encoded(.null) == hex("05"))
+        #expect(encoded(.number(1)) == hexBuffer("00 3FF0000000000000"))
+        #expect(encoded(.boolean(true)) == hexBuffer("01 01"))
+        #expect(encoded(.string("ab")) == hexBuffer("02 0002 6162"))
+        #expect(encoded(.object([AMF0Property("a", .null)])) == hexBuffer("03 0001 61 05 000009"))
+        #expect(encoded(.ecmaArray([AMF0Property("x", .boolean(false))])) == hexBuffer("08 00000001 0001 78 0100 000009"))
+        #expect(encoded(.strictArray([.undefined, .null])) == hexBuffer("0A 00000002 06 05"))
+        #expect(encoded(.date(0, timeZone: 0)) == hexBuffer("0B 0000000000000000 0000"))
+        #expect(encoded(.null) == hexBuffer("05"))
     }
 
     @Test func containersRoundTrip() throws {
@@ -113,13 +102,13 @@ private func nestedObjects(_ depth: Int) -> ByteBuffer {
 
         // A short long-string is written as a plain string.
         #expect(try roundTrip(.longString("short")) == .string("short"))
-        var wire = hex("0C 00000003 616263")
+        var wire = hexBuffer("0C 00000003 616263")
         #expect(try AMF0Value.decode(from: &wire) == .longString("abc"))
         #expect(AMF0Value.longString("abc").stringValue == "abc")
     }
 
     @Test func typedObjectDecodesAsObject() throws {
-        var buffer = hex("10 0003 466f6f  0001 78 00 3FF0000000000000  0001 79 02 0001 7a  000009  05")
+        var buffer = hexBuffer("10 0003 466f6f  0001 78 00 3FF0000000000000  0001 79 02 0001 7a  000009  05")
         #expect(try AMF0Value.decode(from: &buffer) == .object([AMF0Property("x", 1), AMF0Property("y", "z")]))
         #expect(try AMF0Value.decode(from: &buffer) == .null)
         #expect(buffer.readableBytes == 0)
@@ -135,7 +124,7 @@ private func nestedObjects(_ depth: Int) -> ByteBuffer {
             + " 0008 \(ascii("flashVer")) 02 0024 \(ascii("FMLE/3.0 (compatible; Lavf59.27.100)"))"
             + " 0005 \(ascii("tcUrl")) 02 001a \(ascii("rtmp://127.0.0.1:1935/live"))"
             + " 000009"
-        var buffer = hex(bytes)
+        var buffer = hexBuffer(bytes)
         let values = try AMF0Value.decodeAll(from: &buffer)
         #expect(buffer.readableBytes == 0)
         #expect(values.count == 3)
@@ -148,17 +137,17 @@ private func nestedObjects(_ depth: Int) -> ByteBuffer {
         // And re-encoding gives the same bytes back.
         var again = ByteBuffer()
         AMF0Value.encode(values, into: &again)
-        #expect(again == hex(bytes))
+        #expect(again == hexBuffer(bytes))
     }
 
     @Test func unsupportedMarkers() {
         for marker: UInt8 in [0x04, 0x07, 0x0D, 0x0E, 0x0F, 0x11, 0x12, 0xFF] {
-            #expect(decodeError(hex(String(format: "%02x 00 00 00 00", marker))) == .unsupportedType(marker))
+            #expect(decodeError(hexBuffer(String(format: "%02x 00 00 00 00", marker))) == .unsupportedType(marker))
         }
-        #expect(decodeError(hex("09")) == .unexpectedObjectEnd)
+        #expect(decodeError(hexBuffer("09")) == .unexpectedObjectEnd)
         #expect(AMF0Error.unsupportedType(0x11).description.contains("AMF3"))
         // Inside a container too.
-        #expect(decodeError(hex("0A 00000001 11 00")) == .unsupportedType(0x11))
+        #expect(decodeError(hexBuffer("0A 00000001 11 00")) == .unsupportedType(0x11))
     }
 
     @Test func truncatedAtEveryByte() {
@@ -179,7 +168,7 @@ private func nestedObjects(_ depth: Int) -> ByteBuffer {
     }
 
     @Test func decodeAllLeavesBufferOnError() {
-        var buffer = hex("05 06 02 0005 6162")
+        var buffer = hexBuffer("05 06 02 0005 6162")
         #expect(throws: AMF0Error.truncated) { try AMF0Value.decodeAll(from: &buffer) }
         #expect(buffer.readableBytes == 7)
     }
@@ -197,10 +186,10 @@ private func nestedObjects(_ depth: Int) -> ByteBuffer {
     }
 
     @Test func hugeCountsDoNotAllocate() {
-        #expect(decodeError(hex("0A FFFFFFFF 05 05")) == .truncated)
-        #expect(decodeError(hex("0C FFFFFFFF 61")) == .truncated)
+        #expect(decodeError(hexBuffer("0A FFFFFFFF 05 05")) == .truncated)
+        #expect(decodeError(hexBuffer("0C FFFFFFFF 61")) == .truncated)
         // An ECMA array count is only a hint: the end marker decides.
-        var ecma = hex("08 FFFFFFFF 0001 61 05 000009")
+        var ecma = hexBuffer("08 FFFFFFFF 0001 61 05 000009")
         #expect(try! AMF0Value.decode(from: &ecma) == .ecmaArray([AMF0Property("a", .null)]))
     }
 

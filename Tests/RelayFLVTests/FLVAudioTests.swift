@@ -2,8 +2,9 @@ import NIOCore
 import RelayCore
 import Testing
 @testable import RelayFLV
+import RelayTestSupport
 
-private let buf = FLVFixtures.buffer
+private let buf = hexBuffer
 
 @Suite struct FLVAudioTests {
     @Test func aac() throws {

@@ -2,8 +2,9 @@ import NIOCore
 import RelayCore
 import Testing
 @testable import RelayFLV
+import RelayTestSupport
 
-private let buf = FLVFixtures.buffer
+private let buf = hexBuffer
 
 private func streams(_ events: [MediaEvent]) -> [AVStream] {
     events.compactMap { if case .stream(let s) = $0 { s } else { nil } }
@@ -18,7 +19,7 @@ private func packets(_ events: [MediaEvent]) -> [AVPacket] {
         var d = FLVDemuxer()
         #expect(try d.video(body: buf("1701000000 0000000265aa"), timestamp: 0).isEmpty)  // before any header: dropped
 
-        let events = try d.video(body: buf("1700000000" + FLVFixtures.avcRecord), timestamp: 0)
+        let events = try d.video(body: buf("1700000000" + MediaFixtures.avcRecord), timestamp: 0)
         let s = try #require(streams(events).first)
         #expect(events.count == 1)
         #expect(s.index == 0 && s.codec == .h264 && s.timebase == 1000)
@@ -40,11 +41,11 @@ private func packets(_ events: [MediaEvent]) -> [AVPacket] {
 
     @Test func repeatedHeaderSuppressedChangedHeaderReemitted() throws {
         var d = FLVDemuxer()
-        let seq = buf("1700000000" + FLVFixtures.avcRecord)
+        let seq = buf("1700000000" + MediaFixtures.avcRecord)
         #expect(streams(try d.video(body: seq, timestamp: 0)).count == 1)
         #expect(try d.video(body: seq, timestamp: 2000).isEmpty)
 
-        let high = try AVCDecoderConfigurationRecord(sps: [buf(FLVFixtures.high1080SPS)], pps: [buf(FLVFixtures.high1080PPS)])
+        let high = try AVCDecoderConfigurationRecord(sps: [buf(MediaFixtures.h264High1080SPS)], pps: [buf(MediaFixtures.h264High1080PPS)])
         var changed = ByteBuffer()
         FLVVideo.writeSequenceHeader(codec: .h264, record: high.encoded(), hevcMode: .legacy, into: &changed)
         let s = try #require(streams(try d.video(body: changed, timestamp: 4000)).first)
@@ -55,12 +56,12 @@ private func packets(_ events: [MediaEvent]) -> [AVPacket] {
 
     @Test func hevcEnhancedAndLegacy() throws {
         var d = FLVDemuxer()
-        _ = try d.video(body: buf("1700000000" + FLVFixtures.avcRecord), timestamp: 0)
-        let s = try #require(streams(try d.video(body: buf("90 68766331" + FLVFixtures.hvcRecord), timestamp: 100)).first)
+        _ = try d.video(body: buf("1700000000" + MediaFixtures.avcRecord), timestamp: 0)
+        let s = try #require(streams(try d.video(body: buf("90 68766331" + MediaFixtures.hvcRecord), timestamp: 100)).first)
         #expect(s.codec == .h265 && s.video?.width == 1280 && s.video?.height == 720 && s.video?.level == 93)
         #expect(s.video?.vps.count == 1)
         // Same record through codec id 12: same codec, same record → nothing new.
-        #expect(try d.video(body: buf("1c00000000" + FLVFixtures.hvcRecord), timestamp: 200).isEmpty)
+        #expect(try d.video(body: buf("1c00000000" + MediaFixtures.hvcRecord), timestamp: 200).isEmpty)
         // H.264 frames no longer match the track: dropped.
         #expect(try d.video(body: buf("1701000000 0000000265aa"), timestamp: 300).isEmpty)
         let p = try #require(packets(try d.video(body: buf("a3 68766331 00000003020100"), timestamp: 340)).first)

@@ -2,8 +2,9 @@ import NIOCore
 import RelayCore
 import Testing
 @testable import RelayFLV
+import RelayTestSupport
 
-private let buf = FLVFixtures.buffer
+private let buf = hexBuffer
 
 /// Feeds `input` to a fresh reader in the given chunks, as a socket would, collecting tags.
 private func readAll(_ input: ByteBuffer, chunks: [Int], reader: FLVTagReader = FLVTagReader()) throws -> [FLVTag] {
@@ -23,7 +24,7 @@ private func readAll(_ input: ByteBuffer, chunks: [Int], reader: FLVTagReader = 
 @Suite struct FLVTagTests {
     static let sampleTags: [FLVTag] = [
         FLVTag(type: FLVTagType.script, timestamp: 0, body: buf("02000a6f6e4d657461446174610500")),
-        FLVTag(type: FLVTagType.video, timestamp: 0, body: buf("17000000" + "00" + FLVFixtures.avcRecord)),
+        FLVTag(type: FLVTagType.video, timestamp: 0, body: buf("17000000" + "00" + MediaFixtures.avcRecord)),
         FLVTag(type: FLVTagType.audio, timestamp: 23, body: buf("af001210")),
         FLVTag(type: FLVTagType.audio, timestamp: 0x00FF_FFFF, body: ByteBuffer()),
         FLVTag(type: FLVTagType.video, timestamp: 0x1234_5678, body: ByteBuffer(bytes: (0..<300).map { UInt8($0 & 0xFF) })),
@@ -78,7 +79,7 @@ private func readAll(_ input: ByteBuffer, chunks: [Int], reader: FLVTagReader = 
         #expect(first.type == FLVTagType.script)
         // Returned as soon as the body is complete; the PreviousTagSize is skipped on the next call.
         let second = try #require(try reader.next(from: &input))
-        #expect(second.body.readableBytes == 5 + FLVFixtures.avcRecord.count / 2)
+        #expect(second.body.readableBytes == 5 + MediaFixtures.avcRecord.count / 2)
     }
 
     @Test func readsFFmpegFLVHead() throws {
@@ -86,7 +87,7 @@ private func readAll(_ input: ByteBuffer, chunks: [Int], reader: FLVTagReader = 
         let tags = try readAll(head, chunks: [7, 100, 3, 1000])
         #expect(tags.map(\.type) == [FLVTagType.script, FLVTagType.video, FLVTagType.audio])
         #expect(tags.map(\.body.readableBytes) == [293, 43, 7])
-        #expect(tags[1].body == buf("17000000" + "00" + FLVFixtures.avcRecord))
+        #expect(tags[1].body == buf("17000000" + "00" + MediaFixtures.avcRecord))
         #expect(tags[2].body == buf("af00121056e500"))
     }
 
@@ -107,7 +108,7 @@ private func readAll(_ input: ByteBuffer, chunks: [Int], reader: FLVTagReader = 
         var input = buf("464c56")
         #expect(try reader.next(from: &input) == nil)
         #expect(input.readableBytes == 3)  // nothing consumed until the header is whole
-        input.writeBytes(FLVFixtures.bytes("01050000000900000000 0900000a"))
+        input.writeBytes(hexBytes("01050000000900000000 0900000a"))
         #expect(try reader.next(from: &input) == nil)
     }
 

@@ -2,12 +2,13 @@ import NIOCore
 import RelayCore
 import Testing
 @testable import RelayFLV
+import RelayTestSupport
 
-private let buf = FLVFixtures.buffer
+private let buf = hexBuffer
 
 @Suite struct FLVVideoTests {
     @Test func legacyAVC() throws {
-        #expect(try FLVVideo.parse(buf("1700000000" + FLVFixtures.avcRecord))
+        #expect(try FLVVideo.parse(buf("1700000000" + MediaFixtures.avcRecord))
                 == .sequenceHeader(.h264, record: FLVFixtures.avcRecordBuffer()))
         #expect(try FLVVideo.parse(buf("1701000028 0000000265aa"))
                 == .frame(.h264, isKeyFrame: true, compositionTime: 40, data: buf("0000000265aa")))
@@ -24,7 +25,7 @@ private let buf = FLVFixtures.buffer
     }
 
     @Test func legacyHEVCCodecID12() throws {
-        #expect(try FLVVideo.parse(buf("1c00000000" + FLVFixtures.hvcRecord))
+        #expect(try FLVVideo.parse(buf("1c00000000" + MediaFixtures.hvcRecord))
                 == .sequenceHeader(.h265, record: FLVFixtures.hvcRecordBuffer()))
         #expect(try FLVVideo.parse(buf("1c01fffff0 000000032601af"))
                 == .frame(.h265, isKeyFrame: true, compositionTime: -16, data: buf("000000032601af")))
@@ -35,7 +36,7 @@ private let buf = FLVFixtures.buffer
 
     @Test func enhancedHVC1() throws {
         // 0x90 = ExHeader | key frame | SequenceStart; 'hvc1' = 68766331.
-        #expect(try FLVVideo.parse(buf("90 68766331" + FLVFixtures.hvcRecord))
+        #expect(try FLVVideo.parse(buf("90 68766331" + MediaFixtures.hvcRecord))
                 == .sequenceHeader(.h265, record: FLVFixtures.hvcRecordBuffer()))
         // CodedFrames (1): SI24 CTS after the FourCC.
         #expect(try FLVVideo.parse(buf("91 68766331 000050 000000032601af"))
@@ -49,7 +50,7 @@ private let buf = FLVFixtures.buffer
     }
 
     @Test func enhancedAVC1AndIgnoredPackets() throws {
-        #expect(try FLVVideo.parse(buf("90 61766331" + FLVFixtures.avcRecord))
+        #expect(try FLVVideo.parse(buf("90 61766331" + MediaFixtures.avcRecord))
                 == .sequenceHeader(.h264, record: FLVFixtures.avcRecordBuffer()))
         #expect(try FLVVideo.parse(buf("93 61766331 0000000265aa"))
                 == .frame(.h264, isKeyFrame: true, compositionTime: 0, data: buf("0000000265aa")))
@@ -134,9 +135,9 @@ private let buf = FLVFixtures.buffer
     }
 
     @Test func truncationsOfValidBodiesNeverCrash() {
-        let bodies = ["1701000028 0000000265aa", "91 68766331 000050 000000032601af", "1c00000000" + FLVFixtures.hvcRecord]
+        let bodies = ["1701000028 0000000265aa", "91 68766331 000050 000000032601af", "1c00000000" + MediaFixtures.hvcRecord]
         for hex in bodies {
-            let bytes = FLVFixtures.bytes(hex)
+            let bytes = hexBytes(hex)
             for length in 0...bytes.count { _ = try? FLVVideo.parse(ByteBuffer(bytes: bytes.prefix(length))) }
         }
     }

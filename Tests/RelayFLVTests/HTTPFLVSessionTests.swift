@@ -1,4 +1,3 @@
-import Logging
 import NIOCore
 import NIOHTTP1
 import RelayCore
@@ -9,24 +8,11 @@ import Testing
 /// The HTTP-FLV player session without sockets: requests as bytes into the listener's pipeline
 /// (HTTP decoder + HTTPFLVHandler), the response and FLV body read back as a player would.
 @Suite struct HTTPFLVSessionTests {
-    final class Harness {
-        let loop = ManualLoop()
-        let relay: RelayContext
-
-        init() {
-            relay = RelayContext(config: .default, muxers: [FLVMuxer.factory(hevcMode: .enhanced)],
-                                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
-        }
-
-        /// Players of a stream by output (synchronous: the source's executor is this loop).
-        func players(of id: String) -> [OutputKind: Int]? {
-            relay.registry.source(id)?.assumeIsolated { $0.snapshot().players }
-        }
+    final class Harness: TestRelay {
+        init() { super.init(muxers: [FLVMuxer.factory(hevcMode: .enhanced)]) }
 
         func request(_ text: String, port: Int = 6000) throws -> (ManualChannel, WrittenBytes) {
-            let channel = ManualChannel(loop: loop, remote: try SocketAddress(ipAddress: "192.0.2.2", port: port))
-            let written = WrittenBytes()
-            channel.capture(into: written)
+            let (channel, written) = try capturedChannel(ip: "192.0.2.2", port: port)
             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
             try channel.pipeline.syncOperations.addHandler(HTTPFLVHandler(relay: relay, logger: relay.logger))
             channel.activate()
@@ -55,7 +41,7 @@ import Testing
         // The cached IDR NAL unit is in the body.
         #expect(body.firstRange(of: TestPublisher.keyFrame) != nil)
         #expect(channel.isOpen)
-        #expect(h.players(of: "live/cam") == [.flv: 1])
+        #expect(h.relay.players(of: "live/cam") == [.flv: 1])
     }
 
     @Test func anUnknownStreamIsAnswered404AfterTheWait() async throws {

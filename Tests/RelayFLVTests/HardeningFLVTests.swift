@@ -2,6 +2,7 @@ import NIOCore
 import RelayCore
 import Testing
 @testable import RelayFLV
+import RelayTestSupport
 
 /// Issue 16, FLV side: the NAL length rewrite is bounded and linear, oversize tags are dropped,
 /// AMF0 decoding is iterative with value and depth caps.
@@ -26,8 +27,8 @@ import Testing
 
     @Test func rewriteThatOutgrowsAnFLVTagThrowsQuickly() throws {
         var demuxer = FLVDemuxer()
-        var header = FLVFixtures.buffer("1700000000")
-        header.writeImmutableBuffer(FLVFixtures.buffer(Self.oneByteLengthRecord))
+        var header = hexBuffer("1700000000")
+        header.writeImmutableBuffer(hexBuffer(Self.oneByteLengthRecord))
         _ = try demuxer.video(body: header, timestamp: 0)
         // Small frames are rewritten to 4-byte lengths as before.
         let events = try demuxer.video(body: Self.tinyNALFrame(count: 3), timestamp: 40)
@@ -64,12 +65,12 @@ import Testing
                 #expect(try AnnexB.normalizedLengthPrefix(input, lengthSize: lengthSize) == expected)
             }
         }
-        #expect(throws: CodecError.self) { try AnnexB.normalizedLengthPrefix(FLVFixtures.buffer("05 0102"), lengthSize: 1) }
-        #expect(throws: CodecError.self) { try AnnexB.normalizedLengthPrefix(FLVFixtures.buffer("00"), lengthSize: 2) }
+        #expect(throws: CodecError.self) { try AnnexB.normalizedLengthPrefix(hexBuffer("05 0102"), lengthSize: 1) }
+        #expect(throws: CodecError.self) { try AnnexB.normalizedLengthPrefix(hexBuffer("00"), lengthSize: 2) }
         #expect(throws: CodecError.self) {
-            try AnnexB.normalizedLengthPrefix(FLVFixtures.buffer("02 0102 02 0304"), lengthSize: 1, maxOutputBytes: 11)
+            try AnnexB.normalizedLengthPrefix(hexBuffer("02 0102 02 0304"), lengthSize: 1, maxOutputBytes: 11)
         }
-        #expect(try AnnexB.normalizedLengthPrefix(FLVFixtures.buffer("02 0102 02 0304"), lengthSize: 1, maxOutputBytes: 12).readableBytes == 12)
+        #expect(try AnnexB.normalizedLengthPrefix(hexBuffer("02 0102 02 0304"), lengthSize: 1, maxOutputBytes: 12).readableBytes == 12)
     }
 
     @Test func flvMuxerDropsAnOversizeFrame() {

@@ -6,6 +6,7 @@ import NIOPosix
 import RelayCore
 @testable import RelayGB28181
 import RelayRTP
+import RelayTestSupport
 import Testing
 
 /// Log lines of a service under test.
@@ -68,15 +69,8 @@ struct Harness {
 
 /// Builds GB28181 RTP/PS packets of fake frames around real parameter sets.
 struct Device {
-    static let sps = hex("6742c00ad9047b011000000300100000030320f1226480")
-    static let pps = hex("68cb83cb20")
-
-    static func hex(_ s: String) -> ByteBuffer {
-        var b = ByteBuffer()
-        var it = s.makeIterator()
-        while let h = it.next(), let l = it.next() { b.writeInteger(UInt8(String([h, l]), radix: 16)!) }
-        return b
-    }
+    static let sps = hexBuffer("6742c00ad9047b011000000300100000030320f1226480")
+    static let pps = hexBuffer("68cb83cb20")
 
     var muxer = PSMuxer(video: .h264, audio: .g711a)
     var rtp: RTPPacketizer

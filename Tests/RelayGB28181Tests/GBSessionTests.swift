@@ -24,10 +24,6 @@ import Testing
         return out
     }
 
-    func isReady(_ context: RelayContext, _ id: String) -> Bool {
-        context.registry.source(id)?.assumeIsolated { $0.isReady } ?? false
-    }
-
     @Test func aDevicePublishesOverTCPPassive() async throws {
         let h = try await Harness.start()
         let gb = h.service
@@ -36,7 +32,7 @@ import Testing
         let channel = try deviceConnection(gb, loop: loop)
         var device = Device(ssrc: 100_000_051)
         channel.receive(Self.framed(&device, frames: 10))
-        #expect(await loop.run(until: { isReady(h.context, "gb/session") }, step: .milliseconds(40)))
+        #expect(await loop.run(until: { h.context.sourceIsReady("gb/session") }, step: .milliseconds(40)))
         #expect(h.context.registry.source("gb/session")?.publisher.protocolName == "gb28181")
         #expect(channel.isOpen)
         // Hanging up ends the stream; the API receiver closes with it.
@@ -66,7 +62,7 @@ import Testing
         let device = try deviceConnection(gb, loop: loop, port: 9003)
         var d = Device(ssrc: 100_000_052)
         device.receive(Self.framed(&d, frames: 10))
-        #expect(await loop.run(until: { isReady(h.context, "gb/known") }, step: .milliseconds(40)))
+        #expect(await loop.run(until: { h.context.sourceIsReady("gb/known") }, step: .milliseconds(40)))
         device.close(promise: nil)
         _ = await loop.run(until: { gb.list().isEmpty })
         await gb.stop()

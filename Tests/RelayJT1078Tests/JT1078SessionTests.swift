@@ -1,4 +1,3 @@
-import Logging
 import NIOCore
 import RelayCore
 @testable import RelayJT1078
@@ -8,25 +7,15 @@ import Testing
 /// The JT/T 1078 terminal session without sockets: packages as bytes through the listener's
 /// frame decoder and JT1078ConnectionHandler, into a Source.
 @Suite struct JT1078SessionTests {
-    final class Harness {
-        let loop = ManualLoop()
-        let relay = RelayContext(config: .default, muxers: [],
-                                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
-
+    final class Harness: TestRelay {
         func connect(port: Int = 8000) throws -> ManualChannel {
-            let channel = ManualChannel(loop: loop, remote: try SocketAddress(ipAddress: "192.0.2.4", port: port))
+            let channel = try peerChannel(ip: "192.0.2.4", port: port)
             let decoder = JT1078FrameDecoder(version: nil, maxBodyBytes: relay.config.jt1078.maxBodyBytes)
             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(decoder, maximumBufferSize: decoder.maximumBufferSize))
             try channel.pipeline.syncOperations.addHandler(JT1078ConnectionHandler(relay: relay, pinned: nil))
             channel.activate()
             return channel
-        }
-
-        /// Whether the source is playable (synchronous: its executor is this loop).
-        func isReady(_ id: String) -> Bool {
-            relay.registry.source(id)?.assumeIsolated { $0.isReady } ?? false
-        }
-    }
+        }    }
 
     /// One second of H.264 (a key frame, then P frames) and G.711 A-law, 40 ms apart, as a
     /// terminal sends it.
@@ -51,7 +40,7 @@ import Testing
         let source = try #require(h.relay.registry.sources.first)
         #expect(source.id.hasSuffix("13912345678/1"))
         #expect(source.publisher.protocolName == "jt1078")
-        #expect(await h.loop.run(until: { h.isReady(source.id) }))
+        #expect(await h.loop.run(until: { h.relay.sourceIsReady(source.id) }))
         #expect(channel.isOpen)
     }
 

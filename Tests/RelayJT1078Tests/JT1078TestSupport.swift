@@ -1,21 +1,15 @@
 import NIOCore
 import NIOEmbedded
 @testable import RelayJT1078
+import RelayTestSupport
 
 /// Parameter sets of real encodes (ffprobe: 1280x720), for building frames without ffmpeg.
 enum Fixtures {
-    static let h264SPS = hex("674d401feca02802dd80880000030008000003019078c18cb0")
-    static let h264PPS = hex("68ebe3cb20")
-    static let hevcVPS = hex("40010c01ffff01600000030090000003000003005d959809")
-    static let hevcSPS = hex("42010101600000030090000003000003005da00280802d165959a4932bc05a020000030002000003003210")
-    static let hevcPPS = hex("4401c172b46240")
-
-    static func hex(_ s: String) -> [UInt8] {
-        var out: [UInt8] = []
-        var it = s.makeIterator()
-        while let a = it.next(), let b = it.next() { out.append(UInt8(String([a, b]), radix: 16)!) }
-        return out
-    }
+    static let h264SPS = hexBytes(MediaFixtures.h264Main720SPS)
+    static let h264PPS = hexBytes(MediaFixtures.h264Main720PPS)
+    static let hevcVPS = hexBytes(MediaFixtures.hevcMain720VPS)
+    static let hevcSPS = hexBytes(MediaFixtures.hevcMain720SPS)
+    static let hevcPPS = hexBytes(MediaFixtures.hevcMain720PPS)
 
     /// Annex-B: 4-byte start code before each NAL unit.
     static func annexB(_ nals: [[UInt8]]) -> ByteBuffer {

@@ -2,6 +2,7 @@ import NIOCore
 import RelayFLV
 import RelayRTMP
 import Testing
+import RelayTestSupport
 
 @Suite struct ChunkDecoderTests {
     @Test func singleChunkMessageIsASliceOfTheInput() throws {
@@ -22,7 +23,7 @@ import Testing
                 for length in [0, 1, 127, 128, 129, 1000, 5000] where chunkSize > 1 || length < 1000 {
                     for timestamp: UInt32 in [0, 0xFF_FFFE, 0xFF_FFFF, 0xFFFF_FFFF] {
                         let original = message(csid: csid, timestamp: timestamp, type: .video, msid: 0x0102_0304,
-                                               payload: pattern(length, seed: UInt8(length & 0xFF)))
+                                               payload: patternBuffer(length, seed: UInt8(length & 0xFF)))
                         var decoder = RTMPChunkDecoder()
                         if chunkSize != 128 {
                             var setup = encode([.setChunkSize(chunkSize)], chunkSize: 128)
@@ -81,7 +82,7 @@ import Testing
     }
 
     @Test func extendedTimestampRepeatedInContinuations() throws {
-        let original = message(csid: 6, timestamp: 0x0123_4567, type: .video, payload: pattern(300))
+        let original = message(csid: 6, timestamp: 0x0123_4567, type: .video, payload: patternBuffer(300))
         var wire = encode([original], chunkSize: 128)
         // type 0 header + ext, then two type 3 continuations each with the ext timestamp repeated.
         #expect(wire.getBytes(at: 1, length: 3) == [0xFF, 0xFF, 0xFF])
@@ -93,7 +94,7 @@ import Testing
 
     @Test func extendedTimestampNotRepeatedInContinuations() throws {
         // What some encoders send: the type 3 continuations carry no extended timestamp.
-        let payload = pattern(300, seed: 3)
+        let payload = patternBuffer(300, seed: 3)
         var wire = ByteBuffer()
         wire.writeBytes(hexBytes("06 ffffff 00012c 09 01000000 01234567"))
         wire.writeImmutableBuffer(payload.getSlice(at: 0, length: 128)!)
@@ -130,7 +131,7 @@ import Testing
     }
 
     @Test func setChunkSizeMidStream() throws {
-        let big = message(csid: 6, timestamp: 40, type: .video, payload: pattern(10_000))
+        let big = message(csid: 6, timestamp: 40, type: .video, payload: patternBuffer(10_000))
         var wire = encode([.setChunkSize(4096)], chunkSize: 128)
         RTMPChunkEncoder.write(big, chunkSize: 4096, into: &wire)
         var decoder = RTMPChunkDecoder()
@@ -160,9 +161,9 @@ import Testing
     }
 
     @Test func interleavedChunkStreams() throws {
-        let video = message(csid: 6, timestamp: 33, type: .video, payload: pattern(300, seed: 1))
-        let audio1 = message(csid: 4, timestamp: 20, type: .audio, payload: pattern(100, seed: 2))
-        let audio2 = message(csid: 4, timestamp: 40, type: .audio, payload: pattern(100, seed: 4))
+        let video = message(csid: 6, timestamp: 33, type: .video, payload: patternBuffer(300, seed: 1))
+        let audio1 = message(csid: 4, timestamp: 20, type: .audio, payload: patternBuffer(100, seed: 2))
+        let audio2 = message(csid: 4, timestamp: 40, type: .audio, payload: patternBuffer(100, seed: 4))
         let v = encode([video], chunkSize: 128)  // chunks: 12+128, 1+128, 1+44
         let a1 = encode([audio1], chunkSize: 128)
         let a2 = encode([audio2], chunkSize: 128)
@@ -178,8 +179,8 @@ import Testing
     }
 
     @Test func abortDropsThePartialMessage() throws {
-        let dropped = encode([message(csid: 6, type: .video, payload: pattern(300))], chunkSize: 128)
-        let kept = message(csid: 6, timestamp: 80, type: .video, payload: pattern(50, seed: 9))
+        let dropped = encode([message(csid: 6, type: .video, payload: patternBuffer(300))], chunkSize: 128)
+        let kept = message(csid: 6, timestamp: 80, type: .video, payload: patternBuffer(50, seed: 9))
         var wire = ByteBuffer()
         wire.writeImmutableBuffer(dropped.getSlice(at: 0, length: 140)!)  // first chunk only
         RTMPChunkEncoder.write(.abort(chunkStreamID: 6), chunkSize: 128, into: &wire)
@@ -244,9 +245,9 @@ import Testing
 
     @Test func chunkStreamLimit() throws {
         var decoder = RTMPChunkDecoder(maxChunkStreams: 3)
-        var input = encode((3...5).map { message(csid: $0, payload: pattern(1)) }, chunkSize: 128)
+        var input = encode((3...5).map { message(csid: $0, payload: patternBuffer(1)) }, chunkSize: 128)
         #expect(try drain(&decoder, &input).count == 3)
-        var more = encode([message(csid: 3, payload: pattern(1)), message(csid: 9, payload: pattern(1))], chunkSize: 128)
+        var more = encode([message(csid: 3, payload: patternBuffer(1)), message(csid: 9, payload: patternBuffer(1))], chunkSize: 128)
         #expect(throws: RTMPError.tooManyChunkStreams(limit: 3)) { try drain(&decoder, &more) }
     }
 
@@ -258,7 +259,7 @@ import Testing
         RTMPChunkEncoder.write(.setChunkSize(1000), chunkSize: 128, into: &input)
         for csid: UInt8 in 3...7 {
             input.writeBytes([csid, 0, 0, 0, 0x10, 0, 0, 9, 1, 0, 0, 0])
-            input.writeImmutableBuffer(pattern(1000))
+            input.writeImmutableBuffer(patternBuffer(1000))
         }
         #expect(throws: RTMPError.tooMuchPendingData(bytes: 5000, limit: 4096)) { try drain(&decoder, &input) }
     }
@@ -292,8 +293,8 @@ import Testing
             .command(name: "connect", transactionID: 1, commandObject: ["app": "live"], arguments: []),
             .setChunkSize(60),
         ], chunkSize: 128)
-        let video = message(csid: 6, timestamp: 0x0100_0000, type: .video, payload: pattern(150, seed: 5))
-        let audio = message(csid: 4, timestamp: 20, type: .audio, payload: pattern(70, seed: 6))
+        let video = message(csid: 6, timestamp: 0x0100_0000, type: .video, payload: patternBuffer(150, seed: 5))
+        let audio = message(csid: 4, timestamp: 20, type: .audio, payload: patternBuffer(70, seed: 6))
         let v = encode([video], chunkSize: 60)  // 16+60, 5+60, 5+30
         let a = encode([audio], chunkSize: 60)  // 12+60, 1+10
         wire.writeImmutableBuffer(v.getSlice(at: 0, length: 76)!)
@@ -304,8 +305,8 @@ import Testing
         wire.writeImmutableBuffer(a.getSlice(at: 0, length: 72)!)
         RTMPChunkEncoder.write(.abort(chunkStreamID: 4), chunkSize: 60, into: &wire)
         RTMPChunkEncoder.write(.userControl(.streamBegin(streamID: 1)), chunkSize: 60, into: &wire)
-        RTMPChunkEncoder.write(message(csid: 4, timestamp: 60, payload: pattern(0)), chunkSize: 60, into: &wire)
-        RTMPChunkEncoder.write(message(csid: 400, timestamp: 61, type: .dataAMF0, payload: pattern(200)),
+        RTMPChunkEncoder.write(message(csid: 4, timestamp: 60, payload: patternBuffer(0)), chunkSize: 60, into: &wire)
+        RTMPChunkEncoder.write(message(csid: 400, timestamp: 61, type: .dataAMF0, payload: patternBuffer(200)),
                                chunkSize: 60, into: &wire)
         return wire
     }

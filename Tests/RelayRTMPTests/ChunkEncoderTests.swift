@@ -1,6 +1,7 @@
 import NIOCore
 import RelayRTMP
 import Testing
+import RelayTestSupport
 
 @Suite struct ChunkEncoderTests {
     @Test func exactBytesOfASmallMessage() {
@@ -35,7 +36,7 @@ import Testing
     }
 
     @Test func prefixAndBodyMatchConcatenatedPayload() throws {
-        let payload = pattern(700, seed: 11)
+        let payload = patternBuffer(700, seed: 11)
         for chunkSize in [1, 5, 128, 4096] {
             for split in [0, 1, 5, 127, 128, 129, 699, 700] {
                 for timestamp: UInt32 in [40, 0x0200_0000] {
@@ -59,7 +60,7 @@ import Testing
         var wire = ByteBuffer()
         wire.writeString("junk")
         wire.moveReaderIndex(forwardBy: 4)
-        let original = message(csid: 7, timestamp: 5, type: .video, payload: pattern(300))
+        let original = message(csid: 7, timestamp: 5, type: .video, payload: patternBuffer(300))
         RTMPChunkEncoder.write(original, chunkSize: 100, into: &wire)
         var decoder = RTMPChunkDecoder()
         var setChunk = encode([.setChunkSize(100)], chunkSize: 128)

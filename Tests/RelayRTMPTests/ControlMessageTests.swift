@@ -2,6 +2,7 @@ import NIOCore
 import RelayFLV
 import RelayRTMP
 import Testing
+import RelayTestSupport
 
 @Suite struct ControlMessageTests {
     @Test func protocolControlBuilders() throws {
@@ -24,7 +25,7 @@ import Testing
             #expect(built.payload == hexBuffer(payload))
             #expect(try RTMPControlMessage(built) == parsed)
         }
-        #expect(try RTMPControlMessage(message(type: .video, payload: pattern(1))) == nil)
+        #expect(try RTMPControlMessage(message(type: .video, payload: patternBuffer(1))) == nil)
         #expect(throws: RTMPError.truncatedPayload(typeID: 5)) {
             try RTMPControlMessage(message(csid: 2, type: .windowAckSize, msid: 0, payload: hexBuffer("0000")))
         }

@@ -1,6 +1,7 @@
 import NIOCore
 import RelayRTMP
 import Testing
+import RelayTestSupport
 
 /// C0+C1 sent by FFmpeg 5.1 (`ffmpeg ... -f flv rtmp://...`): version 9.0.124.2, digest in the
 /// first block. Base64 of the 1536 C1 bytes.

@@ -3,6 +3,7 @@ import RelayCore
 import RelayFLV
 import RelayRTMP
 import Testing
+import RelayTestSupport
 
 /// Issue 16, RTMP side: limits checked from headers, oversize output dropped instead of trapped.
 @Suite struct HardeningRTMPUnitTests {
@@ -26,7 +27,7 @@ import Testing
 
     @Test func mediaKeepsTheMessageSizeLimit() throws {
         var decoder = RTMPChunkDecoder(maxMessageSize: 1 << 20, maxCommandSize: 4096)
-        let video = message(csid: 6, type: .video, payload: pattern(100_000))
+        let video = message(csid: 6, type: .video, payload: patternBuffer(100_000))
         var input = encode([.setChunkSize(4096), video], chunkSize: 4096)
         #expect(try drain(&decoder, &input).last == video)
         var tooBig = header(type: 9, length: (1 << 20) + 1)
@@ -35,7 +36,7 @@ import Testing
 
     @Test func limitsCanBeRaisedBetweenMessages() throws {
         var decoder = RTMPChunkDecoder(maxMessageSize: 4096, maxCommandSize: 4096)
-        let big = message(csid: 3, type: .commandAMF0, msid: 0, payload: pattern(10_000))
+        let big = message(csid: 3, type: .commandAMF0, msid: 0, payload: patternBuffer(10_000))
         var early = encode([big], chunkSize: 128)
         #expect(throws: RTMPError.self) { try drain(&decoder, &early) }
         decoder = RTMPChunkDecoder(maxMessageSize: 4096, maxCommandSize: 4096)
@@ -50,13 +51,13 @@ import Testing
         #expect(!RTMPChunkEncoder.write(chunkStreamID: 6, timestamp: 0, typeID: 9, messageStreamID: 1,
                                         prefix: bufferOf([1]), body: huge, chunkSize: 4096, into: &out))
         #expect(!RTMPChunkEncoder.write(chunkStreamID: 1, timestamp: 0, typeID: 9, messageStreamID: 1,
-                                        prefix: ByteBuffer(), body: pattern(10), chunkSize: 4096, into: &out))
+                                        prefix: ByteBuffer(), body: patternBuffer(10), chunkSize: 4096, into: &out))
         #expect(out.readableBytes == 0)
         // At the limit it still works, and a chunk size of 0 is taken as 1 instead of trapping.
         #expect(RTMPChunkEncoder.write(chunkStreamID: 6, timestamp: 0, typeID: 9, messageStreamID: 1,
                                        prefix: ByteBuffer(), body: huge, chunkSize: 1 << 20, into: &out))
         var tiny = ByteBuffer()
-        #expect(RTMPChunkEncoder.write(message(payload: pattern(3)), chunkSize: 0, into: &tiny))
+        #expect(RTMPChunkEncoder.write(message(payload: patternBuffer(3)), chunkSize: 0, into: &tiny))
         #expect(RTMPMessage.setChunkSize(0).payload.getInteger(at: 0, as: UInt32.self) == 1)
         #expect(RTMPMessage.setChunkSize(Int.max).payload.getInteger(at: 0, as: UInt32.self) == 0x7FFF_FFFF)
     }
@@ -70,7 +71,7 @@ import Testing
         muxer.mux(oversize, stream: stream, into: &out)  // 5 header bytes make it 24 bits + 5
         #expect(out.readableBytes == 0)
         #expect(muxer.drops.count == 1)
-        let fine = AVPacket(streamIndex: 0, codec: .h264, dts: 40, pts: 40, isKeyFrame: false, payload: pattern(100))
+        let fine = AVPacket(streamIndex: 0, codec: .h264, dts: 40, pts: 40, isKeyFrame: false, payload: patternBuffer(100))
         muxer.mux(fine, stream: stream, into: &out)
         #expect(out.readableBytes > 100)
         #expect(muxer.drops.count == 1)

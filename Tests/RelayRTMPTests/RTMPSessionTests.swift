@@ -1,4 +1,3 @@
-import Logging
 import NIOCore
 import RelayCore
 import RelayFLV
@@ -10,21 +9,17 @@ import Testing
 /// ManualChannels, through the real RTMPServerHandler, Source and RTMP TransStream.
 @Suite struct RTMPSessionTests {
     /// One relay on a hand-driven loop, and RTMP peers speaking to it.
-    final class Harness {
-        let loop = ManualLoop()
-        let relay: RelayContext
-
+    final class Harness: TestRelay {
         init() {
-            let config = RelayConfig.default
-            relay = RelayContext(config: config, muxers: [
-                RTMPMuxer.factory(chunkSize: config.rtmp.chunkSize, hevcMode: .enhanced),
+            super.init(muxers: [
+                RTMPMuxer.factory(chunkSize: RelayConfig.default.rtmp.chunkSize, hevcMode: .enhanced),
                 FLVMuxer.factory(hevcMode: .enhanced),
-            ], logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+            ])
         }
 
         /// A connection through the RTMP handler, handshake done (plain C1, as ffmpeg sends).
         func connect(port: Int) throws -> Peer {
-            let channel = ManualChannel(loop: loop, remote: try SocketAddress(ipAddress: "192.0.2.1", port: port))
+            let channel = try peerChannel(ip: "192.0.2.1", port: port)
             let peer = Peer(channel: channel, chunkSize: relay.config.rtmp.chunkSize)
             channel.capture(into: peer.written)
             try channel.pipeline.syncOperations.addHandler(RTMPServerHandler(relay: relay))

@@ -1,28 +1,10 @@
 import NIOCore
 import RelayRTMP
-
-/// Bytes from hex digits; whitespace is ignored.
-func hexBuffer(_ string: String) -> ByteBuffer {
-    var buffer = ByteBuffer()
-    buffer.writeBytes(hexBytes(string))
-    return buffer
-}
-
-func hexBytes(_ string: String) -> [UInt8] {
-    let digits = Array(string.utf8.filter { $0 != 0x20 && $0 != 0x0A })
-    return stride(from: 0, to: digits.count, by: 2).map { UInt8(String(decoding: digits[$0..<$0 + 2], as: UTF8.self), radix: 16)! }
-}
+import RelayTestSupport
 
 func bufferOf(_ bytes: [UInt8]) -> ByteBuffer {
     var buffer = ByteBuffer()
     buffer.writeBytes(bytes)
-    return buffer
-}
-
-/// A deterministic payload of `count` bytes.
-func pattern(_ count: Int, seed: UInt8 = 0) -> ByteBuffer {
-    var buffer = ByteBuffer()
-    for index in 0..<count { buffer.writeInteger(UInt8(truncatingIfNeeded: index &* 7 &+ Int(seed))) }
     return buffer
 }
 

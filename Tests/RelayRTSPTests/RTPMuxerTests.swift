@@ -3,6 +3,7 @@ import RelayCore
 import RelayRTP
 @testable import RelayRTSP
 import Testing
+import RelayTestSupport
 
 @Suite struct RTPMuxerTests {
     static let layout = RTPChannelLayout([

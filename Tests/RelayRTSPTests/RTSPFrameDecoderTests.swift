@@ -2,6 +2,7 @@ import NIOCore
 import NIOTestUtils
 @testable import RelayRTSP
 import Testing
+import RelayTestSupport
 
 @Suite struct RTSPFrameDecoderTests {
     func decodeAll(_ text: String, decoder: RTSPFrameDecoder = RTSPFrameDecoder()) throws -> [RTSPFrame] {

@@ -1,4 +1,3 @@
-import Logging
 import NIOCore
 import RelayCore
 @testable import RelayRTSP
@@ -8,16 +7,11 @@ import Testing
 /// The RTSP player session without sockets: OPTIONS → DESCRIBE → SETUP (TCP interleaved) → PLAY
 /// as bytes through the listener's decoder and RTSPServerHandler, answers and `$` frames read back.
 @Suite struct RTSPSessionTests {
-    final class Harness {
-        let loop = ManualLoop()
-        let relay = RelayContext(config: .default, muxers: [],
-                                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+    final class Harness: TestRelay {
         let ports = UDPPortAllocator(min: 31000, max: 31099)
 
         func connect(port: Int = 7000) throws -> (ManualChannel, WrittenBytes) {
-            let channel = ManualChannel(loop: loop, remote: try SocketAddress(ipAddress: "192.0.2.3", port: port))
-            let written = WrittenBytes()
-            channel.capture(into: written)
+            let (channel, written) = try capturedChannel(ip: "192.0.2.3", port: port)
             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPFrameDecoder(
                 maxHeadBytes: relay.config.rtsp.maxHeaderBytes, maxBodyBytes: RTSPServer.maxBodyBytes)))
             try channel.pipeline.syncOperations.addHandler(RTSPServerHandler(relay: relay, ports: ports))

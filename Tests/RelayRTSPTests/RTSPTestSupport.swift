@@ -1,22 +1,7 @@
 import NIOCore
 import RelayRTP
 @testable import RelayRTSP
-
-func hexBuffer(_ hex: String) -> ByteBuffer {
-    let digits = hex.filter { !$0.isWhitespace }
-    var out = ByteBuffer()
-    var i = digits.startIndex
-    while i < digits.endIndex {
-        let j = digits.index(i, offsetBy: 2)
-        out.writeInteger(UInt8(digits[i..<j], radix: 16)!)
-        i = j
-    }
-    return out
-}
-
-func pattern(_ count: Int, seed: UInt8 = 1) -> [UInt8] {
-    (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }
-}
+import RelayTestSupport
 
 /// Length-prefixed access unit from NAL units.
 func accessUnit(_ nals: [[UInt8]]) -> ByteBuffer {

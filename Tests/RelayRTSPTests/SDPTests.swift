@@ -2,6 +2,7 @@ import NIOCore
 import RelayCore
 @testable import RelayRTSP
 import Testing
+import RelayTestSupport
 
 @Suite struct SDPTests {
     // Parameter sets of a 1280x720 x264 stream and a 1280x720 x265 stream.
