@@ -38,9 +38,7 @@ final class RTMPPublishSession: ChannelInboundHandler {
     private var timer: Scheduled<Void>?
 
     // Acknowledgements (spec 5.4.3): the server says how many bytes it may send before it wants one.
-    private var bytesIn: UInt64 = 0
-    private var lastAck: UInt64 = 0
-    private var window: UInt64 = 2_500_000
+    private var acks = Acknowledgements(minimumWindow: 1)
     private var announcedWindow: UInt32?
     private(set) var bytesOut: UInt64 = 0
     private(set) var acksSent = 0
@@ -87,20 +85,16 @@ final class RTMPPublishSession: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard phase != .ended else { return }
         let incoming = unwrapInboundIn(data)
-        bytesIn &+= UInt64(incoming.readableBytes)
-        var buffer = cumulation.append(incoming)
-        let start = buffer.readerIndex
+        acks.received(incoming.readableBytes)
         do {
-            try process(&buffer, context: context)
+            try cumulation.parse(incoming) { try process(&$0, context: context) }
         } catch {
             fail("\(error)")
             return
         }
-        cumulation.keep(buffer, readFrom: start)
-        if bytesIn - lastAck >= window {
-            lastAck = bytesIn
+        if let ack = acks.due() {
             acksSent += 1
-            send(.acknowledgement(sequenceNumber: UInt32(truncatingIfNeeded: bytesIn)))
+            send(ack)
             context.flush()
         }
     }
@@ -212,7 +206,7 @@ final class RTMPPublishSession: ChannelInboundHandler {
             guard let control = try RTMPControlMessage(message) else { return }
             switch control {
             case .windowAckSize(let size):
-                window = UInt64(max(size, 1))
+                acks.setWindow(size)
             case .setPeerBandwidth(let size, _):
                 // Spec 5.4.5: answer with our window when it differs from the one announced.
                 if announcedWindow != size {

@@ -7,8 +7,17 @@ public struct ReadCumulation {
 
     public init() {}
 
+    /// Runs `parser` on the kept tail followed by `read`, then keeps what it left unread (nothing
+    /// is kept when it throws: the connection is closed).
+    public mutating func parse(_ read: ByteBuffer, with parser: (inout ByteBuffer) throws -> Void) rethrows {
+        var buffer = append(read)
+        let start = buffer.readerIndex
+        try parser(&buffer)
+        keep(buffer, readFrom: start)
+    }
+
     /// What to parse now: the kept tail followed by `read`.
-    public mutating func append(_ read: ByteBuffer) -> ByteBuffer {
+    private mutating func append(_ read: ByteBuffer) -> ByteBuffer {
         guard var buffer = pending else { return read }
         pending = nil
         var read = read
@@ -21,7 +30,7 @@ public struct ReadCumulation {
     /// and appending to it would copy all of it. If nothing was consumed nothing was handed out
     /// either: the buffer is kept, so a big chunk arriving in many reads is appended to, not
     /// copied again on every read.
-    public mutating func keep(_ buffer: ByteBuffer, readFrom start: Int) {
+    private mutating func keep(_ buffer: ByteBuffer, readFrom start: Int) {
         guard buffer.readableBytes > 0 else { return }
         pending = buffer.readerIndex == start ? buffer : ByteBuffer(buffer.readableBytesView)
     }

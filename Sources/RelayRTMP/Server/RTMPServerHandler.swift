@@ -34,10 +34,7 @@ final class RTMPServerHandler: ChannelInboundHandler {
     var remote = "?"
     let outChunkSize: Int
 
-    // Acknowledgement bookkeeping (spec 5.4.3): some encoders stall without acks.
-    private var bytesIn: UInt64 = 0
-    private var lastAck: UInt64 = 0
-    private var peerWindow: UInt64 = 2_500_000
+    private var acks = Acknowledgements(minimumWindow: 4096)
 
     // 32-bit RTMP timestamps unwrapped to 64 bits.
     private var lastRawTimestamp: UInt32 = 0
@@ -90,20 +87,16 @@ final class RTMPServerHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !closing else { return }
         let incoming = unwrapInboundIn(data)
-        bytesIn &+= UInt64(incoming.readableBytes)
-        var buffer = cumulation.append(incoming)
-        let start = buffer.readerIndex
+        acks.received(incoming.readableBytes)
         do {
-            try process(&buffer, context: context)
+            try cumulation.parse(incoming) { try process(&$0, context: context) }
         } catch {
             RelayMetrics.parseError(protocol: "rtmp")
             fail(context, "\(error)")
             return
         }
-        cumulation.keep(buffer, readFrom: start)
-        if bytesIn &- lastAck >= peerWindow {
-            lastAck = bytesIn
-            send(.acknowledgement(sequenceNumber: UInt32(truncatingIfNeeded: bytesIn)), context: context)
+        if let ack = acks.due() {
+            send(ack, context: context)
             context.flush()
         }
     }
@@ -145,7 +138,7 @@ final class RTMPServerHandler: ChannelInboundHandler {
     private func handleControl(_ control: RTMPControlMessage, context: ChannelHandlerContext) {
         switch control {
         case .windowAckSize(let size):
-            peerWindow = UInt64(max(size, 4096))
+            acks.setWindow(size)
         case .userControl(.pingRequest(let timestamp)):
             send(.userControl(.pingResponse(timestamp: timestamp)), context: context)
             context.flush()
