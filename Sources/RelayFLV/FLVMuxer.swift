@@ -8,14 +8,13 @@ public final class FLVMuxer: Muxer {
     public enum Framing: Sendable { case httpChunked, none }
 
     private let framing: Framing
-    private let hevcMode: HEVCFLVMode
-    private var lastTimestamp: UInt32 = 0
+    private var streamStart: FLVStreamStart
     /// Frames over the 24-bit tag DataSize (from any ingest): dropped, logged once, counted.
     public private(set) var drops: OversizeFrameDrops
 
     public init(framing: Framing, hevcMode: HEVCFLVMode, logger: Logger = Logger(label: "relay.mux")) {
         self.framing = framing
-        self.hevcMode = hevcMode
+        self.streamStart = FLVStreamStart(hevcMode: hevcMode)
         self.drops = OversizeFrameDrops(output: "flv", logger: logger)
     }
 
@@ -42,21 +41,17 @@ public final class FLVMuxer: Muxer {
     public func writeHeader(streams: [AVStream], into buffer: inout ByteBuffer) {
         FLVFileHeader.write(hasAudio: streams.contains { $0.kind == .audio },
                             hasVideo: streams.contains { $0.kind == .video }, into: &buffer)
-        Self.writeTag(type: FLVTagType.script, timestamp: 0, into: &buffer) {
-            FLVMetadata.write(streams: streams, hevcMode: hevcMode, into: &$0)
-        }
-        for stream in streams { writeSequenceHeader(stream, timestamp: 0, into: &buffer) }
+        streamStart.writeHeader(streams: streams, into: &buffer, write: Self.writeTag)
     }
 
     public func configChanged(_ stream: AVStream, streams: [AVStream], into buffer: inout ByteBuffer) {
-        writeSequenceHeader(stream, timestamp: lastTimestamp, into: &buffer)
+        streamStart.configChanged(stream, into: &buffer, write: Self.writeTag)
     }
 
     public func mux(_ packet: AVPacket, stream: AVStream, into buffer: inout ByteBuffer) {
-        let ts = UInt32(truncatingIfNeeded: packet.dts.rescaled(from: stream.timebase, to: 1000))
-        lastTimestamp = ts
+        let ts = streamStart.timestamp(of: packet, stream: stream)
         let bodySize = packet.payload.readableBytes
-            + (packet.isVideo ? FLVVideo.headerSize(codec: packet.codec, hevcMode: hevcMode) : FLVAudio.headerSize(codec: packet.codec))
+            + (packet.isVideo ? FLVVideo.headerSize(codec: packet.codec, hevcMode: streamStart.hevcMode) : FLVAudio.headerSize(codec: packet.codec))
         guard bodySize <= FLVTagHeader.maxDataSize else {
             // DataSize has 24 bits: a longer tag would be written with a wrapped size and
             // desynchronise every player's parser. Drop the frame instead.
@@ -65,15 +60,14 @@ public final class FLVMuxer: Muxer {
         }
         guard packet.isVideo || stream.audio != nil else { return }
         Self.writeTag(type: packet.isVideo ? FLVTagType.video : FLVTagType.audio, timestamp: ts, into: &buffer) {
-            FLVTagBody.writeMediaHeader(packet, stream: stream, hevcMode: hevcMode, into: &$0)
+            FLVTagBody.writeMediaHeader(packet, stream: stream, hevcMode: streamStart.hevcMode, into: &$0)
             $0.writeImmutableBuffer(packet.payload)
         }
     }
 
-    private func writeSequenceHeader(_ stream: AVStream, timestamp: UInt32, into buffer: inout ByteBuffer) {
-        var body = ByteBuffer()
-        guard let type = FLVTagBody.writeSequenceHeader(stream, hevcMode: hevcMode, into: &body) else { return }
-        Self.writeTag(type: type, timestamp: timestamp, into: &buffer) { $0.writeImmutableBuffer(body) }
+    /// A whole body (metadata, sequence header) as one tag.
+    private static func writeTag(_ buffer: inout ByteBuffer, type: UInt8, timestamp: UInt32, body: ByteBuffer) {
+        writeTag(type: type, timestamp: timestamp, into: &buffer) { $0.writeImmutableBuffer(body) }
     }
 
     /// Writes one tag: header, body, PreviousTagSize; the size is patched in after the body.

@@ -13,16 +13,15 @@ public final class RTMPMuxer: Muxer {
     static let playStreamID: UInt32 = 1
 
     private let chunkSize: Int
-    private let hevcMode: HEVCFLVMode
+    private var streamStart: FLVStreamStart
     /// Reused for the few bytes of FLV body header before each frame (no allocation per packet).
     private var scratch = ByteBufferAllocator().buffer(capacity: 16)
-    private var lastTimestamp: UInt32 = 0
     /// Frames over the 24-bit message length (from any ingest): dropped, logged once, counted.
     public private(set) var drops: OversizeFrameDrops
 
     public init(chunkSize: Int, hevcMode: HEVCFLVMode, logger: Logger = Logger(label: "relay.mux")) {
         self.chunkSize = chunkSize
-        self.hevcMode = hevcMode
+        self.streamStart = FLVStreamStart(hevcMode: hevcMode)
         self.drops = OversizeFrameDrops(output: "rtmp", logger: logger)
     }
 
@@ -32,28 +31,27 @@ public final class RTMPMuxer: Muxer {
     }
 
     public func writeHeader(streams: [AVStream], into buffer: inout ByteBuffer) {
-        var meta = ByteBuffer()
-        FLVMetadata.write(streams: streams, hevcMode: hevcMode, into: &meta)
-        write(csid: Self.dataChunkStream, timestamp: 0, type: .dataAMF0, prefix: ByteBuffer(), body: meta, into: &buffer)
-        for stream in streams { writeSequenceHeader(stream, timestamp: 0, into: &buffer) }
+        streamStart.writeHeader(streams: streams, into: &buffer, write: writeWhole)
     }
 
     public func configChanged(_ stream: AVStream, streams: [AVStream], into buffer: inout ByteBuffer) {
-        writeSequenceHeader(stream, timestamp: lastTimestamp, into: &buffer)
+        streamStart.configChanged(stream, into: &buffer, write: writeWhole)
     }
 
     public func mux(_ packet: AVPacket, stream: AVStream, into buffer: inout ByteBuffer) {
-        let ts = UInt32(truncatingIfNeeded: packet.dts.rescaled(from: stream.timebase, to: 1000))
-        lastTimestamp = ts
+        let ts = streamStart.timestamp(of: packet, stream: stream)
         scratch.clear()
-        guard FLVTagBody.writeMediaHeader(packet, stream: stream, hevcMode: hevcMode, into: &scratch) else { return }
+        guard FLVTagBody.writeMediaHeader(packet, stream: stream, hevcMode: streamStart.hevcMode, into: &scratch) else { return }
         write(video: packet.isVideo, timestamp: ts, prefix: scratch, body: packet.payload, into: &buffer)
     }
 
-    private func writeSequenceHeader(_ stream: AVStream, timestamp: UInt32, into buffer: inout ByteBuffer) {
-        var body = ByteBuffer()
-        guard let type = FLVTagBody.writeSequenceHeader(stream, hevcMode: hevcMode, into: &body) else { return }
-        write(video: type == FLVTagType.video, timestamp: timestamp, prefix: ByteBuffer(), body: body, into: &buffer)
+    /// A whole body: metadata on the data chunk stream, a sequence header on its media's.
+    private func writeWhole(_ buffer: inout ByteBuffer, type: UInt8, timestamp: UInt32, body: ByteBuffer) {
+        if type == FLVTagType.script {
+            write(csid: Self.dataChunkStream, timestamp: timestamp, type: .dataAMF0, prefix: ByteBuffer(), body: body, into: &buffer)
+        } else {
+            write(video: type == FLVTagType.video, timestamp: timestamp, prefix: ByteBuffer(), body: body, into: &buffer)
+        }
     }
 
     /// A video or audio message on its chunk stream.
