@@ -17,15 +17,7 @@ private struct EchoConfig: ConfigSection {
     static let defaults = Self.parsedDefaults
 }
 
-@Suite struct ConfigTests {
-    func parse(_ json: String, _ sections: [any ConfigSection.Type] = []) throws -> RelayConfig {
-        try RelayConfig.parse(Data(json.utf8), sections: sections)
-    }
-
-    func error(_ json: String, _ sections: [any ConfigSection.Type] = []) -> ConfigError? {
-        do { _ = try parse(json, sections); return nil } catch let e as ConfigError { return e } catch { return nil }
-    }
-
+@Suite struct ConfigTests: ConfigParsing {
     @Test func emptyObjectGivesDefaults() throws {
         let c = try parse("{}")
         #expect(c.source.mergeWriteMs == 0)

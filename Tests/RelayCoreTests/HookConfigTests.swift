@@ -2,13 +2,7 @@ import Foundation
 import Testing
 @testable import RelayCore
 
-@Suite struct HookConfigTests {
-    func parse(_ json: String) throws -> RelayConfig { try RelayConfig.parse(Data(json.utf8), sections: []) }
-
-    func error(_ json: String) -> ConfigError? {
-        do { _ = try parse(json); return nil } catch let e as ConfigError { return e } catch { return nil }
-    }
-
+@Suite struct HookConfigTests: ConfigParsing {
     @Test func hooksAreOffByDefault() throws {
         let c = try parse("{}")
         #expect(c.hooks.isEmpty)

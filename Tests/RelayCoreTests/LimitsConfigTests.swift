@@ -1,15 +1,8 @@
-import Foundation
 import Testing
 @testable import RelayCore
 
 /// The limits keys: defaults, ranges and unknown keys (the protocols' own limits: their modules' config tests).
-@Suite struct LimitsConfigTests {
-    func parse(_ json: String) throws -> RelayConfig { try RelayConfig.parse(Data(json.utf8), sections: []) }
-
-    func error(_ json: String) -> ConfigError? {
-        do { _ = try parse(json); return nil } catch let e as ConfigError { return e } catch { return nil }
-    }
-
+@Suite struct LimitsConfigTests: ConfigParsing {
     @Test func defaults() throws {
         let c = try parse("{}")
         #expect(c.limits == RelayConfig.Limits(maxConnections: 10_000, maxConnectionsPerIP: 1000, maxStreams: 1000))
@@ -38,13 +31,7 @@ import Testing
 }
 
 /// Issue 16: the listener guard's and the hook budgets' keys (the admin listener's: AdminUnitTests).
-@Suite struct ListenerLimitsConfigTests {
-    func parse(_ json: String) throws -> RelayConfig { try RelayConfig.parse(Data(json.utf8), sections: []) }
-
-    func error(_ json: String) -> ConfigError? {
-        do { _ = try parse(json); return nil } catch let e as ConfigError { return e } catch { return nil }
-    }
-
+@Suite struct ListenerLimitsConfigTests: ConfigParsing {
     @Test func defaults() throws {
         let c = try parse("{}")
         #expect(c.limits.establishTimeoutMs == 15_000 && c.limits.idleTimeoutMs == 60_000)

@@ -1,17 +1,11 @@
-import Foundation
 import RelayCore
+import RelayTestSupport
 import Testing
 @testable import RelayFLV
 
 /// The `http_flv` and `record` sections (both RelayFLV's).
-@Suite struct FLVConfigTests {
-    func parse(_ json: String) throws -> RelayConfig {
-        try RelayConfig.parse(Data(json.utf8), sections: [HTTPFLVConfig.self, RecordConfig.self])
-    }
-
-    func field(_ json: String) -> String? {
-        do { _ = try parse(json); return nil } catch let e as ConfigError { return e.field } catch { return "?" }
-    }
+@Suite struct FLVConfigTests: ConfigSuite {
+    static var sections: [any ConfigSection.Type] { [HTTPFLVConfig.self, RecordConfig.self] }
 
     @Test func httpFLVDefaultsAndValues() throws {
         let d = try parse("{}").httpFLV

@@ -1,14 +1,10 @@
-import Foundation
 import RelayCore
 import RelayGB28181
+import RelayTestSupport
 import Testing
 
-struct GBConfigTests {
-    func parse(_ json: String) throws -> RelayConfig { try RelayConfig.parse(Data(json.utf8), sections: [GB28181Config.self]) }
-
-    func field(_ json: String) -> String? {
-        do { _ = try parse(json); return nil } catch let e as ConfigError { return e.field } catch { return "?" }
-    }
+struct GBConfigTests: ConfigSuite {
+    static var sections: [any ConfigSection.Type] { [GB28181Config.self] }
 
     @Test func defaults() throws {
         let gb = try parse("{}").gb28181

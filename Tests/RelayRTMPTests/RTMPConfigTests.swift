@@ -1,15 +1,11 @@
-import Foundation
 import RelayCore
 import RelayRTMP
+import RelayTestSupport
 import Testing
 
 /// The `rtmp` section: defaults, values, and errors that name the key.
-@Suite struct RTMPConfigTests {
-    func parse(_ json: String) throws -> RelayConfig { try RelayConfig.parse(Data(json.utf8), sections: [RTMPConfig.self]) }
-
-    func field(_ json: String) -> String? {
-        do { _ = try parse(json); return nil } catch let e as ConfigError { return e.field } catch { return "?" }
-    }
+@Suite struct RTMPConfigTests: ConfigSuite {
+    static var sections: [any ConfigSection.Type] { [RTMPConfig.self] }
 
     @Test func defaults() throws {
         let rtmp = try parse("{}").rtmp

@@ -1,15 +1,11 @@
-import Foundation
 import RelayCore
 import RelayRTSP
+import RelayTestSupport
 import Testing
 
 /// The `rtsp` section: defaults, values, and errors that name the key.
-@Suite struct RTSPConfigTests {
-    func parse(_ json: String) throws -> RelayConfig { try RelayConfig.parse(Data(json.utf8), sections: [RTSPConfig.self]) }
-
-    func field(_ json: String) -> String? {
-        do { _ = try parse(json); return nil } catch let e as ConfigError { return e.field } catch { return "?" }
-    }
+@Suite struct RTSPConfigTests: ConfigSuite {
+    static var sections: [any ConfigSection.Type] { [RTSPConfig.self] }
 
     @Test func defaultsAndValues() throws {
         let d = try parse("{}").rtsp
