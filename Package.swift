@@ -30,23 +30,14 @@ func tests(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
 let package = Package(
     name: "LiveRelay",
     platforms: [.macOS(.v14)],
-    products: [
-        .executable(name: "relay", targets: ["relay"]),
-        .executable(name: "relay-bench", targets: ["relay-bench"]),
-        .executable(name: "relay-camera", targets: ["relay-camera"]),
-        .executable(name: "relay-floor", targets: ["relay-floor"]),
-        .library(name: "RelayServer", targets: ["RelayServer"]),
-        // The parser modules, for the libFuzzer package in Fuzz/ (which depends on this one by path).
-        .library(name: "RelayCore", targets: ["RelayCore"]),
-        .library(name: "RelayFLV", targets: ["RelayFLV"]),
-        .library(name: "RelayRTMP", targets: ["RelayRTMP"]),
-        .library(name: "RelayRTP", targets: ["RelayRTP"]),
-        .library(name: "RelayRTSP", targets: ["RelayRTSP"]),
-        .library(name: "RelayJT1078", targets: ["RelayJT1078"]),
-        .library(name: "RelayGB28181", targets: ["RelayGB28181"]),
-        // A hand-driven event loop and channel for session tests and the pipeline fuzz targets.
-        .library(name: "RelayTestSupport", targets: ["RelayTestSupport"]),
-    ],
+    products: ["relay", "relay-bench", "relay-camera", "relay-floor"].map { .executable(name: $0, targets: [$0]) }
+        + [
+            "RelayServer",
+            // The parser modules, for the libFuzzer package in Fuzz/ (which depends on this one by path).
+            "RelayCore", "RelayFLV", "RelayRTMP", "RelayRTP", "RelayRTSP", "RelayJT1078", "RelayGB28181",
+            // A hand-driven event loop and channel for session tests and the pipeline fuzz targets.
+            "RelayTestSupport",
+        ].map { .library(name: $0, targets: [$0]) },
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
