@@ -120,3 +120,12 @@ publish() {
 stop_publisher() { kill "$PUB_PID" 2>/dev/null || true; wait "$PUB_PID" 2>/dev/null || true; }
 
 bench() { $LOAD_TASKSET "$BIN/relay-bench" "$@"; }
+
+# play_url PROTO STREAM -> the URL a player of the running server uses (rtmp, http = HTTP-FLV, rtsp)
+play_url() {
+  case $1 in
+    rtmp) echo "rtmp://127.0.0.1:$RTMP_PORT/$2" ;;
+    http) echo "http://127.0.0.1:$HTTP_PORT/$2.flv" ;;
+    rtsp) echo "rtsp://127.0.0.1:$RTSP_PORT/$2" ;;
+  esac
+}

@@ -29,7 +29,7 @@ has() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 if has fanout; then
   for merge in 0 350; do for proto in rtmp http; do for n in $COUNTS; do
     start_relay "$merge"; publish live/s
-    url=$([ $proto = rtmp ] && echo "rtmp://127.0.0.1:$RTMP_PORT/live/s" || echo "http://127.0.0.1:$HTTP_PORT/live/s.flv")
+    url=$(play_url "$proto" live/s)
     record "\"scenario\":\"fanout\",\"server\":\"liverelay\",\"proto\":\"$proto\",\"merge\":$merge" -- \
       play --url "$url" --players "$n" --duration "$DURATION" --pid "$SERVER_PID"
     stop_publisher; stop_server
@@ -78,11 +78,7 @@ if has ttff; then  # late joiners (one every 0.2 s) and 500 players connecting a
   for merge in 0 350; do
     start_relay "$merge"; publish live/s
     for proto in rtmp http rtsp; do
-      case $proto in
-        rtmp) url="rtmp://127.0.0.1:$RTMP_PORT/live/s" ;;
-        http) url="http://127.0.0.1:$HTTP_PORT/live/s.flv" ;;
-        rtsp) url="rtsp://127.0.0.1:$RTSP_PORT/live/s" ;;
-      esac
+      url=$(play_url "$proto" live/s)
       record "\"scenario\":\"late_joiner\",\"server\":\"liverelay\",\"proto\":\"$proto\",\"merge\":$merge" -- \
         play --url "$url" --players 50 --ramp 5 --duration 1
     done
@@ -98,11 +94,7 @@ if has g2g; then  # glass-to-glass: relay-bench push --stamp, players read the c
     bench push --url "rtmp://127.0.0.1:$RTMP_PORT/live/g" --input "$ANNEXB" --stamp \
       --duration $((DURATION + 30)) >"$WORK/push.log" 2>&1 & PUSH_PID=$!; PIDS+=($PUSH_PID); sleep 3
     for proto in rtmp http rtsp; do
-      case $proto in
-        rtmp) url="rtmp://127.0.0.1:$RTMP_PORT/live/g" ;;
-        http) url="http://127.0.0.1:$HTTP_PORT/live/g.flv" ;;
-        rtsp) url="rtsp://127.0.0.1:$RTSP_PORT/live/g" ;;
-      esac
+      url=$(play_url "$proto" live/g)
       record "\"scenario\":\"g2g\",\"server\":\"liverelay\",\"proto\":\"$proto\",\"merge\":$merge" -- \
         play --url "$url" --players 10 --duration 8 --latency
     done
@@ -118,7 +110,7 @@ if has slow; then  # 100 players keep reading while 5 more stop (issue #10): fra
     start_relay 0 ", \"player\": {\"slow_policy\": \"$policy\", \"write_timeout_ms\": $timeout_ms, \"send_buffer_bytes\": 262144, \"max_pending_bytes\": 1048576}"
     publish live/s
     for proto in http rtmp; do
-      url=$([ $proto = rtmp ] && echo "rtmp://127.0.0.1:$RTMP_PORT/live/s" || echo "http://127.0.0.1:$HTTP_PORT/live/s.flv")
+      url=$(play_url "$proto" live/s)
       record "\"scenario\":\"slow_viewer\",\"server\":\"liverelay\",\"proto\":\"$proto\",\"merge\":0,\"policy\":\"$policy\"" -- \
         play --url "$url" --players 100 --stall 5 --stall-after 10 --duration 25 --pid "$SERVER_PID"
     done
