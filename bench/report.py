@@ -18,76 +18,76 @@ def kib_per_player(r):
     return "-"
 
 
+def table(header, align, rows, cells):
+    """One Markdown table: `header` and `align` lines, then `cells(r)` (the inside of a row) per row."""
+    print(header)
+    print(align)
+    for r in rows:
+        print(f"| {cells(r)} |")
+    print()
+
+
 fan = [r for r in rows if r.get("scenario") == "fanout"]
 if fan:
-    print("| server | proto | merge ms | players | failures | delivered Mb/s | slowest player Mb/s | max frame gap ms "
-          "| server CPU % | CPU s / GB | RSS before → with players → after MiB | KiB / player | bench CPU % |")
-    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
-    for r in fan:
-        print(f"| {r['server']} | {r['proto']} | {r['merge']} | {r.get('players')} | {r.get('failures')} "
-              f"| {f(r.get('delivered_mbps'), '{:.0f}')} | {f(r.get('min_player_mbps'))} | {r.get('max_frame_gap_ms', '-')} "
-              f"| {f(r.get('server_cpu_pct'), '{:.1f}')} | {f(r.get('server_cpu_s_per_gb'), '{:.3f}')} "
-              f"| {f(r.get('server_rss_before_mib'), '{:.1f}')} → {f(r.get('server_rss_mib'), '{:.1f}')} → "
-              f"{f(r.get('server_rss_after_close_mib'), '{:.1f}')} | {kib_per_player(r)} | {f(r.get('bench_cpu_pct'), '{:.0f}')} |")
-    print()
+    table("| server | proto | merge ms | players | failures | delivered Mb/s | slowest player Mb/s | max frame gap ms "
+          "| server CPU % | CPU s / GB | RSS before → with players → after MiB | KiB / player | bench CPU % |",
+          "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|", fan,
+          lambda r: f"{r['server']} | {r['proto']} | {r['merge']} | {r.get('players')} | {r.get('failures')} "
+                    f"| {f(r.get('delivered_mbps'), '{:.0f}')} | {f(r.get('min_player_mbps'))} | {r.get('max_frame_gap_ms', '-')} "
+                    f"| {f(r.get('server_cpu_pct'), '{:.1f}')} | {f(r.get('server_cpu_s_per_gb'), '{:.3f}')} "
+                    f"| {f(r.get('server_rss_before_mib'), '{:.1f}')} → {f(r.get('server_rss_mib'), '{:.1f}')} → "
+                    f"{f(r.get('server_rss_after_close_mib'), '{:.1f}')} | {kib_per_player(r)} | {f(r.get('bench_cpu_pct'), '{:.0f}')}")
+
     # Ratios measured in the same run.
     def find(server, proto, merge, n):
         for r in fan:
             if (r["server"], r["proto"], r["merge"], r.get("players")) == (server, proto, merge, n):
                 return r.get("server_cpu_s_per_gb")
         return None
-    print("| players | ours RTMP merge 350 / nginx-rtmp | ours RTMP merge 0 / nginx-rtmp | ours HTTP-FLV / ours RTMP (merge 350) "
-          "| ours HTTP-FLV / floor (merge 0) | ours HTTP-FLV / floor (merge 350) |")
-    print("|--:|--:|--:|--:|--:|--:|")
-    for n in sorted({r.get("players") for r in fan}):
-        def ratio(a, b):
-            return f(a / b, "{:.2f} ×") if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0 else "-"
-        print(f"| {n} | {ratio(find('liverelay', 'rtmp', 350, n), find('nginx-rtmp', 'rtmp', 0, n))} "
-              f"| {ratio(find('liverelay', 'rtmp', 0, n), find('nginx-rtmp', 'rtmp', 0, n))} "
-              f"| {ratio(find('liverelay', 'http', 350, n), find('liverelay', 'rtmp', 350, n))} "
-              f"| {ratio(find('liverelay', 'http', 0, n), find('floor', 'http', 0, n))} "
-              f"| {ratio(find('liverelay', 'http', 350, n), find('floor', 'http', 350, n))} |")
-    print()
+
+    def ratio(a, b):
+        return f(a / b, "{:.2f} ×") if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0 else "-"
+
+    table("| players | ours RTMP merge 350 / nginx-rtmp | ours RTMP merge 0 / nginx-rtmp | ours HTTP-FLV / ours RTMP (merge 350) "
+          "| ours HTTP-FLV / floor (merge 0) | ours HTTP-FLV / floor (merge 350) |",
+          "|--:|--:|--:|--:|--:|--:|", sorted({r.get("players") for r in fan}),
+          lambda n: f"{n} | {ratio(find('liverelay', 'rtmp', 350, n), find('nginx-rtmp', 'rtmp', 0, n))} "
+                    f"| {ratio(find('liverelay', 'rtmp', 0, n), find('nginx-rtmp', 'rtmp', 0, n))} "
+                    f"| {ratio(find('liverelay', 'http', 350, n), find('liverelay', 'rtmp', 350, n))} "
+                    f"| {ratio(find('liverelay', 'http', 0, n), find('floor', 'http', 0, n))} "
+                    f"| {ratio(find('liverelay', 'http', 350, n), find('floor', 'http', 350, n))}")
 
 other = [r for r in rows if r.get("scenario") in ("streams", "publishers")]
 if other:
-    print("| scenario | proto | merge ms | streams | players | failures | delivered Mb/s | slowest player Mb/s | max frame gap ms | server CPU % | CPU s / GB | RSS MiB |")
-    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
-    for r in other:
-        print(f"| {r['scenario']} | {r['proto']} | {r['merge']} | {r.get('streams')} | {r.get('players')} | {r.get('failures')} "
-              f"| {f(r.get('delivered_mbps'), '{:.0f}')} | {f(r.get('min_player_mbps'))} | {r.get('max_frame_gap_ms', '-')} "
-              f"| {f(r.get('server_cpu_pct'), '{:.1f}')} | {f(r.get('server_cpu_s_per_gb'), '{:.3f}')} | {f(r.get('server_rss_mib'), '{:.1f}')} |")
-    print()
+    table("| scenario | proto | merge ms | streams | players | failures | delivered Mb/s | slowest player Mb/s | max frame gap ms | server CPU % | CPU s / GB | RSS MiB |",
+          "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|", other,
+          lambda r: f"{r['scenario']} | {r['proto']} | {r['merge']} | {r.get('streams')} | {r.get('players')} | {r.get('failures')} "
+                    f"| {f(r.get('delivered_mbps'), '{:.0f}')} | {f(r.get('min_player_mbps'))} | {r.get('max_frame_gap_ms', '-')} "
+                    f"| {f(r.get('server_cpu_pct'), '{:.1f}')} | {f(r.get('server_cpu_s_per_gb'), '{:.3f}')} | {f(r.get('server_rss_mib'), '{:.1f}')}")
 
 ttff = [r for r in rows if r.get("scenario") in ("late_joiner", "burst500")]
 if ttff:
-    print("| scenario | proto | merge ms | players | failures | first frame p50 ms | p99 ms |")
-    print("|---|---|--:|--:|--:|--:|--:|")
-    for r in ttff:
-        print(f"| {r['scenario']} | {r['proto']} | {r['merge']} | {r.get('players')} | {r.get('failures')} "
-              f"| {r.get('ttff_p50_ms')} | {r.get('ttff_p99_ms')} |")
-    print()
+    table("| scenario | proto | merge ms | players | failures | first frame p50 ms | p99 ms |",
+          "|---|---|--:|--:|--:|--:|--:|", ttff,
+          lambda r: f"{r['scenario']} | {r['proto']} | {r['merge']} | {r.get('players')} | {r.get('failures')} "
+                    f"| {r.get('ttff_p50_ms')} | {r.get('ttff_p99_ms')}")
 
 g2g = [r for r in rows if r.get("scenario") == "g2g"]
 if g2g:
-    print("| proto | merge ms | players | stamped frames | glass-to-glass p50 ms | p99 ms | failures |")
-    print("|---|--:|--:|--:|--:|--:|--:|")
-    for r in g2g:
-        print(f"| {r['proto']} | {r['merge']} | {r.get('players')} | {r.get('g2g_frames')} | {r.get('g2g_p50_ms')} "
-              f"| {r.get('g2g_p99_ms')} | {r.get('failures')} |")
-    print()
+    table("| proto | merge ms | players | stamped frames | glass-to-glass p50 ms | p99 ms | failures |",
+          "|---|--:|--:|--:|--:|--:|--:|", g2g,
+          lambda r: f"{r['proto']} | {r['merge']} | {r.get('players')} | {r.get('g2g_frames')} | {r.get('g2g_p50_ms')} "
+                    f"| {r.get('g2g_p99_ms')} | {r.get('failures')}")
 
 slow = [r for r in rows if r.get("scenario") == "slow_viewer"]
 if slow:
-    print("| proto | policy | reading players | stalled | before: fps min / mean | gap p50 / p99 / max ms "
-          "| during: fps min / mean | gap p50 / p99 / max ms | reading players lost | stalled: ended by server / playing after resume | failures |")
-    print("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
-    for r in slow:
-        print(f"| {r['proto']} | {r['policy']} | {r.get('players')} | {r.get('stalled_players')} "
-              f"| {r.get('before_fps_min')} / {r.get('before_fps_mean')} "
-              f"| {r.get('before_gap_p50_ms')} / {r.get('before_gap_p99_ms')} / {r.get('before_gap_max_ms')} "
-              f"| {r.get('during_fps_min')} / {r.get('during_fps_mean')} "
-              f"| {r.get('during_gap_p50_ms')} / {r.get('during_gap_p99_ms')} / {r.get('during_gap_max_ms')} "
-              f"| {r.get('during_players_lost')} | {r.get('stalled_ended_by_server')} / {r.get('stalled_playing_after_resume')} "
-              f"| {r.get('failures')} |")
-    print()
+    table("| proto | policy | reading players | stalled | before: fps min / mean | gap p50 / p99 / max ms "
+          "| during: fps min / mean | gap p50 / p99 / max ms | reading players lost | stalled: ended by server / playing after resume | failures |",
+          "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|", slow,
+          lambda r: f"{r['proto']} | {r['policy']} | {r.get('players')} | {r.get('stalled_players')} "
+                    f"| {r.get('before_fps_min')} / {r.get('before_fps_mean')} "
+                    f"| {r.get('before_gap_p50_ms')} / {r.get('before_gap_p99_ms')} / {r.get('before_gap_max_ms')} "
+                    f"| {r.get('during_fps_min')} / {r.get('during_fps_mean')} "
+                    f"| {r.get('during_gap_p50_ms')} / {r.get('during_gap_p99_ms')} / {r.get('during_gap_max_ms')} "
+                    f"| {r.get('during_players_lost')} | {r.get('stalled_ended_by_server')} / {r.get('stalled_playing_after_resume')} "
+                    f"| {r.get('failures')}")
