@@ -28,7 +28,6 @@ struct SoakCommand: AsyncParsableCommand {
     var sampleEvery: Double = 10
 
     func run() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: target.threads)
         let tally = NIOLockedValueBox(Tally())
         let fdsBefore = target.pid.flatMap { ProcStat.openFileDescriptors(pid: $0) }
         let rssBefore = target.pid.flatMap { ProcStat(pid: $0)?.rssBytes }
@@ -36,29 +35,30 @@ struct SoakCommand: AsyncParsableCommand {
         let sampled = NIOLockedValueBox<[Sample]>([])
         let began = Date()
 
-        await withTaskGroup(of: Void.self) { tasks in
-            for slot in 0..<players {
+        try await withEventLoopGroup(threads: target.threads) { group in
+            await withTaskGroup(of: Void.self) { tasks in
+                for slot in 0..<players {
+                    tasks.addTask {
+                        // Spread the first joins over the first lifetime.
+                        try? await Task.sleep(nanoseconds: UInt64(Double.random(in: 0...lifetime) * 1e9))
+                        while Date() < end {
+                            await cycle(slot: slot, group: group, tally: tally, until: end)
+                        }
+                    }
+                }
                 tasks.addTask {
-                    // Spread the first joins over the first lifetime.
-                    try? await Task.sleep(nanoseconds: UInt64(Double.random(in: 0...lifetime) * 1e9))
                     while Date() < end {
-                        await cycle(slot: slot, group: group, tally: tally, until: end)
+                        try? await Task.sleep(nanoseconds: UInt64(sampleEvery * 1e9))
+                        guard let pid = target.pid, let s = ProcStat(pid: pid), let fds = ProcStat.openFileDescriptors(pid: pid) else { continue }
+                        let t = Date().timeIntervalSince(began)
+                        let counts = tally.withLockedValue { $0 }
+                        FileHandle.standardError.write(Data(String(format: "t=%.0f s rss=%.1f MiB fds=%d connects=%d failures=%d\n",
+                                                                   t, Double(s.rssBytes) / 1048576, fds, counts.connects, counts.failures).utf8))
+                        sampled.withLockedValue { $0.append(Sample(t: t, rss: s.rssBytes, fds: fds)) }
                     }
                 }
             }
-            tasks.addTask {
-                while Date() < end {
-                    try? await Task.sleep(nanoseconds: UInt64(sampleEvery * 1e9))
-                    guard let pid = target.pid, let s = ProcStat(pid: pid), let fds = ProcStat.openFileDescriptors(pid: pid) else { continue }
-                    let t = Date().timeIntervalSince(began)
-                    let counts = tally.withLockedValue { $0 }
-                    FileHandle.standardError.write(Data(String(format: "t=%.0f s rss=%.1f MiB fds=%d connects=%d failures=%d\n",
-                                                               t, Double(s.rssBytes) / 1048576, fds, counts.connects, counts.failures).utf8))
-                    sampled.withLockedValue { $0.append(Sample(t: t, rss: s.rssBytes, fds: fds)) }
-                }
-            }
         }
-        try? await group.shutdownGracefully()
         // Every player is gone: give the server a moment, then see what it still holds.
         try? await Task.sleep(nanoseconds: 3_000_000_000)
         let t = tally.withLockedValue { $0 }
