@@ -57,37 +57,36 @@ if fan:
                     f"| {ratio(find('liverelay', 'http', 0, n), find('floor', 'http', 0, n))} "
                     f"| {ratio(find('liverelay', 'http', 350, n), find('floor', 'http', 350, n))}")
 
-other = [r for r in rows if r.get("scenario") in ("streams", "publishers")]
-if other:
-    table("| scenario | proto | merge ms | streams | players | failures | delivered Mb/s | slowest player Mb/s | max frame gap ms | server CPU % | CPU s / GB | RSS MiB |",
-          "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|", other,
-          lambda r: f"{r['scenario']} | {r['proto']} | {r['merge']} | {r.get('streams')} | {r.get('players')} | {r.get('failures')} "
-                    f"| {f(r.get('delivered_mbps'), '{:.0f}')} | {f(r.get('min_player_mbps'))} | {r.get('max_frame_gap_ms', '-')} "
-                    f"| {f(r.get('server_cpu_pct'), '{:.1f}')} | {f(r.get('server_cpu_s_per_gb'), '{:.3f}')} | {f(r.get('server_rss_mib'), '{:.1f}')}")
-
-ttff = [r for r in rows if r.get("scenario") in ("late_joiner", "burst500")]
-if ttff:
-    table("| scenario | proto | merge ms | players | failures | first frame p50 ms | p99 ms |",
-          "|---|---|--:|--:|--:|--:|--:|", ttff,
-          lambda r: f"{r['scenario']} | {r['proto']} | {r['merge']} | {r.get('players')} | {r.get('failures')} "
-                    f"| {r.get('ttff_p50_ms')} | {r.get('ttff_p99_ms')}")
-
-g2g = [r for r in rows if r.get("scenario") == "g2g"]
-if g2g:
-    table("| proto | merge ms | players | stamped frames | glass-to-glass p50 ms | p99 ms | failures |",
-          "|---|--:|--:|--:|--:|--:|--:|", g2g,
-          lambda r: f"{r['proto']} | {r['merge']} | {r.get('players')} | {r.get('g2g_frames')} | {r.get('g2g_p50_ms')} "
-                    f"| {r.get('g2g_p99_ms')} | {r.get('failures')}")
-
-slow = [r for r in rows if r.get("scenario") == "slow_viewer"]
-if slow:
-    table("| proto | policy | reading players | stalled | before: fps min / mean | gap p50 / p99 / max ms "
-          "| during: fps min / mean | gap p50 / p99 / max ms | reading players lost | stalled: ended by server / playing after resume | failures |",
-          "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|", slow,
-          lambda r: f"{r['proto']} | {r['policy']} | {r.get('players')} | {r.get('stalled_players')} "
-                    f"| {r.get('before_fps_min')} / {r.get('before_fps_mean')} "
-                    f"| {r.get('before_gap_p50_ms')} / {r.get('before_gap_p99_ms')} / {r.get('before_gap_max_ms')} "
-                    f"| {r.get('during_fps_min')} / {r.get('during_fps_mean')} "
-                    f"| {r.get('during_gap_p50_ms')} / {r.get('during_gap_p99_ms')} / {r.get('during_gap_max_ms')} "
-                    f"| {r.get('during_players_lost')} | {r.get('stalled_ended_by_server')} / {r.get('stalled_playing_after_resume')} "
-                    f"| {r.get('failures')}")
+# The other scenarios: one table each, of the rows of its scenarios.
+for scenarios, header, align, cells in [
+    (("streams", "publishers"),
+        "| scenario | proto | merge ms | streams | players | failures | delivered Mb/s | slowest player Mb/s | max frame gap ms | server CPU % | CPU s / GB | RSS MiB |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        lambda r: f"{r['scenario']} | {r['proto']} | {r['merge']} | {r.get('streams')} | {r.get('players')} | {r.get('failures')} "
+                  f"| {f(r.get('delivered_mbps'), '{:.0f}')} | {f(r.get('min_player_mbps'))} | {r.get('max_frame_gap_ms', '-')} "
+                  f"| {f(r.get('server_cpu_pct'), '{:.1f}')} | {f(r.get('server_cpu_s_per_gb'), '{:.3f}')} | {f(r.get('server_rss_mib'), '{:.1f}')}"),
+    (("late_joiner", "burst500"),
+        "| scenario | proto | merge ms | players | failures | first frame p50 ms | p99 ms |",
+        "|---|---|--:|--:|--:|--:|--:|",
+        lambda r: f"{r['scenario']} | {r['proto']} | {r['merge']} | {r.get('players')} | {r.get('failures')} "
+                  f"| {r.get('ttff_p50_ms')} | {r.get('ttff_p99_ms')}"),
+    (("g2g",),
+        "| proto | merge ms | players | stamped frames | glass-to-glass p50 ms | p99 ms | failures |",
+        "|---|--:|--:|--:|--:|--:|--:|",
+        lambda r: f"{r['proto']} | {r['merge']} | {r.get('players')} | {r.get('g2g_frames')} | {r.get('g2g_p50_ms')} "
+                  f"| {r.get('g2g_p99_ms')} | {r.get('failures')}"),
+    (("slow_viewer",),
+        "| proto | policy | reading players | stalled | before: fps min / mean | gap p50 / p99 / max ms "
+        "| during: fps min / mean | gap p50 / p99 / max ms | reading players lost | stalled: ended by server / playing after resume | failures |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        lambda r: f"{r['proto']} | {r['policy']} | {r.get('players')} | {r.get('stalled_players')} "
+                  f"| {r.get('before_fps_min')} / {r.get('before_fps_mean')} "
+                  f"| {r.get('before_gap_p50_ms')} / {r.get('before_gap_p99_ms')} / {r.get('before_gap_max_ms')} "
+                  f"| {r.get('during_fps_min')} / {r.get('during_fps_mean')} "
+                  f"| {r.get('during_gap_p50_ms')} / {r.get('during_gap_p99_ms')} / {r.get('during_gap_max_ms')} "
+                  f"| {r.get('during_players_lost')} | {r.get('stalled_ended_by_server')} / {r.get('stalled_playing_after_resume')} "
+                  f"| {r.get('failures')}"),
+]:
+    picked = [r for r in rows if r.get("scenario") in scenarios]
+    if picked:
+        table(header, align, picked, cells)
