@@ -70,13 +70,22 @@ private func packets(_ events: [MediaEvent]) -> [AVPacket] {
         #expect(k.isKeyFrame && k.pts == 420)
     }
 
-    @Test func shortNALLengthsAreRewrittenToFour() throws {
+    /// A demuxer that took the test file's AVC sequence header with `nalLengthSize`-byte NAL
+    /// lengths, and what it made of it.
+    func shortLengthDemuxer(nalLengthSize: Int) throws -> (FLVDemuxer, [MediaEvent]) {
         var record = try AVCDecoderConfigurationRecord(parsing: FLVFixtures.avcRecordBuffer())
-        record.nalLengthSize = 2
+        record.nalLengthSize = nalLengthSize
         var d = FLVDemuxer()
         var seq = ByteBuffer()
         FLVVideo.writeSequenceHeader(codec: .h264, record: record.encoded(), hevcMode: .legacy, into: &seq)
-        let s = try #require(streams(try d.video(body: seq, timestamp: 0)).first)
+        let events = try d.video(body: seq, timestamp: 0)
+        return (d, events)
+    }
+
+    @Test func shortNALLengthsAreRewrittenToFour() throws {
+        let (demuxer, events) = try shortLengthDemuxer(nalLengthSize: 2)
+        var d = demuxer
+        let s = try #require(streams(events).first)
         #expect(try AVCDecoderConfigurationRecord(parsing: s.extradata).nalLengthSize == 4)
         let p = try #require(packets(try d.video(body: buf("1701000000 0002 65aa 0001 06"), timestamp: 0)).first)
         #expect(p.payload == buf("0000000265aa 0000000106"))
@@ -86,12 +95,7 @@ private func packets(_ events: [MediaEvent]) -> [AVPacket] {
     /// FuzzRTMPChunk: a frame of empty NAL units with 1-byte lengths grew 4x when rewritten to
     /// 4-byte lengths. Empty NAL units are dropped now.
     @Test func emptyNALUnitsDoNotInflateShortLengthFrames() throws {
-        var record = try AVCDecoderConfigurationRecord(parsing: FLVFixtures.avcRecordBuffer())
-        record.nalLengthSize = 1
-        var d = FLVDemuxer()
-        var seq = ByteBuffer()
-        FLVVideo.writeSequenceHeader(codec: .h264, record: record.encoded(), hevcMode: .legacy, into: &seq)
-        _ = try d.video(body: seq, timestamp: 0)
+        var d = try shortLengthDemuxer(nalLengthSize: 1).0
         var frame = buf("1701000000")
         frame.writeRepeatingByte(0, count: 1024)  // 1024 empty NAL units
         frame.writeBytes([2, 0x65, 0xAA])

@@ -7,53 +7,61 @@ import RelayTestSupport
 private let buf = hexBuffer
 
 @Suite struct FLVVideoTests {
-    @Test func legacyAVC() throws {
-        #expect(try FLVVideo.parse(buf("1700000000" + MediaFixtures.avcRecord))
-                == .sequenceHeader(.h264, record: FLVFixtures.avcRecordBuffer()))
-        #expect(try FLVVideo.parse(buf("1701000028 0000000265aa"))
-                == .frame(.h264, isKeyFrame: true, compositionTime: 40, data: buf("0000000265aa")))
-        #expect(try FLVVideo.parse(buf("2701000000 0000000141"))
-                == .frame(.h264, isKeyFrame: false, compositionTime: 0, data: buf("0000000141")))
-        #expect(try FLVVideo.parse(buf("1702000000")) == .endOfSequence(.h264))
+    /// One video tag body and the packet it parses to.
+    struct Parse: Sendable, CustomTestStringConvertible {
+        let name: String
+        let body: String
+        let packet: FLVVideoPacket
+        var testDescription: String { name }
     }
 
-    @Test func signedCompositionTime() throws {
-        #expect(try FLVVideo.parse(buf("2701ffffff 00")) == .frame(.h264, isKeyFrame: false, compositionTime: -1, data: buf("00")))
-        #expect(try FLVVideo.parse(buf("2701ffffd8 00")) == .frame(.h264, isKeyFrame: false, compositionTime: -40, data: buf("00")))
-        #expect(try FLVVideo.parse(buf("27017fffff 00")) == .frame(.h264, isKeyFrame: false, compositionTime: 0x7F_FFFF, data: buf("00")))
-        #expect(try FLVVideo.parse(buf("2701800000 00")) == .frame(.h264, isKeyFrame: false, compositionTime: -0x80_0000, data: buf("00")))
-    }
-
-    @Test func legacyHEVCCodecID12() throws {
-        #expect(try FLVVideo.parse(buf("1c00000000" + MediaFixtures.hvcRecord))
-                == .sequenceHeader(.h265, record: FLVFixtures.hvcRecordBuffer()))
-        #expect(try FLVVideo.parse(buf("1c01fffff0 000000032601af"))
-                == .frame(.h265, isKeyFrame: true, compositionTime: -16, data: buf("000000032601af")))
-        #expect(try FLVVideo.parse(buf("2c01000000 00000003020100"))
-                == .frame(.h265, isKeyFrame: false, compositionTime: 0, data: buf("00000003020100")))
-        #expect(try FLVVideo.parse(buf("1c02000000")) == .endOfSequence(.h265))
-    }
-
-    @Test func enhancedHVC1() throws {
-        // 0x90 = ExHeader | key frame | SequenceStart; 'hvc1' = 68766331.
-        #expect(try FLVVideo.parse(buf("90 68766331" + MediaFixtures.hvcRecord))
-                == .sequenceHeader(.h265, record: FLVFixtures.hvcRecordBuffer()))
+    static let parses: [Parse] = [
+        .init(name: "legacy AVC sequence header", body: "1700000000" + MediaFixtures.avcRecord,
+              packet: .sequenceHeader(.h264, record: FLVFixtures.avcRecordBuffer())),
+        .init(name: "legacy AVC key frame", body: "1701000028 0000000265aa",
+              packet: .frame(.h264, isKeyFrame: true, compositionTime: 40, data: buf("0000000265aa"))),
+        .init(name: "legacy AVC inter frame", body: "2701000000 0000000141",
+              packet: .frame(.h264, isKeyFrame: false, compositionTime: 0, data: buf("0000000141"))),
+        .init(name: "legacy AVC end of sequence", body: "1702000000", packet: .endOfSequence(.h264)),
+        // The composition time is a signed 24-bit number.
+        .init(name: "CTS -1", body: "2701ffffff 00", packet: .frame(.h264, isKeyFrame: false, compositionTime: -1, data: buf("00"))),
+        .init(name: "CTS -40", body: "2701ffffd8 00", packet: .frame(.h264, isKeyFrame: false, compositionTime: -40, data: buf("00"))),
+        .init(name: "CTS max", body: "27017fffff 00",
+              packet: .frame(.h264, isKeyFrame: false, compositionTime: 0x7F_FFFF, data: buf("00"))),
+        .init(name: "CTS min", body: "2701800000 00",
+              packet: .frame(.h264, isKeyFrame: false, compositionTime: -0x80_0000, data: buf("00"))),
+        // Legacy HEVC: codec id 12.
+        .init(name: "legacy HEVC sequence header", body: "1c00000000" + MediaFixtures.hvcRecord,
+              packet: .sequenceHeader(.h265, record: FLVFixtures.hvcRecordBuffer())),
+        .init(name: "legacy HEVC key frame", body: "1c01fffff0 000000032601af",
+              packet: .frame(.h265, isKeyFrame: true, compositionTime: -16, data: buf("000000032601af"))),
+        .init(name: "legacy HEVC inter frame", body: "2c01000000 00000003020100",
+              packet: .frame(.h265, isKeyFrame: false, compositionTime: 0, data: buf("00000003020100"))),
+        .init(name: "legacy HEVC end of sequence", body: "1c02000000", packet: .endOfSequence(.h265)),
+        // Enhanced RTMP: 0x90 = ExHeader | key frame | SequenceStart; 'hvc1' = 68766331.
+        .init(name: "enhanced hvc1 sequence start", body: "90 68766331" + MediaFixtures.hvcRecord,
+              packet: .sequenceHeader(.h265, record: FLVFixtures.hvcRecordBuffer())),
         // CodedFrames (1): SI24 CTS after the FourCC.
-        #expect(try FLVVideo.parse(buf("91 68766331 000050 000000032601af"))
-                == .frame(.h265, isKeyFrame: true, compositionTime: 80, data: buf("000000032601af")))
-        #expect(try FLVVideo.parse(buf("a1 68766331 ffffd8 00000003020100"))
-                == .frame(.h265, isKeyFrame: false, compositionTime: -40, data: buf("00000003020100")))
+        .init(name: "enhanced hvc1 coded key frame", body: "91 68766331 000050 000000032601af",
+              packet: .frame(.h265, isKeyFrame: true, compositionTime: 80, data: buf("000000032601af"))),
+        .init(name: "enhanced hvc1 coded inter frame", body: "a1 68766331 ffffd8 00000003020100",
+              packet: .frame(.h265, isKeyFrame: false, compositionTime: -40, data: buf("00000003020100"))),
         // CodedFramesX (3): no CTS.
-        #expect(try FLVVideo.parse(buf("a3 68766331 00000003020100"))
-                == .frame(.h265, isKeyFrame: false, compositionTime: 0, data: buf("00000003020100")))
-        #expect(try FLVVideo.parse(buf("92 68766331")) == .endOfSequence(.h265))
+        .init(name: "enhanced hvc1 CodedFramesX", body: "a3 68766331 00000003020100",
+              packet: .frame(.h265, isKeyFrame: false, compositionTime: 0, data: buf("00000003020100"))),
+        .init(name: "enhanced hvc1 sequence end", body: "92 68766331", packet: .endOfSequence(.h265)),
+        .init(name: "enhanced avc1 sequence start", body: "90 61766331" + MediaFixtures.avcRecord,
+              packet: .sequenceHeader(.h264, record: FLVFixtures.avcRecordBuffer())),
+        .init(name: "enhanced avc1 CodedFramesX", body: "93 61766331 0000000265aa",
+              packet: .frame(.h264, isKeyFrame: true, compositionTime: 0, data: buf("0000000265aa"))),
+    ]
+
+    @Test(arguments: parses)
+    func bodyParses(_ c: Parse) throws {
+        #expect(try FLVVideo.parse(buf(c.body)) == c.packet)
     }
 
-    @Test func enhancedAVC1AndIgnoredPackets() throws {
-        #expect(try FLVVideo.parse(buf("90 61766331" + MediaFixtures.avcRecord))
-                == .sequenceHeader(.h264, record: FLVFixtures.avcRecordBuffer()))
-        #expect(try FLVVideo.parse(buf("93 61766331 0000000265aa"))
-                == .frame(.h264, isKeyFrame: true, compositionTime: 0, data: buf("0000000265aa")))
+    @Test func ignoredPackets() throws {
         let ignored: [String] = [
             "94 68766331 0200",  // Metadata
             "95 68766331 00",  // MPEG2TSSequenceStart
