@@ -163,7 +163,7 @@ final class G711Source: AudioFrameSource {
         self.data = data
         self.frameBytes = 8 * frameMs
         self.frameDurationMs = Double(frameMs)
-        self.stream = AVStream(index: 1, codec: codec, timebase: 1000, audio: AudioParameters(sampleRate: 8000, channels: 1))
+        self.stream = AVStream.g711(codec, index: 1, timebase: 1000)
     }
 
     func next() -> ByteBuffer? {

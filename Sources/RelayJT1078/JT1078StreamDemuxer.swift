@@ -167,8 +167,7 @@ public struct JT1078StreamDemuxer: Sendable {
         switch codec {
         case .g711a, .g711u:
             if audioStream?.codec != codec {
-                let stream = AVStream(index: Self.audioIndex, codec: codec, timebase: Self.timebase,
-                                      audio: AudioParameters(sampleRate: 8000, channels: 1))
+                let stream = AVStream.g711(codec, index: Self.audioIndex, timebase: Self.timebase)
                 audioStream = stream
                 events.append(.stream(stream))
             }

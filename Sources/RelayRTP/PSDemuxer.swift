@@ -309,8 +309,7 @@ public struct PSDemuxer: Sendable {
         switch codec {
         case .g711a, .g711u:
             if audioStream?.codec != codec {
-                let stream = AVStream(index: options.audioIndex, codec: codec, timebase: Self.timebase,
-                                      audio: AudioParameters(sampleRate: 8000, channels: 1))
+                let stream = AVStream.g711(codec, index: options.audioIndex, timebase: Self.timebase)
                 audioStream = stream
                 audioStreamPending = true
             }

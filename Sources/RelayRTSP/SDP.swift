@@ -22,7 +22,7 @@ public struct RTPFormat: Sendable, Equatable {
             guard let audio = stream.audio, audio.sampleRate > 0, stream.extradata.readableBytes > 0 else { return nil }
             self.init(payloadType: 97, encoding: "MPEG4-GENERIC", clockRate: audio.sampleRate, channels: audio.channels)
         case .g711a, .g711u:
-            let audio = stream.audio ?? AudioParameters(sampleRate: 8000, channels: 1)
+            let audio = stream.audio ?? .g711
             // RFC 3551 static types 8 (PCMA) and 0 (PCMU) mean 8 kHz mono; anything else is dynamic.
             let isStatic = audio.sampleRate == 8000 && audio.channels == 1
             let pt: UInt8 = isStatic ? (stream.codec == .g711a ? 8 : 0) : 97

@@ -63,3 +63,15 @@ public struct AudioParameters: Sendable, Equatable {
         self.objectType = objectType
     }
 }
+
+extension AudioParameters {
+    /// G.711 as every ingest here carries it (RFC 3551 PCMA/PCMU): 8 kHz mono.
+    public static let g711 = AudioParameters(sampleRate: 8000, channels: 1)
+}
+
+extension AVStream {
+    /// A G.711 (A-law or µ-law) track at 8 kHz mono.
+    public static func g711(_ codec: CodecID, index: Int, timebase: Int) -> AVStream {
+        AVStream(index: index, codec: codec, timebase: timebase, audio: .g711)
+    }
+}
