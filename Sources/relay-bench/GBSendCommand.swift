@@ -215,7 +215,7 @@ struct GBImpairment {
     let loss: Double
     let reorderChance: Double
     let window: Int
-    private var rng: GBSplitMix64
+    private var rng: SplitMix64
     private var counter = 0
     private var held: [(release: Int, packet: ByteBuffer)] = []
     private(set) var lost = 0
@@ -225,7 +225,7 @@ struct GBImpairment {
         loss = lossPct / 100
         reorderChance = reorderPct / 100
         self.window = window
-        rng = GBSplitMix64(seed: seed)
+        rng = SplitMix64(seed: seed)
     }
 
     mutating func process(_ packet: ByteBuffer, into out: inout [ByteBuffer]) {
@@ -248,18 +248,6 @@ struct GBImpairment {
     mutating func flush(into out: inout [ByteBuffer]) {
         out.append(contentsOf: held.sorted { $0.release < $1.release }.map(\.packet))
         held.removeAll()
-    }
-}
-
-struct GBSplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
