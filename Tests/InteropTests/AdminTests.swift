@@ -13,6 +13,12 @@ import Testing
 struct AdminTests {
     static let group = MultiThreadedEventLoopGroup.singleton
 
+    /// The API's spec, a server with these `admin` settings, and a client of its admin listener.
+    static func adminServer(admin: String = "") async throws -> (OpenAPISpec, TestServer, AdminHTTP) {
+        let server = try await TestServer.start(admin: admin)
+        return (try OpenAPISpec.load(), server, AdminHTTP(port: server.adminPort))
+    }
+
     /// Checks an answer against the spec's schema for that operation and status.
     static func conforms(_ spec: OpenAPISpec, _ method: String, _ path: String, _ r: AdminHTTP.Response,
                          sourceLocation: SourceLocation = #_sourceLocation) {
@@ -39,9 +45,7 @@ struct AdminTests {
     }
 
     @Test func liveStreamPlayersKickAndClose() async throws {
-        let spec = try OpenAPISpec.load()
-        let server = try await TestServer.start()
-        let api = AdminHTTP(port: server.adminPort)
+        let (spec, server, api) = try await Self.adminServer()
         #expect(server.adminPort > 0)
         let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/admin")
         defer { publisher.terminate() }
@@ -171,9 +175,7 @@ struct AdminTests {
     /// TCP and UDP, and kicked — ffmpeg over TCP loses its connection, ffmpeg over UDP gets an RTCP
     /// BYE and its session ends — while another RTSP player of the same stream keeps playing.
     @Test func rtspPlayersAreListedAndKickedOverTCPAndUDP() async throws {
-        let spec = try OpenAPISpec.load()
-        let server = try await TestServer.start()
-        let api = AdminHTTP(port: server.adminPort)
+        let (spec, server, api) = try await Self.adminServer()
         let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/rtspadmin")
         defer { publisher.terminate() }
         let url = server.rtspURL("live/rtspadmin")
@@ -244,9 +246,7 @@ struct AdminTests {
     }
 
     @Test func gb28181ReceiversOpenCountAndClose() async throws {
-        let spec = try OpenAPISpec.load()
-        let server = try await TestServer.start()
-        let api = AdminHTTP(port: server.adminPort)
+        let (spec, server, api) = try await Self.adminServer()
 
         let opened = try await api.post("/api/v1/gb28181/receivers",
                                         json: #"{"stream": "gb/cam1", "ssrc": "0100000001", "port": "auto"}"#)
@@ -350,9 +350,7 @@ struct AdminTests {
     }
 
     @Test func badInputAndStatusCodes() async throws {
-        let spec = try OpenAPISpec.load()
-        let server = try await TestServer.start(admin: ", \"max_body_bytes\": 2048")
-        let api = AdminHTTP(port: server.adminPort)
+        let (spec, server, api) = try await Self.adminServer(admin: ", \"max_body_bytes\": 2048")
 
         let big = "{\"on_publish\": \"http://127.0.0.1:9/" + String(repeating: "x", count: 4000) + "\"}"
         let tooLarge = try await api.post("/api/v1/hooks/reload", json: big)

@@ -24,8 +24,7 @@ struct BadInputTests {
     struct HandshakeFailed: Error {}
 
     @Test func garbageOnEveryPortLeavesAPlayingStreamAlone() async throws {
-        let server = try await TestServer.start(rtmp: ", \"handshake_timeout_ms\": 1500")
-        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/victim")
+        let (server, publisher) = try await TestServer.startPublishing("live/victim", rtmp: ", \"handshake_timeout_ms\": 1500")
         defer { publisher.terminate() }
         let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort,
                                                      path: "/live/victim.flv", group: MultiThreadedEventLoopGroup.singleton)

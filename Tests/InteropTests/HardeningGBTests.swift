@@ -69,11 +69,7 @@ struct HardeningGBTests {
         _ = try await server.gb.open(streamID: "gb/cam", ssrc: 100_000_062, mode: .udp)
         _ = try await server.gb.open(streamID: "gb/flood", ssrc: 100_000_063, mode: .udp)
         _ = try await server.gb.open(streamID: "gb/flood-tcp", ssrc: 100_000_064, mode: .tcpPassive)
-        let camera = try await GBTestCamera(ssrc: 100_000_062, port: udpPort)
-        let feed = camera.run()
-        #expect(await server.waitPlayable("gb/cam"))
-        let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/gb/cam.flv", group: Self.group)
-        _ = await player.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }
+        let (camera, feed, player) = try await Self.watchedCamera(server, ssrc: 100_000_062, port: udpPort)
 
         // UDP: the floods as the stream's first packets (the parser is seeking), then a good
         // frame, then the floods again (in sync: one frame dropped, the stream goes on).
@@ -113,9 +109,7 @@ struct HardeningGBTests {
         #expect(server.log.all.filter { $0.contains("closing GB28181 stream gb/flood-tcp") }.count == 1)
 
         // The camera and its player never noticed.
-        let before = player.stats.videoFrames
-        let after = await player.wait(timeout: .seconds(5)) { $0.videoFrames >= before + 20 }
-        #expect(after.error == nil && !after.closed && after.videoFrames >= before + 20, "player: \(after)")
+        await Self.expectPlaysOn(player)
         try await Self.expectAdminAnswers(admin)
         feed.cancel()
         await player.close()
@@ -135,11 +129,7 @@ struct HardeningGBTests {
         let port = try #require(server.gb.sharedUDPPort)
         _ = try await server.gb.open(streamID: "gb/cam", ssrc: 100_000_065, mode: .udp)
         _ = try await server.gb.open(streamID: "gb/wrap", ssrc: 100_000_066, mode: .udp)
-        let camera = try await GBTestCamera(ssrc: 100_000_065, port: port)
-        let feed = camera.run()
-        #expect(await server.waitPlayable("gb/cam"))
-        let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/gb/cam.flv", group: Self.group)
-        _ = await player.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }
+        let (camera, feed, player) = try await Self.watchedCamera(server, ssrc: 100_000_065, port: port)
 
         let attacker = try await GBRawUDP(port: port)
         var pack = ByteBuffer()
@@ -154,9 +144,7 @@ struct HardeningGBTests {
         for p in more.packetize(ByteBuffer(bytes: [0, 0, 1, 0xB9]), timestamp: 0) { try await attacker.send(p) }
         #expect(await GB28181Tests.wait { (server.gb.receiver("gb/wrap")?.info.packets ?? 0) == 6 })
         try await Self.expectAdminAnswers(admin)
-        let before = player.stats.videoFrames
-        let after = await player.wait(timeout: .seconds(5)) { $0.videoFrames >= before + 20 }
-        #expect(after.error == nil && !after.closed && after.videoFrames >= before + 20, "player: \(after)")
+        await Self.expectPlaysOn(player)
         #expect(server.log.contains("RTP loss") || (server.gb.receiver("gb/wrap")?.info.lost ?? 0) > 0)
         feed.cancel()
         await player.close()
@@ -166,6 +154,25 @@ struct HardeningGBTests {
     }
 
     // MARK: helpers
+
+    /// The camera on gb/cam (its receiver open) feeding on its own, and an HTTP-FLV player that
+    /// has its first frame: the stream each attack must leave alone.
+    static func watchedCamera(_ server: TestServer, ssrc: UInt32, port: Int) async throws
+        -> (GBTestCamera, Task<Void, Never>, HTTPFLVPlayer) {
+        let camera = try await GBTestCamera(ssrc: ssrc, port: port)
+        let feed = camera.run()
+        #expect(await server.waitPlayable("gb/cam"))
+        let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/gb/cam.flv", group: group)
+        _ = await player.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }
+        return (camera, feed, player)
+    }
+
+    /// The player gets 20 more frames without an error: the camera's stream never noticed.
+    static func expectPlaysOn(_ player: HTTPFLVPlayer) async {
+        let before = player.stats.videoFrames
+        let after = await player.wait(timeout: .seconds(5)) { $0.videoFrames >= before + 20 }
+        #expect(after.error == nil && !after.closed && after.videoFrames >= before + 20, "player: \(after)")
+    }
 
     /// The receivers list answers, each time within 100 ms.
     static func expectAdminAnswers(_ admin: AdminHTTP) async throws {

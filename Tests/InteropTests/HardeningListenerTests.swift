@@ -162,12 +162,7 @@ struct HardeningListenerTests {
         defer { hooks.stop() }
         let server = try await TestServer.start(
             "\"hooks\": {\"timeout_ms\": 5000, \"on_play\": \"\(hooks.url)\", \"on_publish\": \"\(hooks.url)\"}")
-        var players: [RawConnection] = []
-        for _ in 0..<200 {
-            let conn = try await RawConnection.connect(port: server.httpPort)
-            try await conn.send(Array("GET /live/flood.flv HTTP/1.1\r\nHost: relay\r\n\r\n".utf8))
-            players.append(conn)
-        }
+        let players = try await Self.flvPlayers(server, path: "/live/flood.flv", count: 200)
         // The hook server is busy with plays.
         _ = await hooks.wait(for: "on_play", count: 20, seconds: 5)
         let media = try await TestMedia.shared.h264AACFLV()
@@ -190,17 +185,23 @@ struct HardeningListenerTests {
         defer { hooks.stop() }
         let server = try await TestServer.start(
             "\"hooks\": {\"timeout_ms\": 5000, \"play_max_in_flight\": 10, \"on_play\": \"\(hooks.url)\"}")
-        var players: [RawConnection] = []
-        for _ in 0..<30 {
-            let conn = try await RawConnection.connect(port: server.httpPort)
-            try await conn.send(Array("GET /live/budget.flv HTTP/1.1\r\nHost: relay\r\n\r\n".utf8))
-            players.append(conn)
-        }
+        let players = try await Self.flvPlayers(server, path: "/live/budget.flv", count: 30)
         try await Task.sleep(nanoseconds: 700_000_000)
         let refused = players.filter { String(buffer: $0.received).hasPrefix("HTTP/1.1 403") }
         #expect(refused.count == 20, "\(refused.count) plays refused at once")
         #expect(server.log.contains("hooks.play_max_in_flight"))
         for conn in players { await conn.close() }
         await server.stop()
+    }
+
+    /// `count` HTTP-FLV players that have asked for `path` (each request waits on its play hook).
+    static func flvPlayers(_ server: TestServer, path: String, count: Int) async throws -> [RawConnection] {
+        var players: [RawConnection] = []
+        for _ in 0..<count {
+            let conn = try await RawConnection.connect(port: server.httpPort)
+            try await conn.send(Array("GET \(path) HTTP/1.1\r\nHost: relay\r\n\r\n".utf8))
+            players.append(conn)
+        }
+        return players
     }
 }

@@ -7,25 +7,30 @@ import Testing
 /// A player that stops reading is closed on its own; the others keep their frame rate.
 @Suite(.serialized)
 struct SlowPlayerTests {
-    @Test func aStalledPlayerIsDroppedAndOthersAreNotSlowed() async throws {
-        let server = try await TestServer.start(
-            "\"player\": {\"write_timeout_ms\": 1500, \"max_pending_bytes\": 262144, \"send_buffer_bytes\": 65536}")
-        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/slow")
-        defer { publisher.terminate() }
-        let group = MultiThreadedEventLoopGroup.singleton
+    static let group = MultiThreadedEventLoopGroup.singleton
 
-        var healthy: [HTTPFLVPlayer] = []
-        for _ in 0..<10 {
-            healthy.append(try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort,
-                                                           path: "/live/slow.flv", group: group))
-        }
-        // The stalled player: a tiny receive buffer and no reads at all.
+    /// An HTTP-FLV player that asked for `path` and then reads nothing, with a tiny receive buffer.
+    static func stalledPlayer(_ server: TestServer, path: String) async throws -> any Channel {
         let stalled = try await ClientBootstrap(group: group)
             .channelOption(.socketOption(.so_rcvbuf), value: 4096)
             .channelOption(.autoRead, value: false)
             .connect(host: "127.0.0.1", port: server.httpPort).get()
+        try await stalled.writeAndFlush(ByteBuffer(string: "GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n"))
+        return stalled
+    }
+
+    @Test func aStalledPlayerIsDroppedAndOthersAreNotSlowed() async throws {
+        let (server, publisher) = try await TestServer.startPublishing("live/slow",
+            "\"player\": {\"write_timeout_ms\": 1500, \"max_pending_bytes\": 262144, \"send_buffer_bytes\": 65536}")
+        defer { publisher.terminate() }
+
+        var healthy: [HTTPFLVPlayer] = []
+        for _ in 0..<10 {
+            healthy.append(try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort,
+                                                           path: "/live/slow.flv", group: Self.group))
+        }
+        let stalled = try await Self.stalledPlayer(server, path: "/live/slow.flv")
         defer { stalled.close(promise: nil) }
-        try await stalled.writeAndFlush(ByteBuffer(string: "GET /live/slow.flv HTTP/1.1\r\nHost: x\r\n\r\n"))
 
         // Frames delivered to the healthy players in the first second, as the baseline.
         try await Task.sleep(nanoseconds: 1_000_000_000)
@@ -49,17 +54,11 @@ struct SlowPlayerTests {
     }
 
     @Test func skipPolicyKeepsAStalledPlayerButDropsItsSegments() async throws {
-        let server = try await TestServer.start(
+        let (server, publisher) = try await TestServer.startPublishing("live/skip",
             "\"player\": {\"write_timeout_ms\": 60000, \"slow_policy\": \"skip\", \"send_buffer_bytes\": 65536}")
-        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/skip")
         defer { publisher.terminate() }
-        let group = MultiThreadedEventLoopGroup.singleton
-        let stalled = try await ClientBootstrap(group: group)
-            .channelOption(.socketOption(.so_rcvbuf), value: 4096)
-            .channelOption(.autoRead, value: false)
-            .connect(host: "127.0.0.1", port: server.httpPort).get()
+        let stalled = try await Self.stalledPlayer(server, path: "/live/skip.flv")
         defer { stalled.close(promise: nil) }
-        try await stalled.writeAndFlush(ByteBuffer(string: "GET /live/skip.flv HTTP/1.1\r\nHost: x\r\n\r\n"))
 
         // Its pending bytes stay bounded by the write-buffer high-water mark while segments are skipped.
         var dropped: UInt64 = 0

@@ -115,6 +115,15 @@ final class TestServer: Sendable {
         return publisher
     }
 
+    /// A server (settings as for `start`) with ffmpeg publishing the H.264 + AAC test file to
+    /// `stream`, playable: where most play tests begin. Terminate the process when done.
+    static func startPublishing(_ stream: String, _ extra: String = "", rtmp: String = "", rtsp: String = "",
+                                sourceLocation: SourceLocation = #_sourceLocation) async throws -> (TestServer, ChildProcess) {
+        let server = try await start(extra, rtmp: rtmp, rtsp: rtsp)
+        let media = try await TestMedia.shared.h264AACFLV()
+        return (server, try await server.publishPlayable(media, stream: stream, sourceLocation: sourceLocation))
+    }
+
     /// Waits until the stream is playable (its publisher connected and sent its tracks).
     func waitPlayable(_ stream: String, seconds: Double = 10) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
