@@ -199,4 +199,14 @@ public struct LengthPrefixedNALIterator: Sendable {
         }
         return nal
     }
+
+    /// True if a NAL unit of a 4-byte-length-prefixed access unit satisfies `predicate`.
+    /// Malformed lengths end the scan rather than throw: this answers a yes/no question about a frame.
+    public static func contains(in accessUnit: ByteBuffer, where predicate: (ByteBuffer) -> Bool) -> Bool {
+        var it = LengthPrefixedNALIterator(accessUnit)
+        while let nal = try? it.next() {
+            if predicate(nal) { return true }
+        }
+        return false
+    }
 }

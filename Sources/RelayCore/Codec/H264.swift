@@ -30,14 +30,9 @@ public enum H264 {
         nal.getInteger(at: nal.readerIndex, as: UInt8.self).map(NALType.init(header:))
     }
 
-    /// True if a 4-byte-length-prefixed access unit holds an IDR slice. Malformed lengths
-    /// end the scan rather than throw: this answers a yes/no question about a frame.
+    /// True if a 4-byte-length-prefixed access unit holds an IDR slice.
     public static func containsIDR(lengthPrefixed accessUnit: ByteBuffer) -> Bool {
-        var it = LengthPrefixedNALIterator(accessUnit)
-        while let nal = try? it.next() {
-            if nalType(of: nal) == .idr { return true }
-        }
-        return false
+        LengthPrefixedNALIterator.contains(in: accessUnit) { nalType(of: $0) == .idr }
     }
 
     /// What the relay needs from a sequence parameter set (7.3.2.1.1).

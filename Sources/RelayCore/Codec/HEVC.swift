@@ -38,11 +38,7 @@ public enum HEVC {
 
     /// True if a 4-byte-length-prefixed access unit holds an IRAP picture.
     public static func containsIRAP(lengthPrefixed accessUnit: ByteBuffer) -> Bool {
-        var it = LengthPrefixedNALIterator(accessUnit)
-        while let nal = try? it.next() {
-            if nalType(of: nal)?.isIRAP == true { return true }
-        }
-        return false
+        LengthPrefixedNALIterator.contains(in: accessUnit) { nalType(of: $0)?.isIRAP == true }
     }
 
     /// The general part of profile_tier_level() (7.3.3); sub-layer fields are parsed past.
