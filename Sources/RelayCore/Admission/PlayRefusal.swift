@@ -24,14 +24,3 @@ public enum PlayRefusal: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 }
-
-/// Who asks to play: the stream id and the player's session (for the on_play hook).
-public struct PlayRequest: Sendable {
-    public var streamID: String
-    public var session: SessionInfo
-
-    public init(streamID: String, session: SessionInfo) {
-        self.streamID = streamID
-        self.session = session
-    }
-}

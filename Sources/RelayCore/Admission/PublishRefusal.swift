@@ -23,14 +23,3 @@ public enum PublishRefusal: Error, Sendable, Equatable, CustomStringConvertible 
         }
     }
 }
-
-/// Who asks to publish: the stream id and the session (its `protocolName` decides takeovers).
-public struct PublishRequest: Sendable {
-    public var streamID: String
-    public var session: SessionInfo
-
-    public init(streamID: String, session: SessionInfo) {
-        self.streamID = streamID
-        self.session = session
-    }
-}
