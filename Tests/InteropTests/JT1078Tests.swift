@@ -41,8 +41,7 @@ struct JT1078Tests {
         async let flv = Self.decode(server.flvURL(stream), rtsp: false)
         async let rtsp = Self.decode(server.rtspURL(stream), rtsp: true)
         for (name, r) in [("HTTP-FLV", try await flv), ("RTSP", try await rtsp)] {
-            #expect(r.status == 0, "\(name): \(r.err)")
-            #expect(r.err.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "decode errors over \(name): \(r.err)")
+            expectCleanDecode(r.status, r.err, name)
         }
         sender.cancel()
         await server.stop()
@@ -72,8 +71,7 @@ struct JT1078Tests {
             #expect(r.out.contains("codec_name=pcm_alaw|sample_rate=8000|channels=1"), "\(url): \(r.out)")
         }
         let r = try await Self.decode(server.rtmpURL(stream), rtsp: false)
-        #expect(r.status == 0, "RTMP: \(r.err)")
-        #expect(r.err.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "decode errors over RTMP: \(r.err)")
+        expectCleanDecode(r.status, r.err, "RTMP")
         sender.signal(SIGINT)
         #expect(await sender.wait(seconds: 10) == 0, "jt-send: \(sender.stderr)")
         #expect(sender.stdout.contains("\"video_frames\":"), "jt-send output: \(sender.stdout)")
@@ -118,8 +116,7 @@ struct JT1078Tests {
         #expect(rtmpStats.videoFrames >= 50 && rtmpStats.audioFrames >= 25, "RTMP: \(rtmpStats)")
 
         let d = try await decoded
-        #expect(d.status == 0, "RTSP: \(d.err)")
-        #expect(d.err.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "decode errors over RTSP: \(d.err)")
+        expectCleanDecode(d.status, d.err, "RTSP")
         sender.cancel()
         await server.stop()
     }

@@ -29,9 +29,7 @@ struct PublisherGraceDeviceTests {
 
         let second = JT1078Tests.send(media, options, port: server.jtPort)
         defer { second.cancel() }
-        let after = await flv.wait(timeout: .seconds(10)) { $0.videoFrames >= before + 40 }
-        #expect(server.log.contains("publisher came back: 1 players continue"), "\(server.log.all.suffix(10))")
-        Self.expectContinued(after, framesBefore: before)
+        await Self.expectContinued(server, flv, framesBefore: before)
         await flv.close()
         await server.stop()
     }
@@ -78,9 +76,7 @@ struct PublisherGraceDeviceTests {
 
         let second = try await invite()
         defer { second.terminate() }
-        let after = await flv.wait(timeout: .seconds(10)) { $0.videoFrames >= before + 40 }
-        #expect(server.log.contains("publisher came back: 1 players continue"), "\(server.log.all.suffix(10))")
-        Self.expectContinued(after, framesBefore: before)
+        await Self.expectContinued(server, flv, framesBefore: before)
         await flv.close()
         await server.stop()
     }
@@ -94,7 +90,10 @@ struct PublisherGraceDeviceTests {
         return flv.stats.videoFrames
     }
 
-    static func expectContinued(_ stats: PlayerStats, framesBefore: Int) {
+    /// After the publisher came back: the same player goes on, 40 more frames, time never going back.
+    static func expectContinued(_ server: TestServer, _ flv: HTTPFLVPlayer, framesBefore: Int) async {
+        let stats = await flv.wait(timeout: .seconds(10)) { $0.videoFrames >= framesBefore + 40 }
+        #expect(server.log.contains("publisher came back: 1 players continue"), "\(server.log.all.suffix(10))")
         #expect(!stats.closed && stats.error == nil, "player: \(stats.error ?? "closed")")
         #expect(stats.videoFrames >= framesBefore + 40, "\(stats.videoFrames - framesBefore) frames after the reconnect")
         let ts = stats.videoTimestamps
