@@ -10,8 +10,7 @@ struct PlayTests {
     static let group = MultiThreadedEventLoopGroup.singleton
 
     @Test func ffprobeSeesH264AndAACOverRTMPAndHTTPFLV() async throws {
-        let server = try await TestServer.start()
-        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/probe")
+        let (server, publisher) = try await TestServer.startPublishing("live/probe")
         defer { publisher.terminate() }
 
         for url in [server.rtmpURL("live/probe"), server.flvURL("live/probe")] {
@@ -24,16 +23,14 @@ struct PlayTests {
     }
 
     @Test func fiveSecondDecodeIsCleanAndStartsOnAKeyFrame() async throws {
-        let server = try await TestServer.start()
-        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/decode")
+        let (server, publisher) = try await TestServer.startPublishing("live/decode")
         defer { publisher.terminate() }
         // Join mid-GOP: the first video packet must still be a key frame (GOP cache).
         try await Task.sleep(nanoseconds: 700_000_000)
 
         for url in [server.rtmpURL("live/decode"), server.flvURL("live/decode")] {
             let decode = try await ChildProcess.run("ffmpeg", ["-v", "error", "-i", url, "-t", "5", "-f", "null", "-"], timeout: 40)
-            #expect(decode.status == 0, "\(url): \(decode.err)")
-            #expect(decode.err.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "decode errors from \(url): \(decode.err)")
+            expectCleanDecode(decode.status, decode.err, url)
 
             let first = try await ChildProcess.run("ffprobe", [
                 "-v", "error", "-select_streams", "v", "-show_entries", "packet=flags",
@@ -46,10 +43,8 @@ struct PlayTests {
 
     @Test(arguments: [0, 350])
     func lateJoinerGetsAKeyFrameAtOnce(mergeWriteMs: Int) async throws {
-        let server = try await TestServer.start("\"source\": {\"merge_write_ms\": \(mergeWriteMs)}")
-        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/late")
+        let (server, publisher) = try await TestServer.startMidGOP("live/late", mergeWriteMs: mergeWriteMs)
         defer { publisher.terminate() }
-        try await Task.sleep(nanoseconds: 1_300_000_000)  // well inside a 2 s GOP
 
         var times: [Double] = []
         for _ in 0..<5 {
@@ -70,8 +65,7 @@ struct PlayTests {
     }
 
     @Test func ourRTMPPlayerStartsOnAKeyFrameAtOnce() async throws {
-        let server = try await TestServer.start()
-        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/rtmpplay")
+        let (server, publisher) = try await TestServer.startPublishing("live/rtmpplay")
         defer { publisher.terminate() }
         try await Task.sleep(nanoseconds: 900_000_000)
         let player = try await RTMPPlayer.connect(url: server.rtmpURL("live/rtmpplay"), group: Self.group)
@@ -132,10 +126,7 @@ struct PlayTests {
                                                      path: "/live/dup.flv", group: Self.group)
         _ = await player.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }
 
-        let second = try server.publish(media, stream: "live/dup")
-        defer { second.terminate() }
-        let status = await second.wait(seconds: 15)
-        #expect(status != nil && status != 0, "second publisher should fail, got \(String(describing: status))")
+        try await server.expectPublishRefused(media, stream: "live/dup")
         #expect(server.log.contains("already being published"))
 
         let before = player.stats.videoFrames

@@ -12,8 +12,7 @@ struct RTSPTests {
     static let gstAvailable = (try? Tools.path("gst-launch-1.0")) != nil
 
     @Test func ffprobeSeesH264AndAACOverTCPAndUDP() async throws {
-        let server = try await TestServer.start()
-        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/rtsp")
+        let (server, publisher) = try await TestServer.startPublishing("live/rtsp")
         defer { publisher.terminate() }
 
         for transport in ["tcp", "udp"] {
@@ -26,8 +25,7 @@ struct RTSPTests {
     }
 
     @Test func fiveSecondDecodeOverTCPAndUDPIsCleanWithAtLeast100Frames() async throws {
-        let server = try await TestServer.start()
-        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/decode")
+        let (server, publisher) = try await TestServer.startPublishing("live/decode")
         defer { publisher.terminate() }
         try await Task.sleep(nanoseconds: 700_000_000)  // join mid-GOP: the GOP cache starts players
 
@@ -35,8 +33,7 @@ struct RTSPTests {
         async let tcp = Self.decode(url, transport: "tcp", seconds: 5)
         async let udp = Self.decode(url, transport: "udp", seconds: 5)
         for (transport, r) in [("tcp", try await tcp), ("udp", try await udp)] {
-            #expect(r.status == 0, "\(transport): \(r.err)")
-            #expect(r.err.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "decode errors over \(transport): \(r.err)")
+            expectCleanDecode(r.status, r.err, transport)
             #expect(r.frames >= 100, "\(transport): \(r.frames) frames decoded")
         }
         await server.stop()
@@ -44,8 +41,7 @@ struct RTSPTests {
 
     @Test(.enabled(if: gstAvailable, "gst-launch-1.0 not installed (apt-get install gstreamer1.0-tools gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)"))
     func gstreamerPlays100BuffersOverTCP() async throws {
-        let server = try await TestServer.start()
-        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/gst")
+        let (server, publisher) = try await TestServer.startPublishing("live/gst")
         defer { publisher.terminate() }
         let r = try await ChildProcess.run("gst-launch-1.0", [
             "-q", "rtspsrc", "location=\(server.rtspURL("live/gst"))", "protocols=tcp", "!",
@@ -119,10 +115,8 @@ struct RTSPTests {
     /// key frame must arrive at once (from the GOP cache).
     @Test(arguments: [0, 350])
     func lateJoinerGetsAKeyFrameAtOnceAndExactRTPInfo(mergeWriteMs: Int) async throws {
-        let server = try await TestServer.start("\"source\": {\"merge_write_ms\": \(mergeWriteMs)}")
-        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/late")
+        let (server, publisher) = try await TestServer.startMidGOP("live/late", mergeWriteMs: mergeWriteMs)
         defer { publisher.terminate() }
-        try await Task.sleep(nanoseconds: 1_300_000_000)  // well inside a 2 s GOP
 
         var times: [Double] = []
         for i in 0..<10 {
@@ -156,8 +150,7 @@ struct RTSPTests {
     }
 
     @Test func badInputGetsAClearAnswerOrCloseAndAPlayerIsUnaffected() async throws {
-        let server = try await TestServer.start()
-        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/victim")
+        let (server, publisher) = try await TestServer.startPublishing("live/victim")
         defer { publisher.terminate() }
         let url = server.rtspURL("live/victim")
         let player = try ChildProcess("ffmpeg", ["-v", "error", "-nostats", "-rtsp_transport", "tcp", "-i", url,
@@ -218,8 +211,7 @@ struct RTSPTests {
         #expect(await garbage.waitClosed(seconds: 5), "garbage: connection left open")
 
         let status = await player.wait(seconds: 20)
-        #expect(status == 0, "the concurrent player: \(player.stderr)")
-        #expect(player.stderr.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "player errors: \(player.stderr)")
+        expectCleanDecode(status, player.stderr, "the concurrent player")
         #expect(Self.lastFrameCount(player.stdout) >= 150, "the concurrent player decoded \(Self.lastFrameCount(player.stdout)) frames")
         let after = try await RTSPTestClient.connect(port: server.rtspPort)
         #expect(try await after.request("OPTIONS", url).status == 200, "server still serves")
@@ -229,8 +221,7 @@ struct RTSPTests {
     /// UDP: RTP arrives on the client's ports from the server ports it was told; a client that
     /// sends no RTCP and no keep-alive is timed out. An unknown stream is 404 after the wait.
     @Test func udpDeliversAndASilentSessionTimesOut() async throws {
-        let server = try await TestServer.start("\"source\": {\"play_wait_ms\": 300}", rtsp: ", \"session_timeout_ms\": 1000")
-        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/udp")
+        let (server, publisher) = try await TestServer.startPublishing("live/udp", "\"source\": {\"play_wait_ms\": 300}", rtsp: ", \"session_timeout_ms\": 1000")
         defer { publisher.terminate() }
         let url = server.rtspURL("live/udp")
 

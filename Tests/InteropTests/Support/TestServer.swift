@@ -124,6 +124,24 @@ final class TestServer: Sendable {
         return (server, try await server.publishPlayable(media, stream: stream, sourceLocation: sourceLocation))
     }
 
+    /// `startPublishing` with this merge window, returning 1.3 s into the stream: well inside its
+    /// 2 s GOP, where a late joiner must still start on a key frame at once.
+    static func startMidGOP(_ stream: String, mergeWriteMs: Int,
+                            sourceLocation: SourceLocation = #_sourceLocation) async throws -> (TestServer, ChildProcess) {
+        let started = try await startPublishing(stream, "\"source\": {\"merge_write_ms\": \(mergeWriteMs)}", sourceLocation: sourceLocation)
+        try await Task.sleep(nanoseconds: 1_300_000_000)
+        return started
+    }
+
+    /// ffmpeg publishing `file` to `stream` is refused: it exits with an error.
+    func expectPublishRefused(_ file: String, stream: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let publisher = try publish(file, stream: stream)
+        defer { publisher.terminate() }
+        let status = await publisher.wait(seconds: 15)
+        #expect(status != nil && status != 0, "publishing \(stream) should be refused, got \(String(describing: status))",
+                sourceLocation: sourceLocation)
+    }
+
     /// Waits until the stream is playable (its publisher connected and sent its tracks).
     func waitPlayable(_ stream: String, seconds: Double = 10) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
