@@ -164,15 +164,12 @@ final class RTMPPublishSession: ChannelInboundHandler {
 
     private func process(_ buffer: inout ByteBuffer, context: ChannelHandlerContext) throws {
         if phase == .handshake {
-            loop: while true {
-                switch try handshake.feed(&buffer) {
-                case .needMoreData: return
-                case .send(var c2):
-                    count(&c2)
-                    context.write(wrapOutboundOut(c2), promise: nil)
-                case .done: break loop
-                }
+            let done = try handshake.advance(&buffer) { c2 in
+                var c2 = c2
+                count(&c2)
+                context.write(wrapOutboundOut(c2), promise: nil)
             }
+            guard done else { return }
             phase = .connecting
             send(.setChunkSize(chunkSize))
             send(connectCommand())

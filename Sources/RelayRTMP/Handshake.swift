@@ -11,12 +11,31 @@ public enum HandshakeStep: Sendable, Equatable {
     case done
 }
 
+/// Either side of the handshake: fed the bytes received, it says what to do next.
+public protocol RTMPHandshakeSide {
+    mutating func feed(_ buffer: inout ByteBuffer) throws(RTMPError) -> HandshakeStep
+}
+
+extension RTMPHandshakeSide {
+    /// Feeds `buffer` until the handshake needs more bytes or is done, giving each reply to
+    /// `send`; true once it is done (what is left in `buffer` is chunk stream data).
+    public mutating func advance(_ buffer: inout ByteBuffer, send: (ByteBuffer) -> Void) throws(RTMPError) -> Bool {
+        while true {
+            switch try feed(&buffer) {
+            case .needMoreData: return false
+            case .send(let bytes): send(bytes)
+            case .done: return true
+            }
+        }
+    }
+}
+
 /// Server side of the RTMP handshake: C0+C1 → S0+S1+S2, then C2.
 ///
 /// Flash Player, FFmpeg and librtmp send a "complex" C1 carrying an HMAC digest and (FFmpeg
 /// when playing, Flash always) refuse a server whose S1/S2 do not prove the matching FMS key,
 /// so a digest in C1 is answered in kind; anything else gets the plain spec handshake.
-public struct RTMPHandshakeServer: Sendable {
+public struct RTMPHandshakeServer: RTMPHandshakeSide, Sendable {
     private enum State: Sendable { case waitingForC0C1, waitingForC2, done }
 
     private var state = State.waitingForC0C1
@@ -70,7 +89,7 @@ public struct RTMPHandshakeServer: Sendable {
 }
 
 /// Client side of the RTMP handshake (for pulling/pushing to another server).
-public struct RTMPHandshakeClient: Sendable {
+public struct RTMPHandshakeClient: RTMPHandshakeSide, Sendable {
     private enum State: Sendable { case initial, waitingForS0S1S2, sentC2 }
 
     public let complex: Bool

@@ -17,27 +17,13 @@ enum FuzzerMain: FuzzTarget {
             var copy = read
             if !serverDone {
                 serverBuffer.writeBuffer(&read)
-                do {
-                    loop: while true {
-                        switch try server.feed(&serverBuffer) {
-                        case .needMoreData: break loop
-                        case .send(let bytes): invariant(bytes.readableBytes <= 3073, "server sent \(bytes.readableBytes) bytes")
-                        case .done: serverDone = true; break loop
-                        }
-                    }
-                } catch { serverDone = true }
+                serverDone = (try? server.advance(&serverBuffer) {
+                    invariant($0.readableBytes <= 3073, "server sent \($0.readableBytes) bytes")
+                }) ?? true
             }
             if !clientDone {
                 clientBuffer.writeBuffer(&copy)
-                do {
-                    loop: while true {
-                        switch try client.feed(&clientBuffer) {
-                        case .needMoreData: break loop
-                        case .send: continue
-                        case .done: clientDone = true; break loop
-                        }
-                    }
-                } catch { clientDone = true }
+                clientDone = (try? client.advance(&clientBuffer) { _ in }) ?? true
             }
             if serverDone && clientDone { break }
         }

@@ -103,13 +103,8 @@ final class RTMPServerHandler: ChannelInboundHandler {
 
     private func process(_ buffer: inout ByteBuffer, context: ChannelHandlerContext) throws {
         if !handshakeDone {
-            loop: while true {
-                switch try handshake.feed(&buffer) {
-                case .needMoreData: return
-                case .send(let bytes): context.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
-                case .done: handshakeDone = true; break loop
-                }
-            }
+            guard try handshake.advance(&buffer, send: { context.writeAndFlush(wrapOutboundOut($0), promise: nil) }) else { return }
+            handshakeDone = true
         }
         while !closing, let message = try decoder.next(from: &buffer) {
             try handle(message, context: context)
