@@ -9,32 +9,11 @@ import RelayRTP
 import RelayTestSupport
 import Testing
 
-/// Log lines of a service under test.
-final class Lines: Sendable {
-    let all = NIOLockedValueBox<[String]>([])
-    func contains(_ s: String) -> Bool { all.withLockedValue { $0.contains { $0.contains(s) } } }
-    func count(_ s: String) -> Int { all.withLockedValue { $0.filter { $0.contains(s) }.count } }
-}
-
-struct LineHandler: LogHandler {
-    let lines: Lines
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .debug
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-    func log(event: LogEvent) {
-        lines.all.withLockedValue { $0.append("\(event.level) \(event.message)") }
-        if ProcessInfo.processInfo.environment["LIVERELAY_TEST_LOG"] != nil { print("\(event.level) \(event.message)") }
-    }
-}
-
 /// A GB28181 service on loopback with free ports, without the rest of the server.
 struct Harness {
     let service: GB28181Service
     let context: RelayContext
-    let lines: Lines
+    let lines: LogLines
 
     static func start(_ extra: String = "", source: String = "") async throws -> Harness {
         let json = """
@@ -43,10 +22,8 @@ struct Harness {
          "source": {"track_wait_ms": 300\(source)}}
         """
         let config = try RelayConfig.parse(Data(json.utf8), sections: [GB28181Config.self])
-        let lines = Lines()
-        var logger = Logger(label: "gb-test") { _ in LineHandler(lines: lines) }
-        logger.logLevel = .debug
-        let context = RelayContext(config: config, muxers: [], logger: logger)
+        let lines = LogLines()
+        let context = RelayContext(config: config, muxers: [], logger: lines.logger(label: "gb-test"))
         let service = GB28181Service(context: context, group: MultiThreadedEventLoopGroup.singleton)
         try await service.start()
         return Harness(service: service, context: context, lines: lines)
