@@ -158,11 +158,10 @@ struct HardeningListenerTests {
     /// Many players, each an on_play call to a slow hook server, must not keep a publisher's
     /// on_publish from being asked and answered in time.
     @Test func aFloodOfPlayHooksDoesNotStarvePublishers() async throws {
-        let hooks = try await HookServer.start(["--delay-ms", "1500"])
+        let (hooks, server, players) = try await Self.playersOnSlowHooks(delayMs: 1500, path: "/live/flood.flv", count: 200) {
+            "\"timeout_ms\": 5000, \"on_play\": \"\($0)\", \"on_publish\": \"\($0)\""
+        }
         defer { hooks.stop() }
-        let server = try await TestServer.start(
-            "\"hooks\": {\"timeout_ms\": 5000, \"on_play\": \"\(hooks.url)\", \"on_publish\": \"\(hooks.url)\"}")
-        let players = try await Self.flvPlayers(server, path: "/live/flood.flv", count: 200)
         // The hook server is busy with plays.
         _ = await hooks.wait(for: "on_play", count: 20, seconds: 5)
         let media = try await TestMedia.shared.h264AACFLV()
@@ -181,11 +180,10 @@ struct HardeningListenerTests {
     /// Beyond `hooks.play_max_in_flight` a play is answered at once (403 unless fail-open) with
     /// one log line, never queued.
     @Test func playsOverTheHookBudgetAreAnsweredAtOnce() async throws {
-        let hooks = try await HookServer.start(["--delay-ms", "2000"])
+        let (hooks, server, players) = try await Self.playersOnSlowHooks(delayMs: 2000, path: "/live/budget.flv", count: 30) {
+            "\"timeout_ms\": 5000, \"play_max_in_flight\": 10, \"on_play\": \"\($0)\""
+        }
         defer { hooks.stop() }
-        let server = try await TestServer.start(
-            "\"hooks\": {\"timeout_ms\": 5000, \"play_max_in_flight\": 10, \"on_play\": \"\(hooks.url)\"}")
-        let players = try await Self.flvPlayers(server, path: "/live/budget.flv", count: 30)
         try await Task.sleep(nanoseconds: 700_000_000)
         let refused = players.filter { String(buffer: $0.received).hasPrefix("HTTP/1.1 403") }
         #expect(refused.count == 20, "\(refused.count) plays refused at once")
@@ -194,14 +192,23 @@ struct HardeningListenerTests {
         await server.stop()
     }
 
-    /// `count` HTTP-FLV players that have asked for `path` (each request waits on its play hook).
-    static func flvPlayers(_ server: TestServer, path: String, count: Int) async throws -> [RawConnection] {
-        var players: [RawConnection] = []
-        for _ in 0..<count {
-            let conn = try await RawConnection.connect(port: server.httpPort)
-            try await conn.send(Array("GET \(path) HTTP/1.1\r\nHost: relay\r\n\r\n".utf8))
-            players.append(conn)
+    /// A hook server that answers after `delayMs`, a server whose `hooks` section `section(url)`
+    /// spells, and `count` HTTP-FLV players that asked for `path` (each waiting on its play hook).
+    static func playersOnSlowHooks(delayMs: Int, path: String, count: Int, hooks section: (String) -> String) async throws
+        -> (HookServer, TestServer, [RawConnection]) {
+        let hooks = try await HookServer.start(["--delay-ms", "\(delayMs)"])
+        do {
+            let server = try await TestServer.start("\"hooks\": {\(section(hooks.url))}")
+            var players: [RawConnection] = []
+            for _ in 0..<count {
+                let conn = try await RawConnection.connect(port: server.httpPort)
+                try await conn.send(Array("GET \(path) HTTP/1.1\r\nHost: relay\r\n\r\n".utf8))
+                players.append(conn)
+            }
+            return (hooks, server, players)
+        } catch {
+            hooks.stop()
+            throw error
         }
-        return players
     }
 }

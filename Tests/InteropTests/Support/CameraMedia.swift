@@ -70,6 +70,9 @@ final class FixedPortServer: Sendable {
 struct ProbeStats: Sendable {
     var status: Int?
     var codec: CodecID?
+    /// The picture size the last sequence header announces.
+    var width = 0
+    var height = 0
     var sequenceHeaders = 0
     var videoFrames = 0
     var keyFrames = 0
@@ -197,10 +200,14 @@ final class FLVProbe: Sendable {
                 case FLVTagType.video:
                     let now = CaptureStamp.nowMicros()
                     switch try FLVVideo.parse(tag.body) {
-                    case .sequenceHeader(let codec, _):
+                    case .sequenceHeader(let codec, let record):
+                        let track = codec == .h265 ? try AVStream.h265(index: 0, timebase: 1000, hvcRecord: record)
+                                                   : try AVStream.h264(index: 0, timebase: 1000, avcRecord: record)
                         state.withLockedValue {
                             $0.sequenceHeaders += 1
                             $0.codec = codec
+                            $0.width = track.video?.width ?? 0
+                            $0.height = track.video?.height ?? 0
                         }
                     case .frame(let codec, let isKey, _, let data):
                         let stamp = CaptureStamp.captureMicros(inAccessUnit: data, codec: codec)
