@@ -55,6 +55,15 @@ struct Device {
 
     init(ssrc: UInt32) { rtp = RTPPacketizer(ssrc: ssrc, sequence: 100) }
 
+    /// The next `frames` frames as a TCP device sends them (RFC 4571: a length before each packet).
+    mutating func framed(frames: Int = 1) -> ByteBuffer {
+        var out = ByteBuffer()
+        for _ in 0..<frames {
+            for packet in next() { RFC4571.frame(packet, into: &out) }
+        }
+        return out
+    }
+
     /// One 40 ms frame (key every 25) and its audio, as RTP packets.
     mutating func next() -> [ByteBuffer] {
         let key = frame % 25 == 0
@@ -302,17 +311,13 @@ struct GBServiceTests {
         let device = try await connect()
         var d = Device(ssrc: 100_000_041)
         for _ in 0..<10 {
-            var framed = ByteBuffer()
-            for p in d.next() { RFC4571.frame(p, into: &framed) }
-            try await device.writeAndFlush(framed)
+            try await device.writeAndFlush(d.framed())
             try await Task.sleep(nanoseconds: 10_000_000)
         }
         #expect(await h.waitFor { await h.playable("gb/tcp") })
         // A second connection for the same SSRC is refused while the first is live.
         let second = try await connect()
-        var framed = ByteBuffer()
-        for p in d.next() { RFC4571.frame(p, into: &framed) }
-        try await second.writeAndFlush(framed)
+        try await second.writeAndFlush(d.framed())
         #expect(await h.waitFor { recorder.closed(second) })
         #expect(h.lines.contains("already has a connection"))
         // Hanging up ends the source; an API receiver then closes.
@@ -343,9 +348,7 @@ struct GBServiceTests {
         let conn = try #require(accepted.withLockedValue { $0 })
         var d = Device(ssrc: 100_000_051)
         for _ in 0..<10 {
-            var framed = ByteBuffer()
-            for p in d.next() { RFC4571.frame(p, into: &framed) }
-            try await conn.writeAndFlush(framed)
+            try await conn.writeAndFlush(d.framed())
             try await Task.sleep(nanoseconds: 10_000_000)
         }
         #expect(await h.waitFor { await h.playable("gb/active") })

@@ -16,14 +16,6 @@ import Testing
         return channel
     }
 
-    static func framed(_ device: inout Device, frames: Int) -> ByteBuffer {
-        var out = ByteBuffer()
-        for _ in 0..<frames {
-            for packet in device.next() { RFC4571.frame(packet, into: &out) }
-        }
-        return out
-    }
-
     @Test func aDevicePublishesOverTCPPassive() async throws {
         let h = try await Harness.start()
         let gb = h.service
@@ -31,7 +23,7 @@ import Testing
         let loop = ManualLoop()
         let channel = try deviceConnection(gb, loop: loop)
         var device = Device(ssrc: 100_000_051)
-        channel.receive(Self.framed(&device, frames: 10))
+        channel.receive(device.framed(frames: 10))
         #expect(await loop.run(until: { h.context.sourceIsReady("gb/session") }, step: .milliseconds(40)))
         #expect(h.context.registry.source("gb/session")?.publisher.protocolName == "gb28181")
         #expect(channel.isOpen)
@@ -48,7 +40,7 @@ import Testing
         let loop = ManualLoop()
         let stranger = try deviceConnection(gb, loop: loop, port: 9001)
         var unknown = Device(ssrc: 100_000_099)
-        stranger.receive(Self.framed(&unknown, frames: 1))
+        stranger.receive(unknown.framed(frames: 1))
         #expect(await loop.run(until: { !stranger.isOpen }))
 
         let garbage = try deviceConnection(gb, loop: loop, port: 9002)
@@ -61,7 +53,7 @@ import Testing
         // The receiver still waits for its device.
         let device = try deviceConnection(gb, loop: loop, port: 9003)
         var d = Device(ssrc: 100_000_052)
-        device.receive(Self.framed(&d, frames: 10))
+        device.receive(d.framed(frames: 10))
         #expect(await loop.run(until: { h.context.sourceIsReady("gb/known") }, step: .milliseconds(40)))
         device.close(promise: nil)
         _ = await loop.run(until: { gb.list().isEmpty })
