@@ -80,19 +80,30 @@ import Testing
         let good = w.frame(bytes([1, 2, 3]), ts: 1)
         #expect(JT1078Header.parse(good, at: 0, version: .v2016, maxBody: 950) == .valid(headerLength: 30, total: 33))
         #expect(JT1078Header.parse(good.getSlice(at: 0, length: 20)!, at: 0, version: .v2016, maxBody: 950) == .needMore)
-        var notBCD = good
-        notBCD.setInteger(UInt8(0x1A), at: 9)
-        #expect(isInvalid(JT1078Header.parse(notBCD, at: 0, version: .v2016, maxBody: 950)))
-        var badType = good
-        badType.setInteger(UInt8(0x50), at: 15)
-        #expect(isInvalid(JT1078Header.parse(badType, at: 0, version: .v2016, maxBody: 950)))
-        var badMark = good
-        badMark.setInteger(UInt8(0x14), at: 15)
-        #expect(isInvalid(JT1078Header.parse(badMark, at: 0, version: .v2016, maxBody: 950)))
-        var tooLong = good
-        tooLong.setInteger(UInt16(951), at: 28)
-        #expect(isInvalid(JT1078Header.parse(tooLong, at: 0, version: .v2016, maxBody: 950)))
-        #expect(JT1078Header.parse(tooLong, at: 0, version: .v2016, maxBody: 1400) == .valid(headerLength: 30, total: 981))
+        // A body of 951 bytes is only too long for the configured maximum.
+        var longer = good
+        longer.setInteger(UInt16(951), at: 28)
+        #expect(JT1078Header.parse(longer, at: 0, version: .v2016, maxBody: 1400) == .valid(headerLength: 30, total: 981))
+    }
+
+    /// One field of a valid 2016 header spoiled.
+    struct Spoiled: Sendable, CustomTestStringConvertible {
+        let testDescription: String
+        let offset: Int
+        let bytes: [UInt8]
+    }
+
+    @Test(arguments: [
+        Spoiled(testDescription: "SIM digit not BCD", offset: 9, bytes: [0x1A]),
+        Spoiled(testDescription: "data type 5", offset: 15, bytes: [0x50]),
+        Spoiled(testDescription: "subpackage mark 4", offset: 15, bytes: [0x14]),
+        Spoiled(testDescription: "body 951 > max 950", offset: 28, bytes: [0x03, 0xB7]),
+    ])
+    func aSpoiledHeaderIsInvalid(_ spoiled: Spoiled) {
+        var w = Wire()
+        var header = w.frame(bytes([1, 2, 3]), ts: 1)
+        header.setBytes(spoiled.bytes, at: spoiled.offset)
+        #expect(isInvalid(JT1078Header.parse(header, at: 0, version: .v2016, maxBody: 950)))
     }
 
     private func isInvalid(_ p: JT1078Header.Parse) -> Bool {
