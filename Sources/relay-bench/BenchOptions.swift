@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import NIOConcurrencyHelpers
 import NIOPosix
+import RelayCore
 
 /// What `play` and `soak` play, and how: stream URL, stream count, server PID, threads.
 struct PlayerTargetOptions: ParsableArguments {
@@ -62,15 +63,9 @@ final class StopFlag: Sendable {
     func set() { value.withLockedValue { $0 = true } }
     var isSet: Bool { value.withLockedValue { $0 } }
 
-    /// Ignores SIGINT and SIGTERM as signals and sets the flag instead; cancel the sources to stop.
-    func watchSignals() -> [any DispatchSourceSignal] {
-        [SIGINT, SIGTERM].map { sig in
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig)
-            source.setEventHandler { self.set() }
-            source.resume()
-            return source
-        }
+    /// Sets the flag on SIGINT or SIGTERM instead of ending the process, until cancelled.
+    func watchSignals() -> TerminationSignals {
+        TerminationSignals { _ in self.set() }
     }
 }
 

@@ -68,7 +68,7 @@ struct GBSendCommand: AsyncParsableCommand {
                                           audioCodec: media.audioCodec, audioFrameMs: media.audioFrameMs)
         let stop = StopFlag()
         let signals = stop.watchSignals()
-        defer { for s in signals { s.cancel() } }
+        defer { signals.cancel() }
 
         let stats = try await withEventLoopGroup(threads: 1) { group in
             let transport = try await GBTransport.make(mode: mode, host: host, port: port, group: group)

@@ -71,7 +71,7 @@ struct JTSendCommand: AsyncParsableCommand {
 
         let stop = StopFlag()
         let signals = stop.watchSignals()
-        defer { for s in signals { s.cancel() } }
+        defer { signals.cancel() }
 
         let stats = try await withEventLoopGroup(threads: 1) { group in
             try await JT1078Sender.run(media: frames, options: options, host: host, port: port, group: group,

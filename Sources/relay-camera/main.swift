@@ -113,7 +113,7 @@ struct RelayCameraCommand: AsyncParsableCommand {
             FileHandle.standardError.write(Data("relay-camera: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        let signals = SignalHandlers { name in
+        let signals = TerminationSignals { name in
             logger.info("\(name): stopping")
             camera.stop()
         }
@@ -124,27 +124,5 @@ struct RelayCameraCommand: AsyncParsableCommand {
         withExtendedLifetime(signals) {}
         FileHandle.standardError.write(Data((summary.description + "\n").utf8))
         if summary.reason == "input error" { throw ExitCode(1) }
-    }
-}
-
-/// SIGINT/SIGTERM → `handler` (once per signal), through dispatch sources that live as long as
-/// this object.
-final class SignalHandlers: @unchecked Sendable {
-    private let sources: [any DispatchSourceSignal]
-
-    init(_ handler: @escaping @Sendable (String) -> Void) {
-        var sources: [any DispatchSourceSignal] = []
-        for (sig, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { handler(name) }
-            source.resume()
-            sources.append(source)
-        }
-        self.sources = sources
-    }
-
-    deinit {
-        sources.forEach { $0.cancel() }
     }
 }

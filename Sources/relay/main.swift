@@ -49,37 +49,9 @@ struct Relay: AsyncParsableCommand {
             throw ExitCode(1)
         }
         logger.info("LiveRelay started")
-        let signal = await Self.waitForTerminationSignal()
+        let signal = await TerminationSignals.next()
         logger.info("received \(signal), shutting down")
         try await server.stop()
         logger.info("stopped")
-    }
-
-    /// Suspends until SIGINT or SIGTERM arrives.
-    static func waitForTerminationSignal() async -> String {
-        let signals = SignalWaiter()
-        let name = await withCheckedContinuation { signals.install($0) }
-        withExtendedLifetime(signals) {}
-        return name
-    }
-}
-
-/// Owns the dispatch signal sources (they stop when released) and resumes its waiter once.
-private final class SignalWaiter: @unchecked Sendable {
-    private var sources: [any DispatchSourceSignal] = []
-    private let fired = NIOLockedValueBox(false)
-
-    func install(_ continuation: CheckedContinuation<String, Never>) {
-        for (sig, name) in [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM")] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { [fired] in
-                if fired.withLockedValue({ let was = $0; $0 = true; return !was }) {
-                    continuation.resume(returning: name)
-                }
-            }
-            source.resume()
-            sources.append(source)
-        }
     }
 }
