@@ -41,6 +41,19 @@ public struct RTPHeader: Sendable, Equatable {
     /// Payload bytes (padding removed).
     public var payloadLength: Int
 
+    /// The header of a packet being built: version 2, no CSRCs, extension or padding.
+    public init(marker: Bool, payloadType: UInt8, sequence: UInt16, timestamp: UInt32, ssrc: UInt32, payloadLength: Int) {
+        self.marker = marker
+        self.payloadType = payloadType
+        self.sequence = sequence
+        self.timestamp = timestamp
+        self.ssrc = ssrc
+        self.csrcCount = 0
+        self.extensionProfile = nil
+        self.payloadOffset = 12
+        self.payloadLength = payloadLength
+    }
+
     /// Parses the header of a whole packet (a datagram, or one framed packet).
     public init(parsing packet: ByteBuffer) throws(RTPError) {
         let length = packet.readableBytes
@@ -89,48 +102,38 @@ public struct RTPHeader: Sendable, Equatable {
     }
 }
 
-/// One RTP packet (RFC 3550 §5.1): the fixed header fields and the payload as a slice of the
-/// received buffer (CSRCs, header extension and padding removed; nothing copied).
+/// One RTP packet (RFC 3550 §5.1): its header and the payload as a slice of the received buffer
+/// (CSRCs, header extension and padding removed; nothing copied). The header's fields read as
+/// the packet's own (`packet.sequence`).
+@dynamicMemberLookup
 public struct RTPPacket: Sendable {
-    public var marker: Bool
-    public var payloadType: UInt8
-    public var sequence: UInt16
-    public var timestamp: UInt32
-    public var ssrc: UInt32
-    public var csrcCount: Int
-    /// The header extension's profile-defined 16 bits, when the X bit is set.
-    public var extensionProfile: UInt16?
+    /// As parsed; `payloadOffset` and `payloadLength` describe the bytes it was parsed from.
+    public var header: RTPHeader
     public var payload: ByteBuffer
+
+    @inlinable
+    public subscript<T>(dynamicMember field: WritableKeyPath<RTPHeader, T>) -> T {
+        get { header[keyPath: field] }
+        set { header[keyPath: field] = newValue }
+    }
 
     public init(marker: Bool, payloadType: UInt8, sequence: UInt16, timestamp: UInt32, ssrc: UInt32,
                 payload: ByteBuffer) {
-        self.marker = marker
-        self.payloadType = payloadType
-        self.sequence = sequence
-        self.timestamp = timestamp
-        self.ssrc = ssrc
-        self.csrcCount = 0
-        self.extensionProfile = nil
+        header = RTPHeader(marker: marker, payloadType: payloadType, sequence: sequence, timestamp: timestamp,
+                           ssrc: ssrc, payloadLength: payload.readableBytes)
         self.payload = payload
     }
 
     /// Parses a whole packet (a datagram, or one RFC 4571 frame).
     public init(parsing packet: ByteBuffer) throws(RTPError) {
-        let header = try RTPHeader(parsing: packet)
-        marker = header.marker
-        payloadType = header.payloadType
-        sequence = header.sequence
-        timestamp = header.timestamp
-        ssrc = header.ssrc
-        csrcCount = header.csrcCount
-        extensionProfile = header.extensionProfile
+        header = try RTPHeader(parsing: packet)
         payload = packet.getSlice(at: packet.readerIndex + header.payloadOffset, length: header.payloadLength) ?? ByteBuffer()
     }
 
     /// Serializes with version 2, no padding, CSRCs or extension.
     public func write(into out: inout ByteBuffer) {
-        Self.writeHeader(marker: marker, payloadType: payloadType, sequence: sequence, timestamp: timestamp,
-                         ssrc: ssrc, into: &out)
+        Self.writeHeader(marker: header.marker, payloadType: header.payloadType, sequence: header.sequence,
+                         timestamp: header.timestamp, ssrc: header.ssrc, into: &out)
         out.writeImmutableBuffer(payload)
     }
 
