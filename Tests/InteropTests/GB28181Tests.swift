@@ -271,18 +271,11 @@ struct GB28181Tests {
 /// every second, parameter sets before each), made with ffmpeg once per test run.
 actor GBMedia {
     static let shared = GBMedia()
-    enum Video { case h264, h265 }
     enum Audio { case g711a, aac }
     private let cache = MediaCache("gb-media")
 
-    func files(_ video: Video, audio: Audio?) async throws -> (video: String, audio: String?) {
-        let v: String
-        switch video {
-        case .h264:
-            v = try await cache.h264AnnexB("gb_360p.h264", size: "640x360", seconds: 6, bitrate: "800k")
-        case .h265:
-            v = try await cache.h265AnnexB("gb_360p.h265", size: "640x360", seconds: 4, bitrate: "800k")
-        }
+    func files(_ video: AnnexBVideo, audio: Audio?) async throws -> (video: String, audio: String?) {
+        let v = try await cache.annexB(video, stem: "gb_360p", size: "640x360", seconds: video == .h264 ? 6 : 4, bitrate: "800k")
         var a: String?
         switch audio {
         case .g711a?:

@@ -248,23 +248,16 @@ struct JT1078Tests {
 /// once per test run.
 actor JTMedia {
     static let shared = JTMedia()
-    enum Video { case h264, h265 }
     private let cache = MediaCache("jt1078-media")
 
-    func files(video: Video) async throws -> (video: String, audio: String) {
-        let v: String
-        switch video {
-        case .h264:
-            // 720p25, GOP 25, no B-frames, SPS/PPS before every IDR (as terminals send them).
-            v = try await cache.h264AnnexB("jt_720p.h264", size: "1280x720", seconds: 4, bitrate: "1M")
-        case .h265:
-            v = try await cache.h265AnnexB("jt_720p.h265", size: "1280x720", seconds: 2, bitrate: "1M")
-        }
+    /// 720p25, GOP 25, no B-frames, parameter sets before every key frame (as terminals send them).
+    func files(video: AnnexBVideo) async throws -> (video: String, audio: String) {
+        let v = try await cache.annexB(video, stem: "jt_720p", size: "1280x720", seconds: video == .h264 ? 4 : 2, bitrate: "1M")
         let a = try await cache.alaw("jt_8k.alaw", seconds: 4)
         return (v, a)
     }
 
-    func load(video: Video, audio: Bool) async throws -> JT1078SendMedia {
+    func load(video: AnnexBVideo, audio: Bool) async throws -> JT1078SendMedia {
         let f = try await files(video: video)
         return try JT1078SendMedia.load(video: f.video, audio: audio ? f.audio : nil)
     }

@@ -1,5 +1,8 @@
 import Foundation
 
+/// The video codecs a device fixture (GB28181 camera, JT/T 1078 terminal) sends.
+enum AnnexBVideo { case h264, h265 }
+
 /// Files made with ffmpeg once per test run (a user's clone has no shared media), in a temporary
 /// directory of their own: what every media fixture (TestMedia, CameraMedia, GBMedia, JTMedia)
 /// builds on.
@@ -43,6 +46,14 @@ actor MediaCache {
             "-x265-params", "keyint=25:min-keyint=25:scenecut=0:bframes=0:repeat-headers=1:log-level=error",
             "-f", "hevc",
         ])
+    }
+
+    /// The device fixtures' video: `stem`.h264 or `stem`.h265 as above.
+    func annexB(_ codec: AnnexBVideo, stem: String, size: String, seconds: Int, bitrate: String) async throws -> String {
+        switch codec {
+        case .h264: try await h264AnnexB("\(stem).h264", size: size, seconds: seconds, bitrate: bitrate)
+        case .h265: try await h265AnnexB("\(stem).h265", size: size, seconds: seconds, bitrate: bitrate)
+        }
     }
 
     /// Raw G.711 A-law, 8 kHz mono, a 1 kHz tone (no header).
