@@ -52,10 +52,9 @@ struct LimitsTests {
     }
 
     @Test func publishersBeyondMaxStreamsAreRefusedAndTheLiveOneFlows() async throws {
-        let server = try await TestServer.start("\"limits\": {\"max_streams\": 1}")
-        let media = try await TestMedia.shared.h264AACFLV()
-        let first = try await server.publishPlayable(media, stream: "live/one")
+        let (server, first) = try await TestServer.startPublishing("live/one", "\"limits\": {\"max_streams\": 1}")
         defer { first.terminate() }
+        let media = try await TestMedia.shared.h264AACFLV()
         try await server.expectPublishRefused(media, stream: "live/two")
         #expect(server.log.contains("limits.max_streams"))
         #expect(server.server.context.registry.source("live/two") == nil)

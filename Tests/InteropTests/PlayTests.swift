@@ -118,10 +118,9 @@ struct PlayTests {
     }
 
     @Test func secondPublisherIsRefusedWhileTheFirstKeepsFlowing() async throws {
-        let server = try await TestServer.start()
-        let media = try await TestMedia.shared.h264AACFLV()
-        let first = try await server.publishPlayable(media, stream: "live/dup")
+        let (server, first) = try await TestServer.startPublishing("live/dup")
         defer { first.terminate() }
+        let media = try await TestMedia.shared.h264AACFLV()
         let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort,
                                                      path: "/live/dup.flv", group: Self.group)
         _ = await player.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }
@@ -139,10 +138,9 @@ struct PlayTests {
     }
 
     @Test func withTakeoverConfiguredTheNewPublisherReplacesTheOld() async throws {
-        let server = try await TestServer.start("\"source\": {\"reject_duplicate_publish\": false}")
-        let media = try await TestMedia.shared.h264AACFLV()
-        let first = try await server.publishPlayable(media, stream: "live/takeover")
+        let (server, first) = try await TestServer.startPublishing("live/takeover", "\"source\": {\"reject_duplicate_publish\": false}")
         defer { first.terminate() }
+        let media = try await TestMedia.shared.h264AACFLV()
         let before = server.server.context.registry.source("live/takeover")
         let second = try server.publish(media, stream: "live/takeover")
         defer { second.terminate() }

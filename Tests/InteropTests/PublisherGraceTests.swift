@@ -18,10 +18,9 @@ struct PublisherGraceTests {
     }
 
     @Test func playersContinueWhenThePublisherComesBackWithinTheGrace() async throws {
-        let server = try await TestServer.start("\"source\": {\"publisher_grace_ms\": 5000}")
-        let media = try await TestMedia.shared.h264AACFLV()
-        let first = try await server.publishPlayable(media, stream: "live/grace")
+        let (server, first) = try await TestServer.startPublishing("live/grace", "\"source\": {\"publisher_grace_ms\": 5000}")
         defer { first.terminate() }
+        let media = try await TestMedia.shared.h264AACFLV()
 
         let flv = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/live/grace.flv",
                                                   group: Self.group, keepTimestamps: true)
