@@ -9,6 +9,14 @@ import RelayRTP
 import RelayTestSupport
 import Testing
 
+/// `frames` steps of a device, `everyMs` apart: devices send in real time, not in one burst.
+func paced(_ frames: Int, everyMs: UInt64 = 10, _ step: () async throws -> Void) async throws {
+    for _ in 0..<frames {
+        try await step()
+        try await Task.sleep(nanoseconds: everyMs * 1_000_000)
+    }
+}
+
 /// A GB28181 service on loopback with free ports, without the rest of the server.
 struct Harness {
     let service: GB28181Service
@@ -178,10 +186,7 @@ struct GBServiceTests {
         let client = try await UDPClient.make(port: try #require(gb.sharedUDPPort))
         var d = Device(ssrc: 100_000_021)
         var s = Device(ssrc: 100_000_022)
-        for _ in 0..<10 {
-            try await client.send(d.next() + s.next())
-            try await Task.sleep(nanoseconds: 20_000_000)
-        }
+        try await paced(10, everyMs: 20) { try await client.send(d.next() + s.next()) }
         #expect(await h.waitFor { await h.playable("gb/dynamic") && h.context.registry.source("gb/static") != nil })
         // Silence: both sources end; the API receiver is gone, the configured one waits again.
         #expect(await h.waitFor(5) {
@@ -190,10 +195,7 @@ struct GBServiceTests {
         #expect(await h.waitFor { gb.list().map(\.streamID) == ["gb/static"] })
         #expect(gb.list().first?.state == .waiting)
         // The configured one takes a new stretch of media.
-        for _ in 0..<10 {
-            try await client.send(s.next())
-            try await Task.sleep(nanoseconds: 20_000_000)
-        }
+        try await paced(10, everyMs: 20) { try await client.send(s.next()) }
         #expect(await h.waitFor { h.context.registry.source("gb/static") != nil })
         #expect(gb.list().first?.sessions == 2)
         await client.close()
@@ -210,10 +212,7 @@ struct GBServiceTests {
         let client = try await UDPClient.make(port: try #require(gb.sharedUDPPort))
         var good = Device(ssrc: 100_000_031)
         var bad = Device(ssrc: 100_000_032)
-        for _ in 0..<10 {
-            try await client.send(good.next() + bad.next())
-            try await Task.sleep(nanoseconds: 10_000_000)
-        }
+        try await paced(10) { try await client.send(good.next() + bad.next()) }
         #expect(await h.waitFor { await h.playable("gb/good") && h.context.registry.source("gb/bad") != nil })
         let source = try #require(h.context.registry.source("gb/bad"))
         // A pack whose PES length (2) cannot hold its header.
@@ -226,10 +225,7 @@ struct GBServiceTests {
         #expect(h.lines.contains("dropping malformed program stream data of gb/bad"))
         // Both keep going; the bad one is the same source, still receiving.
         let before = try #require(gb.receiver("gb/bad")).info.packets
-        for _ in 0..<30 {
-            try await client.send(good.next() + bad.next())
-            try await Task.sleep(nanoseconds: 10_000_000)
-        }
+        try await paced(30) { try await client.send(good.next() + bad.next()) }
         #expect(await h.waitFor { (gb.receiver("gb/bad")?.info.packets ?? 0) > before })
         #expect(h.context.registry.source("gb/bad") === source)
         #expect(gb.receiver("gb/bad")?.info.state == .receiving)
@@ -249,10 +245,7 @@ struct GBServiceTests {
         let camera = try await UDPClient.make(port: port)
         let intruder = try await UDPClient.make(port: port)
         var d = Device(ssrc: 100_000_033)
-        for _ in 0..<10 {
-            try await camera.send(d.next())
-            try await Task.sleep(nanoseconds: 10_000_000)
-        }
+        try await paced(10) { try await camera.send(d.next()) }
         #expect(await h.waitFor { await h.playable("gb/pinned") })
         let source = try #require(h.context.registry.source("gb/pinned"))
         // The injection: same SSRC, next sequence number, a pack header that is no pack header.
@@ -269,10 +262,7 @@ struct GBServiceTests {
         // The camera falls silent; after repin_after_ms the stream follows its new address.
         try await Task.sleep(nanoseconds: 600_000_000)
         let moved = try await UDPClient.make(port: port)
-        for _ in 0..<5 {
-            try await moved.send(d.next())
-            try await Task.sleep(nanoseconds: 10_000_000)
-        }
+        try await paced(5) { try await moved.send(d.next()) }
         #expect(await h.waitFor { gb.receiver("gb/pinned")?.info.repins == 1 })
         #expect(h.lines.contains("GB28181 stream gb/pinned moves from"))
         #expect(h.context.registry.source("gb/pinned") === source)
@@ -310,10 +300,7 @@ struct GBServiceTests {
 
         let device = try await connect()
         var d = Device(ssrc: 100_000_041)
-        for _ in 0..<10 {
-            try await device.writeAndFlush(d.framed())
-            try await Task.sleep(nanoseconds: 10_000_000)
-        }
+        try await paced(10) { try await device.writeAndFlush(d.framed()) }
         #expect(await h.waitFor { await h.playable("gb/tcp") })
         // A second connection for the same SSRC is refused while the first is live.
         let second = try await connect()
@@ -347,10 +334,7 @@ struct GBServiceTests {
         #expect(await h.waitFor { accepted.withLockedValue { $0 } != nil })
         let conn = try #require(accepted.withLockedValue { $0 })
         var d = Device(ssrc: 100_000_051)
-        for _ in 0..<10 {
-            try await conn.writeAndFlush(d.framed())
-            try await Task.sleep(nanoseconds: 10_000_000)
-        }
+        try await paced(10) { try await conn.writeAndFlush(d.framed()) }
         #expect(await h.waitFor { await h.playable("gb/active") })
         #expect(gb.list().first?.state == .receiving)
         await gb.stop()
