@@ -13,27 +13,21 @@ enum FuzzerMain: FuzzTarget {
         let maxTag = 256 << 10
         var reader = FLVTagReader(maxTagSize: maxTag)
         var demuxer = FLVDemuxer()
-        var buffer = ByteBuffer()
-        outer: for var read in Splitter(input) {
-            buffer.writeBuffer(&read)
-            do {
-                while let tag = try reader.next(from: &buffer) {
-                    invariant(tag.body.readableBytes <= maxTag, "tag of \(tag.body.readableBytes) bytes")
-                    let time = Int64(tag.timestamp)
-                    switch tag.type {
-                    case FLVTagType.video:
-                        for case .packet(let p) in try demuxer.video(body: tag.body, timestamp: time) {
-                            _ = p.codec == .h264 ? H264.containsIDR(lengthPrefixed: p.payload) : HEVC.containsIRAP(lengthPrefixed: p.payload)
-                        }
-                    case FLVTagType.audio:
-                        _ = try demuxer.audio(body: tag.body, timestamp: time)
-                    default:
-                        var body = tag.body
-                        _ = try? AMF0Value.decodeAll(from: &body)
+        Splitter.cumulate(input) { buffer in
+            while let tag = try reader.next(from: &buffer) {
+                invariant(tag.body.readableBytes <= maxTag, "tag of \(tag.body.readableBytes) bytes")
+                let time = Int64(tag.timestamp)
+                switch tag.type {
+                case FLVTagType.video:
+                    for case .packet(let p) in try demuxer.video(body: tag.body, timestamp: time) {
+                        _ = p.codec == .h264 ? H264.containsIDR(lengthPrefixed: p.payload) : HEVC.containsIRAP(lengthPrefixed: p.payload)
                     }
+                case FLVTagType.audio:
+                    _ = try demuxer.audio(body: tag.body, timestamp: time)
+                default:
+                    var body = tag.body
+                    _ = try? AMF0Value.decodeAll(from: &body)
                 }
-            } catch {
-                break outer
             }
             buffer.discardReadBytes()
         }

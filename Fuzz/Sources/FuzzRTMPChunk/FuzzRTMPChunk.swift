@@ -16,17 +16,11 @@ enum FuzzerMain: FuzzTarget {
         let maxChunk = 16 << 10
         var decoder = RTMPChunkDecoder(maxMessageSize: maxMessage, maxChunkSize: maxChunk, maxChunkStreams: 8)
         var demuxer = FLVDemuxer()
-        var cumulation = ByteBuffer()
-        outer: for var read in Splitter(input) {
-            cumulation.writeBuffer(&read)
-            do {
-                while let message = try decoder.next(from: &cumulation) {
-                    invariant(message.payload.readableBytes <= maxMessage, "message of \(message.payload.readableBytes) bytes")
-                    invariant(decoder.chunkSize <= maxChunk, "chunk size \(decoder.chunkSize)")
-                    try handle(message, demuxer: &demuxer)
-                }
-            } catch {
-                break outer  // the server closes the connection
+        Splitter.cumulate(input) { cumulation in
+            while let message = try decoder.next(from: &cumulation) {
+                invariant(message.payload.readableBytes <= maxMessage, "message of \(message.payload.readableBytes) bytes")
+                invariant(decoder.chunkSize <= maxChunk, "chunk size \(decoder.chunkSize)")
+                try handle(message, demuxer: &demuxer)
             }
             invariant(cumulation.readableBytes <= maxChunk + 18 + 4096 + 64, "holding \(cumulation.readableBytes) bytes")
             cumulation = ByteBuffer(cumulation.readableBytesView)

@@ -29,6 +29,16 @@ public struct Splitter: Sequence, IteratorProtocol {
         bytes = bytes.dropFirst(take.count)
         return ByteBuffer(bytes: take)
     }
+
+    /// The pieces of `data` appended to one buffer, which `parse` reads what it can of after each
+    /// (as a server's cumulation); the first throw ends it (the server closes the connection).
+    public static func cumulate(_ data: [UInt8], _ parse: (inout ByteBuffer) throws -> Void) {
+        var buffer = ByteBuffer()
+        for var read in Splitter(data) {
+            buffer.writeBuffer(&read)
+            do { try parse(&buffer) } catch { return }
+        }
+    }
 }
 
 /// Input of the fuzzer as a byte array.
