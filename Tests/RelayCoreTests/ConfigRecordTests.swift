@@ -52,13 +52,8 @@ private let buf = CodecFixtures.buffer
 
     @Test func malformedRecordsThrow() throws {
         let good = CodecFixtures.bytes(CodecFixtures.flvAVCRecord)
-        expectEveryTruncationThrows(good) { _ = try AVCDecoderConfigurationRecord(parsing: $0) }
-        var badVersion = good
-        badVersion[0] = 0
-        #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: badVersion)) }
-        var threeByteLength = good
-        threeByteLength[4] = 0xFE
-        #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: threeByteLength)) }
+        // Version 0; a NAL length size of 3 (0xFE: lengthSizeMinusOne 2).
+        expectRefused(good, spoiled: [(at: 0, byte: 0), (at: 4, byte: 0xFE)]) { _ = try AVCDecoderConfigurationRecord(parsing: $0) }
         #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(sps: [], pps: [buf(CodecFixtures.h264Main720PPS)]) }
         #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(sps: [buf(CodecFixtures.h264Main720SPS)], pps: []) }
         #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(sps: [buf(CodecFixtures.h264Main720PPS)], pps: [buf("68")]) }
@@ -130,10 +125,7 @@ private let buf = CodecFixtures.buffer
 
     @Test func malformedRecordsThrow() throws {
         let good = CodecFixtures.bytes(CodecFixtures.mp4HVCCRecord)
-        expectEveryTruncationThrows(good) { _ = try HEVCDecoderConfigurationRecord(parsing: $0) }
-        var badVersion = good
-        badVersion[0] = 2
-        #expect(throws: CodecError.self) { try HEVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: badVersion)) }
+        expectRefused(good, spoiled: [(at: 0, byte: 2)]) { _ = try HEVCDecoderConfigurationRecord(parsing: $0) }  // version 2
         #expect(throws: CodecError.self) {
             try HEVCDecoderConfigurationRecord(vps: [], sps: [buf(CodecFixtures.mp4HEVCSPS)], pps: [buf(CodecFixtures.mp4HEVCPPS)])
         }
@@ -157,12 +149,18 @@ private let buf = CodecFixtures.buffer
     }
 }
 
-/// Every proper prefix of `bytes` (a record cut short on the wire) is refused with CodecError.
-func expectEveryTruncationThrows(_ bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation,
-                                 _ parse: (ByteBuffer) throws -> Void) {
-    for length in 0..<bytes.count {
-        #expect(throws: CodecError.self, "\(length) of \(bytes.count) bytes", sourceLocation: sourceLocation) {
-            try parse(ByteBuffer(bytes: bytes.prefix(length)))
+/// Every proper prefix of a valid record `good` (cut short on the wire), and `good` with each
+/// of `spoiled` (one byte changed), is refused with CodecError.
+func expectRefused(_ good: [UInt8], spoiled: [(at: Int, byte: UInt8)] = [], sourceLocation: SourceLocation = #_sourceLocation,
+                   _ parse: (ByteBuffer) throws -> Void) {
+    for length in 0..<good.count {
+        #expect(throws: CodecError.self, "\(length) of \(good.count) bytes", sourceLocation: sourceLocation) {
+            try parse(ByteBuffer(bytes: good.prefix(length)))
         }
+    }
+    for (at, byte) in spoiled {
+        var bytes = good
+        bytes[at] = byte
+        #expect(throws: CodecError.self, "byte \(at) = \(byte)", sourceLocation: sourceLocation) { try parse(ByteBuffer(bytes: bytes)) }
     }
 }
