@@ -22,6 +22,16 @@ struct PSDemuxerTests {
     }
 
     /// Joins and re-cuts a byte stream into pieces of `size`.
+    /// `count` packs, each a pack header (SCR 0) and then what `body` writes for pack i.
+    static func packs(_ count: Int, _ body: (Int, inout ByteBuffer) -> Void) -> [ByteBuffer] {
+        (0..<count).map { i in
+            var b = ByteBuffer()
+            PSMuxer.writePackHeader(scr: 0, into: &b)
+            body(i, &b)
+            return b
+        }
+    }
+
     static func rechunk(_ pieces: [ByteBuffer], size: Int) -> [ByteBuffer] {
         var all = ByteBuffer()
         for var p in pieces { all.writeBuffer(&p) }
@@ -191,18 +201,14 @@ struct PSDemuxerTests {
     }
 
     @Test func absentPTSFallsBackToArrivalTime() throws {
-        var ps: [ByteBuffer] = []
         let muxer = PSMuxer(video: .h264, audio: nil)
-        for i in 0..<40 {
-            var b = ByteBuffer()
-            PSMuxer.writePackHeader(scr: 0, into: &b)
+        let ps = Self.packs(40) { i, b in
             if i % 10 == 0 {
                 muxer.writeSystemHeader(into: &b)
                 muxer.writeMap(into: &b)
             }
             let es = Fixtures.annexB(Fixtures.h264Frame(i, key: i % 10 == 0, size: 300))
             PSMuxer.writePES(streamID: 0xE0, payload: es, pts: nil, dts: nil, into: &b)
-            ps.append(b)
         }
         // Arrivals every 40 ms with jitter, starting at an arbitrary clock value.
         let arrivals: [Int64] = (0..<40).map { (i: Int) -> Int64 in Int64(5_000_000 + i * 3600 + (i % 3) * 200) }
@@ -264,16 +270,12 @@ struct PSDemuxerTests {
     }
 
     @Test func unboundedVideoPESRunsToTheNextPack() throws {
-        var ps: [ByteBuffer] = []
         let muxer = PSMuxer(video: .h264, audio: nil)
-        for i in 0..<3 {
-            var b = ByteBuffer()
-            PSMuxer.writePackHeader(scr: 0, into: &b)
+        let ps = Self.packs(3) { i, b in
             if i == 0 { muxer.writeMap(into: &b) }
             b.writeBytes([0x00, 0x00, 0x01, 0xE0, 0x00, 0x00, 0x80, 0x80, 0x05])
             PSMuxer.writeTimestamp(Int64(i) * 3600, prefix: 2, into: &b)
             b.writeImmutableBuffer(Fixtures.annexB(Fixtures.h264Frame(i, key: i == 0)))
-            ps.append(b)
         }
         let d = try Self.demux(Self.rechunk(ps, size: 1000))
         #expect(d.video.count == 3)
