@@ -51,6 +51,10 @@ struct SenderMediaOptions: ParsableArguments {
     @Option(help: "Stop after this many seconds of media.")
     var duration: Double?
 
+    /// How every device sender ends, for its --help.
+    static let ending = "Prints one JSON line with what was sent when it ends (at the end of the file, after "
+        + "--duration, or on SIGINT/SIGTERM)."
+
     func validate() throws {
         guard fps > 0, fps <= 240 else { throw ValidationError("--fps must be in (0, 240]") }
         guard (10...1000).contains(audioFrameMs) else { throw ValidationError("--audio-frame-ms must be 10...1000") }

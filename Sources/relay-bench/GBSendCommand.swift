@@ -14,11 +14,8 @@ struct GBSendCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gb-send",
         abstract: "Send a video file (+ audio) as GB28181 RTP/PS over UDP, TCP passive or TCP active, in real time.",
-        discussion: """
-            Prints one JSON line with what was sent when it ends (at the end of the file, after \
-            --duration, or on SIGINT/SIGTERM). In tcp-active mode it first prints \
-            "listening on HOST:PORT" and waits for the server to connect.
-            """)
+        discussion: SenderMediaOptions.ending
+            + " In tcp-active mode it first prints \"listening on HOST:PORT\" and waits for the server to connect.")
 
     @OptionGroup var media: SenderMediaOptions
 

@@ -12,10 +12,7 @@ struct JTSendCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jt-send",
         abstract: "Send a video file (+ audio) as JT/T 1078 over TCP (2016 or 2019 layout), in real time.",
-        discussion: """
-            Prints one JSON line with what was sent when it ends (at the end of the file, after \
-            --duration, or on SIGINT/SIGTERM). The server's stream id is {sim}/{channel}.
-            """)
+        discussion: SenderMediaOptions.ending + " The server's stream id is {sim}/{channel}.")
 
     @OptionGroup var media: SenderMediaOptions
 
