@@ -86,7 +86,7 @@ let package = Package(
         ] + serving),
         // ManualLoop (an event loop driven by hand, usable as a Source's actor executor, which
         // EmbeddedEventLoop is not) and ManualChannel: protocol sessions tested without sockets.
-        module("RelayTestSupport", ["RelayCore"] + nio("Core", "ConcurrencyHelpers")),
+        module("RelayTestSupport", ["RelayCore", logging] + nio("Core", "ConcurrencyHelpers")),
         // Clients that parse what they receive (players for tests and relay-bench).
         module("RelayBenchKit", ["RelayCore", "RelayFLV", "RelayRTMP"] + nio("Core", "ConcurrencyHelpers", "Posix")),
         tool("relay-bench", ["RelayBenchKit", "RelayRTP", "RelayCore", "RelayJT1078", "RelayCamera", argumentParser]
@@ -98,9 +98,9 @@ let package = Package(
         module("RelayCamera", ["RelayCore", "RelayFLV", "RelayRTMP"] + serving),
         tool("relay-camera", ["RelayCamera", "RelayCore", "RelayFLV", argumentParser, logging]),
         tests("RelayCameraTests", ["RelayCamera", "RelayCore", "RelayFLV", "RelayRTMP"] + nio("Core", "Posix", "ConcurrencyHelpers")),
-        tests("RelayCoreTests", ["RelayCore"] + nio("Embedded", "Posix", "ConcurrencyHelpers")),
+        tests("RelayCoreTests", ["RelayCore", "RelayTestSupport"] + nio("Embedded", "Posix", "ConcurrencyHelpers")),
         tests("RelayFLVTests", ["RelayFLV", "RelayCore", "RelayTestSupport", logging] + nio("HTTP1")),
-        tests("RelayHooksTests", ["RelayHooks", "RelayCore", logging] + nio("Core", "Posix")),
+        tests("RelayHooksTests", ["RelayHooks", "RelayCore", "RelayTestSupport", logging] + nio("Core", "Posix")),
         tests("RelayRTMPTests", ["RelayRTMP", "RelayCore", "RelayFLV", "RelayTestSupport", logging]
             + nio("Core", "Embedded", "TestUtils")),
         tests("RelayRTSPTests", ["RelayRTSP", "RelayRTP", "RelayCore", "RelayTestSupport", logging]
@@ -109,11 +109,11 @@ let package = Package(
             + nio("Core", "Embedded", "TestUtils")),
         tests("RelayAdminTests", ["RelayAdmin", "RelayCore", logging, .product(name: "Prometheus", package: "swift-prometheus")]
             + nio("Core", "Posix")),
-        tests("RelayRTPTests", ["RelayRTP", "RelayCore"] + nio("Core", "TestUtils")),
+        tests("RelayRTPTests", ["RelayRTP", "RelayCore", "RelayTestSupport"] + nio("Core", "TestUtils")),
         tests("RelayGB28181Tests", ["RelayGB28181", "RelayRTP", "RelayCore", "RelayTestSupport"] + serving),
         tests("InteropTests", [
             "RelayServer", "RelayCore", "RelayRTMP", "RelayFLV", "RelayBenchKit", "RelayCamera", "RelayRTSP", "RelayHooks", "RelayJT1078",
-            "RelayGB28181", "RelayRTP", "RelayAdmin", .product(name: "Yams", package: "Yams"),
+            "RelayGB28181", "RelayRTP", "RelayAdmin", "RelayTestSupport", .product(name: "Yams", package: "Yams"),
         ] + serving),
     ],
     swiftLanguageModes: [.v6]
