@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import RelayBenchKit
+import RelayTestSupport
 import Testing
 
 /// HTTP hooks against hooks/example_hook_server.py (a real HTTP server in a child process),
@@ -71,7 +72,7 @@ struct HookTests {
     }
 
     @Test func hookServerDownDeniesUnlessFailOpen() async throws {
-        let refusing = try HookServer.RefusingPort()
+        let refusing = try LoopbackSocket(listening: false)  // bound, not listening: connections are refused
         defer { refusing.close() }
         let dead = "http://127.0.0.1:\(refusing.port)/hooks"
         let server = try await TestServer.start(

@@ -1,11 +1,9 @@
 import Foundation
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import NIOCore
 import NIOPosix
 import RelayCore
+import RelayTestSupport
 import Testing
 @testable import RelayHooks
 
@@ -76,7 +74,7 @@ import Testing
     }
 
     @Test func aRefusedConnectionDeniesUnlessFailOpen() async throws {
-        let refusing = try Listener(listening: false)  // bound, not listening: connections are refused
+        let refusing = try LoopbackSocket(listening: false)  // bound, not listening: connections are refused
         defer { refusing.close() }
         let port = refusing.port
         let h = try hooks(#"{"timeout_ms": 10000, "on_publish": "http://127.0.0.1:\#(port)/h", "on_play": {"url": "http://127.0.0.1:\#(port)/h", "fail_open": true}}"#)
@@ -97,7 +95,7 @@ import Testing
     }
 
     @Test func aSilentServerIsAnsweredWithinTheTimeout() async throws {
-        let silent = try Listener()  // accepts (kernel backlog) and never answers
+        let silent = try LoopbackSocket()  // accepts (kernel backlog) and never answers
         defer { silent.close() }
         let h = try hooks(#"{"on_play": {"url": "http://127.0.0.1:\#(silent.port)/h", "timeout_ms": 300}}"#)
         let start = NIODeadline.now()
@@ -112,7 +110,7 @@ import Testing
     }
 
     @Test func beyondMaxInFlightDecisionsAreNotSent() async throws {
-        let silent = try Listener()
+        let silent = try LoopbackSocket()
         defer { silent.close() }
         let h = try hooks(#"{"play_max_in_flight": 1, "on_play": {"url": "http://127.0.0.1:\#(silent.port)/h", "timeout_ms": 500}}"#)
         let session = self.session
@@ -129,7 +127,7 @@ import Testing
 
     /// Issue 16: players flooding on_play must not use up on_publish's budget (nor the reverse).
     @Test func eachHookClassHasItsOwnBudget() async throws {
-        let silent = try Listener()
+        let silent = try LoopbackSocket()
         defer { silent.close() }
         let url = "http://127.0.0.1:\(silent.port)/h"
         let h = try hooks(#"{"play_max_in_flight": 2, "publish_max_in_flight": 1, "max_in_flight": 1, "timeout_ms": 400, "on_play": "\#(url)", "on_publish": {"url": "\#(url)", "fail_open": true}}"#)
@@ -155,52 +153,6 @@ import Testing
         _ = await (play1, play2)
         #expect(h.pending == 0)
         await h.shutdown()
-    }
-}
-
-/// A TCP socket on 127.0.0.1 held for the test: listening but never accepting (connections
-/// complete in the kernel and then wait), or only bound (connections are refused, and no other
-/// test can take the port meanwhile).
-final class Listener: Sendable {
-    let fd: Int32
-    let port: Int
-
-    init(listening: Bool = true) throws {
-        let (fd, port) = try Self.bound()
-        if listening { guard listen(fd, 64) == 0 else { throw POSIXError(.EADDRINUSE) } }
-        self.fd = fd
-        self.port = port
-    }
-
-    func close() { _ = SystemClose.close(fd) }
-
-    private static func bound() throws -> (Int32, Int) {
-        #if os(Linux)
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        let fd = socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &addr) { ptr in
-            ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa -> Bool in
-                bind(fd, sa, len) == 0 && getsockname(fd, sa, &len) == 0
-            }
-        }
-        guard ok else { throw POSIXError(.EADDRNOTAVAIL) }
-        return (fd, Int(UInt16(bigEndian: addr.sin_port)))
-    }
-}
-
-private enum SystemClose {
-    static func close(_ fd: Int32) -> Int32 {
-        #if canImport(Glibc)
-        Glibc.close(fd)
-        #else
-        Darwin.close(fd)
-        #endif
     }
 }
 

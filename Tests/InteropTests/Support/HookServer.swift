@@ -67,42 +67,4 @@ final class HookServer: Sendable {
     }
 
     func stop() { process.terminate() }
-
-    /// A TCP port that refuses connections (for "hook server down"): bound but not listening,
-    /// and held until `close()` so no other test's listener can take it meanwhile.
-    final class RefusingPort: Sendable {
-        let port: Int
-        private let fd: Int32
-
-        init() throws {
-            #if os(Linux)
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            #else
-            let fd = socket(AF_INET, SOCK_STREAM, 0)
-            #endif
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            addr.sin_port = 0
-            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let ok = withUnsafeMutablePointer(to: &addr) { ptr in
-                ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa -> Bool in
-                    bind(fd, sa, len) == 0 && getsockname(fd, sa, &len) == 0
-                }
-            }
-            guard ok else {
-                closeSocket(fd)
-                throw StartError(description: "cannot bind a port")
-            }
-            self.fd = fd
-            self.port = Int(UInt16(bigEndian: addr.sin_port))
-        }
-
-        func close() { closeSocket(fd) }
-    }
-}
-
-/// `close(2)` (the classes above have their own `close()`).
-private func closeSocket(_ fd: Int32) {
-    _ = close(fd)
 }
