@@ -6,7 +6,7 @@ public enum MediaFixtures {
     /// libx264 -profile:v main, 1280x720 (ffprobe: Main, level 31).
     public static let h264Main720SPS = "674d401feca02802dd80880000030008000003019078c18cb0"
     public static let h264Main720PPS = "68ebe3cb20"
-    /// libx264 -profile:v high, 1920x1080 (ffprobe: High, level 40).
+    /// libx264 -profile:v high, 1920x1080: 68 MB rows (1088) cropped by 8 (ffprobe: High, level 40).
     public static let h264High1080SPS = "67640028acd940780227e5c044000003000400000300c83c60c658"
     public static let h264High1080PPS = "68ebe3cb22c0"
     /// libx265, 1280x720 (ffprobe: Main, level 93).

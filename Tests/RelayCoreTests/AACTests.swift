@@ -1,8 +1,9 @@
 import NIOCore
+import RelayTestSupport
 import Testing
 @testable import RelayCore
 
-private let buf = CodecFixtures.buffer
+private let buf = hexBuffer
 
 @Suite struct AACTests {
     @Test func lc44100Stereo() throws {

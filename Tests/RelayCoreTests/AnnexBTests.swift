@@ -1,9 +1,10 @@
 import NIOCore
+import RelayTestSupport
 import Testing
 @testable import RelayCore
 
 private func nals(_ hex: String) -> [[UInt8]] {
-    AnnexB.split(CodecFixtures.buffer(hex)).map { Array($0.readableBytesView) }
+    AnnexB.split(hexBuffer(hex)).map { Array($0.readableBytesView) }
 }
 
 @Suite struct AnnexBTests {
@@ -30,52 +31,52 @@ private func nals(_ hex: String) -> [[UInt8]] {
     }
 
     @Test func splitReturnsSlicesOfTheInput() {
-        let input = CodecFixtures.buffer("00000001" + CodecFixtures.h264Main720SPS + "00000001" + CodecFixtures.h264Main720PPS)
+        let input = hexBuffer("00000001" + MediaFixtures.h264Main720SPS + "00000001" + MediaFixtures.h264Main720PPS)
         let units = AnnexB.split(input)
-        #expect(units == [CodecFixtures.buffer(CodecFixtures.h264Main720SPS), CodecFixtures.buffer(CodecFixtures.h264Main720PPS)])
+        #expect(units == [hexBuffer(MediaFixtures.h264Main720SPS), hexBuffer(MediaFixtures.h264Main720PPS)])
         #expect(H264.nalType(of: units[0]) == .sps)
         #expect(H264.nalType(of: units[1]) == .pps)
     }
 
     @Test func convertsToLengthPrefixed() throws {
-        let out = AnnexB.toLengthPrefixed(CodecFixtures.buffer("00000001 0910 000001 65aabbcc"))
-        #expect(Array(out.readableBytesView) == CodecFixtures.bytes("00000002 0910 00000004 65aabbcc"))
-        #expect(try AnnexB.nalUnits(lengthPrefixed: out) == [CodecFixtures.buffer("0910"), CodecFixtures.buffer("65aabbcc")])
+        let out = AnnexB.toLengthPrefixed(hexBuffer("00000001 0910 000001 65aabbcc"))
+        #expect(Array(out.readableBytesView) == hexBytes("00000002 0910 00000004 65aabbcc"))
+        #expect(try AnnexB.nalUnits(lengthPrefixed: out) == [hexBuffer("0910"), hexBuffer("65aabbcc")])
         #expect(AnnexB.lengthPrefixed([]).readableBytes == 0)
     }
 
     @Test func iteratesLengthPrefixedAsSlices() throws {
-        var it = LengthPrefixedNALIterator(CodecFixtures.buffer("00000001 09 00000000 00000003 65aabb"))
-        #expect(try it.next() == CodecFixtures.buffer("09"))
+        var it = LengthPrefixedNALIterator(hexBuffer("00000001 09 00000000 00000003 65aabb"))
+        #expect(try it.next() == hexBuffer("09"))
         #expect(try it.next() == ByteBuffer())
-        #expect(try it.next() == CodecFixtures.buffer("65aabb"))
+        #expect(try it.next() == hexBuffer("65aabb"))
         #expect(try it.next() == nil)
     }
 
     @Test func overrunningLengthThrows() throws {
-        var it = LengthPrefixedNALIterator(CodecFixtures.buffer("00000001 09 00000005 65aabb"))
-        #expect(try it.next() == CodecFixtures.buffer("09"))
+        var it = LengthPrefixedNALIterator(hexBuffer("00000001 09 00000005 65aabb"))
+        #expect(try it.next() == hexBuffer("09"))
         #expect(throws: CodecError.self) { try it.next() }
         #expect(try it.next() == nil)  // stays finished rather than reading garbage
-        #expect(throws: CodecError.self) { try AnnexB.nalUnits(lengthPrefixed: CodecFixtures.buffer("000000")) }
-        #expect(throws: CodecError.self) { try AnnexB.nalUnits(lengthPrefixed: CodecFixtures.buffer("ffffffff 00")) }
+        #expect(throws: CodecError.self) { try AnnexB.nalUnits(lengthPrefixed: hexBuffer("000000")) }
+        #expect(throws: CodecError.self) { try AnnexB.nalUnits(lengthPrefixed: hexBuffer("ffffffff 00")) }
     }
 
     @Test func shortLengthPrefixesAreNormalized() throws {
-        let twoByte = CodecFixtures.buffer("0002 0910 0003 65aabb")
+        let twoByte = hexBuffer("0002 0910 0003 65aabb")
         #expect(try AnnexB.nalUnits(lengthPrefixed: twoByte, lengthSize: 2).count == 2)
         let four = try AnnexB.normalizedLengthPrefix(twoByte, lengthSize: 2)
-        #expect(Array(four.readableBytesView) == CodecFixtures.bytes("00000002 0910 00000003 65aabb"))
-        let oneByte = CodecFixtures.buffer("02 0910")
-        #expect(try AnnexB.normalizedLengthPrefix(oneByte, lengthSize: 1) == CodecFixtures.buffer("00000002 0910"))
+        #expect(Array(four.readableBytesView) == hexBytes("00000002 0910 00000003 65aabb"))
+        let oneByte = hexBuffer("02 0910")
+        #expect(try AnnexB.normalizedLengthPrefix(oneByte, lengthSize: 1) == hexBuffer("00000002 0910"))
     }
 
     @Test func keyFrameDetection() {
-        #expect(H264.containsIDR(lengthPrefixed: CodecFixtures.buffer("00000002 0910 00000002 6588")))
-        #expect(!H264.containsIDR(lengthPrefixed: CodecFixtures.buffer("00000002 0910 00000002 4188")))
-        #expect(!H264.containsIDR(lengthPrefixed: CodecFixtures.buffer("00000009 65")))
-        #expect(HEVC.containsIRAP(lengthPrefixed: CodecFixtures.buffer("00000003 460150 00000003 2601af")))  // AUD, IDR_W_RADL
-        #expect(HEVC.containsIRAP(lengthPrefixed: CodecFixtures.buffer("00000003 2a01af")))  // CRA
-        #expect(!HEVC.containsIRAP(lengthPrefixed: CodecFixtures.buffer("00000003 0201af")))  // TRAIL_R
+        #expect(H264.containsIDR(lengthPrefixed: hexBuffer("00000002 0910 00000002 6588")))
+        #expect(!H264.containsIDR(lengthPrefixed: hexBuffer("00000002 0910 00000002 4188")))
+        #expect(!H264.containsIDR(lengthPrefixed: hexBuffer("00000009 65")))
+        #expect(HEVC.containsIRAP(lengthPrefixed: hexBuffer("00000003 460150 00000003 2601af")))  // AUD, IDR_W_RADL
+        #expect(HEVC.containsIRAP(lengthPrefixed: hexBuffer("00000003 2a01af")))  // CRA
+        #expect(!HEVC.containsIRAP(lengthPrefixed: hexBuffer("00000003 0201af")))  // TRAIL_R
     }
 }

@@ -1,36 +1,11 @@
-import NIOCore
-
 /// Real parameter sets, extracted once by hand from ffmpeg 5.1 (libx264 / libx265) output:
 ///   ffmpeg -f lavfi -i testsrc2=size=WxH:rate=25 -frames:v 1 -c:v libx264|libx265 [opts] -f h264|hevc out
 /// then the SPS/PPS/VPS NAL units cut from the Annex-B stream. Expected values are ffprobe's.
-/// The tests need neither ffmpeg nor /work/shared.
+/// The tests need neither ffmpeg nor /work/shared. The records other test targets share too are
+/// in RelayTestSupport's `MediaFixtures`.
 enum CodecFixtures {
-    static func buffer(_ hex: String) -> ByteBuffer {
-        ByteBuffer(bytes: bytes(hex))
-    }
-
-    static func bytes(_ hex: String) -> [UInt8] {
-        let digits = Array(hex.utf8).filter { $0 != 0x20 }
-        precondition(digits.count % 2 == 0, "odd hex fixture")
-        func nibble(_ c: UInt8) -> UInt8 {
-            switch c {
-            case 0x30...0x39: return c - 0x30
-            case 0x61...0x66: return c - 0x61 + 10
-            case 0x41...0x46: return c - 0x41 + 10
-            default: preconditionFailure("bad hex digit")
-            }
-        }
-        return stride(from: 0, to: digits.count, by: 2).map { nibble(digits[$0]) << 4 | nibble(digits[$0 + 1]) }
-    }
-
     // MARK: H.264
 
-    /// libx264 -profile:v main, 1280x720 (ffprobe: Main, level 31).
-    static let h264Main720SPS = "674d401feca02802dd80880000030008000003019078c18cb0"
-    static let h264Main720PPS = "68ebe3cb20"
-    /// libx264 -profile:v high, 1920x1080: 68 MB rows (1088) cropped by 8 (ffprobe: High, level 40).
-    static let h264High1080SPS = "67640028acd940780227e5c044000003000400000300c83c60c658"
-    static let h264High1080PPS = "68ebe3cb22c0"
     /// libx264 -flags +ildct+ilme -x264-params tff=1, 1920x1080 interlaced: frame_mbs_only_flag 0,
     /// 34 map units × 2 fields × 16 = 1088 cropped by 2 × 2 × 2 (ffprobe: High, level 40, 1920x1080).
     static let h264Interlaced1080SPS = "67640028acd94078044fde0220000003002000000643e2c5b2c0"
@@ -49,7 +24,7 @@ enum CodecFixtures {
 
     /// First video tag body of ffmpeg's FLV (/work/shared/media/h264_aac_720p.flv): 0x17 00 000000 + avcC.
     static let flvAVCSequenceTag = "1700000000014d401fffe10017674d401fda014016ec0440000003004000000ca3c60ca801000468ef3c80"
-    static let flvAVCRecord = "014d401fffe10017674d401fda014016ec0440000003004000000ca3c60ca801000468ef3c80"
+    /// The SPS and PPS inside `MediaFixtures.avcRecord`.
     static let flvAVCSPS = "674d401fda014016ec0440000003004000000ca3c60ca8"
     static let flvAVCPPS = "68ef3c80"
     /// First audio tag body of the same file: 0xAF 00 + AudioSpecificConfig with the SBR sync extension.
@@ -57,10 +32,6 @@ enum CodecFixtures {
 
     // MARK: H.265
 
-    /// libx265, 1280x720 (ffprobe: Main, level 93).
-    static let hevcMain720VPS = "40010c01ffff01600000030090000003000003005d959809"
-    static let hevcMain720SPS = "42010101600000030090000003000003005da00280802d165959a4932bc05a020000030002000003003210"
-    static let hevcMain720PPS = "4401c172b46240"
     /// libx265 -pix_fmt yuv420p10le, 1920x1080 (ffprobe: Main 10, level 120).
     static let hevcMain10VPS = "40010c01ffff022000000300900000030000030078959809"
     static let hevcMain10SPS = "420101022000000300900000030000030078a003c08010e4d96566924caf016808000003000800000300c840"
@@ -71,14 +42,8 @@ enum CodecFixtures {
     /// profile_tier_level has sub-layer flags (ffprobe: Main, level 60).
     static let hevcSubLayersVPS = "40010c02ffff01600000030090000003000003003c00009594aca048"
     static let hevcSubLayersSPS = "42010201600000030090000003000003003c0000a00b080485965652b2c9265780b4040000030004000003006420"
-    static let hevcPPS = "4401c172b46240"
 
-    /// hvcC of /work/shared/media/h265_aac_720p.mp4 (ffmpeg + libx265) with its 4th array (a
-    /// 2.3 kB SEI) cut off and numOfArrays changed 4 → 3 to keep the fixture small.
-    static let mp4HVCCRecord = "0101600000009000000000005df000fcfdf8f800000f03"
-        + "a00001001840010c01ffff01600000030090000003000003005dba0240"
-        + "a10001002942010101600000030090000003000003005da00280802d165ba4a4c2f0168080000003008000000c84"
-        + "a2000100064401c0718312"
+    /// The VPS, SPS and PPS inside `MediaFixtures.hvcRecord`.
     static let mp4HEVCVPS = "40010c01ffff01600000030090000003000003005dba0240"
     static let mp4HEVCSPS = "42010101600000030090000003000003005da00280802d165ba4a4c2f0168080000003008000000c84"
     static let mp4HEVCPPS = "4401c0718312"

@@ -1,12 +1,13 @@
 import NIOCore
+import RelayTestSupport
 import Testing
 @testable import RelayCore
 
-private let buf = CodecFixtures.buffer
+private let buf = hexBuffer
 
 @Suite struct AVCConfigTests {
     @Test func parsesFFmpegFLVRecord() throws {
-        let record = try AVCDecoderConfigurationRecord(parsing: buf(CodecFixtures.flvAVCRecord))
+        let record = try AVCDecoderConfigurationRecord(parsing: buf(MediaFixtures.avcRecord))
         #expect(record.profileIndication == 77)
         #expect(record.profileCompatibility == 0x40)
         #expect(record.levelIndication == 31)
@@ -17,13 +18,13 @@ private let buf = CodecFixtures.buffer
 
     @Test func buildMatchesFFmpegByteForByte() throws {
         let built = try AVCDecoderConfigurationRecord(sps: [buf(CodecFixtures.flvAVCSPS)], pps: [buf(CodecFixtures.flvAVCPPS)])
-        #expect(built.encoded() == buf(CodecFixtures.flvAVCRecord))
+        #expect(built.encoded() == buf(MediaFixtures.avcRecord))
     }
 
     @Test(arguments: [
-        (CodecFixtures.h264Main720SPS, CodecFixtures.h264Main720PPS, 1),
-        (CodecFixtures.h264High1080SPS, CodecFixtures.h264High1080PPS, 1),
-        (CodecFixtures.h264ScalingList1080SPS, CodecFixtures.h264High1080PPS, 1),
+        (MediaFixtures.h264Main720SPS, MediaFixtures.h264Main720PPS, 1),
+        (MediaFixtures.h264High1080SPS, MediaFixtures.h264High1080PPS, 1),
+        (CodecFixtures.h264ScalingList1080SPS, MediaFixtures.h264High1080PPS, 1),
         (CodecFixtures.h264High444SPS, CodecFixtures.h264High444PPS, 3),
     ])
     func buildParseRoundTrip(sps: String, pps: String, chroma: Int) throws {
@@ -43,36 +44,36 @@ private let buf = CodecFixtures.buffer
     }
 
     @Test func twoByteLengthRecord() throws {
-        var record = try AVCDecoderConfigurationRecord(sps: [buf(CodecFixtures.h264Main720SPS)],
-                                                       pps: [buf(CodecFixtures.h264Main720PPS)], nalLengthSize: 2)
+        var record = try AVCDecoderConfigurationRecord(sps: [buf(MediaFixtures.h264Main720SPS)],
+                                                       pps: [buf(MediaFixtures.h264Main720PPS)], nalLengthSize: 2)
         #expect(try AVCDecoderConfigurationRecord(parsing: record.encoded()).nalLengthSize == 2)
         record.nalLengthSize = 1
         #expect(try AVCDecoderConfigurationRecord(parsing: record.encoded()).nalLengthSize == 1)
     }
 
     @Test func malformedRecordsThrow() throws {
-        let good = CodecFixtures.bytes(CodecFixtures.flvAVCRecord)
+        let good = hexBytes(MediaFixtures.avcRecord)
         // Version 0; a NAL length size of 3 (0xFE: lengthSizeMinusOne 2).
         expectRefused(good, spoiled: [(at: 0, byte: 0), (at: 4, byte: 0xFE)]) { _ = try AVCDecoderConfigurationRecord(parsing: $0) }
-        #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(sps: [], pps: [buf(CodecFixtures.h264Main720PPS)]) }
-        #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(sps: [buf(CodecFixtures.h264Main720SPS)], pps: []) }
-        #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(sps: [buf(CodecFixtures.h264Main720PPS)], pps: [buf("68")]) }
+        #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(sps: [], pps: [buf(MediaFixtures.h264Main720PPS)]) }
+        #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(sps: [buf(MediaFixtures.h264Main720SPS)], pps: []) }
+        #expect(throws: CodecError.self) { try AVCDecoderConfigurationRecord(sps: [buf(MediaFixtures.h264Main720PPS)], pps: [buf("68")]) }
     }
 
     @Test func streamFromRecordAndFromParameterSets() throws {
-        let fromRecord = try AVStream.h264(index: 0, timebase: 1000, avcRecord: buf(CodecFixtures.flvAVCRecord))
+        let fromRecord = try AVStream.h264(index: 0, timebase: 1000, avcRecord: buf(MediaFixtures.avcRecord))
         #expect(fromRecord.codec == .h264)
-        #expect(fromRecord.extradata == buf(CodecFixtures.flvAVCRecord))
+        #expect(fromRecord.extradata == buf(MediaFixtures.avcRecord))
         #expect(fromRecord.video == VideoParameters(width: 1280, height: 720, profile: 77, level: 31,
                                                     sps: [buf(CodecFixtures.flvAVCSPS)], pps: [buf(CodecFixtures.flvAVCPPS)]))
 
-        let fromSets = try AVStream.h264(index: 3, timebase: 90000, sps: [buf(CodecFixtures.h264High1080SPS)],
-                                         pps: [buf(CodecFixtures.h264High1080PPS)])
+        let fromSets = try AVStream.h264(index: 3, timebase: 90000, sps: [buf(MediaFixtures.h264High1080SPS)],
+                                         pps: [buf(MediaFixtures.h264High1080PPS)])
         #expect(fromSets.index == 3 && fromSets.timebase == 90000)
         #expect(fromSets.video?.width == 1920 && fromSets.video?.height == 1080)
         #expect(fromSets.video?.profile == 100 && fromSets.video?.level == 40)
         let record = try AVCDecoderConfigurationRecord(parsing: fromSets.extradata)
-        #expect(record.sps == [buf(CodecFixtures.h264High1080SPS)])
+        #expect(record.sps == [buf(MediaFixtures.h264High1080SPS)])
 
         // A record without SPS parses, but is no usable track.
         #expect(throws: CodecError.self) { try AVStream.h264(index: 0, timebase: 1000, avcRecord: buf("0164001fffe000")) }
@@ -81,7 +82,7 @@ private let buf = CodecFixtures.buffer
 
 @Suite struct HEVCConfigTests {
     @Test func parsesFFmpegMP4Record() throws {
-        let record = try HEVCDecoderConfigurationRecord(parsing: buf(CodecFixtures.mp4HVCCRecord))
+        let record = try HEVCDecoderConfigurationRecord(parsing: buf(MediaFixtures.hvcRecord))
         #expect(record.profileTierLevel.profileIdc == 1)
         #expect(record.profileTierLevel.levelIdc == 93)
         #expect(record.profileTierLevel.compatibilityFlags == 0x6000_0000)
@@ -99,12 +100,12 @@ private let buf = CodecFixtures.buffer
     @Test func buildMatchesFFmpegByteForByte() throws {
         let built = try HEVCDecoderConfigurationRecord(vps: [buf(CodecFixtures.mp4HEVCVPS)], sps: [buf(CodecFixtures.mp4HEVCSPS)],
                                                        pps: [buf(CodecFixtures.mp4HEVCPPS)])
-        #expect(built.encoded() == buf(CodecFixtures.mp4HVCCRecord))
+        #expect(built.encoded() == buf(MediaFixtures.hvcRecord))
     }
 
     @Test(arguments: HEVCTests.cases)
     func buildParseRoundTrip(_ c: HEVCSPSCase) throws {
-        let built = try HEVCDecoderConfigurationRecord(vps: [buf(c.vps)], sps: [buf(c.sps)], pps: [buf(CodecFixtures.hevcPPS)])
+        let built = try HEVCDecoderConfigurationRecord(vps: [buf(c.vps)], sps: [buf(c.sps)], pps: [buf(MediaFixtures.hevcMain720PPS)])
         let parsed = try HEVCDecoderConfigurationRecord(parsing: built.encoded())
         #expect(parsed == built)
         let sps = try HEVC.SPS(nal: buf(c.sps))
@@ -115,16 +116,16 @@ private let buf = CodecFixtures.buffer
 
     @Test func otherArraysAreSkipped() throws {
         // numOfArrays 4: an SEI prefix array (type 39) between SPS and PPS.
-        var bytes = CodecFixtures.bytes(CodecFixtures.mp4HVCCRecord)
+        var bytes = hexBytes(MediaFixtures.hvcRecord)
         bytes[22] = 4
         let pps = bytes.count - 11
-        bytes.insert(contentsOf: CodecFixtures.bytes("27 0001 0004 4e01 0580"), at: pps)
+        bytes.insert(contentsOf: hexBytes("27 0001 0004 4e01 0580"), at: pps)
         let record = try HEVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: bytes))
         #expect(record.vps.count == 1 && record.sps.count == 1 && record.pps == [buf(CodecFixtures.mp4HEVCPPS)])
     }
 
     @Test func malformedRecordsThrow() throws {
-        let good = CodecFixtures.bytes(CodecFixtures.mp4HVCCRecord)
+        let good = hexBytes(MediaFixtures.hvcRecord)
         expectRefused(good, spoiled: [(at: 0, byte: 2)]) { _ = try HEVCDecoderConfigurationRecord(parsing: $0) }  // version 2
         #expect(throws: CodecError.self) {
             try HEVCDecoderConfigurationRecord(vps: [], sps: [buf(CodecFixtures.mp4HEVCSPS)], pps: [buf(CodecFixtures.mp4HEVCPPS)])
@@ -136,14 +137,14 @@ private let buf = CodecFixtures.buffer
     }
 
     @Test func streamFromRecordAndFromParameterSets() throws {
-        let fromRecord = try AVStream.h265(index: 0, timebase: 1000, hvcRecord: buf(CodecFixtures.mp4HVCCRecord))
+        let fromRecord = try AVStream.h265(index: 0, timebase: 1000, hvcRecord: buf(MediaFixtures.hvcRecord))
         #expect(fromRecord.codec == .h265)
-        #expect(fromRecord.extradata == buf(CodecFixtures.mp4HVCCRecord))
+        #expect(fromRecord.extradata == buf(MediaFixtures.hvcRecord))
         #expect(fromRecord.video == VideoParameters(width: 1280, height: 720, profile: 1, level: 93,
                                                     vps: [buf(CodecFixtures.mp4HEVCVPS)], sps: [buf(CodecFixtures.mp4HEVCSPS)],
                                                     pps: [buf(CodecFixtures.mp4HEVCPPS)]))
         let fromSets = try AVStream.h265(index: 0, timebase: 90000, vps: [buf(CodecFixtures.hevcCrop362VPS)],
-                                         sps: [buf(CodecFixtures.hevcCrop362SPS)], pps: [buf(CodecFixtures.hevcPPS)])
+                                         sps: [buf(CodecFixtures.hevcCrop362SPS)], pps: [buf(MediaFixtures.hevcMain720PPS)])
         #expect(fromSets.video?.width == 640 && fromSets.video?.height == 362 && fromSets.video?.level == 63)
         #expect(try HEVCDecoderConfigurationRecord(parsing: fromSets.extradata).vps == [buf(CodecFixtures.hevcCrop362VPS)])
     }

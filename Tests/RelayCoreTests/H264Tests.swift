@@ -1,4 +1,5 @@
 import NIOCore
+import RelayTestSupport
 import Testing
 @testable import RelayCore
 
@@ -17,9 +18,9 @@ struct H264SPSCase: Sendable, CustomTestStringConvertible {
 
 @Suite struct H264Tests {
     static let cases: [H264SPSCase] = [
-        .init(name: "Main 720p", hex: CodecFixtures.h264Main720SPS, width: 1280, height: 720, profile: 77, level: 31),
+        .init(name: "Main 720p", hex: MediaFixtures.h264Main720SPS, width: 1280, height: 720, profile: 77, level: 31),
         .init(name: "ffmpeg FLV Main 720p", hex: CodecFixtures.flvAVCSPS, width: 1280, height: 720, profile: 77, level: 31),
-        .init(name: "High 1080p cropped from 1088", hex: CodecFixtures.h264High1080SPS,
+        .init(name: "High 1080p cropped from 1088", hex: MediaFixtures.h264High1080SPS,
               width: 1920, height: 1080, profile: 100, level: 40),
         .init(name: "High 1080i (frame_mbs_only 0)", hex: CodecFixtures.h264Interlaced1080SPS,
               width: 1920, height: 1080, profile: 100, level: 40, frameMbsOnly: false),
@@ -33,7 +34,7 @@ struct H264SPSCase: Sendable, CustomTestStringConvertible {
 
     @Test(arguments: cases)
     func parsesRealSPS(_ c: H264SPSCase) throws {
-        let sps = try H264.SPS(nal: CodecFixtures.buffer(c.hex))
+        let sps = try H264.SPS(nal: hexBuffer(c.hex))
         #expect(sps.width == c.width)
         #expect(sps.height == c.height)
         #expect(sps.profileIdc == c.profile)
@@ -56,13 +57,13 @@ struct H264SPSCase: Sendable, CustomTestStringConvertible {
     }
 
     @Test func rejectsWrongNALTypeAndEmpty() {
-        #expect(throws: CodecError.self) { try H264.SPS(nal: CodecFixtures.buffer(CodecFixtures.h264Main720PPS)) }
+        #expect(throws: CodecError.self) { try H264.SPS(nal: hexBuffer(MediaFixtures.h264Main720PPS)) }
         #expect(throws: CodecError.self) { try H264.SPS(nal: ByteBuffer()) }
     }
 
     @Test func truncatedSPSThrowsAndNeverCrashes() throws {
         for c in Self.cases {
-            let full = CodecFixtures.bytes(c.hex)
+            let full = hexBytes(c.hex)
             // Up to pic size + cropping everything is needed; shorter prefixes must throw.
             for length in 0..<8 {
                 #expect(throws: CodecError.self) { try H264.SPS(nal: ByteBuffer(bytes: full.prefix(length))) }

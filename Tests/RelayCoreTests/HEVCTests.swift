@@ -1,4 +1,5 @@
 import NIOCore
+import RelayTestSupport
 import Testing
 @testable import RelayCore
 
@@ -18,7 +19,7 @@ struct HEVCSPSCase: Sendable, CustomTestStringConvertible {
 
 @Suite struct HEVCTests {
     static let cases: [HEVCSPSCase] = [
-        .init(name: "Main 720p", vps: CodecFixtures.hevcMain720VPS, sps: CodecFixtures.hevcMain720SPS,
+        .init(name: "Main 720p", vps: MediaFixtures.hevcMain720VPS, sps: MediaFixtures.hevcMain720SPS,
               width: 1280, height: 720, codedHeight: 720, profile: 1, level: 93),
         .init(name: "Main 10 1080p", vps: CodecFixtures.hevcMain10VPS, sps: CodecFixtures.hevcMain10SPS,
               width: 1920, height: 1080, codedHeight: 1080, profile: 2, level: 120, bitDepth: 10),
@@ -32,7 +33,7 @@ struct HEVCSPSCase: Sendable, CustomTestStringConvertible {
 
     @Test(arguments: cases)
     func parsesRealSPS(_ c: HEVCSPSCase) throws {
-        let sps = try HEVC.SPS(nal: CodecFixtures.buffer(c.sps))
+        let sps = try HEVC.SPS(nal: hexBuffer(c.sps))
         #expect(sps.width == c.width)
         #expect(sps.height == c.height)
         #expect(sps.codedHeight == c.codedHeight)
@@ -48,15 +49,15 @@ struct HEVCSPSCase: Sendable, CustomTestStringConvertible {
 
     @Test(arguments: cases)
     func parsesRealVPS(_ c: HEVCSPSCase) throws {
-        let vps = try HEVC.VPS(nal: CodecFixtures.buffer(c.vps))
-        let sps = try HEVC.SPS(nal: CodecFixtures.buffer(c.sps))
+        let vps = try HEVC.VPS(nal: hexBuffer(c.vps))
+        let sps = try HEVC.SPS(nal: hexBuffer(c.sps))
         #expect(vps.id == sps.vpsId)
         #expect(vps.maxSubLayers == c.subLayers)
         #expect(vps.profileTierLevel == sps.profileTierLevel)
     }
 
     @Test func profileCompatibilityAndConstraintFlags() throws {
-        let ptl = try HEVC.SPS(nal: CodecFixtures.buffer(CodecFixtures.hevcMain720SPS)).profileTierLevel
+        let ptl = try HEVC.SPS(nal: hexBuffer(MediaFixtures.hevcMain720SPS)).profileTierLevel
         #expect(ptl.compatibilityFlags == 0x6000_0000)  // Main and Main 10 compatible
         #expect(ptl.constraintIndicatorFlags == 0x9000_0000_0000)  // progressive, frame-only
     }
@@ -74,11 +75,11 @@ struct HEVCSPSCase: Sendable, CustomTestStringConvertible {
     }
 
     @Test func rejectsWrongTypeTruncatedAndCorrupt() {
-        #expect(throws: CodecError.self) { try HEVC.SPS(nal: CodecFixtures.buffer(CodecFixtures.hevcMain720VPS)) }
-        #expect(throws: CodecError.self) { try HEVC.VPS(nal: CodecFixtures.buffer(CodecFixtures.hevcMain720SPS)) }
-        #expect(throws: CodecError.self) { try HEVC.SPS(nal: CodecFixtures.buffer("42")) }
+        #expect(throws: CodecError.self) { try HEVC.SPS(nal: hexBuffer(MediaFixtures.hevcMain720VPS)) }
+        #expect(throws: CodecError.self) { try HEVC.VPS(nal: hexBuffer(MediaFixtures.hevcMain720SPS)) }
+        #expect(throws: CodecError.self) { try HEVC.SPS(nal: hexBuffer("42")) }
         for c in Self.cases {
-            let sps = CodecFixtures.bytes(c.sps), vps = CodecFixtures.bytes(c.vps)
+            let sps = hexBytes(c.sps), vps = hexBytes(c.vps)
             for length in 0..<16 {  // everything up to the picture size is required
                 #expect(throws: CodecError.self) { try HEVC.SPS(nal: ByteBuffer(bytes: sps.prefix(length))) }
                 #expect(throws: CodecError.self) { try HEVC.VPS(nal: ByteBuffer(bytes: vps.prefix(length))) }
