@@ -37,6 +37,12 @@ struct Harness {
         return Harness(service: service, context: context, lines: lines)
     }
 
+    /// A UDP receiver on the shared port per (stream id, SSRC), and a device's socket sending to it.
+    func udpReceivers(_ streams: KeyValuePairs<String, UInt32>) async throws -> UDPClient {
+        for (id, ssrc) in streams { _ = try await service.open(streamID: id, ssrc: ssrc, mode: .udp) }
+        return try await UDPClient.make(port: try #require(service.sharedUDPPort))
+    }
+
     func waitFor(_ seconds: Double = 5, _ condition: () async -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
@@ -151,9 +157,7 @@ struct GBServiceTests {
     @Test func udpSharedPortDemuxesBySSRCAndDropsStrangers() async throws {
         let h = try await Harness.start()
         let gb = h.service
-        _ = try await gb.open(streamID: "gb/one", ssrc: 100_000_011, mode: .udp)
-        _ = try await gb.open(streamID: "gb/two", ssrc: 100_000_012, mode: .udp)
-        let client = try await UDPClient.make(port: try #require(gb.sharedUDPPort))
+        let client = try await h.udpReceivers(["gb/one": 100_000_011, "gb/two": 100_000_012])
         var one = Device(ssrc: 100_000_011)
         var two = Device(ssrc: 100_000_012)
         var stranger = Device(ssrc: 100_000_099)
@@ -182,8 +186,7 @@ struct GBServiceTests {
         let h = try await Harness.start(", \"receivers\": [{\"stream\": \"gb/static\", \"ssrc\": \"0100000022\"}]",
                                         source: ", \"receive_timeout_ms\": 600")
         let gb = h.service
-        _ = try await gb.open(streamID: "gb/dynamic", ssrc: 100_000_021, mode: .udp)
-        let client = try await UDPClient.make(port: try #require(gb.sharedUDPPort))
+        let client = try await h.udpReceivers(["gb/dynamic": 100_000_021])
         var d = Device(ssrc: 100_000_021)
         var s = Device(ssrc: 100_000_022)
         try await paced(10, everyMs: 20) { try await client.send(d.next() + s.next()) }
@@ -207,9 +210,7 @@ struct GBServiceTests {
     @Test func anImpossiblePESLengthOnUDPDropsOnlyThatFrame() async throws {
         let h = try await Harness.start()
         let gb = h.service
-        _ = try await gb.open(streamID: "gb/good", ssrc: 100_000_031, mode: .udp)
-        _ = try await gb.open(streamID: "gb/bad", ssrc: 100_000_032, mode: .udp)
-        let client = try await UDPClient.make(port: try #require(gb.sharedUDPPort))
+        let client = try await h.udpReceivers(["gb/good": 100_000_031, "gb/bad": 100_000_032])
         var good = Device(ssrc: 100_000_031)
         var bad = Device(ssrc: 100_000_032)
         try await paced(10) { try await client.send(good.next() + bad.next()) }
