@@ -124,13 +124,20 @@ final class TestServer: Sendable {
         return (server, try await server.publishPlayable(media, stream: stream, sourceLocation: sourceLocation))
     }
 
-    /// `startPublishing` with this merge window, returning 1.3 s into the stream: well inside its
-    /// 2 s GOP, where a late joiner must still start on a key frame at once.
-    static func startMidGOP(_ stream: String, mergeWriteMs: Int,
-                            sourceLocation: SourceLocation = #_sourceLocation) async throws -> (TestServer, ChildProcess) {
-        let started = try await startPublishing(stream, "\"source\": {\"merge_write_ms\": \(mergeWriteMs)}", sourceLocation: sourceLocation)
+    /// Late joiners of `stream` 1.3 s into its 2 s GOP (published with this merge window), where
+    /// each must still start on a key frame at once: `joins` players one after another, each
+    /// returning its time to the first frame in ms. The times, sorted; the server is stopped.
+    static func lateJoinTimes(_ stream: String, mergeWriteMs: Int, joins: Int,
+                              sourceLocation: SourceLocation = #_sourceLocation,
+                              _ join: (TestServer, Int) async throws -> Double) async throws -> [Double] {
+        let (server, publisher) = try await startPublishing(
+            stream, "\"source\": {\"merge_write_ms\": \(mergeWriteMs)}", sourceLocation: sourceLocation)
+        defer { publisher.terminate() }
         try await Task.sleep(nanoseconds: 1_300_000_000)
-        return started
+        var times: [Double] = []
+        for i in 0..<joins { times.append(try await join(server, i)) }
+        await server.stop()
+        return times.sorted()
     }
 
     /// ffmpeg publishing `file` to `stream` is refused: it exits with an error.
