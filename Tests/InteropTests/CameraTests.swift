@@ -88,10 +88,8 @@ struct CameraTests {
         #expect(await server.waitPlayable("live/hevc"), "camera did not publish: \(camera.stderr)")
 
         let probe = try await FLVProbe.connect(port: server.httpPort, path: "/live/hevc.flv")
-        let r = try await FFprobe.run(server.rtspURL("live/hevc"), rtspTransport: "tcp")
-        #expect(r.status == 0, "ffprobe over RTSP: \(r.err)")
-        #expect(r.out.contains("codec_name=hevc|width=1280|height=720"), "\(r.out)")
-        #expect(r.out.contains("codec_name=aac|sample_rate=44100|channels=2"), "\(r.out)")
+        try await FFprobe.expectStreams(server.rtspURL("live/hevc"), video: "codec_name=hevc|width=1280|height=720",
+                                        rtspTransport: "tcp", context: "over RTSP")
 
         let stats = await probe.wait(seconds: 8) { $0.videoFrames >= 40 && $0.audioFrames >= 40 }
         await probe.close()
@@ -149,10 +147,7 @@ struct CameraTests {
         ])
         defer { camera.terminate() }
         try await Task.sleep(nanoseconds: 1_500_000_000)
-        let r = try await FFprobe.run("rtmp://127.0.0.1:\(port)/live/cam")
-        #expect(r.status == 0, "ffprobe from nginx: \(r.err)\ncamera: \(camera.stderr)")
-        #expect(r.out.contains("codec_name=h264|width=1280|height=720"), "\(r.out)")
-        #expect(r.out.contains("codec_name=aac|sample_rate=44100|channels=2"), "\(r.out)")
+        try await FFprobe.expectStreams("rtmp://127.0.0.1:\(port)/live/cam", context: "from nginx (camera: \(camera.stderr))")
         camera.signal(SIGINT)
         #expect(await camera.wait(seconds: 10) == 0, "\(camera.stderr)")
         #expect(camera.stderr.contains("rtmp: 1 sessions, 0 reconnects"), "\(camera.stderr)")

@@ -16,10 +16,7 @@ struct RTSPTests {
         defer { publisher.terminate() }
 
         for transport in ["tcp", "udp"] {
-            let r = try await FFprobe.run(server.rtspURL("live/rtsp"), rtspTransport: transport)
-            #expect(r.status == 0, "ffprobe over \(transport): \(r.err)")
-            #expect(r.out.contains("codec_name=h264|width=1280|height=720"), "\(transport): \(r.out)")
-            #expect(r.out.contains("codec_name=aac|sample_rate=44100|channels=2"), "\(transport): \(r.out)")
+            try await FFprobe.expectStreams(server.rtspURL("live/rtsp"), rtspTransport: transport, context: "over \(transport)")
         }
         await server.stop()
     }
