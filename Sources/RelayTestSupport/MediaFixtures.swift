@@ -3,6 +3,9 @@
 public enum MediaFixtures {
     /// avcC from the first video tag of /work/shared/media/h264_aac_720p.flv (H.264 Main 1280x720, level 3.1).
     public static let avcRecord = "014d401fffe10017674d401fda014016ec0440000003004000000ca3c60ca801000468ef3c80"
+    /// The SPS and PPS inside `avcRecord`.
+    public static let avcSPS = "674d401fda014016ec0440000003004000000ca3c60ca8"
+    public static let avcPPS = "68ef3c80"
     /// libx264 -profile:v main, 1280x720 (ffprobe: Main, level 31).
     public static let h264Main720SPS = "674d401feca02802dd80880000030008000003019078c18cb0"
     public static let h264Main720PPS = "68ebe3cb20"
@@ -19,4 +22,8 @@ public enum MediaFixtures {
         + "a00001001840010c01ffff01600000030090000003000003005dba0240"
         + "a10001002942010101600000030090000003000003005da00280802d165ba4a4c2f0168080000003008000000c84"
         + "a2000100064401c0718312"
+    /// The VPS, SPS and PPS inside `hvcRecord`.
+    public static let hvcVPS = "40010c01ffff01600000030090000003000003005dba0240"
+    public static let hvcSPS = "42010101600000030090000003000003005da00280802d165ba4a4c2f0168080000003008000000c84"
+    public static let hvcPPS = "4401c0718312"
 }

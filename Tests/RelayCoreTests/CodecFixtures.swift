@@ -1,3 +1,5 @@
+import RelayTestSupport
+
 /// Real parameter sets, extracted once by hand from ffmpeg 5.1 (libx264 / libx265) output:
 ///   ffmpeg -f lavfi -i testsrc2=size=WxH:rate=25 -frames:v 1 -c:v libx264|libx265 [opts] -f h264|hevc out
 /// then the SPS/PPS/VPS NAL units cut from the Annex-B stream. Expected values are ffprobe's.
@@ -23,10 +25,7 @@ enum CodecFixtures {
         "67f4001e91b28e8ec21c462a2908c408042489249249249249240f4844d940a02ff89c0440000003004000000c83c58b6580"
 
     /// First video tag body of ffmpeg's FLV (/work/shared/media/h264_aac_720p.flv): 0x17 00 000000 + avcC.
-    static let flvAVCSequenceTag = "1700000000014d401fffe10017674d401fda014016ec0440000003004000000ca3c60ca801000468ef3c80"
-    /// The SPS and PPS inside `MediaFixtures.avcRecord`.
-    static let flvAVCSPS = "674d401fda014016ec0440000003004000000ca3c60ca8"
-    static let flvAVCPPS = "68ef3c80"
+    static let flvAVCSequenceTag = "1700000000" + MediaFixtures.avcRecord
     /// First audio tag body of the same file: 0xAF 00 + AudioSpecificConfig with the SBR sync extension.
     static let flvAACSequenceTag = "af00121056e500"
 
@@ -42,9 +41,4 @@ enum CodecFixtures {
     /// profile_tier_level has sub-layer flags (ffprobe: Main, level 60).
     static let hevcSubLayersVPS = "40010c02ffff01600000030090000003000003003c00009594aca048"
     static let hevcSubLayersSPS = "42010201600000030090000003000003003c0000a00b080485965652b2c9265780b4040000030004000003006420"
-
-    /// The VPS, SPS and PPS inside `MediaFixtures.hvcRecord`.
-    static let mp4HEVCVPS = "40010c01ffff01600000030090000003000003005dba0240"
-    static let mp4HEVCSPS = "42010101600000030090000003000003005da00280802d165ba4a4c2f0168080000003008000000c84"
-    static let mp4HEVCPPS = "4401c0718312"
 }

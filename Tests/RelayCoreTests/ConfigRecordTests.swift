@@ -12,12 +12,12 @@ private let buf = hexBuffer
         #expect(record.profileCompatibility == 0x40)
         #expect(record.levelIndication == 31)
         #expect(record.nalLengthSize == 4)
-        #expect(record.sps == [buf(CodecFixtures.flvAVCSPS)])
-        #expect(record.pps == [buf(CodecFixtures.flvAVCPPS)])
+        #expect(record.sps == [buf(MediaFixtures.avcSPS)])
+        #expect(record.pps == [buf(MediaFixtures.avcPPS)])
     }
 
     @Test func buildMatchesFFmpegByteForByte() throws {
-        let built = try AVCDecoderConfigurationRecord(sps: [buf(CodecFixtures.flvAVCSPS)], pps: [buf(CodecFixtures.flvAVCPPS)])
+        let built = try AVCDecoderConfigurationRecord(sps: [buf(MediaFixtures.avcSPS)], pps: [buf(MediaFixtures.avcPPS)])
         #expect(built.encoded() == buf(MediaFixtures.avcRecord))
     }
 
@@ -65,7 +65,7 @@ private let buf = hexBuffer
         #expect(fromRecord.codec == .h264)
         #expect(fromRecord.extradata == buf(MediaFixtures.avcRecord))
         #expect(fromRecord.video == VideoParameters(width: 1280, height: 720, profile: 77, level: 31,
-                                                    sps: [buf(CodecFixtures.flvAVCSPS)], pps: [buf(CodecFixtures.flvAVCPPS)]))
+                                                    sps: [buf(MediaFixtures.avcSPS)], pps: [buf(MediaFixtures.avcPPS)]))
 
         let fromSets = try AVStream.h264(index: 3, timebase: 90000, sps: [buf(MediaFixtures.h264High1080SPS)],
                                          pps: [buf(MediaFixtures.h264High1080PPS)])
@@ -92,14 +92,14 @@ private let buf = hexBuffer
         #expect(record.numTemporalLayers == 1)
         #expect(record.temporalIdNested)
         #expect(record.nalLengthSize == 4)
-        #expect(record.vps == [buf(CodecFixtures.mp4HEVCVPS)])
-        #expect(record.sps == [buf(CodecFixtures.mp4HEVCSPS)])
-        #expect(record.pps == [buf(CodecFixtures.mp4HEVCPPS)])
+        #expect(record.vps == [buf(MediaFixtures.hvcVPS)])
+        #expect(record.sps == [buf(MediaFixtures.hvcSPS)])
+        #expect(record.pps == [buf(MediaFixtures.hvcPPS)])
     }
 
     @Test func buildMatchesFFmpegByteForByte() throws {
-        let built = try HEVCDecoderConfigurationRecord(vps: [buf(CodecFixtures.mp4HEVCVPS)], sps: [buf(CodecFixtures.mp4HEVCSPS)],
-                                                       pps: [buf(CodecFixtures.mp4HEVCPPS)])
+        let built = try HEVCDecoderConfigurationRecord(vps: [buf(MediaFixtures.hvcVPS)], sps: [buf(MediaFixtures.hvcSPS)],
+                                                       pps: [buf(MediaFixtures.hvcPPS)])
         #expect(built.encoded() == buf(MediaFixtures.hvcRecord))
     }
 
@@ -121,18 +121,18 @@ private let buf = hexBuffer
         let pps = bytes.count - 11
         bytes.insert(contentsOf: hexBytes("27 0001 0004 4e01 0580"), at: pps)
         let record = try HEVCDecoderConfigurationRecord(parsing: ByteBuffer(bytes: bytes))
-        #expect(record.vps.count == 1 && record.sps.count == 1 && record.pps == [buf(CodecFixtures.mp4HEVCPPS)])
+        #expect(record.vps.count == 1 && record.sps.count == 1 && record.pps == [buf(MediaFixtures.hvcPPS)])
     }
 
     @Test func malformedRecordsThrow() throws {
         let good = hexBytes(MediaFixtures.hvcRecord)
         expectRefused(good, spoiled: [(at: 0, byte: 2)]) { _ = try HEVCDecoderConfigurationRecord(parsing: $0) }  // version 2
         #expect(throws: CodecError.self) {
-            try HEVCDecoderConfigurationRecord(vps: [], sps: [buf(CodecFixtures.mp4HEVCSPS)], pps: [buf(CodecFixtures.mp4HEVCPPS)])
+            try HEVCDecoderConfigurationRecord(vps: [], sps: [buf(MediaFixtures.hvcSPS)], pps: [buf(MediaFixtures.hvcPPS)])
         }
         #expect(throws: CodecError.self) {  // VPS and SPS swapped
-            try HEVCDecoderConfigurationRecord(vps: [buf(CodecFixtures.mp4HEVCSPS)], sps: [buf(CodecFixtures.mp4HEVCVPS)],
-                                               pps: [buf(CodecFixtures.mp4HEVCPPS)])
+            try HEVCDecoderConfigurationRecord(vps: [buf(MediaFixtures.hvcSPS)], sps: [buf(MediaFixtures.hvcVPS)],
+                                               pps: [buf(MediaFixtures.hvcPPS)])
         }
     }
 
@@ -141,8 +141,8 @@ private let buf = hexBuffer
         #expect(fromRecord.codec == .h265)
         #expect(fromRecord.extradata == buf(MediaFixtures.hvcRecord))
         #expect(fromRecord.video == VideoParameters(width: 1280, height: 720, profile: 1, level: 93,
-                                                    vps: [buf(CodecFixtures.mp4HEVCVPS)], sps: [buf(CodecFixtures.mp4HEVCSPS)],
-                                                    pps: [buf(CodecFixtures.mp4HEVCPPS)]))
+                                                    vps: [buf(MediaFixtures.hvcVPS)], sps: [buf(MediaFixtures.hvcSPS)],
+                                                    pps: [buf(MediaFixtures.hvcPPS)]))
         let fromSets = try AVStream.h265(index: 0, timebase: 90000, vps: [buf(CodecFixtures.hevcCrop362VPS)],
                                          sps: [buf(CodecFixtures.hevcCrop362SPS)], pps: [buf(MediaFixtures.hevcMain720PPS)])
         #expect(fromSets.video?.width == 640 && fromSets.video?.height == 362 && fromSets.video?.level == 63)

@@ -19,7 +19,7 @@ struct H264SPSCase: Sendable, CustomTestStringConvertible {
 @Suite struct H264Tests {
     static let cases: [H264SPSCase] = [
         .init(name: "Main 720p", hex: MediaFixtures.h264Main720SPS, width: 1280, height: 720, profile: 77, level: 31),
-        .init(name: "ffmpeg FLV Main 720p", hex: CodecFixtures.flvAVCSPS, width: 1280, height: 720, profile: 77, level: 31),
+        .init(name: "ffmpeg FLV Main 720p", hex: MediaFixtures.avcSPS, width: 1280, height: 720, profile: 77, level: 31),
         .init(name: "High 1080p cropped from 1088", hex: MediaFixtures.h264High1080SPS,
               width: 1920, height: 1080, profile: 100, level: 40),
         .init(name: "High 1080i (frame_mbs_only 0)", hex: CodecFixtures.h264Interlaced1080SPS,

@@ -27,7 +27,7 @@ struct HEVCSPSCase: Sendable, CustomTestStringConvertible {
               width: 640, height: 362, codedHeight: 368, profile: 1, level: 63),
         .init(name: "two temporal sub-layers", vps: CodecFixtures.hevcSubLayersVPS, sps: CodecFixtures.hevcSubLayersSPS,
               width: 352, height: 288, codedHeight: 288, profile: 1, level: 60, subLayers: 2),
-        .init(name: "ffmpeg MP4 hvcC 720p", vps: CodecFixtures.mp4HEVCVPS, sps: CodecFixtures.mp4HEVCSPS,
+        .init(name: "ffmpeg MP4 hvcC 720p", vps: MediaFixtures.hvcVPS, sps: MediaFixtures.hvcSPS,
               width: 1280, height: 720, codedHeight: 720, profile: 1, level: 93),
     ]
 
