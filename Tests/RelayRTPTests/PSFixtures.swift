@@ -2,21 +2,15 @@ import Foundation
 import NIOCore
 import RelayCore
 import RelayRTP
+import RelayTestSupport
 
 /// Parameter sets of tiny real streams (x264 / x265, 64x48) and fake slices around them.
 enum Fixtures {
-    static func hexBytes(_ s: String) -> ByteBuffer {
-        var b = ByteBuffer()
-        var it = s.makeIterator()
-        while let h = it.next(), let l = it.next() { b.writeInteger(UInt8(String([h, l]), radix: 16)!) }
-        return b
-    }
-
-    static let h264SPS = hexBytes("6742c00ad9047b011000000300100000030320f1226480")
-    static let h264PPS = hexBytes("68cb83cb20")
-    static let h265VPS = hexBytes("40010c01ffff01600000030090000003000003001e959809")
-    static let h265SPS = hexBytes("42010101600000030090000003000003001ea02083165959ae4caf016808000003000800000300c840")
-    static let h265PPS = hexBytes("4401c173d089")
+    static let h264SPS = hexBuffer("6742c00ad9047b011000000300100000030320f1226480")
+    static let h264PPS = hexBuffer("68cb83cb20")
+    static let h265VPS = hexBuffer("40010c01ffff01600000030090000003000003001e959809")
+    static let h265SPS = hexBuffer("42010101600000030090000003000003001ea02083165959ae4caf016808000003000800000300c840")
+    static let h265PPS = hexBuffer("4401c173d089")
 
     /// Slice-like NAL payload: never two zero bytes in a row (no false start codes).
     static func body(_ n: Int, seed: Int) -> [UInt8] {

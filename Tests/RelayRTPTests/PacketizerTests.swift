@@ -1,6 +1,7 @@
 import NIOCore
 import RelayCore
 @testable import RelayRTP
+import RelayTestSupport
 import Testing
 
 @Suite struct PacketizerTests {

@@ -1,4 +1,5 @@
 import NIOCore
+import RelayCore
 import RelayRTP
 import Testing
 
@@ -44,7 +45,7 @@ import Testing
         #expect(RTCPReport.parse(lying).malformed)
         lying.writeBytes([0x80, 201, 0xFF, 0xFF])
         #expect(RTCPReport.parse(lying).reports.isEmpty)
-        var rng = SeededGenerator(state: 3550)
+        var rng = SplitMix64(seed: 3550)
         for _ in 0..<5000 {
             let bytes = (0..<Int.random(in: 0...80, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             _ = RTCPReport.parse(ByteBuffer(bytes: bytes))

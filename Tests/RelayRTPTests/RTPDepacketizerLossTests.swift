@@ -1,6 +1,7 @@
 import NIOCore
 import RelayCore
 import RelayRTP
+import RelayTestSupport
 import Testing
 
 /// Loss, reordering, size caps and hostile input through the depacketizers.
@@ -90,7 +91,7 @@ import Testing
     @Test(arguments: [NALPacketizer.Codec.h264, .h265])
     func reorderedPacketsGiveTheSameUnits(codec: NALPacketizer.Codec) throws {
         let video = RT.packetize(codec == .h264 ? MediaFixtures.h264 : MediaFixtures.h265, codec: codec, maxPayload: 300)
-        var rng = SeededGenerator(state: 17)
+        var rng = SplitMix64(seed: 17)
         // The first packet comes first: it sets where the reorder buffer starts.
         var shuffled: [RTPPacket] = [video.packets[0]]
         for start in stride(from: 1, to: video.packets.count, by: 8) {
@@ -128,7 +129,7 @@ import Testing
     }
 
     @Test func hostileInputNeverTrapsAndIsCounted() {
-        var rng = SeededGenerator(state: 1078)
+        var rng = SplitMix64(seed: 1078)
         var h264 = H26xDepacketizer(codec: .h264, maxAccessUnitBytes: 4096)
         var h265 = H26xDepacketizer(codec: .h265, maxAccessUnitBytes: 4096)
         var aac = AACDepacketizer(sizeLength: 16, maxAccessUnitBytes: 4096)

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import RelayCore
 import RelayRTP
+import RelayTestSupport
 
 /// Real access units for the RTP round trips: encoded by ffmpeg when it is installed (x264,
 /// x265, AAC from lavfi test sources), else synthetic units of the same shapes (parameter sets,
@@ -67,18 +68,5 @@ enum MediaFixtures {
         }
         guard units.count >= 10 else { throw FFmpeg.Failed(description: "only \(units.count) AAC frames") }
         return units
-    }
-}
-
-/// Deterministic pseudo-random bytes (SplitMix64) for shuffles and hostile input.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

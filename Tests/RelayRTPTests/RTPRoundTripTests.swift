@@ -1,6 +1,7 @@
 import NIOCore
 import RelayCore
 import RelayRTP
+import RelayTestSupport
 import Testing
 
 /// Packetize → depacketize gives the same access units, byte for byte (issue 17).

@@ -2,10 +2,6 @@ import NIOCore
 import RelayCore
 import RelayRTP
 
-func pattern(_ count: Int, seed: UInt8 = 1) -> [UInt8] {
-    (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) }
-}
-
 /// Length-prefixed access unit from NAL units.
 func accessUnit(_ nals: [[UInt8]]) -> ByteBuffer {
     AnnexB.lengthPrefixed(nals.map { ByteBuffer(bytes: $0) })

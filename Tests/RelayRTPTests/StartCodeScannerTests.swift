@@ -14,7 +14,7 @@ import Testing
     }
 
     @Test func findsEveryStartCodeTheReferenceFinds() {
-        var rng = SeededGenerator(state: 264)
+        var rng = SplitMix64(seed: 264)
         for _ in 0..<2000 {
             // Mostly 0s and 1s, so start codes, near misses and overlaps are common.
             let bytes = (0..<Int.random(in: 0...40, using: &rng)).map { _ in [0, 0, 0, 1, 2, 0xFF][Int.random(in: 0...5, using: &rng)] as UInt8 }
