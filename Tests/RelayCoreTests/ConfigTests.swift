@@ -1,4 +1,5 @@
 import Foundation
+import RelayTestSupport
 import Testing
 @testable import RelayCore
 
@@ -17,7 +18,7 @@ private struct EchoConfig: ConfigSection {
     static let defaults = Self.parsedDefaults
 }
 
-@Suite struct ConfigTests: ConfigParsing {
+@Suite struct ConfigTests: ConfigSuite {
     @Test func emptyObjectGivesDefaults() throws {
         let c = try parse("{}")
         #expect(c.source.mergeWriteMs == 0)
@@ -26,13 +27,13 @@ private struct EchoConfig: ConfigSection {
     }
 
     @Test func errorsNameTheField() {
-        #expect(error(#"{"colour": 1}"#)?.field == "colour")
-        #expect(error(#"{"source": {"gop_cache": 1}}"#)?.field == "source.gop_cache")
-        #expect(error(#"{"player": {"slow_policy": "ignore"}}"#)?.field == "player.slow_policy")
-        #expect(error(#"{"player": []}"#)?.field == "player")
-        #expect(error(#"{"event_loops": 1000}"#)?.field == "event_loops")
-        #expect(error(#"{"source": {"gop_cache": true}"#)?.field == "")
-        #expect(error(#"[1, 2]"#)?.field == "")
+        #expect(field(#"{"colour": 1}"#) == "colour")
+        #expect(field(#"{"source": {"gop_cache": 1}}"#) == "source.gop_cache")
+        #expect(field(#"{"player": {"slow_policy": "ignore"}}"#) == "player.slow_policy")
+        #expect(field(#"{"player": []}"#) == "player")
+        #expect(field(#"{"event_loops": 1000}"#) == "event_loops")
+        #expect(field(#"{"source": {"gop_cache": true}"#) == "")
+        #expect(field(#"[1, 2]"#) == "")
         let e = error(#"{"source": {"merge_write_ms": -1}}"#)
         #expect(e?.description.contains("source.merge_write_ms") == true)
     }
@@ -43,11 +44,11 @@ private struct EchoConfig: ConfigSection {
         let c = try parse(#"{"echo": {"port": 17, "depth": 9}}"#, [EchoConfig.self])
         #expect(c[EchoConfig.self].listener == RelayConfig.Listener(enabled: true, host: "0.0.0.0", port: 17))
         #expect(c[EchoConfig.self].depth == 9)
-        #expect(error(#"{"echo": {"depht": 2}}"#, [EchoConfig.self])?.field == "echo.depht")
-        #expect(error(#"{"echo": {"depth": 10}}"#, [EchoConfig.self])?.field == "echo.depth")
-        #expect(error(#"{"echo": {"depth": 9}}"#, [EchoConfig.self])?.field == "echo.depth")
-        #expect(error(#"{"echo": {"port": "7"}}"#, [EchoConfig.self])?.field == "echo.port")
-        #expect(error(#"{"echo": 1}"#, [EchoConfig.self])?.field == "echo")
+        #expect(field(#"{"echo": {"depht": 2}}"#, [EchoConfig.self]) == "echo.depht")
+        #expect(field(#"{"echo": {"depth": 10}}"#, [EchoConfig.self]) == "echo.depth")
+        #expect(field(#"{"echo": {"depth": 9}}"#, [EchoConfig.self]) == "echo.depth")
+        #expect(field(#"{"echo": {"port": "7"}}"#, [EchoConfig.self]) == "echo.port")
+        #expect(field(#"{"echo": 1}"#, [EchoConfig.self]) == "echo")
         let unlinked = error(#"{"echo": {}}"#)
         #expect(unlinked?.field == "echo" && unlinked?.message == "unknown key")
     }
