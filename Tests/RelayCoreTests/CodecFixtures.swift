@@ -42,3 +42,11 @@ enum CodecFixtures {
     static let hevcSubLayersVPS = "40010c02ffff01600000030090000003000003003c00009594aca048"
     static let hevcSubLayersSPS = "42010201600000030090000003000003003c0000a00b080485965652b2c9265780b4040000030004000003006420"
 }
+
+/// What ffprobe reports of a picture's parameter set; the parsers must agree with it.
+struct FFprobeSays: Sendable, Equatable {
+    var width: Int
+    var height: Int
+    var profile: Int
+    var level: Int
+}

@@ -6,10 +6,7 @@ import Testing
 struct H264SPSCase: Sendable, CustomTestStringConvertible {
     var name: String
     var hex: String
-    var width: Int
-    var height: Int
-    var profile: Int
-    var level: Int
+    var ffprobe: FFprobeSays
     var chromaFormat: Int = 1
     var frameMbsOnly: Bool = true
     var scalingMatrix: Bool = false
@@ -18,27 +15,26 @@ struct H264SPSCase: Sendable, CustomTestStringConvertible {
 
 @Suite struct H264Tests {
     static let cases: [H264SPSCase] = [
-        .init(name: "Main 720p", hex: MediaFixtures.h264Main720SPS, width: 1280, height: 720, profile: 77, level: 31),
-        .init(name: "ffmpeg FLV Main 720p", hex: MediaFixtures.avcSPS, width: 1280, height: 720, profile: 77, level: 31),
+        .init(name: "Main 720p", hex: MediaFixtures.h264Main720SPS,
+              ffprobe: .init(width: 1280, height: 720, profile: 77, level: 31)),
+        .init(name: "ffmpeg FLV Main 720p", hex: MediaFixtures.avcSPS,
+              ffprobe: .init(width: 1280, height: 720, profile: 77, level: 31)),
         .init(name: "High 1080p cropped from 1088", hex: MediaFixtures.h264High1080SPS,
-              width: 1920, height: 1080, profile: 100, level: 40),
+              ffprobe: .init(width: 1920, height: 1080, profile: 100, level: 40)),
         .init(name: "High 1080i (frame_mbs_only 0)", hex: CodecFixtures.h264Interlaced1080SPS,
-              width: 1920, height: 1080, profile: 100, level: 40, frameMbsOnly: false),
+              ffprobe: .init(width: 1920, height: 1080, profile: 100, level: 40), frameMbsOnly: false),
         .init(name: "High 4:4:4 360p", hex: CodecFixtures.h264High444SPS,
-              width: 640, height: 360, profile: 244, level: 30, chromaFormat: 3),
+              ffprobe: .init(width: 640, height: 360, profile: 244, level: 30), chromaFormat: 3),
         .init(name: "High 1080p with scaling lists", hex: CodecFixtures.h264ScalingList1080SPS,
-              width: 1920, height: 1080, profile: 100, level: 40, scalingMatrix: true),
+              ffprobe: .init(width: 1920, height: 1080, profile: 100, level: 40), scalingMatrix: true),
         .init(name: "High 4:4:4 with 12 scaling lists", hex: CodecFixtures.h264ScalingList444SPS,
-              width: 640, height: 360, profile: 244, level: 30, chromaFormat: 3, scalingMatrix: true),
+              ffprobe: .init(width: 640, height: 360, profile: 244, level: 30), chromaFormat: 3, scalingMatrix: true),
     ]
 
     @Test(arguments: cases)
     func parsesRealSPS(_ c: H264SPSCase) throws {
         let sps = try H264.SPS(nal: hexBuffer(c.hex))
-        #expect(sps.width == c.width)
-        #expect(sps.height == c.height)
-        #expect(sps.profileIdc == c.profile)
-        #expect(sps.levelIdc == c.level)
+        #expect(FFprobeSays(width: sps.width, height: sps.height, profile: sps.profileIdc, level: sps.levelIdc) == c.ffprobe)
         #expect(sps.chromaFormatIdc == c.chromaFormat)
         #expect(sps.frameMbsOnly == c.frameMbsOnly)
         #expect(sps.hasScalingMatrix == c.scalingMatrix)
