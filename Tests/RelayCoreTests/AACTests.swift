@@ -8,10 +8,8 @@ private let buf = hexBuffer
 @Suite struct AACTests {
     @Test func lc44100Stereo() throws {
         let asc = try AAC.AudioSpecificConfig(parsing: buf("1210"))
-        #expect(asc.objectType == 2)
+        #expect(asc == AAC.AudioSpecificConfig(objectType: 2, sampleRate: 44100, channelConfiguration: 2))
         #expect(asc.frequencyIndex == 4)
-        #expect(asc.sampleRate == 44100)
-        #expect(asc.channelConfiguration == 2)
         #expect(asc.parameters == AudioParameters(sampleRate: 44100, channels: 2, objectType: 2))
         #expect(try AAC.lcConfig(sampleRate: 44100, channels: 2) == buf("1210"))
     }
@@ -49,11 +47,9 @@ private let buf = hexBuffer
 
     @Test func explicitSBRReportsCoreCoder() throws {
         // AOT 5 (SBR), core 24 kHz stereo, extension 48 kHz, core AOT 2.
-        let asc = try AAC.AudioSpecificConfig(parsing: buf("2b1188"))
-        #expect(asc.objectType == 2)
-        #expect(asc.sampleRate == 24000)
-        #expect(asc.extensionSampleRate == 48000)
-        #expect(asc.channels == 2)
+        var coreWithSBR = AAC.AudioSpecificConfig(objectType: 2, sampleRate: 24000, channelConfiguration: 2)
+        coreWithSBR.extensionSampleRate = 48000
+        #expect(try AAC.AudioSpecificConfig(parsing: buf("2b1188")) == coreWithSBR)
     }
 
     @Test func channelConfigurations() throws {
