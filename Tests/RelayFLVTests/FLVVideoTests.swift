@@ -13,47 +13,44 @@ private let buf = hexBuffer
         let body: String
         let packet: FLVVideoPacket
         var testDescription: String { name }
+
+        /// A frame: `header` (tag header, ExHeader, CTS) then `data`, which the packet carries.
+        static func frame(_ name: String, _ header: String, _ codec: CodecID, key: Bool, cts: Int32 = 0, data: String) -> Parse {
+            Parse(name: name, body: header + " " + data,
+                  packet: .frame(codec, isKeyFrame: key, compositionTime: cts, data: buf(data)))
+        }
+
+        /// A sequence header: `header` then the decoder configuration `record`.
+        static func sequenceHeader(_ name: String, _ header: String, _ codec: CodecID, record: String) -> Parse {
+            Parse(name: name, body: header + record, packet: .sequenceHeader(codec, record: buf(record)))
+        }
     }
 
     static let parses: [Parse] = [
-        .init(name: "legacy AVC sequence header", body: "1700000000" + MediaFixtures.avcRecord,
-              packet: .sequenceHeader(.h264, record: FLVFixtures.avcRecordBuffer())),
-        .init(name: "legacy AVC key frame", body: "1701000028 0000000265aa",
-              packet: .frame(.h264, isKeyFrame: true, compositionTime: 40, data: buf("0000000265aa"))),
-        .init(name: "legacy AVC inter frame", body: "2701000000 0000000141",
-              packet: .frame(.h264, isKeyFrame: false, compositionTime: 0, data: buf("0000000141"))),
+        .sequenceHeader("legacy AVC sequence header", "1700000000", .h264, record: MediaFixtures.avcRecord),
+        .frame("legacy AVC key frame", "1701000028", .h264, key: true, cts: 40, data: "0000000265aa"),
+        .frame("legacy AVC inter frame", "2701000000", .h264, key: false, data: "0000000141"),
         .init(name: "legacy AVC end of sequence", body: "1702000000", packet: .endOfSequence(.h264)),
         // The composition time is a signed 24-bit number.
-        .init(name: "CTS -1", body: "2701ffffff 00", packet: .frame(.h264, isKeyFrame: false, compositionTime: -1, data: buf("00"))),
-        .init(name: "CTS -40", body: "2701ffffd8 00", packet: .frame(.h264, isKeyFrame: false, compositionTime: -40, data: buf("00"))),
-        .init(name: "CTS max", body: "27017fffff 00",
-              packet: .frame(.h264, isKeyFrame: false, compositionTime: 0x7F_FFFF, data: buf("00"))),
-        .init(name: "CTS min", body: "2701800000 00",
-              packet: .frame(.h264, isKeyFrame: false, compositionTime: -0x80_0000, data: buf("00"))),
+        .frame("CTS -1", "2701ffffff", .h264, key: false, cts: -1, data: "00"),
+        .frame("CTS -40", "2701ffffd8", .h264, key: false, cts: -40, data: "00"),
+        .frame("CTS max", "27017fffff", .h264, key: false, cts: 0x7F_FFFF, data: "00"),
+        .frame("CTS min", "2701800000", .h264, key: false, cts: -0x80_0000, data: "00"),
         // Legacy HEVC: codec id 12.
-        .init(name: "legacy HEVC sequence header", body: "1c00000000" + MediaFixtures.hvcRecord,
-              packet: .sequenceHeader(.h265, record: FLVFixtures.hvcRecordBuffer())),
-        .init(name: "legacy HEVC key frame", body: "1c01fffff0 000000032601af",
-              packet: .frame(.h265, isKeyFrame: true, compositionTime: -16, data: buf("000000032601af"))),
-        .init(name: "legacy HEVC inter frame", body: "2c01000000 00000003020100",
-              packet: .frame(.h265, isKeyFrame: false, compositionTime: 0, data: buf("00000003020100"))),
+        .sequenceHeader("legacy HEVC sequence header", "1c00000000", .h265, record: MediaFixtures.hvcRecord),
+        .frame("legacy HEVC key frame", "1c01fffff0", .h265, key: true, cts: -16, data: "000000032601af"),
+        .frame("legacy HEVC inter frame", "2c01000000", .h265, key: false, data: "00000003020100"),
         .init(name: "legacy HEVC end of sequence", body: "1c02000000", packet: .endOfSequence(.h265)),
         // Enhanced RTMP: 0x90 = ExHeader | key frame | SequenceStart; 'hvc1' = 68766331.
-        .init(name: "enhanced hvc1 sequence start", body: "90 68766331" + MediaFixtures.hvcRecord,
-              packet: .sequenceHeader(.h265, record: FLVFixtures.hvcRecordBuffer())),
+        .sequenceHeader("enhanced hvc1 sequence start", "90 68766331", .h265, record: MediaFixtures.hvcRecord),
         // CodedFrames (1): SI24 CTS after the FourCC.
-        .init(name: "enhanced hvc1 coded key frame", body: "91 68766331 000050 000000032601af",
-              packet: .frame(.h265, isKeyFrame: true, compositionTime: 80, data: buf("000000032601af"))),
-        .init(name: "enhanced hvc1 coded inter frame", body: "a1 68766331 ffffd8 00000003020100",
-              packet: .frame(.h265, isKeyFrame: false, compositionTime: -40, data: buf("00000003020100"))),
+        .frame("enhanced hvc1 coded key frame", "91 68766331 000050", .h265, key: true, cts: 80, data: "000000032601af"),
+        .frame("enhanced hvc1 coded inter frame", "a1 68766331 ffffd8", .h265, key: false, cts: -40, data: "00000003020100"),
         // CodedFramesX (3): no CTS.
-        .init(name: "enhanced hvc1 CodedFramesX", body: "a3 68766331 00000003020100",
-              packet: .frame(.h265, isKeyFrame: false, compositionTime: 0, data: buf("00000003020100"))),
+        .frame("enhanced hvc1 CodedFramesX", "a3 68766331", .h265, key: false, data: "00000003020100"),
         .init(name: "enhanced hvc1 sequence end", body: "92 68766331", packet: .endOfSequence(.h265)),
-        .init(name: "enhanced avc1 sequence start", body: "90 61766331" + MediaFixtures.avcRecord,
-              packet: .sequenceHeader(.h264, record: FLVFixtures.avcRecordBuffer())),
-        .init(name: "enhanced avc1 CodedFramesX", body: "93 61766331 0000000265aa",
-              packet: .frame(.h264, isKeyFrame: true, compositionTime: 0, data: buf("0000000265aa"))),
+        .sequenceHeader("enhanced avc1 sequence start", "90 61766331", .h264, record: MediaFixtures.avcRecord),
+        .frame("enhanced avc1 CodedFramesX", "93 61766331", .h264, key: true, data: "0000000265aa"),
     ]
 
     @Test(arguments: parses)
