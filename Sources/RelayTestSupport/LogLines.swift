@@ -3,13 +3,14 @@ import Logging
 import NIOConcurrencyHelpers
 
 /// What a component under test logged, kept in memory so tests can assert on the one clear line
-/// that bad input must produce. Set LIVERELAY_TEST_LOG to also print every line.
+/// that bad input must produce: level, message and metadata (key=value, sorted). Set
+/// LIVERELAY_TEST_LOG to also print every line to stderr.
 public final class LogLines: Sendable {
     private let all = NIOLockedValueBox<[String]>([])
 
     public init() {}
 
-    /// A logger at `level` whose lines (prefixed with their level) land here.
+    /// A logger at `level` whose lines land here.
     public func logger(label: String = "test", level: Logger.Level = .debug) -> Logger {
         var logger = Logger(label: label) { _ in Handler(lines: self, logLevel: level) }
         logger.logLevel = level
@@ -24,6 +25,8 @@ public final class LogLines: Sendable {
         let lines: LogLines
         var metadata: Logger.Metadata = [:]
         var logLevel: Logger.Level
+        static let echo = ProcessInfo.processInfo.environment["LIVERELAY_TEST_LOG"] != nil
+
         init(lines: LogLines, logLevel: Logger.Level) {
             self.lines = lines
             self.logLevel = logLevel
@@ -35,8 +38,11 @@ public final class LogLines: Sendable {
         }
 
         func log(event: LogEvent) {
-            lines.all.withLockedValue { $0.append("\(event.level) \(event.message)") }
-            if ProcessInfo.processInfo.environment["LIVERELAY_TEST_LOG"] != nil { print("\(event.level) \(event.message)") }
+            let meta = metadata.merging(event.metadata ?? [:]) { _, new in new }
+            let m = meta.isEmpty ? "" : " " + meta.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: " ")
+            let line = "\(event.level) \(event.message)\(m)"
+            lines.all.withLockedValue { $0.append(line) }
+            if Self.echo { FileHandle.standardError.write(Data((line + "\n").utf8)) }
         }
     }
 }

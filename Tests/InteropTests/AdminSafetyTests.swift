@@ -106,7 +106,7 @@ struct AdminSafetyTests {
         #expect(server.server.context.registry.sources.isEmpty)
         #expect(sandbox.escapes().isEmpty, "\(sandbox.escapes())")
         #expect(sandbox.recordings().isEmpty, "\(sandbox.recordings())")
-        #expect(!server.log.all.contains { $0.hasPrefix("error") }, "\(server.log.all.filter { $0.hasPrefix("error") })")
+        #expect(!server.log.lines.contains { $0.hasPrefix("error") }, "\(server.log.lines.filter { $0.hasPrefix("error") })")
         await server.stop()
     }
 

@@ -27,7 +27,7 @@ struct DuplicatePublishTests {
         await #expect(throws: RawRTMPPublisher.Failed.self) {
             _ = try await RawRTMPPublisher.publish(port: server.rtmpPort, app: "live", stream: "dup")
         }
-        #expect(server.log.contains("already being published (by \(held))"), "\(server.log.all.suffix(5))")
+        #expect(server.log.contains("already being published (by \(held))"), "\(server.log.lines.suffix(5))")
         #expect(holder(server, "live/dup") == held)
         #expect(!first.isClosed)
         await first.close()
@@ -69,7 +69,7 @@ struct DuplicatePublishTests {
                                            ["--mode", "udp", "--port", "\(port)", "--ssrc", "0100000012"])
         defer { device.terminate() }
         #expect(await GB28181Tests.wait { server.log.contains("refused: stream live/gb2 is already being published (by \(held2))") },
-                "\(server.log.all.suffix(5))")
+                "\(server.log.lines.suffix(5))")
         #expect(holder(server, "live/gb2") == held2)
         #expect(!rtmp.isClosed && !rtmp2.isClosed)
         await rtmp.close()
@@ -86,7 +86,7 @@ struct DuplicatePublishTests {
         let device = try GB28181Tests.send(try await GBMedia.shared.files(.h264, audio: nil),
                                            ["--mode", "udp", "--port", "\(port)", "--ssrc", "0100000013"])
         defer { device.terminate() }
-        #expect(await rtmp.waitClosed(seconds: 5), "the RTMP publisher is replaced: \(server.log.all.suffix(5))")
+        #expect(await rtmp.waitClosed(seconds: 5), "the RTMP publisher is replaced: \(server.log.lines.suffix(5))")
         #expect(await server.waitPlayable("live/gb"), "device: \(device.stderr)")
         #expect(holder(server, "live/gb")?.hasPrefix("gb28181 ") == true)
         await server.stop()
@@ -123,11 +123,11 @@ struct DuplicatePublishTests {
         defer { second.cancel() }
         if rejecting {
             #expect(await GB28181Tests.wait { server.log.contains("refused: stream 13900000001/1 is already being published (by \(held))") },
-                    "\(server.log.all.suffix(5))")
+                    "\(server.log.lines.suffix(5))")
             #expect(holder(server, "13900000001/1") == held)
         } else {
             #expect(await GB28181Tests.wait { server.log.contains("replaces the current publisher \(held)") },
-                    "\(server.log.all.suffix(5))")
+                    "\(server.log.lines.suffix(5))")
             #expect(await GB28181Tests.wait { holder(server, "13900000001/1").map { $0 != held } ?? false })
         }
         await server.stop()

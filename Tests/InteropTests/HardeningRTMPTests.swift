@@ -4,6 +4,7 @@ import NIOPosix
 import RelayBenchKit
 import RelayFLV
 import RelayRTMP
+import RelayTestSupport
 import Testing
 
 /// Hardening issue, defects 1 and 8, from the outside: a hostile RTMP peer's frame or command
@@ -12,16 +13,11 @@ import Testing
 @Suite(.serialized)
 struct HardeningRTMPTests {
     /// avcC (H.264 Main 1280x720) declaring 1-byte NAL lengths (lengthSizeMinusOne = 0).
-    static let oneByteLengthRecord: [UInt8] = hex("014d401ffce10017674d401fda014016ec0440000003004000000ca3c60ca801000468ef3c80")
-
-    static func hex(_ s: String) -> [UInt8] {
-        let d = Array(s.utf8)
-        return stride(from: 0, to: d.count, by: 2).map { UInt8(String(decoding: d[$0..<$0 + 2], as: UTF8.self), radix: 16) ?? 0 }
-    }
+    static let oneByteLengthRecord = hexBytes("014d401ffce10017674d401fda014016ec0440000003004000000ca3c60ca801000468ef3c80")
 
     /// Lines saying an RTMP connection was closed for `reason`.
     static func closeLines(_ server: TestServer, _ reason: String) -> Int {
-        server.log.all.filter { $0.contains("closing RTMP connection") && $0.contains(reason) }.count
+        server.log.lines.filter { $0.contains("closing RTMP connection") && $0.contains(reason) }.count
     }
 
     /// Defect 1: 1-byte NAL lengths, then one ~8 MiB video message of ~4.2 M one-byte NAL units,
@@ -46,7 +42,7 @@ struct HardeningRTMPTests {
         try await evil.send(RawRTMPPublisher.video(timestamp: 40, body: bomb))
 
         #expect(await evil.waitClosed(seconds: 10), "the bomb's publisher was left connected")
-        #expect(Self.closeLines(server, "NAL length rewrite") == 1, "expected one log line: \(server.log.all.suffix(5))")
+        #expect(Self.closeLines(server, "NAL length rewrite") == 1, "expected one log line: \(server.log.lines.suffix(5))")
         let admin = try await timedAdminGet(server.adminPort)
         #expect(admin.status == 200 && admin.ms < 100, "admin answered \(admin.status) in \(admin.ms) ms")
         await victim.expectPlaying(since: before)
@@ -76,7 +72,7 @@ struct HardeningRTMPTests {
             if index < 2 { try? await conn.send(ByteBuffer(repeating: 0x05, count: 1 << 20)) }
         }
         for conn in attackers { #expect(await conn.waitClosed(seconds: 3), "an 8 MiB AMF announcement left its connection open") }
-        #expect(Self.closeLines(server, "exceeds limit 8192") == 4, "\(server.log.all.suffix(6))")
+        #expect(Self.closeLines(server, "exceeds limit 8192") == 4, "\(server.log.lines.suffix(6))")
 
         // Just above the pre-connect cap, and after connect just above the command cap.
         let early = try await BadInputTests.handshaken(port: server.rtmpPort)

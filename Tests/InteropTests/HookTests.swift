@@ -162,7 +162,7 @@ struct HookTests {
 
     /// Milliseconds from the server's debug lines "<prefix><ms> ms…".
     static func loggedMs(_ server: TestServer, _ prefix: String) -> [Double] {
-        server.log.all.compactMap { line -> Double? in
+        server.log.lines.compactMap { line -> Double? in
             guard let r = line.range(of: prefix) else { return nil }
             return Double(line[r.upperBound...].prefix { $0.isNumber || $0 == "." })
         }
@@ -346,7 +346,7 @@ struct HookTests {
 
         if bench {
             // The hook round trips as the relay measured them (queueing for a connection included).
-            let hookMs = server.log.all.compactMap { line -> Int64? in
+            let hookMs = server.log.lines.compactMap { line -> Int64? in
                 guard line.contains("on_play for live/many"), let r = line.range(of: "allowed: HTTP 200 in ") else { return nil }
                 return Double(line[r.upperBound...].prefix { $0.isNumber || $0 == "." }).map { Int64($0) }
             }.sorted()
@@ -401,7 +401,7 @@ struct HookTests {
                                                           "-c", "copy", "-f", "flv", server.rtmpURL("live/lat\(i)?token=s3")], timeout: 30)
             #expect(r.status == 0, "\(r.err)")
         }
-        let decisions = server.log.all.compactMap { line -> Double? in
+        let decisions = server.log.lines.compactMap { line -> Double? in
             guard line.contains("on_publish decision for live/lat"), let r = line.range(of: "after ") else { return nil }
             return Double(line[r.upperBound...].prefix { $0.isNumber || $0 == "." })
         }.sorted()

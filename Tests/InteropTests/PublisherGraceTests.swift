@@ -46,7 +46,7 @@ struct PublisherGraceTests {
         defer { second.terminate() }
         let flvAfter = await flv.wait(timeout: .seconds(10)) { $0.videoFrames >= before.0 + 50 }
         let rtmpAfter = await rtmp.wait(timeout: .seconds(10)) { $0.videoFrames >= before.1 + 50 }
-        #expect(server.log.contains("publisher came back: 3 players continue"), "\(server.log.all.suffix(20))")
+        #expect(server.log.contains("publisher came back: 3 players continue"), "\(server.log.lines.suffix(20))")
         for (name, stats, frames) in [("HTTP-FLV", flvAfter, before.0), ("RTMP", rtmpAfter, before.1)] {
             #expect(!stats.closed, "\(name) player was closed")
             #expect(stats.videoFrames >= frames + 50, "\(name): \(stats.videoFrames - frames) frames after the reconnect")

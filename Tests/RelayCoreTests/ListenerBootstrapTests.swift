@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import RelayTestSupport
 import Testing
 @testable import RelayCore
 
@@ -43,25 +44,11 @@ import Testing
         }
     }
 
-    /// Keeps the messages logged through it.
-    struct Capture: LogHandler {
-        let lines: NIOLockedValueBox<[String]>
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .info
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) {
-            lines.withLockedValue { $0.append(event.message.description) }
-        }
-    }
-
-    func listen(_ limits: (inout RelayConfig.Limits) -> Void) async throws -> (any Channel, NIOLockedValueBox<[String]>) {
+    func listen(_ limits: (inout RelayConfig.Limits) -> Void) async throws -> (any Channel, LogLines) {
         var config = RelayConfig.default
         limits(&config.limits)
-        let lines = NIOLockedValueBox<[String]>([])
-        let relay = RelayContext(config: config, muxers: [], logger: Logger(label: "test") { _ in Capture(lines: lines) })
+        let lines = LogLines()
+        let relay = RelayContext(config: config, muxers: [], logger: lines.logger(level: .info))
         let listener = try await RelayListener.bind(host: "127.0.0.1", port: 0, group: MultiThreadedEventLoopGroup.singleton,
                                                     relay: relay, name: "test", options: .players) { channel in
             try channel.pipeline.syncOperations.addHandler(Greeter())
@@ -87,7 +74,7 @@ import Testing
         let (_, second) = try await connect(port)
         try await second.closed.futureResult.get()
         #expect(second.received.withLockedValue { $0 }.isEmpty)
-        #expect(lines.withLockedValue { $0 }.contains { $0.contains("limits.max_connections_per_ip") })
+        #expect(lines.contains("limits.max_connections_per_ip"))
 
         try await listener.close()
         await #expect(throws: (any Error).self) {
@@ -105,7 +92,7 @@ import Testing
         let (_, client) = try await connect(port)
         try await client.closed.futureResult.get()
         #expect(client.received.withLockedValue { $0 } == "hi")
-        #expect(lines.withLockedValue { $0 }.contains { $0.contains("not playing or publishing within 100 ms") })
+        #expect(lines.contains("not playing or publishing within 100 ms"))
         try await listener.close()
     }
 }

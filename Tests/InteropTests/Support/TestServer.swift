@@ -6,34 +6,8 @@ import NIOPosix
 import RelayCore
 import RelayGB28181
 import RelayServer
+import RelayTestSupport
 import Testing
-
-/// Log lines captured from a test server, so bad-input tests can check that a clear line was logged.
-final class LogCapture: Sendable {
-    let lines = NIOLockedValueBox<[String]>([])
-    func contains(_ text: String) -> Bool { lines.withLockedValue { $0.contains { $0.contains(text) } } }
-    var all: [String] { lines.withLockedValue { $0 } }
-}
-
-struct CapturingLogHandler: LogHandler {
-    let capture: LogCapture
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .info
-    static let echo = ProcessInfo.processInfo.environment["LIVERELAY_TEST_LOG"] != nil
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(event: LogEvent) {
-        let meta = metadata.merging(event.metadata ?? [:]) { _, new in new }
-        let m = meta.isEmpty ? "" : " " + meta.sorted { $0.key < $1.key }.map { "\($0)=\($1)" }.joined(separator: " ")
-        let line = "\(event.level) \(event.message)\(m)"
-        capture.lines.withLockedValue { $0.append(line) }
-        if Self.echo { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-    }
-}
 
 /// A relay running in-process on free ports.
 final class TestServer: Sendable {
@@ -63,17 +37,15 @@ final class TestServer: Sendable {
     }
 
     /// A started relay with config `json`, logging into a capture at `logLevel`.
-    static func startRelay(_ json: String, logLevel: Logger.Level) async throws -> (RelayServer, LogCapture) {
+    static func startRelay(_ json: String, logLevel: Logger.Level) async throws -> (RelayServer, LogLines) {
         let config = try RelayConfig.parse(Data(json.utf8))
-        let capture = LogCapture()
-        var logger = Logger(label: "relay-test") { _ in CapturingLogHandler(capture: capture) }
-        logger.logLevel = logLevel
-        let server = RelayServer(config: config, logger: logger)
+        let capture = LogLines()
+        let server = RelayServer(config: config, logger: capture.logger(label: "relay-test", level: logLevel))
         try await server.start()
         return (server, capture)
     }
 
-    private init(server: RelayServer, logs: LogCapture) {
+    private init(server: RelayServer, logs: LogLines) {
         self.server = server
         self.rtmpPort = server.port("rtmp") ?? 0
         self.httpPort = server.port("http_flv") ?? 0
@@ -84,8 +56,8 @@ final class TestServer: Sendable {
         self.captured = logs
     }
 
-    private let captured: LogCapture
-    var log: LogCapture { captured }
+    private let captured: LogLines
+    var log: LogLines { captured }
     /// GB28181 receivers (shared UDP/TCP ports on free ports: `gb.sharedUDPPort`, `gb.sharedTCPPort`).
     var gb: GB28181Service { server.gb28181 }
 
