@@ -37,9 +37,9 @@ struct Harness {
         return Harness(service: service, context: context, lines: lines)
     }
 
-    /// A UDP receiver on the shared port per (stream id, SSRC), and a device's socket sending to it.
-    func udpReceivers(_ streams: KeyValuePairs<String, UInt32>) async throws -> UDPClient {
-        for (id, ssrc) in streams { _ = try await service.open(streamID: id, ssrc: ssrc, mode: .udp) }
+    /// A UDP receiver on the shared port per (stream id, device), and a socket sending to it.
+    func udpReceivers(_ streams: KeyValuePairs<String, Device>) async throws -> UDPClient {
+        for (id, device) in streams { _ = try await service.open(streamID: id, ssrc: device.ssrc, mode: .udp) }
         return try await UDPClient.make(port: try #require(service.sharedUDPPort))
     }
 
@@ -63,11 +63,15 @@ struct Device {
     static let sps = hexBuffer("6742c00ad9047b011000000300100000030320f1226480")
     static let pps = hexBuffer("68cb83cb20")
 
+    let ssrc: UInt32
     var muxer = PSMuxer(video: .h264, audio: .g711a)
     var rtp: RTPPacketizer
     var frame = 0
 
-    init(ssrc: UInt32) { rtp = RTPPacketizer(ssrc: ssrc, sequence: 100) }
+    init(ssrc: UInt32) {
+        self.ssrc = ssrc
+        rtp = RTPPacketizer(ssrc: ssrc, sequence: 100)
+    }
 
     /// The next `frames` frames as a TCP device sends them (RFC 4571: a length before each packet).
     mutating func framed(frames: Int = 1) -> ByteBuffer {
@@ -157,10 +161,10 @@ struct GBServiceTests {
     @Test func udpSharedPortDemuxesBySSRCAndDropsStrangers() async throws {
         let h = try await Harness.start()
         let gb = h.service
-        let client = try await h.udpReceivers(["gb/one": 100_000_011, "gb/two": 100_000_012])
         var one = Device(ssrc: 100_000_011)
         var two = Device(ssrc: 100_000_012)
         var stranger = Device(ssrc: 100_000_099)
+        let client = try await h.udpReceivers(["gb/one": one, "gb/two": two])
         for _ in 0..<30 {
             try await client.send(one.next() + two.next() + stranger.next())
             try await client.send([ByteBuffer(bytes: (0..<100).map { _ in UInt8.random(in: 0...0x7F) })])  // not RTP (version 0/1)
@@ -186,9 +190,9 @@ struct GBServiceTests {
         let h = try await Harness.start(", \"receivers\": [{\"stream\": \"gb/static\", \"ssrc\": \"0100000022\"}]",
                                         source: ", \"receive_timeout_ms\": 600")
         let gb = h.service
-        let client = try await h.udpReceivers(["gb/dynamic": 100_000_021])
         var d = Device(ssrc: 100_000_021)
-        var s = Device(ssrc: 100_000_022)
+        var s = Device(ssrc: 100_000_022)  // the configured receiver's
+        let client = try await h.udpReceivers(["gb/dynamic": d])
         try await paced(10, everyMs: 20) { try await client.send(d.next() + s.next()) }
         #expect(await h.waitFor { await h.playable("gb/dynamic") && h.context.registry.source("gb/static") != nil })
         // Silence: both sources end; the API receiver is gone, the configured one waits again.
@@ -210,9 +214,9 @@ struct GBServiceTests {
     @Test func anImpossiblePESLengthOnUDPDropsOnlyThatFrame() async throws {
         let h = try await Harness.start()
         let gb = h.service
-        let client = try await h.udpReceivers(["gb/good": 100_000_031, "gb/bad": 100_000_032])
         var good = Device(ssrc: 100_000_031)
         var bad = Device(ssrc: 100_000_032)
+        let client = try await h.udpReceivers(["gb/good": good, "gb/bad": bad])
         try await paced(10) { try await client.send(good.next() + bad.next()) }
         #expect(await h.waitFor { await h.playable("gb/good") && h.context.registry.source("gb/bad") != nil })
         let source = try #require(h.context.registry.source("gb/bad"))
