@@ -23,6 +23,13 @@ import Testing
         channel.embeddedEventLoop.advanceTime(by: .milliseconds(ms))
     }
 
+    /// Advances virtual time by `ms`, then expects the connection open (or closed).
+    func expect(_ channel: EmbeddedChannel, after ms: Int64, open: Bool, _ comment: Comment? = nil,
+                sourceLocation: SourceLocation = #_sourceLocation) {
+        advance(channel, ms: ms)
+        #expect(channel.isActive == open, comment, sourceLocation: sourceLocation)
+    }
+
     @Test func aConnectionThatNeverEstablishesIsClosedAtTheDeadlineWhateverItSends() throws {
         let channel = try connected(establishMs: 1000, idleMs: nil)
         for _ in 0..<9 {
@@ -30,28 +37,22 @@ import Testing
             advance(channel, ms: 100)
         }
         #expect(channel.isActive)
-        advance(channel, ms: 100)
-        #expect(!channel.isActive)
+        expect(channel, after: 100, open: false)
     }
 
     @Test func theServersWorkDoesNotCountAndPlayingEndsTheDeadline() throws {
         let channel = try connected(establishMs: 1000, idleMs: nil)
         advance(channel, ms: 600)
         mark(channel, .serving)
-        advance(channel, ms: 5000)  // a slow hook, a stream that takes its time
-        #expect(channel.isActive)
+        expect(channel, after: 5000, open: true)  // a slow hook, a stream that takes its time
         mark(channel, .waiting)  // 400 ms left
-        advance(channel, ms: 350)
-        #expect(channel.isActive)
+        expect(channel, after: 350, open: true)
         mark(channel, .playing)
-        advance(channel, ms: 60_000)
-        #expect(channel.isActive)
+        expect(channel, after: 60_000, open: true)
         // The play ended (PAUSE, TEARDOWN): a whole new deadline.
         mark(channel, .waiting)
-        advance(channel, ms: 900)
-        #expect(channel.isActive)
-        advance(channel, ms: 200)
-        #expect(!channel.isActive)
+        expect(channel, after: 900, open: true)
+        expect(channel, after: 200, open: false)
     }
 
     @Test func pausedDeadlineThatWasUsedUpClosesAtOnceWhenWaitingAgain() throws {
@@ -60,8 +61,7 @@ import Testing
         mark(channel, .serving)
         advance(channel, ms: 10)
         mark(channel, .waiting)
-        advance(channel, ms: 2)
-        #expect(!channel.isActive)
+        expect(channel, after: 2, open: false)
     }
 
     @Test func answeredGivesTheNextRequestAWholeDeadline() throws {
@@ -73,8 +73,7 @@ import Testing
             mark(channel, .answered)
         }
         #expect(channel.isActive)
-        advance(channel, ms: 1001)
-        #expect(!channel.isActive)
+        expect(channel, after: 1001, open: false)
     }
 
     @Test func aSilentConnectionIsClosedByTheIdleCheckAndTrafficKeepsItOpen() throws {
@@ -90,22 +89,18 @@ import Testing
             advance(channel, ms: 100)
         }
         #expect(channel.isActive)
-        advance(channel, ms: 1300)
-        #expect(!channel.isActive)
+        expect(channel, after: 1300, open: false)
     }
 
     @Test func aPublisherThatFallsSilentIsClosedAPlayerIsNot() throws {
         let publisher = try connected(establishMs: 500, idleMs: 1000)
         mark(publisher, .publishing)
-        advance(publisher, ms: 900)
-        #expect(publisher.isActive, "publishing ends the establish deadline")
-        advance(publisher, ms: 400)
-        #expect(!publisher.isActive, "a silent publisher is closed by the idle check")
+        expect(publisher, after: 900, open: true, "publishing ends the establish deadline")
+        expect(publisher, after: 400, open: false, "a silent publisher is closed by the idle check")
 
         let player = try connected(establishMs: 500, idleMs: 1000)
         mark(player, .playing)
-        advance(player, ms: 10_000)
-        #expect(player.isActive, "a player that receives nothing (stalled stream, RTSP over UDP) stays")
+        expect(player, after: 10_000, open: true, "a player that receives nothing (stalled stream, RTSP over UDP) stays")
     }
 
     @Test func otherOutboundEventsPassThrough() throws {
