@@ -47,7 +47,7 @@ struct HardeningGBTests {
         #expect(after.error == nil && !after.closed, "player: \(after)")
         #expect(after.videoFrames >= before + 20, "camera frames \(before) → \(after.videoFrames)")
         #expect(server.server.context.registry.source("gb/cam") === source)
-        #expect(server.log.lines.filter { $0.contains("is pinned to") }.count == 1, "one rate-limited line")
+        #expect(server.log.count("is pinned to") == 1, "one rate-limited line")
         #expect(!server.log.contains("invalid MPEG-PS pack header"))
         try await Self.expectAdminAnswers(admin)
         let info = try #require(server.gb.receiver("gb/cam")).info
@@ -66,7 +66,6 @@ struct HardeningGBTests {
         let admin = AdminHTTP(port: server.adminPort)
         let udpPort = try #require(server.gb.sharedUDPPort)
         let tcpPort = try #require(server.gb.sharedTCPPort)
-        _ = try await server.gb.open(streamID: "gb/cam", ssrc: 100_000_062, mode: .udp)
         _ = try await server.gb.open(streamID: "gb/flood", ssrc: 100_000_063, mode: .udp)
         _ = try await server.gb.open(streamID: "gb/flood-tcp", ssrc: 100_000_064, mode: .tcpPassive)
         let (camera, feed, player) = try await Self.watchedCamera(server, ssrc: 100_000_062, port: udpPort)
@@ -127,7 +126,6 @@ struct HardeningGBTests {
         let server = try await TestServer.start(gb28181: #", "reorder_window": 100"#)
         let admin = AdminHTTP(port: server.adminPort)
         let port = try #require(server.gb.sharedUDPPort)
-        _ = try await server.gb.open(streamID: "gb/cam", ssrc: 100_000_065, mode: .udp)
         _ = try await server.gb.open(streamID: "gb/wrap", ssrc: 100_000_066, mode: .udp)
         let (camera, feed, player) = try await Self.watchedCamera(server, ssrc: 100_000_065, port: port)
 
@@ -155,10 +153,11 @@ struct HardeningGBTests {
 
     // MARK: helpers
 
-    /// The camera on gb/cam (its receiver open) feeding on its own, and an HTTP-FLV player that
-    /// has its first frame: the stream each attack must leave alone.
+    /// A UDP receiver on gb/cam, its camera feeding on its own and an HTTP-FLV player that has
+    /// its first frame: the stream each attack must leave alone.
     static func watchedCamera(_ server: TestServer, ssrc: UInt32, port: Int) async throws
         -> (GBTestCamera, Task<Void, Never>, HTTPFLVPlayer) {
+        _ = try await server.gb.open(streamID: "gb/cam", ssrc: ssrc, mode: .udp)
         let camera = try await GBTestCamera(ssrc: ssrc, port: port)
         let feed = camera.run()
         #expect(await server.waitPlayable("gb/cam"))
