@@ -27,7 +27,6 @@ public final class HTTPFLVPlayer: BenchPlayer {
 }
 
 private final class FLVClientHandler: PlayerHandler {
-    typealias InboundIn = ByteBuffer
     private enum Phase { case head, chunkSize, chunkData(Int), chunkEnd, done }
     let state: NIOLockedValueBox<PlayerStats>
     private let keepTimestamps: Bool

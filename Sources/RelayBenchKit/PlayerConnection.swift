@@ -64,7 +64,9 @@ extension BenchPlayer {
 
 /// A player's protocol handler: what it saw goes to `state`; the connection's end and its first
 /// error are recorded the same way for every protocol.
-protocol PlayerHandler: ChannelInboundHandler {
+/// A bench player's handler: it parses the raw byte stream itself (no codec handlers before it)
+/// and writes raw bytes (requests, commands).
+protocol PlayerHandler: ChannelInboundHandler where InboundIn == ByteBuffer, OutboundOut == ByteBuffer {
     var state: NIOLockedValueBox<PlayerStats> { get }
 }
 

@@ -61,8 +61,6 @@ public struct RTMPURL: Sendable {
 }
 
 private final class RTMPPlayHandler: PlayerHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
 
     private let target: RTMPURL
     let state: NIOLockedValueBox<PlayerStats>

@@ -47,8 +47,6 @@ private struct RTSPTrack {
 }
 
 private final class RTSPPlayHandler: PlayerHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
 
     private let url: String
     let state: NIOLockedValueBox<PlayerStats>

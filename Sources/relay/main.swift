@@ -12,7 +12,7 @@ import RelayServer
 struct Relay: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "relay",
-        abstract: "LiveRelay: RTMP publish; RTMP and HTTP-FLV play.")
+        abstract: "LiveRelay: RTMP, GB28181 and JT/T 1078 in; RTMP, HTTP-FLV and RTSP out.")
 
     @Option(name: .long, help: "Configuration file (JSON). Default: ./config.json if present, else built-in defaults.")
     var config: String?
