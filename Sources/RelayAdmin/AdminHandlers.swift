@@ -63,7 +63,7 @@ extension AdminAPI {
             startedAt: iso8601(env.startedAt), uptimeSeconds: uptime(),
             listeners: listeners(),
             config: .init(logLevel: c.logLevel, eventLoops: env.eventLoopThreads, gopCache: c.source.gopCache,
-                          mergeWriteMs: c.source.mergeWriteMs, slowPolicy: c.player.slowPolicy,
+                          mergeWriteMs: c.source.mergeWrite.configValue, slowPolicy: c.player.slowPolicy,
                           maxPendingBytes: c.player.maxPendingBytes,
                           hooks: HookEvent.allCases.map(\.rawValue).filter { env.context.hasHookNamed($0) },
                           adminToken: !config.token.isEmpty, configFile: env.configPath,

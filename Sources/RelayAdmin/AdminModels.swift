@@ -27,7 +27,8 @@ struct ServerInfo: Encodable {
         var logLevel: String
         var eventLoops: Int
         var gopCache: Bool
-        var mergeWriteMs: Int
+        /// `"auto"` or the fixed window in ms.
+        var mergeWriteMs: JSONValue
         var slowPolicy: String
         var maxPendingBytes: Int
         var hooks: [String]

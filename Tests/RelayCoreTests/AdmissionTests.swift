@@ -20,6 +20,9 @@ private struct FixedHooks: EventHooks {
 
     func context(_ edit: (inout RelayConfig) -> Void = { _ in }, hooks: (any EventHooks)? = nil) -> RelayContext {
         var config = RelayConfig.default
+        // The sources here never get media: no receive timeout may end them while a loaded
+        // machine keeps a test waiting between two admissions.
+        config.source.receiveTimeoutMs = 0
         edit(&config)
         return RelayContext(config: config, muxers: [], logger: Logger(label: "admission"), hooks: hooks)
     }

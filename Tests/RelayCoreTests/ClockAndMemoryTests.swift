@@ -91,7 +91,7 @@ import Testing
     }
 
     @Test func oneByteSegmentsAreSizedForWhatTheyHold() {
-        let ts = TransStream(kind: .flv, muxer: MarkerMuxer(), streams: [video, audio], mergeWindowMs: 0,
+        let ts = TransStream(kind: .flv, muxer: MarkerMuxer(), streams: [video, audio], merge: .fixed(ms: 0),
                              maxGOPBytes: 1 << 20)
         ts.add(RecordingSink(id: 1, loop: loop))
         ts.write(v(0, key: true, size: 100_000), stream: video)
@@ -103,7 +103,7 @@ import Testing
     }
 
     @Test func tinySegmentFloodIsBoundedByTheTransStreamLimit() {
-        let ts = TransStream(kind: .flv, muxer: MarkerMuxer(), streams: [video, audio], mergeWindowMs: 0,
+        let ts = TransStream(kind: .flv, muxer: MarkerMuxer(), streams: [video, audio], merge: .fixed(ms: 0),
                              maxGOPBytes: 256 << 10)
         ts.add(RecordingSink(id: 1, loop: loop))
         ts.write(v(0, key: true), stream: video)

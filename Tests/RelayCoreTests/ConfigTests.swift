@@ -21,7 +21,7 @@ private struct EchoConfig: ConfigSection {
 @Suite struct ConfigTests: ConfigSuite {
     @Test func emptyObjectGivesDefaults() throws {
         let c = try parse("{}")
-        #expect(c.source.mergeWriteMs == 0)
+        #expect(c.source.mergeWrite == .adaptive(maxMs: 350, writesPerSecond: 1000))
         #expect(c.logLevel == "info" && c.eventLoops == 0)
         #expect(c == RelayConfig.default)
     }

@@ -40,7 +40,7 @@ func a(_ ms: Int64) -> AVPacket {
     let loop = EmbeddedEventLoop()
 
     func trans(merge: Int, maxGOP: Int = 1 << 20) -> TransStream {
-        TransStream(kind: .flv, muxer: MarkerMuxer(), streams: [video, audio], mergeWindowMs: merge, maxGOPBytes: maxGOP)
+        TransStream(kind: .flv, muxer: MarkerMuxer(), streams: [video, audio], merge: .fixed(ms: merge), maxGOPBytes: maxGOP)
     }
 
     func write(_ ts: TransStream, _ packets: [AVPacket]) {
@@ -184,7 +184,7 @@ func a(_ ms: Int64) -> AVPacket {
     let loop = EmbeddedEventLoop()
 
     @Test func audioAheadOfVideoDoesNotLeaveTheKeyFrameAlone() {
-        let ts = TransStream(kind: .flv, muxer: MarkerMuxer(), streams: [video, audio], mergeWindowMs: 350, maxGOPBytes: 1 << 20)
+        let ts = TransStream(kind: .flv, muxer: MarkerMuxer(), streams: [video, audio], merge: .fixed(ms: 350), maxGOPBytes: 1 << 20)
         let sink = RecordingSink(id: 1, loop: loop)
         ts.add(sink)
         // 25 fps video from 0, audio every 40 ms stamped 400 ms ahead; key frames every 800 ms.
@@ -206,7 +206,7 @@ func a(_ ms: Int64) -> AVPacket {
     }
 
     @Test func aTrackMissingFromTheCachedGOPIsCutInAtOnce() {
-        let ts = TransStream(kind: .flv, muxer: MarkerMuxer(), streams: [video, audio], mergeWindowMs: 350, maxGOPBytes: 1 << 20)
+        let ts = TransStream(kind: .flv, muxer: MarkerMuxer(), streams: [video, audio], merge: .fixed(ms: 350), maxGOPBytes: 1 << 20)
         // Primed with a key frame alone (the source's GOP was one packet old), then flushed.
         ts.write(v(0, key: true), stream: video)
         ts.flush()
@@ -229,7 +229,7 @@ func a(_ ms: Int64) -> AVPacket {
     }
 
     @Test func audioAloneStillCutsWhenVideoStalls() {
-        let ts = TransStream(kind: .flv, muxer: MarkerMuxer(), streams: [video, audio], mergeWindowMs: 100, maxGOPBytes: 1 << 20)
+        let ts = TransStream(kind: .flv, muxer: MarkerMuxer(), streams: [video, audio], merge: .fixed(ms: 100), maxGOPBytes: 1 << 20)
         let sink = RecordingSink(id: 1, loop: loop)
         ts.add(sink)
         ts.write(v(0, key: true), stream: video)

@@ -18,8 +18,9 @@ public struct RelayConfig: Sendable {
         public var gopCache: Bool
         public var gopCacheMaxBytes: Int
         public var gopCacheMaxMs: Int
-        /// Muxed bytes are written to players in segments spanning this much media time (0 = every packet).
-        public var mergeWriteMs: Int
+        /// How long the segments written to players span: adaptive to the player count (the
+        /// default), or fixed by `merge_write_ms` (0 = every packet).
+        public var mergeWrite: MergeWritePolicy
         /// A source with fewer tracks configured than announced becomes playable after this long.
         public var trackWaitMs: Int
         /// How long a player waits for a stream that is not (yet) published.
@@ -113,7 +114,7 @@ public struct RelayConfig: Sendable {
             gopCache: try s.bool("gop_cache", default: true),
             gopCacheMaxBytes: try s.int("gop_cache_max_bytes", default: 32 << 20, in: 0...(1 << 30)),
             gopCacheMaxMs: try s.int("gop_cache_max_ms", default: 20_000, in: 0...600_000),
-            mergeWriteMs: try s.int("merge_write_ms", default: 0, in: 0...2000),
+            mergeWrite: try Self.mergeWritePolicy(&s),
             trackWaitMs: try s.int("track_wait_ms", default: 1000, in: 0...60_000),
             playWaitMs: try s.int("play_wait_ms", default: 5000, in: 0...600_000),
             rejectDuplicatePublish: try s.bool("reject_duplicate_publish", default: true),
@@ -182,5 +183,26 @@ extension RelayConfig: Equatable {
             }
         }
         return true
+    }
+}
+
+extension RelayConfig {
+    /// `source.merge_write_ms`: `"auto"` (the default: adaptive, with `merge_write_max_ms` and
+    /// `merge_write_budget`) or a fixed window in ms (0 = a write per packet).
+    static func mergeWritePolicy(_ s: inout ConfigReader) throws -> MergeWritePolicy {
+        guard case .adaptive(let defaultMax, let defaultBudget) = MergeWritePolicy.default else { return .default }
+        let maxMs = try s.int("merge_write_max_ms", default: defaultMax, in: 0...2000)
+        let budget = try s.int("merge_write_budget", default: defaultBudget, in: 1...10_000_000)
+        switch s.value("merge_write_ms") {
+        case nil, .string("auto")?:
+            return .adaptive(maxMs: maxMs, writesPerSecond: budget)
+        case .number(let n)?:
+            guard let ms = Int(exactly: n), (0...2000).contains(ms) else {
+                throw s.error("merge_write_ms", "\(n) is out of range 0...2000 (or \"auto\")")
+            }
+            return .fixed(ms: ms)
+        case let other?:
+            throw s.error("merge_write_ms", "expected \"auto\" or an integer, got \(other.typeDescription)")
+        }
     }
 }

@@ -5,7 +5,8 @@ import NIOCore
 ///
 /// A segment is cut before every video key frame (so a segment that starts with one is a place a
 /// player can start or resume) and once it spans `mergeWindowMs` of media time; with a window of 0
-/// every packet is its own segment.
+/// every packet is its own segment. The window may change between packets (`MergeWritePolicy`
+/// adapts it to the player count); the open segment is measured against the current one.
 ///
 /// The span is measured on one clock at a time: the pacing track's (video, when there is video)
 /// against the first pacing packet of the segment, and the other tracks' against their own first
@@ -14,7 +15,7 @@ import NIOCore
 /// audio runs 400 ms ahead): a key frame would sit alone in its segment, and RTSP's PLAY waits
 /// for a packet of every track.
 struct MergeWriteBuffer {
-    let mergeWindowMs: Int64
+    private(set) var mergeWindowMs: Int64
     let prefixSize: Int
     private(set) var open: ByteBuffer?
     private var openStartsWithKey = false
@@ -28,6 +29,12 @@ struct MergeWriteBuffer {
     init(mergeWindowMs: Int, prefixSize: Int) {
         self.mergeWindowMs = Int64(max(0, mergeWindowMs))
         self.prefixSize = prefixSize
+    }
+
+    /// Sets the window for the open segment and the next ones. Shrinking it to 0 leaves the open
+    /// segment for the caller to `cut()`: it holds packets that players are waiting for.
+    mutating func setWindow(ms: Int) {
+        mergeWindowMs = Int64(max(0, ms))
     }
 
     /// Called before muxing a packet at media time `ms`. Returns the segment to cut, if the packet

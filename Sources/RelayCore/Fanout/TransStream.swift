@@ -10,6 +10,7 @@ final class TransStream {
     private let muxer: any Muxer
     private var streams: [AVStream]
     private var merge: MergeWriteBuffer
+    private let mergePolicy: MergeWritePolicy
     private var header: ByteBuffer
     private var hasVideo: Bool
     /// Serialized segments since the last key frame; empty while waiting for one.
@@ -22,11 +23,12 @@ final class TransStream {
     private var openTracks: UInt64 = 0
     private var gopTracks: UInt64 = 0
 
-    init(kind: OutputKind, muxer: any Muxer, streams: [AVStream], mergeWindowMs: Int, maxGOPBytes: Int) {
+    init(kind: OutputKind, muxer: any Muxer, streams: [AVStream], merge policy: MergeWritePolicy, maxGOPBytes: Int) {
         self.kind = kind
         self.muxer = muxer
         self.streams = streams
-        self.merge = MergeWriteBuffer(mergeWindowMs: mergeWindowMs, prefixSize: muxer.segmentPrefixSize)
+        self.mergePolicy = policy
+        self.merge = MergeWriteBuffer(mergeWindowMs: policy.windowMs(players: 0), prefixSize: muxer.segmentPrefixSize)
         self.maxGOPBytes = maxGOPBytes
         self.hasVideo = streams.contains { $0.kind == .video }
         self.header = ByteBuffer()
@@ -34,6 +36,9 @@ final class TransStream {
     }
 
     var sinkCount: Int { fanout.count }
+
+    /// The span of the segments written now (ms of media time; 0 = a segment per packet).
+    var mergeWindowMs: Int { Int(merge.mergeWindowMs) }
 
     func write(_ packet: AVPacket, stream: AVStream) {
         let ms = packet.dts.rescaled(from: stream.timebase, to: 1000)
@@ -67,10 +72,21 @@ final class TransStream {
 
     func add(_ sink: any MediaSink) {
         fanout.add(sink, startup: StartupBytes(header: header, segments: gop))
+        adaptWindow()
     }
 
     func remove(_ sink: any MediaSink) {
         fanout.remove(sink)
+        adaptWindow()
+    }
+
+    /// Follows the player count (`MergeWritePolicy`). A window that drops to 0 cuts the open
+    /// segment at once: the players left should not wait for the window of a larger audience.
+    private func adaptWindow() {
+        let window = mergePolicy.windowMs(players: fanout.count)
+        guard window != mergeWindowMs else { return }
+        merge.setWindow(ms: window)
+        if window == 0 { flush() }
     }
 
     /// Cuts the open segment now. After priming a new TransStream from the GOP cache this puts
