@@ -50,9 +50,12 @@ wait_port() {
   echo "nothing listens on $1" >&2; return 1
 }
 
-# start_relay MERGE_MS [extra json sections] -> sets SERVER_PID RTMP_PORT HTTP_PORT RTSP_PORT
+# start_relay MERGE_MS|auto [extra json sections] -> sets SERVER_PID RTMP_PORT HTTP_PORT RTSP_PORT
+# (auto: the shipped adaptive merge; GB28181 / JT1078 set: those sections instead of disabled.)
 start_relay() {
   local merge=$1 extra=${2:-} admin='{"enabled": false}'
+  local gb=${GB28181:-'{"enabled": false}'} jt=${JT1078:-'{"enabled": false}'}
+  [ "$merge" = auto ] && merge='"auto"'
   # ADMIN_PORT set: the admin API listens there (bench/soak.sh asks it what is left at the end).
   [ -n "${ADMIN_PORT:-}" ] && admin="{\"enabled\": true, \"host\": \"127.0.0.1\", \"port\": $ADMIN_PORT}"
   RTMP_PORT=$(free_port); HTTP_PORT=$(free_port); RTSP_PORT=$(free_port)
@@ -61,7 +64,7 @@ start_relay() {
  "rtmp": {"host": "127.0.0.1", "port": $RTMP_PORT},
  "http_flv": {"host": "127.0.0.1", "port": $HTTP_PORT},
  "rtsp": {"host": "127.0.0.1", "port": $RTSP_PORT},
- "admin": $admin, "gb28181": {"enabled": false}, "jt1078": {"enabled": false},
+ "admin": $admin, "gb28181": $gb, "jt1078": $jt,
  "limits": {"max_connections_per_ip": 0},
  "source": {"merge_write_ms": $merge, "idle_timeout_ms": 0}${extra}}
 JSON

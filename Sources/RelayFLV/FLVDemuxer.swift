@@ -19,46 +19,46 @@ public struct FLVDemuxer: Sendable {
     public init() {}
 
     /// Frames before the first sequence header (or of another codec than it) are dropped:
-    /// nothing downstream could decode them.
-    public mutating func video(body: ByteBuffer, timestamp: Int64) throws -> [MediaEvent] {
+    /// nothing downstream could decode them. Appends to `events` (the caller reuses the array, so
+    /// a frame costs no allocation for it).
+    public mutating func video(body: ByteBuffer, timestamp: Int64, into events: inout [MediaEvent]) throws {
         switch try FLVVideo.parse(body) {
         case .sequenceHeader(let codec, let record):
-            if videoStream?.codec == codec && videoRecord == record { return [] }
+            if videoStream?.codec == codec && videoRecord == record { return }
             let stream = try makeVideoStream(codec, record: record)
             videoStream = stream
             videoRecord = record
-            return [.stream(stream)]
+            events.append(.stream(stream))
 
         case .frame(let codec, let isKeyFrame, let cts, let data):
-            guard let stream = videoStream, stream.codec == codec, data.readableBytes > 0 else { return [] }
+            guard let stream = videoStream, stream.codec == codec, data.readableBytes > 0 else { return }
             // A rewrite that outgrows what an FLV tag / RTMP message can carry (24-bit sizes)
             // throws: no encoder makes such a frame (it takes millions of tiny NAL units), so
             // the publisher is refused rather than its frame trapping or clogging the muxers.
             let payload = try AnnexB.normalizedLengthPrefix(data, lengthSize: videoLengthSize,
                                                             maxOutputBytes: FLVVideo.maxFramePayload)
-            return [.packet(AVPacket(streamIndex: Self.videoIndex, codec: codec, dts: timestamp,
-                                     pts: timestamp &+ Int64(cts), isKeyFrame: isKeyFrame, payload: payload))]
+            events.append(.packet(AVPacket(streamIndex: Self.videoIndex, codec: codec, dts: timestamp,
+                                           pts: timestamp &+ Int64(cts), isKeyFrame: isKeyFrame, payload: payload)))
 
         case .endOfSequence, .ignored:
-            return []
+            return
         }
     }
 
-    public mutating func audio(body: ByteBuffer, timestamp: Int64) throws -> [MediaEvent] {
+    public mutating func audio(body: ByteBuffer, timestamp: Int64, into events: inout [MediaEvent]) throws {
         switch try FLVAudio.parse(body) {
         case .aacSequenceHeader(let asc):
-            if let current = audioStream, current.codec == .aac, current.extradata == asc { return [] }
+            if let current = audioStream, current.codec == .aac, current.extradata == asc { return }
             let stream = try AVStream.aac(index: Self.audioIndex, timebase: Self.timebase, asc: asc)
             audioStream = stream
-            return [.stream(stream)]
+            events.append(.stream(stream))
 
         case .frame(.aac, let data, _, _):
-            guard audioStream?.codec == .aac else { return [] }
-            return [.packet(audioPacket(.aac, data, timestamp))]
+            guard audioStream?.codec == .aac else { return }
+            events.append(.packet(audioPacket(.aac, data, timestamp)))
 
         case .frame(let codec, let data, let rate, let channels):
             // No sequence header for these: the tag flags are the configuration.
-            var events: [MediaEvent] = []
             let params = AudioParameters(sampleRate: rate, channels: channels)
             if audioStream?.codec != codec || audioStream?.audio != params {
                 let stream = AVStream(index: Self.audioIndex, codec: codec, timebase: Self.timebase, audio: params)
@@ -66,10 +66,9 @@ public struct FLVDemuxer: Sendable {
                 events.append(.stream(stream))
             }
             events.append(.packet(audioPacket(codec, data, timestamp)))
-            return events
 
         case .ignored:
-            return []
+            return
         }
     }
 

@@ -71,6 +71,10 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
     private var timer: Scheduled<Void>?
     private var layoutLogged = false
     private var closing = false
+    /// Per package: what the reassembler completed and what the demuxer made of it; reused, so a
+    /// frame allocates no arrays.
+    private var reassembled: [JT1078Reassembler.Event] = []
+    private var media: [MediaEvent] = []
     private var garbageLog = RateLimitedLog()
     private var transparentSeen = false
     private var tooManyLogged = false
@@ -143,17 +147,17 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
     }
 
     private func receive(_ packet: JT1078Packet, for publish: JT1078Publish, context: ChannelHandlerContext) {
-        var frames: [JT1078Reassembler.Event] = []
+        reassembled.removeAll(keepingCapacity: true)
         if packet.dataType == .audio {
-            publish.audio.push(packet, into: &frames)
+            publish.audio.push(packet, into: &reassembled)
         } else {
-            publish.video.push(packet, into: &frames)
+            publish.video.push(packet, into: &reassembled)
         }
-        var events: [MediaEvent] = []
-        for event in frames {
+        media.removeAll(keepingCapacity: true)
+        for event in reassembled {
             switch event {
             case .frame(let frame):
-                publish.demuxer.frame(frame, into: &events)
+                publish.demuxer.frame(frame, into: &media)
             case .discontinuity(let reason):
                 publish.demuxer.discontinuity()
                 if let more = publish.discontinuityLog.shouldLog() {
@@ -166,7 +170,7 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
         if case .new = publish.phase, JT1078PayloadType.codec(packet.payloadType) != nil {
             begin(publish, version: packet.version, context: context)
         }
-        deliver(events, to: publish)
+        deliver(media, to: publish)
     }
 
     private func deliver(_ events: [MediaEvent], to publish: JT1078Publish) {

@@ -184,3 +184,18 @@ private func packets(_ events: [MediaEvent]) -> [AVPacket] {
         #expect(found[1].audio == AudioParameters(sampleRate: 44100, channels: 2, objectType: 2))
     }
 }
+
+extension FLVDemuxer {
+    /// The events of one video tag body, as an array (the tests read them one call at a time).
+    mutating func video(body: ByteBuffer, timestamp: Int64) throws -> [MediaEvent] {
+        var events: [MediaEvent] = []
+        try video(body: body, timestamp: timestamp, into: &events)
+        return events
+    }
+
+    mutating func audio(body: ByteBuffer, timestamp: Int64) throws -> [MediaEvent] {
+        var events: [MediaEvent] = []
+        try audio(body: body, timestamp: timestamp, into: &events)
+        return events
+    }
+}

@@ -13,17 +13,21 @@ enum FuzzerMain: FuzzTarget {
         let maxTag = 256 << 10
         var reader = FLVTagReader(maxTagSize: maxTag)
         var demuxer = FLVDemuxer()
+        var events: [MediaEvent] = []
         Splitter.cumulate(input) { buffer in
             while let tag = try reader.next(from: &buffer) {
                 invariant(tag.body.readableBytes <= maxTag, "tag of \(tag.body.readableBytes) bytes")
                 let time = Int64(tag.timestamp)
                 switch tag.type {
                 case FLVTagType.video:
-                    for case .packet(let p) in try demuxer.video(body: tag.body, timestamp: time) {
+                    events.removeAll(keepingCapacity: true)
+                    try demuxer.video(body: tag.body, timestamp: time, into: &events)
+                    for case .packet(let p) in events {
                         _ = p.codec == .h264 ? H264.containsIDR(lengthPrefixed: p.payload) : HEVC.containsIRAP(lengthPrefixed: p.payload)
                     }
                 case FLVTagType.audio:
-                    _ = try demuxer.audio(body: tag.body, timestamp: time)
+                    events.removeAll(keepingCapacity: true)
+                    try demuxer.audio(body: tag.body, timestamp: time, into: &events)
                 default:
                     var body = tag.body
                     _ = try? AMF0Value.decodeAll(from: &body)

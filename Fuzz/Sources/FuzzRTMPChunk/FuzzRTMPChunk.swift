@@ -74,9 +74,12 @@ func handle(_ message: RTMPMessage, demuxer: inout FLVDemuxer) throws {
 }
 
 func media(_ message: RTMPMessage, demuxer: inout FLVDemuxer) throws {
-    let events = message.type == .video
-        ? try demuxer.video(body: message.payload, timestamp: Int64(message.timestamp))
-        : try demuxer.audio(body: message.payload, timestamp: Int64(message.timestamp))
+    var events: [MediaEvent] = []
+    if message.type == .video {
+        try demuxer.video(body: message.payload, timestamp: Int64(message.timestamp), into: &events)
+    } else {
+        try demuxer.audio(body: message.payload, timestamp: Int64(message.timestamp), into: &events)
+    }
     for case .packet(let packet) in events {
         // Short NAL lengths are rewritten to 4 bytes: 1-byte length + 1-byte NAL grows 2.5x at most.
         invariant(packet.payload.readableBytes * 2 <= message.payload.readableBytes * 5, "packet grew")

@@ -42,7 +42,7 @@ extension RTMPServerHandler {
     }
 
     func handleData(_ values: [AMF0Value], context: ChannelHandlerContext) throws {
-        guard case .publishing(let source, _) = role else { return }
+        guard case .publishing(let source) = role else { return }
         var values = values[...]
         if values.first?.stringValue == "@setDataFrame" { values = values.dropFirst() }
         guard values.first?.stringValue == "onMetaData", let meta = values.dropFirst().first else { return }
@@ -124,7 +124,8 @@ extension RTMPServerHandler {
     private func startPublishing(_ source: Source, context: ChannelHandlerContext) {
         let id = source.id
         cancelTimeout()
-        role = .publishing(source, FLVDemuxer())
+        role = .publishing(source)
+        demuxer = FLVDemuxer()
         // The listener's ConnectionGuard now ends this connection if the publisher falls silent
         // (limits.idle_timeout_ms).
         ConnectionGuard.mark(.publishing, context)

@@ -13,7 +13,7 @@ final class RTMPServerHandler: ChannelInboundHandler {
 
     enum Role {
         case none
-        case publishing(Source, FLVDemuxer)
+        case publishing(Source)
         /// Publish or play admission is under way (hook, takeover, waiting for the stream).
         case admitting
         case playing(Source, ChannelSink)
@@ -29,6 +29,11 @@ final class RTMPServerHandler: ChannelInboundHandler {
     private var closing = false
 
     var role: Role = .none
+    /// The publisher's FLV demuxer, kept out of `role` so a message mutates it in place (an enum
+    /// payload would be copied out and back for every frame).
+    var demuxer = FLVDemuxer()
+    /// What the demuxer made of one message; reused, so a frame allocates no array.
+    private var events: [MediaEvent] = []
     var app = ""
     var appParams: [String: String] = [:]
     var remote = "?"
@@ -143,14 +148,16 @@ final class RTMPServerHandler: ChannelInboundHandler {
     }
 
     private func handleMedia(_ message: RTMPMessage, context: ChannelHandlerContext) throws {
-        guard case .publishing(let source, var demuxer) = role else { return }
+        guard case .publishing(let source) = role else { return }
         let timestamp = unwrap(message.timestamp)
-        let events = message.type == .video
-            ? try demuxer.video(body: message.payload, timestamp: timestamp)
-            : try demuxer.audio(body: message.payload, timestamp: timestamp)
-        role = .publishing(source, demuxer)
+        events.removeAll(keepingCapacity: true)
+        if message.type == .video {
+            try demuxer.video(body: message.payload, timestamp: timestamp, into: &events)
+        } else {
+            try demuxer.audio(body: message.payload, timestamp: timestamp, into: &events)
+        }
         guard !events.isEmpty else { return }
-        source.assumeIsolated { source in
+        source.assumeIsolated { [events] source in
             for event in events { source.receive(event) }
         }
     }
@@ -231,7 +238,7 @@ final class RTMPServerHandler: ChannelInboundHandler {
     /// Stops publishing or playing (connection closed, deleteStream, FCUnpublish).
     func endRole(reason: String, dropped: Bool = false) {
         switch role {
-        case .publishing(let source, _):
+        case .publishing(let source):
             if dropped {
                 // Lost without unpublishing: players may wait for it to come back (publisher_grace_ms).
                 source.assumeIsolated { $0.publisherLeft(reason: "publisher: \(reason)") }
