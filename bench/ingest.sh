@@ -6,6 +6,10 @@
 # on core 0 at the shipped config apart from its ports.
 #   bench/ingest.sh [OUT.jsonl]   (default bench/results/ingest.jsonl; PUBLISHERS=20 DURATION=30
 #                                  KINDS="rtmp nginx gb-udp gb-tcp jt" ROUNDS=1)
+# Publishers start one every STAGGER seconds (default 0.077: not a multiple of the 40 ms frame
+# interval), so their frames arrive at independent moments, as independent cameras' do: started
+# together, 20 paced publishers send in step and one wake-up of the server reads many of them,
+# which made a run's cost depend on how its publishers happened to line up.
 # Ingest rate: the media payload bytes LiveRelay counted over the window (admin API
 # /api/v1/stats bytes_in: the same clip, so the same figure whatever the protocol's framing);
 # nginx-rtmp gets the same 20 RTMP publishers as our RTMP run of the round, so its media rate is
@@ -17,6 +21,7 @@ OUT=${1:-$ROOT/bench/results/ingest.jsonl}
 N=${PUBLISHERS:-20}
 DURATION=${DURATION:-30}
 KINDS=${KINDS:-rtmp nginx gb-udp gb-tcp jt}   # nginx after rtmp: it takes that run's media rate
+STAGGER=${STAGGER:-0.077}
 mkdir -p "$(dirname "$OUT")"
 : > "$OUT"
 build_release
@@ -73,7 +78,7 @@ for kind in $KINDS; do
     rtmp|nginx)
       if [ "$kind" = nginx ]; then start_nginx; else start_relay auto; fi
       bench push --url "rtmp://127.0.0.1:$RTMP_PORT/live/p{i}" --count "$N" --input "$ANNEXB" \
-        --duration "$send_seconds" >"$WORK/push.log" 2>&1 & SENDERS+=($!) ;;
+        --ramp "$(python3 -c "print(1 / $STAGGER)")" --duration "$send_seconds" >"$WORK/push.log" 2>&1 & SENDERS+=($!) ;;
     gb-udp|gb-tcp)
       mode=$([ "$kind" = gb-udp ] && echo udp || echo tcp-passive)
       GB_PORT=$(free_port)
@@ -82,6 +87,7 @@ for kind in $KINDS; do
       for i in $(seq 0 $((N - 1))); do
         bench gb-send --video "$ANNEXB" --loop --duration "$send_seconds" --mode "$mode" --port "$GB_PORT" \
           --ssrc "$(printf '01%08d' "$i")" >"$WORK/gb-$i.log" 2>&1 & SENDERS+=($!)
+        sleep "$STAGGER"
       done ;;
     jt)
       JT_PORT=$(free_port)
@@ -89,6 +95,7 @@ for kind in $KINDS; do
       for i in $(seq 0 $((N - 1))); do
         bench jt-send --video "$ANNEXB" --loop --duration "$send_seconds" --port "$JT_PORT" \
           --sim "$(printf '139%08d' "$i")" >"$WORK/jt-$i.log" 2>&1 & SENDERS+=($!)
+        sleep "$STAGGER"
       done ;;
   esac
   measure "$kind"

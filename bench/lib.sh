@@ -51,7 +51,8 @@ wait_port() {
 }
 
 # start_relay MERGE_MS|auto [extra json sections] -> sets SERVER_PID RTMP_PORT HTTP_PORT RTSP_PORT
-# (auto: the shipped adaptive merge; GB28181 / JT1078 set: those sections instead of disabled.)
+# (auto: the shipped adaptive merge; GB28181 / JT1078 set: those sections instead of disabled;
+# EVENT_LOOPS: the server's event loops, 1 by default.)
 start_relay() {
   local merge=$1 extra=${2:-} admin='{"enabled": false}'
   local gb=${GB28181:-'{"enabled": false}'} jt=${JT1078:-'{"enabled": false}'}
@@ -60,7 +61,7 @@ start_relay() {
   [ -n "${ADMIN_PORT:-}" ] && admin="{\"enabled\": true, \"host\": \"127.0.0.1\", \"port\": $ADMIN_PORT}"
   RTMP_PORT=$(free_port); HTTP_PORT=$(free_port); RTSP_PORT=$(free_port)
   cat > "$WORK/config.json" <<JSON
-{"log_level": "warning", "event_loops": 1,
+{"log_level": "warning", "event_loops": ${EVENT_LOOPS:-1},
  "rtmp": {"host": "127.0.0.1", "port": $RTMP_PORT},
  "http_flv": {"host": "127.0.0.1", "port": $HTTP_PORT},
  "rtsp": {"host": "127.0.0.1", "port": $RTSP_PORT},

@@ -48,13 +48,13 @@ if fan:
     def ratio(a, b):
         return f(a / b, "{:.2f} ×") if isinstance(a, (int, float)) and isinstance(b, (int, float)) and b > 0 else "-"
 
-    table("| players | ours RTMP merge 350 / nginx-rtmp | ours RTMP merge 0 / nginx-rtmp | ours HTTP-FLV / ours RTMP (merge 350) "
-          "| ours HTTP-FLV / floor (merge 0) | ours HTTP-FLV / floor (merge 350) |",
-          "|--:|--:|--:|--:|--:|--:|", sorted({r.get("players") for r in fan}),
-          lambda n: f"{n} | {ratio(find('liverelay', 'rtmp', 350, n), find('nginx-rtmp', 'rtmp', 0, n))} "
-                    f"| {ratio(find('liverelay', 'rtmp', 0, n), find('nginx-rtmp', 'rtmp', 0, n))} "
-                    f"| {ratio(find('liverelay', 'http', 350, n), find('liverelay', 'rtmp', 350, n))} "
-                    f"| {ratio(find('liverelay', 'http', 0, n), find('floor', 'http', 0, n))} "
+    merges = [m for m in ("auto", 0, 350) if any(r["merge"] == m and r["server"] == "liverelay" for r in fan)]
+    table("| players | " + " | ".join(f"ours {p} merge {m} / nginx-rtmp" for m in merges for p in ("RTMP", "HTTP-FLV"))
+          + " | ours HTTP-FLV / floor (merge 0) | ours HTTP-FLV / floor (merge 350) |",
+          "|--:|" + "--:|" * (2 * len(merges) + 2), sorted({r.get("players") for r in fan}),
+          lambda n: f"{n} | " + " | ".join(ratio(find('liverelay', p, m, n), find('nginx-rtmp', 'rtmp', 0, n))
+                                           for m in merges for p in ("rtmp", "http"))
+                    + f" | {ratio(find('liverelay', 'http', 0, n), find('floor', 'http', 0, n))} "
                     f"| {ratio(find('liverelay', 'http', 350, n), find('floor', 'http', 350, n))}")
 
 # The other scenarios: one table each, of the rows of its scenarios.
@@ -65,6 +65,21 @@ for scenarios, header, align, cells in [
         lambda r: f"{r['scenario']} | {r['proto']} | {r['merge']} | {r.get('streams')} | {r.get('players')} | {r.get('failures')} "
                   f"| {f(r.get('delivered_mbps'), '{:.0f}')} | {f(r.get('min_player_mbps'))} | {r.get('max_frame_gap_ms', '-')} "
                   f"| {f(r.get('server_cpu_pct'), '{:.1f}')} | {f(r.get('server_cpu_s_per_gb'), '{:.3f}')} | {f(r.get('server_rss_mib'), '{:.1f}')}"),
+    (("repeat", "scale"),
+        "| scenario | server | proto | merge ms | event loops | round | players | failures | delivered Mb/s | slowest player Mb/s "
+        "| first frame p50 / p99 ms | server CPU % | CPU s / GB | RSS before → with players → after MiB | KiB / player | bench CPU % |",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        lambda r: f"{r['scenario']} | {r['server']} | {r['proto']} | {r['merge']} | {r.get('event_loops', 1)} | {r.get('round', '-')} "
+                  f"| {r.get('players')} | {r.get('failures')} | {f(r.get('delivered_mbps'), '{:.0f}')} | {f(r.get('min_player_mbps'))} "
+                  f"| {r.get('ttff_p50_ms')} / {r.get('ttff_p99_ms')} | {f(r.get('server_cpu_pct'), '{:.1f}')} "
+                  f"| {f(r.get('server_cpu_s_per_gb'), '{:.3f}')} | {f(r.get('server_rss_before_mib'), '{:.1f}')} → "
+                  f"{f(r.get('server_rss_mib'), '{:.1f}')} → {f(r.get('server_rss_after_close_mib'), '{:.1f}')} "
+                  f"| {kib_per_player(r)} | {f(r.get('bench_cpu_pct'), '{:.0f}')}"),
+    (("ingest",),
+        "| server | proto | publishers | media Mb/s | loopback Mb/s | server CPU % | CPU ms per s per media Mb/s | RSS MiB |",
+        "|---|---|--:|--:|--:|--:|--:|--:|",
+        lambda r: f"{r['server']} | {r['proto']} | {r.get('publishers')} | {r.get('media_mbps')} | {r.get('lo_mbps')} "
+                  f"| {r.get('server_cpu_pct')} | {r.get('cpu_ms_per_s_per_mbps')} | {r.get('server_rss_mib')}"),
     (("late_joiner", "burst500"),
         "| scenario | proto | merge ms | players | failures | first frame p50 ms | p99 ms |",
         "|---|---|--:|--:|--:|--:|--:|",

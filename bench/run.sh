@@ -2,18 +2,25 @@
 # The standard scenarios of BENCHMARKS.md, in one run on one machine: LiveRelay, nginx-rtmp and
 # the fan-out floor side by side. Server on core 0, load (publisher + players) on core 1.
 #   bench/run.sh [OUT.jsonl]      (DURATION=20 seconds of measurement per run by default;
-#                                  SCENARIOS="fanout nginx floor streams publishers ttff g2g slow" to pick)
+#                                  SCENARIOS="fanout nginx floor streams publishers ttff g2g slow scale" to pick;
+#                                  MERGES="auto 0 350": the merge settings of fanout, ttff and g2g,
+#                                  auto = the shipped adaptive window)
 # Each run prints relay-bench's JSON line, tagged with the scenario, to OUT (default
 # bench/results/latest.jsonl); bench/report.py turns it into the tables of BENCHMARKS.md.
 source "$(dirname "$0")/lib.sh"
 OUT=${1:-$ROOT/bench/results/latest.jsonl}
 DURATION=${DURATION:-20}
-SCENARIOS=${SCENARIOS:-fanout nginx floor streams publishers ttff g2g slow}
+SCENARIOS=${SCENARIOS:-fanout nginx floor streams publishers ttff g2g slow scale}
 COUNTS=${COUNTS:-50 500 2000}
+MERGES=${MERGES:-auto 0 350}
+SCALE_COUNTS=${SCALE_COUNTS:-2000 4000}
 mkdir -p "$(dirname "$OUT")"
 : > "$OUT"
 build_release
 make_media
+
+# merge_tag MERGE: the merge setting as a JSON value ("auto" or ms).
+merge_tag() { [ "$1" = auto ] && echo '"auto"' || echo "$1"; }
 
 # record TAGS-JSON -- relay-bench args…: runs relay-bench, appends its JSON line with the tags.
 record() {
@@ -27,10 +34,10 @@ record() {
 has() { [[ " $SCENARIOS " == *" $1 "* ]]; }
 
 if has fanout; then
-  for merge in 0 350; do for proto in rtmp http; do for n in $COUNTS; do
+  for merge in $MERGES; do for proto in rtmp http; do for n in $COUNTS; do
     start_relay "$merge"; publish live/s
     url=$(play_url "$proto" live/s)
-    record "\"scenario\":\"fanout\",\"server\":\"liverelay\",\"proto\":\"$proto\",\"merge\":$merge" -- \
+    record "\"scenario\":\"fanout\",\"server\":\"liverelay\",\"proto\":\"$proto\",\"merge\":$(merge_tag "$merge")" -- \
       play --url "$url" --players "$n" --duration "$DURATION" --pid "$SERVER_PID"
     stop_publisher; stop_server
   done; done; done
@@ -75,28 +82,31 @@ if has publishers; then  # 100 publishers x 1 player
 fi
 
 if has ttff; then  # late joiners (one every 0.2 s) and 500 players connecting at once
-  for merge in 0 350; do
+  for merge in $MERGES; do
     start_relay "$merge"; publish live/s
     for proto in rtmp http rtsp; do
       url=$(play_url "$proto" live/s)
-      record "\"scenario\":\"late_joiner\",\"server\":\"liverelay\",\"proto\":\"$proto\",\"merge\":$merge" -- \
+      record "\"scenario\":\"late_joiner\",\"server\":\"liverelay\",\"proto\":\"$proto\",\"merge\":$(merge_tag "$merge")" -- \
         play --url "$url" --players 50 --ramp 5 --duration 1
     done
-    record "\"scenario\":\"burst500\",\"server\":\"liverelay\",\"proto\":\"http\",\"merge\":$merge" -- \
+    record "\"scenario\":\"burst500\",\"server\":\"liverelay\",\"proto\":\"http\",\"merge\":$(merge_tag "$merge")" -- \
       play --url "http://127.0.0.1:$HTTP_PORT/live/s.flv" --players 500 --duration 2
     stop_publisher; stop_server
   done
 fi
 
 if has g2g; then  # glass-to-glass: relay-bench push --stamp, players read the capture stamps
-  for merge in 0 350; do
+  # (auto: one lone player per protocol, as a viewer of a quiet stream; 0 and 350: 10 players)
+  for merge in $MERGES; do
+    players=$([ "$merge" = auto ] && echo 1 || echo 10)
+    seconds=$([ "$players" = 1 ] && echo 40 || echo 8)
     start_relay "$merge"
     bench push --url "rtmp://127.0.0.1:$RTMP_PORT/live/g" --input "$ANNEXB" --stamp \
-      --duration $((DURATION + 30)) >"$WORK/push.log" 2>&1 & PUSH_PID=$!; PIDS+=($PUSH_PID); sleep 3
+      --duration $((3 * (seconds + 5) + 10)) >"$WORK/push.log" 2>&1 & PUSH_PID=$!; PIDS+=($PUSH_PID); sleep 3
     for proto in rtmp http rtsp; do
       url=$(play_url "$proto" live/g)
-      record "\"scenario\":\"g2g\",\"server\":\"liverelay\",\"proto\":\"$proto\",\"merge\":$merge" -- \
-        play --url "$url" --players 10 --duration 8 --latency
+      record "\"scenario\":\"g2g\",\"server\":\"liverelay\",\"proto\":\"$proto\",\"merge\":$(merge_tag "$merge")" -- \
+        play --url "$url" --players "$players" --duration "$seconds" --latency
     done
     kill "$PUSH_PID" 2>/dev/null || true; wait "$PUSH_PID" 2>/dev/null || true; stop_server
   done
@@ -116,5 +126,14 @@ if has slow; then  # 100 players keep reading while 5 more stop (issue #10): fra
     done
     stop_publisher; stop_server
   done
+fi
+if has scale; then  # one event loop on core 0 vs two on both cores (sharing core 1 with the load)
+  for loops in 1 2; do for n in $SCALE_COUNTS; do
+    if [ "$loops" = 2 ]; then taskset=${SCALE_TASKSET-taskset -c 0,1}; else taskset=$RELAY_TASKSET; fi
+    EVENT_LOOPS=$loops RELAY_TASKSET=$taskset start_relay auto; publish live/s
+    record "\"scenario\":\"scale\",\"server\":\"liverelay\",\"proto\":\"rtmp\",\"merge\":\"auto\",\"event_loops\":$loops" -- \
+      play --url "rtmp://127.0.0.1:$RTMP_PORT/live/s" --players "$n" --duration "$DURATION" --pid "$SERVER_PID"
+    stop_publisher; stop_server
+  done; done
 fi
 echo "results: $OUT"

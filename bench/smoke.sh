@@ -10,7 +10,7 @@ MEDIA=$WORK/smoke.flv ANNEXB=$WORK/smoke.h264
 ffmpeg -hide_banner -loglevel error -f lavfi -i "testsrc2=size=320x240:rate=25" -f lavfi -i "sine=frequency=440" \
   -t 4 -map 0:v -map 1:a -c:v libx264 -preset ultrafast -g 25 -bf 0 -pix_fmt yuv420p -c:a aac -f flv "$MEDIA"
 make_media
-start_relay 0
+start_relay auto
 publish live/s
 bench play --url "http://127.0.0.1:$HTTP_PORT/live/s.flv" --players 5 --duration 2 --pid "$SERVER_PID" | tail -1
 bench play --url "rtmp://127.0.0.1:$RTMP_PORT/live/s" --players 5 --duration 2 | tail -1

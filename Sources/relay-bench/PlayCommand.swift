@@ -106,10 +106,11 @@ struct PlayCommand: AsyncParsableCommand {
         let cpuAtEnd = target.pid.flatMap { ProcStat(pid: $0) }
         let seconds = Date().timeIntervalSince(measureFrom)
         for p in list + stalled { await p.close() }
-        // Memory given back once the players are gone.
+        // Memory given back once the players are gone: read after the relay's memory trimmer
+        // (which looks every 5 s) has had a look.
         var rssAfterClose: Int?
         if let pid = target.pid {
-            try await Task.sleep(nanoseconds: 2_000_000_000)
+            try await Task.sleep(nanoseconds: 6_000_000_000)
             rssAfterClose = ProcStat(pid: pid)?.rssBytes
         }
 

@@ -460,7 +460,8 @@ public actor Source {
 
     // MARK: readiness
 
-    private var hasVideo: Bool { playable.contains { $0.kind == .video } }
+    /// `playable` has a video track (set with it; read per packet).
+    private var hasVideo = false
 
     private func isConfigured(_ kind: MediaKind) -> Bool {
         tracks.values.contains { $0.kind == kind && (($0.codec != .h264 && $0.codec != .h265 && $0.codec != .aac) || $0.extradata.readableBytes > 0) }
@@ -484,6 +485,7 @@ public actor Source {
             $0.kind == .audio ? isConfigured(.audio) : isConfigured(.video)
         }
         guard !playable.isEmpty else { return }
+        hasVideo = playable.contains { $0.kind == .video }
         isReady = true
         logger.info("stream playable: \(playable.map { Self.describe($0) }.joined(separator: ", "))")
         if let old = predecessor {
