@@ -190,9 +190,8 @@ extension RelayConfig {
     /// `source.merge_write_ms`: `"auto"` (the default: adaptive, with `merge_write_max_ms` and
     /// `merge_write_budget`) or a fixed window in ms (0 = a write per packet).
     static func mergeWritePolicy(_ s: inout ConfigReader) throws -> MergeWritePolicy {
-        guard case .adaptive(let defaultMax, let defaultBudget) = MergeWritePolicy.default else { return .default }
-        let maxMs = try s.int("merge_write_max_ms", default: defaultMax, in: 0...2000)
-        let budget = try s.int("merge_write_budget", default: defaultBudget, in: 1...10_000_000)
+        let maxMs = try s.int("merge_write_max_ms", default: MergeWritePolicy.defaultMaxMs, in: 0...2000)
+        let budget = try s.int("merge_write_budget", default: MergeWritePolicy.defaultWritesPerSecond, in: 1...10_000_000)
         switch s.value("merge_write_ms") {
         case nil, .string("auto")?:
             return .adaptive(maxMs: maxMs, writesPerSecond: budget)

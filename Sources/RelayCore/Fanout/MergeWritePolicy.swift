@@ -16,7 +16,10 @@ public enum MergeWritePolicy: Sendable, Equatable {
     /// still delays each frame until the next one arrives but saves at most the audio's writes.
     public static let minimumMs = 20
 
-    public static let `default` = MergeWritePolicy.adaptive(maxMs: 350, writesPerSecond: 1000)
+    /// The shipped policy: up to 350 ms (SRS's merged-write default), 1000 writes a second.
+    public static let defaultMaxMs = 350
+    public static let defaultWritesPerSecond = 1000
+    public static let `default` = MergeWritePolicy.adaptive(maxMs: defaultMaxMs, writesPerSecond: defaultWritesPerSecond)
 
     /// The window for a TransStream with `players` players.
     public func windowMs(players: Int) -> Int {
