@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOCore
 
 /// Cuts a JT/T 1078 TCP byte stream into packages.
@@ -138,20 +143,28 @@ public struct JT1078FrameDecoder: NIOSingleStepByteToMessageDecoder {
     private mutating func syncToMagic(_ buffer: inout ByteBuffer) -> Bool {
         guard buffer.readableBytes >= 4 else { return false }
         if buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) == JT1078Header.magic { return true }
-        let found: Int? = buffer.withUnsafeReadableBytes { p in
-            var i = 1
-            while i + 3 < p.count {
-                if p[i] == 0x30 && p[i + 1] == 0x31 && p[i + 2] == 0x63 && p[i + 3] == 0x64 { return i }
-                i += 1
-            }
-            return nil
-        }
+        let found = buffer.withUnsafeReadableBytes { Self.findMagic(in: $0, from: 1, through: $0.count - 4) }
         if let found {
             skip(&buffer, found)
             return true
         }
         skip(&buffer, buffer.readableBytes - 3)
         return false
+    }
+
+    /// Offset of the first magic (`30 31 63 64`) starting in `from...last`, or nil. Every body
+    /// byte is scanned (the embedded-package check), so memchr finds each 0x30 (vectorized) and
+    /// only those are compared further.
+    static func findMagic(in bytes: UnsafeRawBufferPointer, from: Int, through last: Int) -> Int? {
+        guard let base = bytes.baseAddress, from >= 0, from <= last, last + 3 < bytes.count else { return nil }
+        var at = from
+        while at <= last {
+            guard let hit = memchr(base + at, 0x30, last - at + 1) else { return nil }
+            at = base.distance(to: UnsafeRawPointer(hit))
+            if bytes[at + 1] == 0x31 && bytes[at + 2] == 0x63 && bytes[at + 3] == 0x64 { return at }
+            at += 1
+        }
+        return nil
     }
 
     enum Embedded { case none, needMore, at(Int) }
@@ -163,15 +176,9 @@ public struct JT1078FrameDecoder: NIOSingleStepByteToMessageDecoder {
     private func embeddedPackage(_ buffer: ByteBuffer, from: Int, to: Int, version: JT1078Version) -> Embedded {
         var index = from
         while index + 4 <= to {
-            let candidate: Int? = buffer.withUnsafeReadableBytes { p in
-                let base = buffer.readerIndex
-                var i = index - base
-                let last = to - base - 4
-                while i <= last {
-                    if p[i] == 0x30 && p[i + 1] == 0x31 && p[i + 2] == 0x63 && p[i + 3] == 0x64 { return base + i }
-                    i += 1
-                }
-                return nil
+            let base = buffer.readerIndex
+            let candidate = buffer.withUnsafeReadableBytes {
+                Self.findMagic(in: $0, from: index - base, through: to - base - 4).map { base + $0 }
             }
             guard let candidate else { return .none }
             switch JT1078Header.parse(buffer, at: candidate, version: version, maxBody: maxBodyBytes) {

@@ -323,3 +323,29 @@ import Testing
         #expect(try channel.finish().isClean)
     }
 }
+
+@Suite struct JT1078MagicScanTests {
+    func find(_ bytes: [UInt8], from: Int, through last: Int) -> Int? {
+        bytes.withUnsafeBytes { JT1078FrameDecoder.findMagic(in: $0, from: from, through: last) }
+    }
+
+    @Test func findsTheFirstMagicInRangeAmongPartialOnes() {
+        let magic: [UInt8] = [0x30, 0x31, 0x63, 0x64]
+        // 0x30s that start no magic (the scan must go on past them), then two magics.
+        let bytes: [UInt8] = [0x30, 0x30, 0x31, 0x63, 0x00, 0x30, 0x31] + magic + [0x7F] + magic
+        #expect(find(bytes, from: 0, through: bytes.count - 4) == 7)
+        #expect(find(bytes, from: 8, through: bytes.count - 4) == 12)
+        // A magic that starts past `last` is not found, even if its bytes are there.
+        #expect(find(bytes, from: 0, through: 6) == nil)
+        #expect(find(bytes, from: 0, through: 7) == 7)
+        #expect(find(magic, from: 0, through: 0) == 0)
+    }
+
+    @Test func boundsOutsideTheBufferFindNothing() {
+        let bytes: [UInt8] = [0x30, 0x31, 0x63, 0x64]
+        #expect(find(bytes, from: 0, through: 1) == nil)  // last + 3 past the end
+        #expect(find(bytes, from: 1, through: 0) == nil)
+        #expect(find(bytes, from: -1, through: 0) == nil)
+        #expect(find([], from: 0, through: 0) == nil)
+    }
+}
