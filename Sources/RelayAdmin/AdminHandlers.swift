@@ -144,7 +144,8 @@ extension AdminAPI {
                              sessionID: s.publisher.sessionID),
             tracks: tracks, bitrateInBps: bitrateIn, bitrateOutBps: bitrateIn * Double(total),
             bytesIn: s.bytesIn, packetsIn: s.packetsIn, bytesOut: l.players.reduce(0) { $0 &+ $1.bytesSent },
-            players: .init(total: total, byProtocol: byProtocol))
+            players: .init(total: total, byProtocol: byProtocol),
+            outputs: s.outputs.map { OutputInfo(output: $0.kind.description, sinks: $0.sinks, mergeWindowMs: $0.mergeWindowMs) })
     }
 
     func listStreams(_ request: Request, _ context: Context) async throws -> Response {

@@ -183,11 +183,23 @@ struct StreamInfo: Encodable {
     var packetsIn: UInt64
     var bytesOut: UInt64
     var players: PlayerCounts
+    var outputs: [OutputInfo]
 
     enum CodingKeys: String, CodingKey {
         case id, ready, recording, uptimeSeconds = "uptime_seconds", publisher, tracks
         case bitrateInBps = "bitrate_in_bps", bitrateOutBps = "bitrate_out_bps", bytesIn = "bytes_in"
-        case packetsIn = "packets_in", bytesOut = "bytes_out", players
+        case packetsIn = "packets_in", bytesOut = "bytes_out", players, outputs
+    }
+}
+
+/// One output of a stream (a TransStream): its sinks and its merge window now.
+struct OutputInfo: Encodable {
+    var output: String
+    var sinks: Int
+    var mergeWindowMs: Int
+
+    enum CodingKeys: String, CodingKey {
+        case output, sinks, mergeWindowMs = "merge_window_ms"
     }
 }
 

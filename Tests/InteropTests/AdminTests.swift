@@ -85,6 +85,10 @@ struct AdminTests {
         #expect(stream["players"]?["total"]?.int == 2)
         #expect(stream["players"]?["by_protocol"]?["rtmp"]?.int == 1)
         #expect(stream["players"]?["by_protocol"]?["flv"]?.int == 1)
+        // One output per kind with a player; one player each: every packet at once (window 0).
+        let outputs = stream["outputs"]?.items ?? []
+        #expect(outputs.map { $0["output"]?.string } == ["flv", "rtmp"], "\(outputs)")
+        #expect(outputs.allSatisfy { $0["sinks"]?.int == 1 && $0["merge_window_ms"]?.int == 0 }, "\(outputs)")
         #expect((stream["bitrate_in_bps"]?.double ?? 0) > 10_000, "\(stream)")
         #expect((stream["bitrate_out_bps"]?.double ?? 0) > (stream["bitrate_in_bps"]?.double ?? 0))
         #expect((stream["bytes_out"]?.int ?? 0) > 0)

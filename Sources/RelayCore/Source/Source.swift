@@ -446,7 +446,10 @@ public actor Source {
         SourceSnapshot(id: id, publisher: publisher, uptimeSeconds: Double((NIODeadline.now() - startedAt).nanoseconds) / 1e9,
                        isReady: isReady, tracks: streams, bytesIn: bytesIn, packetsIn: packetsIn,
                        bitrateIn: meter.bitsPerSecond, videoFPS: meter.videoFPS, gopFrames: meter.gopFrames,
-                       players: viewerCounts, recording: isRecording)
+                       players: viewerCounts, recording: isRecording,
+                       outputs: transStreams.map { OutputSnapshot(kind: $0.key, sinks: $0.value.sinkCount,
+                                                                  mergeWindowMs: $0.value.mergeWindowMs) }
+                           .sorted { $0.kind.description < $1.kind.description })
     }
 
     /// Players by TransStream kind, without background sinks (recordings).

@@ -18,6 +18,16 @@ public struct SourceSnapshot: Sendable {
     public var players: [OutputKind: Int]
     /// A recording sink is attached (config `record` or the on_publish answer).
     public var recording: Bool = false
+    /// The stream's TransStreams, one per output kind with a sink.
+    public var outputs: [OutputSnapshot] = []
+}
+
+/// One TransStream as the admin API sees it: how many sinks (players and recordings) it writes
+/// to, and the merge window that count gives it now (`MergeWritePolicy`).
+public struct OutputSnapshot: Sendable {
+    public var kind: OutputKind
+    public var sinks: Int
+    public var mergeWindowMs: Int
 }
 
 /// Input rates over one-second windows; cheap enough to run per packet (one clock read).
