@@ -34,7 +34,7 @@ extension GB28181Service: ProtocolModule {
             AdminEndpoint(.post, "/api/v1/gb28181/receivers") { try await self.openReceiver($0) },
             AdminEndpoint(.get, "/api/v1/gb28181/receivers/{stream}") { try self.getReceiver($0) },
             AdminEndpoint(.delete, "/api/v1/gb28181/receivers/{stream}") { try await self.closeReceiver($0) },
-        ]
+        ] + senderEndpoints
     }
 
     // MARK: handlers
