@@ -7,23 +7,41 @@ public enum OutputKind: Hashable, Sendable, CustomStringConvertible {
     /// An FLV file being recorded (unchunked; a background sink, not a player).
     case flvFile
     case rtsp(RTPChannelLayout)
+    /// RTP carrying an MPEG program stream (GB28181 cascade senders: a background sink, not a
+    /// player), every packet RFC 4571 framed; UDP senders send the framed packets as datagrams.
+    case rtpPS(RTPPSFormat)
 
-    /// As the admin API, metrics and logs show it: "rtmp", "flv", "flv-file", "rtsp/0:0-1/1:2-3".
+    /// As the admin API, metrics and logs show it: "rtmp", "flv", "flv-file", "rtsp/0:0-1/1:2-3",
+    /// "rtp-ps/0100000001/96".
     public var description: String {
         switch self {
         case .rtsp(let layout): return "rtsp/" + layout.entries.map { "\($0.streamIndex):\($0.rtp)-\($0.rtcp)" }.joined(separator: "/")
+        case .rtpPS(let format): return "rtp-ps/\(format.ssrc)/\(format.payloadType)"
         default: return protocolName
         }
     }
 
-    /// The players' protocol: "rtmp", "flv", "flv-file", "rtsp".
+    /// The players' protocol: "rtmp", "flv", "flv-file", "rtsp", "rtp-ps".
     public var protocolName: String {
         switch self {
         case .rtmp: return "rtmp"
         case .flv: return "flv"
         case .flvFile: return "flv-file"
         case .rtsp: return "rtsp"
+        case .rtpPS: return "rtp-ps"
         }
+    }
+}
+
+/// What RTP/PS senders of one TransStream share: the bytes differ by SSRC and payload type only.
+public struct RTPPSFormat: Sendable, Hashable {
+    public var ssrc: UInt32
+    /// 0...127 (masked to 7 bits when written).
+    public var payloadType: UInt8
+
+    public init(ssrc: UInt32, payloadType: UInt8) {
+        self.ssrc = ssrc
+        self.payloadType = payloadType
     }
 }
 
