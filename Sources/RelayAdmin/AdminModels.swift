@@ -249,12 +249,6 @@ struct HooksReloaded: Encodable {
     var hooks: [String]
 }
 
-/// RFC 3339 with milliseconds, UTC.
-func iso8601(_ date: Date) -> String {
-    let f = ISO8601DateFormatter()
-    f.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-    return f.string(from: date)
-}
 
 /// JSON cannot carry NaN or infinities: such a figure is reported as 0.
 func finite(_ x: Double) -> Double { x.isFinite ? x : 0 }

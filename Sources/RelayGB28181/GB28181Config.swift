@@ -1,4 +1,5 @@
 import RelayCore
+import RelayRTP
 
 /// `gb28181` section of config.json (README lists every key).
 public struct GB28181Config: ConfigSection {
@@ -35,9 +36,14 @@ public struct GB28181Config: ConfigSection {
     /// Receivers opened with a port of their own get one from this range.
     public var portMin: Int
     public var portMax: Int
-    /// UDP reorder buffer in packets; a missing packet is given up (and video dropped until
-    /// the next key frame) once this many later packets have arrived.
+    /// UDP: the most packets held back behind a gap (a bound on memory; gaps are given up by
+    /// time, `reorderMs`, before that in practice).
     public var reorderWindow: Int
+    /// UDP: how long a packet that arrived ahead of a gap is held for it; 0 = by count only.
+    /// The first packets of a stream are held half as long (at most 50 ms) to find its start.
+    public var reorderMs: Int
+    /// Where video resumes after a lost packet.
+    public var lossPolicy: VideoLossPolicy
     /// tcp-active: interval between attempts to reach the device.
     public var connectRetryMs: Int
     /// UDP: a stream is pinned to the address (ip:port) of its first packet; packets with its
@@ -57,7 +63,11 @@ public struct GB28181Config: ConfigSection {
         sharedTCPPort = try r.int("shared_tcp_port", default: 10000, in: -1...65535)
         portMin = try r.int("port_min", default: 40000, in: 1024...65535)
         portMax = try r.int("port_max", default: 40999, in: 1024...65535)
-        reorderWindow = try r.int("reorder_window", default: 32, in: 0...1024)
+        reorderWindow = try r.int("reorder_window", default: 512, in: 0...4096)
+        reorderMs = try r.int("reorder_ms", default: 100, in: 0...5000)
+        let policy = try r.string("loss_policy", default: VideoLossPolicy.nextFrame.rawValue,
+                                  oneOf: VideoLossPolicy.allCases.map(\.rawValue))
+        lossPolicy = VideoLossPolicy(rawValue: policy) ?? .nextFrame
         connectRetryMs = try r.int("connect_retry_ms", default: 2000, in: 100...60_000)
         repinAfterMs = try r.int("repin_after_ms", default: 3000, in: 100...3_600_000)
         receivers = []

@@ -10,8 +10,8 @@ import RelayRTP
 ///
 /// - UDP: one shared port for many devices, told apart by SSRC (unknown SSRCs are dropped with a
 ///   rate-limited log line), or a port of the receiver's own from `port_min…port_max`. A
-///   reorder buffer (`reorder_window` packets) restores order; a lost packet drops video until
-///   the next key frame.
+///   reorder buffer restores order within `reorder_ms`; a lost packet costs the frame it
+///   belonged to (`loss_policy`).
 /// - TCP passive: the device connects (possibly long after `open`; the port waits) to the
 ///   shared TCP port — the SSRC of its first packet picks the receiver — or to the receiver's
 ///   own port. RFC 4571 framing.
@@ -211,6 +211,15 @@ public final class GB28181Service: Sendable {
     }
 
     /// A session of `receiver` ended: an API receiver closes, a config one waits again.
+    /// UDP: packets put back in order within `reorder_ms` (the start settles for half of it, at
+    /// most 50 ms); TCP delivers in order.
+    func reorderBuffer(for mode: GBMode) -> RTPReorderBuffer<RTPPacket> {
+        guard mode == .udp else { return RTPReorderBuffer(window: 0) }
+        let ms = Int64(config.reorderMs)
+        return RTPReorderBuffer(capacity: config.reorderWindow, holdNanos: ms > 0 ? ms * 1_000_000 : nil,
+                                settleNanos: min(ms / 2, 50) * 1_000_000)
+    }
+
     func sessionEnded(_ receiver: GBReceiver) {
         receiver.detach()
         guard !receiver.isStatic, receiver.markClosed() else { return }

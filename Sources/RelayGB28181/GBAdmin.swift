@@ -20,11 +20,30 @@ extension GB28181Service: ProtocolModule {
     public var stats: [String: JSONValue] { ["gb28181_receivers": .number(Double(list().count))] }
 
     public var gauges: [ModuleGauge] {
+        let receivers = list()
         var byState: [String: Int] = [:]
-        for r in list() { byState[r.state.rawValue, default: 0] += 1 }
-        return ["waiting", "receiving"].map { state in
-            ModuleGauge(name: "relay_gb28181_receivers", help: "GB28181 receivers by state", labels: [("state", state)],
-                        value: Double(byState[state] ?? 0))
+        for r in receivers { byState[r.state.rawValue, default: 0] += 1 }
+        var out = GBReceiverState.allCases.map { state in
+            ModuleGauge(name: "relay_gb28181_receivers", help: "GB28181 receivers by state", labels: [("state", state.rawValue)],
+                        value: Double(byState[state.rawValue] ?? 0))
+        }
+        for r in receivers { out += Self.counterGauges(r) }
+        return out
+    }
+
+    /// Per receiver: RTP packets and video frames by fate (totals since it opened).
+    static func counterGauges(_ r: GBReceiverInfo) -> [ModuleGauge] {
+        let c = r.counters
+        let packets: [(String, UInt64)] = [("received", c.packets), ("lost", c.lost), ("late", c.late),
+                                           ("duplicate", c.duplicates), ("reordered", c.reordered),
+                                           ("malformed", r.malformedPackets), ("foreign", r.foreignPackets)]
+        let frames: [(String, UInt64)] = [("video", c.videoFrames), ("audio", c.audioFrames), ("dropped", c.framesDropped)]
+        return packets.map {
+            ModuleGauge(name: "relay_gb28181_receiver_packets", help: "RTP packets of a GB28181 receiver by fate",
+                        labels: [("stream", r.streamID), ("fate", $0.0)], value: Double($0.1))
+        } + frames.map {
+            ModuleGauge(name: "relay_gb28181_receiver_frames", help: "Frames of a GB28181 receiver: delivered video/audio, dropped video",
+                        labels: [("stream", r.streamID), ("kind", $0.0)], value: Double($0.1))
         }
     }
 
@@ -55,13 +74,19 @@ extension GB28181Service: ProtocolModule {
         return "127.0.0.1"
     }
 
+    /// `ip`/`port`: where media goes — this server's announced address and the receive port, or
+    /// for tcp-active the device's address that the server dials (never a guess from a peer).
     func receiverBody(_ r: GBReceiverInfo, ip: String) -> GBReceiverBody {
-        GBReceiverBody(stream: r.streamID, ssrc: r.ssrcString, mode: r.mode.rawValue,
-                       ip: r.mode == .tcpActive ? (r.remoteAddress.map(hostOf) ?? ip) : ip,
-                       port: r.port, sharedPort: r.sharedPort, state: r.state.rawValue, configured: r.isStatic,
-                       remoteAddress: r.remoteAddress, packets: r.packets, bytes: r.bytes, lost: r.lost, sessions: r.sessions,
-                       foreignPackets: r.foreignPackets, malformedPackets: r.malformedPackets, repins: r.repins)
+        let c = r.counters
+        return GBReceiverBody(stream: r.streamID, ssrc: r.ssrcString, mode: r.mode.rawValue,
+                              ip: r.deviceHost ?? ip, port: r.port, sharedPort: r.sharedPort, state: r.state.rawValue,
+                              since: iso8601(r.since), configured: r.isStatic, remoteAddress: r.remoteAddress,
+                              packets: c.packets, bytes: c.bytes, lost: c.lost, late: c.late, duplicates: c.duplicates,
+                              reordered: c.reordered, resyncs: c.resyncs, videoFrames: c.videoFrames,
+                              audioFrames: c.audioFrames, framesDropped: c.framesDropped, sessions: r.sessions,
+                              foreignPackets: r.foreignPackets, malformedPackets: r.malformedPackets, repins: r.repins)
     }
+
 
     func listReceivers() throws -> AdminReply {
         try enabledForAdmin()
@@ -211,10 +236,3 @@ extension GB28181Service: ProtocolModule {
     }
 }
 
-/// "1.2.3.4:5" → "1.2.3.4"; "[::1]:5" → "::1".
-func hostOf(_ address: String) -> String {
-    guard let colon = address.lastIndex(of: ":") else { return address }
-    var host = String(address[..<colon])
-    if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-    return host
-}

@@ -9,11 +9,21 @@ struct GBReceiverBody: Encodable, Sendable {
     var port: Int?
     var sharedPort: Bool
     var state: String
+    /// When `state` began (ISO 8601).
+    var since: String
     var configured: Bool
+    /// The peer of the current session; null while waiting.
     var remoteAddress: String?
     var packets: UInt64
     var bytes: UInt64
     var lost: UInt64
+    var late: UInt64
+    var duplicates: UInt64
+    var reordered: UInt64
+    var resyncs: UInt64
+    var videoFrames: UInt64
+    var audioFrames: UInt64
+    var framesDropped: UInt64
     var sessions: UInt64
     /// Packets with this receiver's SSRC from an address it is not pinned to (dropped).
     var foreignPackets: UInt64
@@ -22,8 +32,9 @@ struct GBReceiverBody: Encodable, Sendable {
     var repins: UInt64
 
     enum CodingKeys: String, CodingKey {
-        case stream, ssrc, mode, ip, port, sharedPort = "shared_port", state, configured
-        case remoteAddress = "remote_address", packets, bytes, lost, sessions
+        case stream, ssrc, mode, ip, port, sharedPort = "shared_port", state, since, configured
+        case remoteAddress = "remote_address", packets, bytes, lost, late, duplicates, reordered, resyncs
+        case videoFrames = "video_frames", audioFrames = "audio_frames", framesDropped = "frames_dropped", sessions
         case foreignPackets = "foreign_packets", malformedPackets = "malformed_packets", repins
     }
 }

@@ -55,8 +55,7 @@ final class GBUDPHandler: ChannelInboundHandler {
             return
         }
         guard let session = GBSession.start(receiver: receiver, ssrc: packet.ssrc, loop: context.eventLoop, remote: remote,
-                                            service: service, reorderWindow: service.config.reorderWindow,
-                                            pinnedTo: envelope.remoteAddress) else {
+                                            service: service, pinnedTo: envelope.remoteAddress) else {
             if !receiver.isClosed, let more = receiver.mayLogRefusal() {
                 logger.warning("GB28181: dropping RTP from \(remote) (SSRC \(GBSSRC.format(packet.ssrc))) for \(receiver.streamID): it is already receiving another SSRC\(suppressed(more))")
             }
@@ -149,7 +148,7 @@ final class GBTCPHandler: ChannelInboundHandler {
             return
         }
         guard let started = GBSession.start(receiver: receiver, ssrc: packet.ssrc, loop: context.eventLoop, remote: remote,
-                                            service: service, reorderWindow: 0) else {
+                                            service: service) else {
             fail(context, receiver.isClosed ? "receiver \(receiver.streamID) is closed"
                                             : "\(receiver.streamID) already has a connection")
             return

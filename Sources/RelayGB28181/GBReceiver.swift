@@ -1,3 +1,4 @@
+import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import RelayCore
@@ -22,9 +23,11 @@ public final class GBReceiver: Sendable {
         var closed = false
         var phase: GBReceiverState = .waiting
         var remote: String?
-        var packets: UInt64 = 0
-        var bytes: UInt64 = 0
-        var lost: UInt64 = 0
+        /// When `phase` began.
+        var since = Date()
+        /// Sessions that ended, and the live one.
+        var ended = GBReceiverCounters()
+        var live = GBReceiverCounters()
         var sessions: UInt64 = 0
         var foreign: UInt64 = 0
         var malformed: UInt64 = 0
@@ -51,10 +54,12 @@ public final class GBReceiver: Sendable {
 
     public var info: GBReceiverInfo {
         state.withLockedValue { s in
-            GBReceiverInfo(streamID: streamID, ssrc: ssrc, mode: mode, port: s.port, sharedPort: usesSharedPort,
-                           state: s.phase, isStatic: isStatic, remoteAddress: s.remote, packets: s.packets,
-                           bytes: s.bytes, lost: s.lost, sessions: s.sessions, foreignPackets: s.foreign,
-                           malformedPackets: s.malformed, repins: s.repins)
+            let c = s.ended + s.live
+            return GBReceiverInfo(streamID: streamID, ssrc: ssrc, mode: mode, port: s.port, sharedPort: usesSharedPort,
+                                  state: s.phase, isStatic: isStatic, remoteAddress: s.remote, packets: c.packets,
+                                  bytes: c.bytes, lost: c.lost, sessions: s.sessions, foreignPackets: s.foreign,
+                                  malformedPackets: s.malformed, repins: s.repins, counters: c, since: s.since,
+                                  deviceHost: device?.host)
         }
     }
 
@@ -68,33 +73,38 @@ public final class GBReceiver: Sendable {
             s.endSession = end
             s.remote = remote
             s.sessions += 1
+            s.phase = .admitting
+            s.since = Date()
             return true
         }
     }
 
+    /// The session ended: its counters join the totals; the receiver waits again, with no peer.
     func detach() {
         state.withLockedValue { s in
             s.attached = false
             s.endSession = nil
+            s.ended = s.ended + s.live
+            s.live = GBReceiverCounters()
             s.phase = .waiting
+            s.since = Date()
+            s.remote = nil
         }
     }
 
     var isAttached: Bool { state.withLockedValue { $0.attached } }
 
     func setPhase(_ phase: GBReceiverState) {
-        state.withLockedValue { $0.phase = phase }
-    }
-
-    func count(bytes: Int) {
         state.withLockedValue { s in
-            s.packets &+= 1
-            s.bytes &+= UInt64(clamping: bytes)
+            guard s.phase != phase else { return }
+            s.phase = phase
+            s.since = Date()
         }
     }
 
-    func countLost(_ n: Int) {
-        state.withLockedValue { $0.lost &+= UInt64(clamping: n) }
+    /// The live session's counters so far (one lock per packet, as the byte count needs anyway).
+    func update(_ counters: GBReceiverCounters) {
+        state.withLockedValue { $0.live = counters }
     }
 
     /// A packet of this stream's SSRC from an address that is not the pinned one; returns the
@@ -162,6 +172,7 @@ public final class GBReceiver: Sendable {
             s.attached = false
             s.endSession = nil
             s.phase = .waiting
+            s.since = Date()
         }
     }
 }

@@ -26,7 +26,14 @@ final class GBSession {
     private var logger: Logger
     private var reorder: RTPReorderBuffer<RTPPacket>
     private var outputs: [RTPReorderBuffer<RTPPacket>.Output] = []
-    private var demuxer = PSDemuxer()
+    /// Gives up a gap when its time is up even if no further packet comes.
+    private var expiry: (at: Int64, task: Scheduled<Void>)?
+    /// Packets in order while publish admission decides (bounded); they go out once it allows,
+    /// so an on_publish hook's latency does not cost the first key frame.
+    private var admitting: [RTPReorderBuffer<RTPPacket>.Output] = []
+    private var admittingBytes = 0
+    private var demuxer: PSDemuxer
+    private var counters = GBReceiverCounters()
     private var events: [MediaEvent] = []
     private var source: Source?
     private(set) var phase = Phase.new
@@ -43,9 +50,9 @@ final class GBSession {
     /// Starts a session for `receiver` unless it is closed or already receiving.
     /// `pinnedTo`: UDP, the source address of the first packet (TCP sessions are their connection).
     static func start(receiver: GBReceiver, ssrc: UInt32, loop: any EventLoop, remote: String,
-                      service: GB28181Service, reorderWindow: Int, pinnedTo: SocketAddress? = nil) -> GBSession? {
+                      service: GB28181Service, pinnedTo: SocketAddress? = nil) -> GBSession? {
         let session = GBSession(receiver: receiver, ssrc: ssrc, loop: loop, remote: remote, service: service,
-                                reorderWindow: reorderWindow, pinnedTo: pinnedTo)
+                                pinnedTo: pinnedTo)
         let bound = NIOLoopBound(session, eventLoop: loop)
         let attached = receiver.attach(remote: remote) { reason in
             loop.submit { bound.value.end(reason) }
@@ -54,7 +61,7 @@ final class GBSession {
     }
 
     private init(receiver: GBReceiver, ssrc: UInt32, loop: any EventLoop, remote: String, service: GB28181Service,
-                 reorderWindow: Int, pinnedTo: SocketAddress?) {
+                 pinnedTo: SocketAddress?) {
         self.pinned = pinnedTo
         self.repinAfter = .milliseconds(Int64(service.config.repinAfterMs))
         self.receiver = receiver
@@ -63,7 +70,8 @@ final class GBSession {
         self.remote = remote
         self.service = service
         self.context = service.context
-        self.reorder = RTPReorderBuffer(window: reorderWindow)
+        self.reorder = service.reorderBuffer(for: receiver.mode)
+        self.demuxer = PSDemuxer(options: PSDemuxer.Options(lossPolicy: service.config.lossPolicy))
         var logger = service.context.logger
         logger[metadataKey: "stream"] = "\(receiver.streamID)"
         logger[metadataKey: "ssrc"] = "\(GBSSRC.format(ssrc))"
@@ -105,26 +113,51 @@ final class GBSession {
     /// One RTP packet of this session's SSRC.
     func receive(_ packet: RTPPacket, size: Int) {
         guard phase != .ended else { return }
-        receiver.count(bytes: size)
-        switch phase {
-        case .new:
+        counters.packets &+= 1
+        counters.bytes &+= UInt64(clamping: size)
+        if phase == .new {
             begin()
-            guard phase == .publishing else { return }
-        case .admitting, .ended:
-            return
-        case .publishing:
-            break
+            guard phase != .ended else { return }
         }
         var packet = packet
-        if reorder.window > 0, let next = reorder.nextSequence, packet.sequence != next {
+        if phase == .admitting || (reorder.window > 0 && reorder.nextSequence != packet.sequence) {
             // It may be held back: keep its own bytes, not the whole 64 KiB receive buffer its
-            // payload is a slice of (the window then holds what it says, not window × 64 KiB).
+            // payload is a slice of (what is held is then what the bounds say).
             var own = ByteBufferAllocator().buffer(capacity: packet.payload.readableBytes)
             own.writeImmutableBuffer(packet.payload)
             packet.payload = own
         }
         outputs.removeAll(keepingCapacity: true)
-        reorder.push(packet, sequence: packet.sequence) { outputs.append($0) }
+        reorder.push(packet, sequence: packet.sequence, now: Self.nowNanos(), bytes: packet.payload.readableBytes) {
+            outputs.append($0)
+        }
+        handleOutputs()
+    }
+
+    /// The reorder buffer's time is up for a gap (or for the start to settle).
+    private func expire() {
+        expiry = nil
+        guard phase != .ended else { return }
+        outputs.removeAll(keepingCapacity: true)
+        reorder.expire(now: Self.nowNanos()) { outputs.append($0) }
+        handleOutputs()
+    }
+
+    private func handleOutputs() {
+        switch phase {
+        case .admitting:
+            hold(outputs)
+        case .publishing:
+            process(outputs)
+        case .new, .ended:
+            break
+        }
+        guard phase != .ended else { return }
+        armExpiry()
+        publishCounters()
+    }
+
+    private func process(_ outputs: [RTPReorderBuffer<RTPPacket>.Output]) {
         for output in outputs {
             switch output {
             case .packet(let p):
@@ -133,14 +166,65 @@ final class GBSession {
                 } catch {
                     malformed(error)
                 }
-            case .loss(let count):
-                receiver.countLost(count)
-                if count > 0 { logger.debug("RTP loss: \(count) packet(s) missing; video resumes at the next key frame") }
+            case .loss(let count) where count > 0:
+                logger.debug("RTP loss: \(count) packet(s) missing; dropping the frame they belonged to")
+                events.removeAll(keepingCapacity: true)
+                demuxer.loss(into: &events)
+                forward()
+                lastTimestamp = nil
+            case .loss:
+                logger.info("RTP sequence of \(receiver.streamID) restarted (device restart?); video resumes at the next key frame")
                 demuxer.discontinuity()
                 lastTimestamp = nil
             }
             if phase == .ended { return }
         }
+    }
+
+    /// While admission decides: keep what comes, in order, up to a bound (then the rest counts
+    /// as a gap: video starts at a later frame).
+    private func hold(_ outputs: [RTPReorderBuffer<RTPPacket>.Output]) {
+        for output in outputs {
+            if case .packet(let p) = output {
+                admittingBytes &+= p.payload.readableBytes
+                if admittingBytes > Self.maxAdmittingBytes || admitting.count >= Self.maxAdmittingPackets {
+                    if case .loss? = admitting.last {} else { admitting.append(.loss(count: 1)) }
+                    continue
+                }
+            }
+            admitting.append(output)
+        }
+    }
+
+    static let maxAdmittingBytes = 4 << 20
+    static let maxAdmittingPackets = 4096
+
+    private func armExpiry() {
+        guard let due = reorder.deadline else {
+            expiry?.task.cancel()
+            expiry = nil
+            return
+        }
+        if let expiry, expiry.at == due { return }
+        expiry?.task.cancel()
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        let task = loop.scheduleTask(deadline: NIODeadline.uptimeNanoseconds(UInt64(clamping: due))) { bound.value.expire() }
+        expiry = (due, task)
+    }
+
+    /// The receiver's view of this session (admin API, metrics).
+    private func publishCounters() {
+        let r = reorder.stats
+        counters.lost = r.lost
+        counters.late = r.late
+        counters.duplicates = r.duplicates
+        counters.reordered = r.reordered
+        counters.resyncs = r.resyncs
+        let d = demuxer.stats
+        counters.videoFrames = d.videoFrames
+        counters.audioFrames = d.audioFrames
+        counters.framesDropped = d.droppedFrames &+ demuxer.damagedFrames
+        receiver.update(counters)
     }
 
     /// The demuxer refused the stream's data. UDP: drop it (the parser seeks the next pack
@@ -212,6 +296,12 @@ final class GBSession {
         phase = .publishing
         receiver.setPhase(.receiving)
         logger.info("GB28181 \(receiver.mode) publish of \(receiver.streamID) started")
+        let held = admitting
+        admitting = []
+        admittingBytes = 0
+        process(held)
+        guard phase == .publishing else { return }
+        publishCounters()
         let bound = NIOLoopBound(self, eventLoop: loop)
         let loop = self.loop
         source.assumeIsolated { src in
@@ -228,7 +318,11 @@ final class GBSession {
     /// wait `publisher_grace_ms` for the device (or a new INVITE of the same stream) to come back.
     func end(_ reason: String, warning: Bool = false, dropped: Bool = false) {
         guard phase != .ended else { return }
+        publishCounters()
         phase = .ended
+        expiry?.task.cancel()
+        expiry = nil
+        admitting = []
         if warning {
             logger.warning("closing GB28181 stream \(receiver.streamID) from \(remote): \(reason)")
         } else {
@@ -247,6 +341,8 @@ final class GBSession {
         cleanup?()
         service.sessionEnded(receiver)
     }
+
+    static func nowNanos() -> Int64 { Int64(clamping: NIODeadline.now().uptimeNanoseconds) }
 
     /// Receive time in 90 kHz ticks of the monotonic clock.
     static func now90k() -> Int64 {

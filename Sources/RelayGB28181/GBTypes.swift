@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import RelayCore
 
@@ -24,11 +25,51 @@ public enum GBPort: Sendable, Equatable {
     case fixed(Int)
 }
 
-public enum GBReceiverState: String, Sendable {
-    /// Open; no media yet (or none since the last source ended).
+public enum GBReceiverState: String, Sendable, CaseIterable {
+    /// Open; no media yet (or none since the last source ended). A tcp-active receiver is
+    /// dialing its device meanwhile.
     case waiting
+    /// The first packet arrived; publish admission (on_publish, duplicate policy) is deciding.
+    case admitting
     /// Media is flowing into a source.
     case receiving
+}
+
+/// What a receiver's sessions counted: RTP packets by fate, frames by fate.
+public struct GBReceiverCounters: Sendable, Equatable {
+    public var packets: UInt64 = 0
+    public var bytes: UInt64 = 0
+    /// Sequence numbers never received (given up after `reorder_ms`).
+    public var lost: UInt64 = 0
+    /// Arrived after their position was given up as lost.
+    public var late: UInt64 = 0
+    public var duplicates: UInt64 = 0
+    /// Arrived out of order and were put back in order.
+    public var reordered: UInt64 = 0
+    /// The sender's sequence numbers restarted (a reboot) or jumped.
+    public var resyncs: UInt64 = 0
+    public var videoFrames: UInt64 = 0
+    public var audioFrames: UInt64 = 0
+    /// Video frames not delivered: incomplete (data lost) or, with `loss_policy`
+    /// `next_key_frame`, waiting for a key frame.
+    public var framesDropped: UInt64 = 0
+
+    public init() {}
+
+    static func + (a: Self, b: Self) -> Self {
+        var c = a
+        c.packets &+= b.packets
+        c.bytes &+= b.bytes
+        c.lost &+= b.lost
+        c.late &+= b.late
+        c.duplicates &+= b.duplicates
+        c.reordered &+= b.reordered
+        c.resyncs &+= b.resyncs
+        c.videoFrames &+= b.videoFrames
+        c.audioFrames &+= b.audioFrames
+        c.framesDropped &+= b.framesDropped
+        return c
+    }
 }
 
 /// A receiver as the admin API shows it.
@@ -57,6 +98,12 @@ public struct GBReceiverInfo: Sendable, Equatable {
     public var malformedPackets: UInt64 = 0
     /// The stream moved to a new source address after the old one fell silent.
     public var repins: UInt64 = 0
+    /// Every count, the three above included.
+    public var counters = GBReceiverCounters()
+    /// When `state` began.
+    public var since = Date()
+    /// tcp-active: the device's host, which the server dials.
+    public var deviceHost: String?
 
     /// The SSRC as GB28181 writes it: ten decimal digits.
     public var ssrcString: String? { ssrc.map(GBSSRC.format) }

@@ -98,6 +98,26 @@ public struct AccessUnitAssembler: Sendable {
 
     public mutating func clearHintsJustDistrusted() { hintsJustDistrusted = false }
 
+    /// Pictures dropped because their first slice never arrived (joined mid-frame, data lost).
+    public private(set) var brokenPictures: UInt64 = 0
+
+    /// Whether data of an access unit not yet emitted is held (what `reset` would drop).
+    public var hasPartialFrame: Bool { current?.hasVCL == true || (inNAL && tailIsVCL) }
+
+    /// Data after what was appended is lost. A frame that an end-of-frame hint closed right at
+    /// the end of the data (the RTP marker came, then the loss) is complete: it is emitted even
+    /// while hints are still being checked. Any other partial frame is dropped (`reset`);
+    /// returns whether there was one.
+    public mutating func loss(arrival: Int64, into out: inout [VideoAccessUnit]) -> Bool {
+        if hintTrust != .distrusted, case .probe(let h) = check, h == buffer.readableBytes {
+            check = .none
+            do { try flush(arrival: arrival, into: &out) } catch {}
+        }
+        let dropped = hasPartialFrame
+        reset()
+        return dropped
+    }
+
     /// Drops all partial data (after packet loss); the codec stays.
     public mutating func reset() {
         consumed += Int64(buffer.readableBytes)
@@ -305,7 +325,11 @@ public struct AccessUnitAssembler: Sendable {
     private mutating func emit(into out: inout [VideoAccessUnit]) {
         guard let au = current, let codec else { return }
         current = nil
-        guard au.hasVCL, !au.broken else { return }
+        guard au.hasVCL else { return }
+        guard !au.broken else {
+            brokenPictures &+= 1
+            return
+        }
         out.append(VideoAccessUnit(codec: codec, payload: au.payload, isKey: au.isKey, vps: au.vps, sps: au.sps,
                                    pps: au.pps, startOffset: au.startOffset, arrival: au.arrival))
     }

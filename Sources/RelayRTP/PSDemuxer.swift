@@ -16,9 +16,10 @@ import RelayCore
 ///   header and anything else is taken as G.711 A-law, the GB28181 default.
 /// - Times: 33-bit PTS/DTS unwrapped, re-based to start near 0 (timebase 90000); absent or
 ///   broken time stamps fall back to arrival time (`PSClock`).
-/// - Video is dropped until the first key frame, and again after `discontinuity()` (packet loss)
-///   until the next one, so players never get a corrupt picture. Audio waits for the first key
-///   frame too (up to 4 s), so a source never becomes playable without its video.
+/// - Video is dropped until the first key frame, and again after `discontinuity()` (a restart or
+///   malformed data) until the next one. A `loss()` costs only the frames the lost data belonged
+///   to (`VideoLossPolicy`). Audio waits for the first key frame too (up to 4 s), so a source
+///   never becomes playable without its video.
 ///
 /// Every buffer is bounded: PS unit headers ≤ 64 KiB, a video frame ≤ `maxFrameBytes`, one
 /// audio PES ≤ 64 KiB, junk ≤ `maxGarbageBytes`; exceeding one throws a `PSError`.
@@ -28,11 +29,15 @@ public struct PSDemuxer: Sendable {
         public var maxGarbageBytes: Int
         public var videoIndex: Int
         public var audioIndex: Int
-        public init(maxFrameBytes: Int = 8 << 20, maxGarbageBytes: Int = 256 << 10, videoIndex: Int = 0, audioIndex: Int = 1) {
+        /// Where video resumes after `loss()`.
+        public var lossPolicy: VideoLossPolicy
+        public init(maxFrameBytes: Int = 8 << 20, maxGarbageBytes: Int = 256 << 10, videoIndex: Int = 0, audioIndex: Int = 1,
+                    lossPolicy: VideoLossPolicy = .nextFrame) {
             self.maxFrameBytes = maxFrameBytes
             self.maxGarbageBytes = maxGarbageBytes
             self.videoIndex = videoIndex
             self.audioIndex = audioIndex
+            self.lossPolicy = lossPolicy
         }
     }
 
@@ -41,6 +46,8 @@ public struct PSDemuxer: Sendable {
         public var audioFrames: UInt64 = 0
         /// Video frames dropped while waiting for a key frame.
         public var droppedFrames: UInt64 = 0
+        /// Video frames dropped incomplete: data of theirs was lost (`loss()`), or their start was.
+        public var damagedFrames: UInt64 = 0
         public var discontinuities: UInt64 = 0
     }
 
@@ -109,7 +116,32 @@ public struct PSDemuxer: Sendable {
         try emitVideo(into: &events)
     }
 
-    /// Input was lost: drop partial data, seek the next pack header, drop video until a key frame.
+    /// Packets were lost: only what they belonged to goes. A frame closed by an RTP hint just
+    /// before the loss goes out; any other partial video frame and the audio PES are dropped,
+    /// and the parser seeks the next pack header (a frame whose start was lost is skipped there,
+    /// or dropped by the assembler for lacking its first slice). Video goes on with the next
+    /// complete frame (decoders conceal the missing reference), or waits for a key frame with
+    /// `.nextKeyFrame`. Audio lost never costs video: audio packs sit between video frames.
+    public mutating func loss(into events: inout [MediaEvent]) {
+        scratch.removeAll(keepingCapacity: true)
+        if video.loss(arrival: arrival, into: &scratch) { stats.damagedFrames &+= 1 }
+        do { try emitVideo(into: &events) } catch { scratch.removeAll(keepingCapacity: true) }
+        parser.resync()
+        videoTimes.removeAll()
+        audioPES.clear()
+        audioPESTime = nil
+        aacCarry.clear()
+        if options.lossPolicy == .nextKeyFrame {
+            if !waitKey { stats.discontinuities &+= 1 }
+            waitKey = true
+        }
+    }
+
+    /// Video frames dropped incomplete, counting the assembler's pictures without a first slice.
+    public var damagedFrames: UInt64 { stats.damagedFrames &+ video.brokenPictures }
+
+    /// The stream restarted or moved (a sender restart, another address), or its data was
+    /// malformed: drop partial data, seek the next pack header, drop video until a key frame.
     public mutating func discontinuity() {
         parser.resync()
         video.reset()

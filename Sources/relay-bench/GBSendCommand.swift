@@ -40,6 +40,9 @@ struct GBSendCommand: AsyncParsableCommand {
     @Option(help: "UDP: percentage of packets dropped.")
     var loss: Double = 0
 
+    @Option(help: "UDP: send the first N packets in reverse order (a start that arrives out of order).")
+    var reverseStart: Int = 0
+
     @Option(help: "Seed for the impairments (default: random).")
     var seed: UInt64?
 
@@ -56,6 +59,7 @@ struct GBSendCommand: AsyncParsableCommand {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
         guard (0...100).contains(loss), (0...100).contains(reorder) else { throw ValidationError("--loss and --reorder are percentages") }
         guard reorderWindow >= 1 else { throw ValidationError("--reorder-window must be at least 1") }
+        guard (0...1000).contains(reverseStart) else { throw ValidationError("--reverse-start must be 0...1000") }
         guard (64...65000).contains(maxPayload) else { throw ValidationError("--max-payload must be 64...65000") }
     }
 
@@ -92,7 +96,8 @@ struct GBSendCommand: AsyncParsableCommand {
         muxer.audioStreamID = PSMuxer.audioStreamID
         var rtp = RTPPacketizer(ssrc: ssrc, payloadType: 96, sequence: UInt16.random(in: 0...UInt16.max), maxPayload: maxPayload)
         var impair = GBImpairment(lossPct: mode == "udp" ? loss : 0, reorderPct: mode == "udp" ? reorder : 0,
-                                window: reorderWindow, seed: seed ?? UInt64.random(in: 0...UInt64.max))
+                                window: reorderWindow, reverseStart: mode == "udp" ? reverseStart : 0,
+                                seed: seed ?? UInt64.random(in: 0...UInt64.max))
         let clock = ContinuousClock()
         let start = clock.now
         var vi = 0
@@ -215,18 +220,31 @@ struct GBImpairment {
     private var rng: SplitMix64
     private var counter = 0
     private var held: [(release: Int, packet: ByteBuffer)] = []
+    /// The first packets, sent in reverse once `reverseStart` of them are in.
+    private var start: [ByteBuffer] = []
+    private let reverseStart: Int
     private(set) var lost = 0
     private(set) var reordered = 0
 
-    init(lossPct: Double, reorderPct: Double, window: Int, seed: UInt64) {
+    init(lossPct: Double, reorderPct: Double, window: Int, reverseStart: Int = 0, seed: UInt64) {
         loss = lossPct / 100
         reorderChance = reorderPct / 100
         self.window = window
+        self.reverseStart = reverseStart
         rng = SplitMix64(seed: seed)
     }
 
     mutating func process(_ packet: ByteBuffer, into out: inout [ByteBuffer]) {
         counter += 1
+        if counter <= reverseStart {
+            start.append(packet)
+            if counter == reverseStart {
+                out.append(contentsOf: start.reversed())
+                reordered += max(start.count - 1, 0)
+                start.removeAll()
+            }
+            return
+        }
         if loss > 0 && Double.random(in: 0..<1, using: &rng) < loss {
             lost += 1
         } else if reorderChance > 0 && Double.random(in: 0..<1, using: &rng) < reorderChance {
@@ -243,6 +261,8 @@ struct GBImpairment {
     }
 
     mutating func flush(into out: inout [ByteBuffer]) {
+        out.append(contentsOf: start.reversed())
+        start.removeAll()
         out.append(contentsOf: held.sorted { $0.release < $1.release }.map(\.packet))
         held.removeAll()
     }

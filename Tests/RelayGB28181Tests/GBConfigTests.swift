@@ -11,7 +11,7 @@ struct GBConfigTests: ConfigSuite {
         #expect(gb.enabled && gb.host == "0.0.0.0")
         #expect(gb.sharedUDPPort == 10000 && gb.sharedTCPPort == 10000)
         #expect(gb.portMin == 40000 && gb.portMax == 40999)
-        #expect(gb.reorderWindow == 32 && gb.connectRetryMs == 2000 && gb.repinAfterMs == 3000)
+        #expect(gb.reorderWindow == 512 && gb.reorderMs == 100 && gb.lossPolicy == .nextFrame && gb.connectRetryMs == 2000 && gb.repinAfterMs == 3000)
         #expect(gb.receivers.isEmpty)
     }
 
@@ -35,7 +35,7 @@ struct GBConfigTests: ConfigSuite {
         #expect(field(#"{"gb28181": {"port_min": 41000, "port_max": 40000}}"#) == "gb28181.port_max")
         #expect(field(#"{"gb28181": {"reorder": 8}}"#) == "gb28181.reorder")
         #expect(field(#"{"gb28181": {"repin_after_ms": 50}}"#) == "gb28181.repin_after_ms")
-        #expect(field(#"{"gb28181": {"reorder_window": 1025}}"#) == "gb28181.reorder_window")
+        #expect(field(#"{"gb28181": {"reorder_window": 4097}}"#) == "gb28181.reorder_window")
         #expect(field(#"{"gb28181": {"receivers": {}}}"#) == "gb28181.receivers")
         #expect(field(#"{"gb28181": {"receivers": [1]}}"#) == "gb28181.receivers[0]")
         #expect(field(#"{"gb28181": {"receivers": [{"stream": "a/b", "ssrc": "1"}, {"stream": "a/c", "ssrc": "x1"}]}}"#)
