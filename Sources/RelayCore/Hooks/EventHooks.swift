@@ -11,6 +11,8 @@ public enum HookEvent: String, Sendable, CaseIterable {
     case receiveTimeout = "on_receive_timeout"
     case idleTimeout = "on_idle_timeout"
     case record = "on_record"
+    /// A GB28181 cascade sender stopped (operator, stream ended, peer gone, connect timeout).
+    case senderStop = "on_sender_stop"
 }
 
 /// Hook calls are budgeted (calls in flight, HTTP connections) per class, so one class cannot

@@ -1,0 +1,245 @@
+import Foundation
+import NIOCore
+import RelayCore
+import RelayGB28181
+import RelayRTP
+import Testing
+
+/// GB28181 cascade senders (`/api/v1/gb28181/senders`): an RTMP stream re-muxed to RTP/PS and
+/// sent over UDP, TCP passive and TCP active to receivers we did not write for the purpose —
+/// ffmpeg reading the captured program stream, whose elementary streams must equal the source
+/// clip's byte for byte — and to the relay's own GB28181 ingest as a second check.
+@Suite(.serialized)
+struct GB28181SenderTests {
+    /// Short clips (4 s, 640x360 25 fps, a key frame a second) so a whole publish fits a test.
+    actor Media {
+        static let shared = Media()
+        private let cache = MediaCache("gb-sender")
+
+        func h264(audio: String) async throws -> String {
+            let aac = audio == "aac"
+            return try await cache.make("sender_h264_\(audio).flv", [
+                "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25",
+                "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=\(aac ? 44100 : 8000)",
+                "-t", "4", "-map", "0:v", "-map", "1:a",
+                "-c:v", "libx264", "-profile:v", "main", "-preset", "ultrafast", "-tune", "zerolatency",
+                "-bf", "0", "-g", "25", "-keyint_min", "25", "-sc_threshold", "0", "-b:v", "800k", "-pix_fmt", "yuv420p",
+            ] + (aac ? ["-c:a", "aac", "-b:a", "96k", "-ac", "2", "-ar", "44100"] : ["-c:a", "pcm_alaw", "-ac", "1", "-ar", "8000"])
+                + ["-f", "flv"])
+        }
+    }
+
+    static func post(_ api: AdminHTTP, _ json: String) async throws -> AdminHTTP.Response {
+        try await api.post("/api/v1/gb28181/senders", json: json)
+    }
+
+    /// Writes the capture's PS, has ffprobe name its streams, and compares its elementary
+    /// streams with the source clip's (video: NAL units from the first key frame on; audio: raw
+    /// frames or samples).
+    static func expectSameStreams(_ ps: [UInt8], source: String, audio: String, name: String) async throws {
+        let path = NSTemporaryDirectory() + "liverelay-\(name)-\(getpid()).ps"
+        _ = FileManager.default.createFile(atPath: path, contents: Data(ps))
+        let probe = try await CascadeCheck.probe(path)
+        #expect(probe.contains("codec_name=h264|width=640|height=360"), "\(probe)")
+        // ffmpeg 5.1 takes any 0xC0 stream for MPEG audio (it does not read the map's 0x90
+        // G.711 A-law): there the test's own PES walk takes the audio out.
+        #expect(audio != "aac" || probe.contains("codec_name=aac|sample_rate=44100|channels=2"), "\(probe)")
+
+        let sent = CascadeCheck.slices(try await CascadeCheck.extract(path, isPS: true, map: "0:v:0", format: "h264"), hevc: false)
+        let original = CascadeCheck.slices(try await CascadeCheck.extract(source, isPS: false, map: "0:v:0", format: "h264",
+                                                                         bsf: "h264_mp4toannexb"), hevc: false)
+        let video = CascadeCheck.run(sent, in: original)
+        print("cascade \(name): video \(sent.count) NAL units (\(sent.reduce(0) { $0 + $1.count }) bytes) equal source units from #\(video.start ?? -1), covering \(Int(video.covered * 100)) % of \(original.count)")
+        #expect(video.start != nil && video.covered >= 0.9,
+                "video: \(sent.count) NAL units sent, \(original.count) in the source, run at \(String(describing: video.start)) covers \(video.covered)")
+        if audio == "aac" {
+            let sentAAC = CascadeCheck.adtsFrames(try await CascadeCheck.extract(path, isPS: true, map: "0:a:0", format: "adts"))
+            let originalAAC = CascadeCheck.adtsFrames(try await CascadeCheck.extract(source, isPS: false, map: "0:a:0", format: "adts"))
+            let run = CascadeCheck.run(sentAAC, in: originalAAC)
+            print("cascade \(name): AAC \(sentAAC.count) frames equal source frames from #\(run.start ?? -1), covering \(Int(run.covered * 100)) % of \(originalAAC.count)")
+            #expect(run.start != nil && run.covered >= 0.9, "AAC: \(sentAAC.count) frames sent, \(originalAAC.count) in the source, covers \(run.covered)")
+        } else {
+            let sentALaw = CascadeCheck.pesPayloads(ps, streamID: 0xC0)
+            let originalALaw = try await CascadeCheck.extract(source, isPS: false, map: "0:a:0", format: "alaw")
+            // Samples, compared in 40 ms blocks (a block of a 1 kHz tone repeats: compare the whole run).
+            let block = 320
+            let chunks = stride(from: 0, to: sentALaw.count - sentALaw.count % block, by: block).map { Array(sentALaw[$0..<($0 + block)]) }
+            let source = stride(from: 0, to: originalALaw.count - originalALaw.count % block, by: block).map { Array(originalALaw[$0..<($0 + block)]) }
+            let run = CascadeCheck.run(chunks, in: source)
+            print("cascade \(name): G.711 \(chunks.count) blocks of 40 ms equal source blocks from #\(run.start ?? -1), covering \(Int(run.covered * 100)) % of \(source.count)")
+            #expect(run.start != nil && run.covered >= 0.85, "G.711: \(sentALaw.count) bytes sent, \(originalALaw.count) in the source, covers \(run.covered)")
+        }
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    // MARK: the three modes
+
+    /// The whole clip over UDP: ffmpeg reads the captured PS, its H.264 and AAC equal the
+    /// clip's; the clip's end stops the sender, which says so in on_sender_stop.
+    @Test func udpSenderForwardsAnRTMPStreamByteForByte() async throws {
+        let hooks = try await HookServer.start()
+        defer { hooks.stop() }
+        let server = try await TestServer.start(#""hooks": {"on_sender_stop": "\#(hooks.url)"}"#)
+        let media = try await Media.shared.h264(audio: "aac")
+        let peer = try await CascadePeer.udp()
+        let publisher = try server.publish(media, stream: "live/up", loop: false)
+        defer { publisher.terminate() }
+        #expect(await server.waitPlayable("live/up"))
+        let api = AdminHTTP(port: server.adminPort)
+        let r = try await Self.post(api, #"{"stream": "live/up", "ssrc": "0100000011", "dest": "\#(peer.dest)"}"#)
+        #expect(r.status == 201, "\(r.text)")
+        #expect(r.value["state"]?.string == "sending" && r.value["mode"]?.string == "udp" && r.value["ssrc"]?.string == "0100000011")
+        let listed = try await api.get("/api/v1/gb28181/senders")
+        #expect(listed.value["count"]?.int == 1 && listed.value["senders"]?.items.first?["dest"]?.string == peer.dest)
+
+        let stops = await hooks.wait(for: "on_sender_stop", seconds: 20)
+        let stop = try #require(stops.first, "no on_sender_stop: \(hooks.events)")
+        #expect(stop["reason"] as? String == "stream ended" && stop["stream"] as? String == "live/up")
+        #expect(stop["ssrc"] as? String == "0100000011" && stop["dest"] as? String == peer.dest && stop["mode"] as? String == "udp")
+        try await Task.sleep(nanoseconds: 200_000_000)
+        let packets = peer.packets
+        #expect(stop["packets_sent"] as? Int == packets.count, "hook \(stop["packets_sent"] ?? "-") vs \(packets.count) received")
+        #expect((try await api.get("/api/v1/gb28181/senders")).value["count"]?.int == 0)
+        #expect((try await api.get("/api/v1/gb28181/senders/live/up")).status == 404)
+
+        let ps = try CascadeCheck.rtp(packets, ssrc: 100_000_011, payloadType: 96)
+        try await Self.expectSameStreams(ps, source: media, audio: "aac", name: "udp")
+        await peer.close()
+        await server.stop()
+    }
+
+    /// tcp-passive: the answer names the port; the platform connects and gets RFC 4571 frames
+    /// of H.264 + G.711 A-law (payload type 8 asked for) that equal the clip's.
+    @Test func tcpPassiveSenderWaitsForThePlatformH264AndG711() async throws {
+        let server = try await TestServer.start(gb28181: ", \"port_min\": 47600, \"port_max\": 47649")
+        let media = try await Media.shared.h264(audio: "alaw")
+        let publisher = try server.publish(media, stream: "live/passive", loop: false)
+        defer { publisher.terminate() }
+        #expect(await server.waitPlayable("live/passive"))
+        let api = AdminHTTP(port: server.adminPort)
+        let r = try await Self.post(api, #"{"stream": "live/passive", "ssrc": "0100000012", "mode": "tcp-passive", "payload_type": 8}"#)
+        #expect(r.status == 201, "\(r.text)")
+        let port = try #require(r.value["port"]?.int)
+        #expect((47600...47649).contains(port) && r.value["state"]?.string == "listening" && r.value["ip"]?.string == "127.0.0.1")
+        let peer = try await CascadePeer.connect(port: port)
+        #expect(await peer.wait(seconds: 20) { $0.isClosed }, "the sender should close when the stream ends")
+        #expect(peer.unframedTail == 0, "RFC 4571 framing cut short")
+        let ps = try CascadeCheck.rtp(peer.packets, ssrc: 100_000_012, payloadType: 8)
+        try await Self.expectSameStreams(ps, source: media, audio: "alaw", name: "passive")
+        #expect((try await api.get("/api/v1/gb28181/senders")).value["count"]?.int == 0)
+        await server.stop()
+    }
+
+    /// tcp-active: the sender dials the platform; DELETE stops it (gone from GET, the
+    /// connection closed after whole frames, on_sender_stop with the operator's reason).
+    @Test func tcpActiveSenderDialsThePlatformAndDeleteStopsIt() async throws {
+        let hooks = try await HookServer.start()
+        defer { hooks.stop() }
+        let server = try await TestServer.start(#""hooks": {"on_sender_stop": "\#(hooks.url)"}"#)
+        let media = try await Media.shared.h264(audio: "aac")
+        let publisher = try server.publish(media, stream: "live/active")
+        defer { publisher.terminate() }
+        #expect(await server.waitPlayable("live/active"))
+        let platform = try await CascadePeer.listener()
+        let api = AdminHTTP(port: server.adminPort)
+        let r = try await Self.post(api, #"{"stream": "live/active", "ssrc": "0100000013", "dest": "\#(platform.dest)", "mode": "tcp-active"}"#)
+        #expect(r.status == 201, "\(r.text)")
+        #expect(await platform.wait(seconds: 10) { $0.packets.count >= 300 }, "packets: \(platform.packets.count)")
+        let got = try await api.get("/api/v1/gb28181/senders/live/active")
+        #expect(got.value["senders"]?.items.first?["state"]?.string == "sending", "\(got.text)")
+        let deleted = try await api.request("DELETE", "/api/v1/gb28181/senders/live/active", body: Array(#"{"ssrc": "0100000013"}"#.utf8))
+        #expect(deleted.status == 200 && deleted.value["count"]?.int == 1, "\(deleted.text)")
+        #expect(deleted.value["senders"]?.items.first?["reason"]?.string == "stopped by the admin API")
+        #expect((try await api.get("/api/v1/gb28181/senders")).value["count"]?.int == 0)
+        #expect(await platform.wait(seconds: 5) { $0.isClosed })
+        #expect(platform.unframedTail == 0)
+        let stop = try #require(await hooks.wait(for: "on_sender_stop").first)
+        #expect(stop["reason"] as? String == "stopped by the admin API" && stop["mode"] as? String == "tcp-active")
+        let ps = try CascadeCheck.rtp(platform.packets, ssrc: 100_000_013, payloadType: 96)
+        let path = NSTemporaryDirectory() + "liverelay-active-\(getpid()).ps"
+        _ = FileManager.default.createFile(atPath: path, contents: Data(ps))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let probe = try await CascadeCheck.probe(path)
+        #expect(probe.contains("codec_name=h264|width=640|height=360") && probe.contains("codec_name=aac"), "\(probe)")
+        await server.stop()
+    }
+
+    /// The second check: the relay's own GB28181 ingest receives the cascade and plays it over
+    /// RTMP and HTTP-FLV.
+    @Test func ourOwnGBIngestReceivesTheCascade() async throws {
+        let server = try await TestServer.start()
+        let media = try await Media.shared.h264(audio: "aac")
+        let publisher = try server.publish(media, stream: "live/src")
+        defer { publisher.terminate() }
+        #expect(await server.waitPlayable("live/src"))
+        let api = AdminHTTP(port: server.adminPort)
+        let receiver = try await api.post("/api/v1/gb28181/receivers", json: #"{"stream": "gb/cascade", "ssrc": "0100000077"}"#)
+        let port = try #require(receiver.value["port"]?.int, "\(receiver.text)")
+        let r = try await Self.post(api, #"{"stream": "live/src", "ssrc": "0100000077", "dest": "127.0.0.1:\#(port)"}"#)
+        #expect(r.status == 201, "\(r.text)")
+        #expect(await server.waitPlayable("gb/cascade"), "the cascade never became a stream")
+        for url in [server.rtmpURL("gb/cascade"), server.flvURL("gb/cascade")] {
+            let probe = try await FFprobe.run(url)
+            #expect(probe.out.contains("codec_name=h264|width=640|height=360"), "\(url): \(probe.out) \(probe.err)")
+            #expect(probe.out.contains("codec_name=aac|sample_rate=44100|channels=2"), "\(url): \(probe.out)")
+        }
+        let info = try #require(server.gb.receiver("gb/cascade")?.info)
+        #expect(info.lost == 0 && info.packets > 100, "\(info)")
+        await server.stop()
+    }
+
+    // MARK: refusals and failures
+
+    @Test func badRequestsAreRefusedWithReasons() async throws {
+        let hooks = try await HookServer.start()
+        defer { hooks.stop() }
+        let server = try await TestServer.start(#""hooks": {"on_sender_stop": "\#(hooks.url)"}"#)
+        let media = try await Media.shared.h264(audio: "aac")
+        let publisher = try server.publish(media, stream: "live/bad")
+        defer { publisher.terminate() }
+        #expect(await server.waitPlayable("live/bad"))
+        let api = AdminHTTP(port: server.adminPort)
+
+        let empty = try await api.post("/api/v1/gb28181/senders", json: nil)
+        #expect(empty.status == 400 && empty.text.contains("JSON body is required"))
+        let badSSRC = try await Self.post(api, #"{"stream": "live/bad", "ssrc": "x1", "dest": "127.0.0.1:9"}"#)
+        #expect(badSSRC.status == 400 && badSSRC.text.contains("invalid SSRC"), "\(badSSRC.text)")
+        let badDest = try await Self.post(api, #"{"stream": "live/bad", "ssrc": "1", "dest": "127.0.0.1"}"#)
+        #expect(badDest.status == 400 && badDest.text.contains("host:port"))
+        let badPT = try await Self.post(api, #"{"stream": "live/bad", "ssrc": "1", "dest": "127.0.0.1:9", "payload_type": 200}"#)
+        #expect(badPT.status == 400 && badPT.text.contains("payload_type"))
+        let unresolvable = try await Self.post(api, #"{"stream": "live/bad", "ssrc": "1", "dest": "no-such-host.invalid:9"}"#)
+        #expect(unresolvable.status == 400 && unresolvable.text.contains("cannot resolve"), "\(unresolvable.text)")
+        let notLive = try await Self.post(api, #"{"stream": "live/none", "ssrc": "1", "dest": "127.0.0.1:9"}"#)
+        #expect(notLive.status == 404 && notLive.text.contains("not live"))
+
+        let peer = try await CascadePeer.udp()
+        let first = try await Self.post(api, #"{"stream": "live/bad", "ssrc": "0100000014", "dest": "\#(peer.dest)"}"#)
+        #expect(first.status == 201)
+        let again = try await Self.post(api, #"{"stream": "live/bad", "ssrc": "0100000014", "dest": "\#(peer.dest)"}"#)
+        #expect(again.status == 409 && again.text.contains("exists already"), "\(again.text)")
+        #expect((try await api.delete("/api/v1/gb28181/senders/live/other")).status == 404)
+
+        // Nobody listens: tcp-active gives up after its timeout; nobody connects: tcp-passive too.
+        let closed = try await CascadePeer.listener()
+        let deadPort = closed.port
+        await closed.close()
+        let active = try await Self.post(api, #"{"stream": "live/bad", "ssrc": "0100000015", "dest": "127.0.0.1:\#(deadPort)", "mode": "tcp-active", "connect_timeout_ms": 700}"#)
+        #expect(active.status == 201 && active.value["state"]?.string == "connecting", "\(active.text)")
+        let passive = try await Self.post(api, #"{"stream": "live/bad", "ssrc": "0100000016", "mode": "tcp-passive", "connect_timeout_ms": 500}"#)
+        #expect(passive.status == 201 && passive.value["state"]?.string == "listening", "\(passive.text)")
+        let stops = await hooks.wait(for: "on_sender_stop", count: 2)
+        let reasons = stops.compactMap { $0["reason"] as? String }
+        #expect(reasons.contains { $0.hasPrefix("cannot connect to 127.0.0.1:\(deadPort) within 700 ms") }, "\(reasons)")
+        #expect(reasons.contains("the upper platform did not connect within 500 ms"), "\(reasons)")
+        let left = try await api.get("/api/v1/gb28181/senders")
+        #expect(left.value["count"]?.int == 1 && left.value["senders"]?.items.first?["ssrc"]?.string == "0100000014")
+
+        // The stream goes: the sender left goes with it.
+        publisher.terminate()
+        let ended = await hooks.wait(for: "on_sender_stop", count: 3)
+        #expect(ended.contains { $0["ssrc"] as? String == "0100000014" && $0["reason"] as? String == "stream ended" }, "\(ended)")
+        await peer.close()
+        await server.stop()
+    }
+}
