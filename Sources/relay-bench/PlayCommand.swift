@@ -127,6 +127,7 @@ struct PlayCommand: AsyncParsableCommand {
             ("ttff_p50_ms", percentile(ttff, 50).map { String(format: "%.1f", $0) } ?? "-"),
             ("ttff_p99_ms", percentile(ttff, 99).map { String(format: "%.1f", $0) } ?? "-"),
             ("max_frame_gap_ms", String(format: "%.0f", stats.map { Double($0.maxVideoGap.nanoseconds) / 1e6 }.max() ?? 0)),
+            ("video_frames", "\(stats.reduce(0) { $0 + $1.videoFrames })"),
         ]
         report += windows
         if latency {
