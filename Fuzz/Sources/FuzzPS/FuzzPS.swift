@@ -5,13 +5,16 @@ import RelayRTP
 
 /// GB28181 payload: MPEG-PS through PSDemuxer as GBSession drives it. The input is a series of
 /// RTP payloads, each `[flags][len16][payload]`: flags bit 0 = marker (endOfFrame after the
-/// payload), bit 1 = new RTP timestamp (endOfFrame before), bit 2 = packet loss (discontinuity).
+/// payload), bit 1 = new RTP timestamp (endOfFrame before), bit 2 = packets lost before it
+/// (`loss`), bit 3 = a restart (`discontinuity`), bit 4 = the `next_key_frame` loss policy (first
+/// flags byte only).
 @main
 enum FuzzerMain: FuzzTarget {
     static func fuzz(_ input: [UInt8]) {
         var input = ByteBuffer(bytes: input)
         let maxFrame = 1 << 20
-        var demuxer = PSDemuxer(options: .init(maxFrameBytes: maxFrame, maxGarbageBytes: 64 << 10))
+        let policy: VideoLossPolicy = (input.getInteger(at: 0, as: UInt8.self) ?? 0) & 16 != 0 ? .nextKeyFrame : .nextFrame
+        var demuxer = PSDemuxer(options: .init(maxFrameBytes: maxFrame, maxGarbageBytes: 64 << 10, lossPolicy: policy))
         var events: [MediaEvent] = []
         var arrival: Int64 = 0
         do {
@@ -19,7 +22,8 @@ enum FuzzerMain: FuzzTarget {
                 let length = Int(input.readInteger(as: UInt16.self) ?? 0)
                 let payload = input.readSlice(length: min(length, input.readableBytes)) ?? ByteBuffer()
                 events.removeAll(keepingCapacity: true)
-                if flags & 4 != 0 { demuxer.discontinuity() }
+                if flags & 4 != 0 { demuxer.loss(into: &events) }
+                if flags & 8 != 0 { demuxer.discontinuity() }
                 if flags & 2 != 0 { try demuxer.endOfFrame(into: &events) }
                 arrival += 3600
                 try demuxer.feed(payload, arrival: arrival, into: &events)

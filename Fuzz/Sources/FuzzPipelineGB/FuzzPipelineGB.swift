@@ -12,8 +12,8 @@ import RelayCore
 ///
 /// Input: first byte seeds the read splits; bit 0 picks TCP (the rest is the byte stream, in
 /// Splitter reads) or UDP (the rest is datagrams `[len16][bytes]`, the top bit of len16 sending
-/// from a second address: the camera's is the first one's); bits 1-2 pick the UDP reorder window
-/// (0, 1, 8, 100). The Expander's repeat escape applies to the rest either way.
+/// from a second address: the camera's is the first one's); bits 1-2 pick the UDP reordering
+/// (`configs`). The Expander's repeat escape applies to the rest either way.
 @main
 enum FuzzerMain: FuzzTarget {
     static func fuzz(_ input: [UInt8]) {
@@ -53,6 +53,8 @@ enum FuzzerMain: FuzzTarget {
     }
 }
 
-let configs = [0, 1, 8, 100].map {
-    PipelineHarness.config("\"gb28181\": {\"enabled\": true, \"reorder_window\": \($0)}", sections: [GB28181Config.self])
+/// Reorder window (packets), hold (ms), loss policy: by count only, and by time as shipped.
+let configs = [(0, 0, "next_frame"), (8, 0, "next_key_frame"), (512, 100, "next_frame"), (16, 20, "next_key_frame")].map {
+    PipelineHarness.config("\"gb28181\": {\"enabled\": true, \"reorder_window\": \($0.0), \"reorder_ms\": \($0.1), \"loss_policy\": \"\($0.2)\"}",
+                           sections: [GB28181Config.self])
 }
