@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import RelayCore
 import RelayGB28181
 import RelayRTP
@@ -185,6 +186,65 @@ struct GB28181SenderTests {
         }
         let info = try #require(server.gb.receiver("gb/cascade")?.info)
         #expect(info.lost == 0 && info.packets > 100, "\(info)")
+        await server.stop()
+    }
+
+    /// Any live stream, not only RTMP: H.265 + AAC from a GB28181 device (gb-send) forwarded
+    /// again; ffmpeg reads H.265 from the captured PS, its slices a run of the device's file.
+    @Test func aGBStreamIsForwardedAgainH265AndAAC() async throws {
+        let server = try await TestServer.start(gb28181: ", \"port_min\": 47650, \"port_max\": 47699")
+        let r = try await server.gb.open(streamID: "gb/h265in", ssrc: nil, mode: .udp, port: .fromRange)
+        let media = try await GBMedia.shared.files(.h265, audio: .aac)
+        let device = try GB28181Tests.send(media, ["--mode", "udp", "--port", "\(try #require(r.info.port))", "--ssrc", "0100000017"])
+        defer { device.terminate() }
+        #expect(await server.waitPlayable("gb/h265in"), "device: \(device.stderr)")
+        let peer = try await CascadePeer.udp()
+        let api = AdminHTTP(port: server.adminPort)
+        let posted = try await Self.post(api, #"{"stream": "gb/h265in", "ssrc": "0100000018", "dest": "\#(peer.dest)"}"#)
+        #expect(posted.status == 201, "\(posted.text)")
+        #expect(await peer.wait(seconds: 10) { $0.packets.count >= 600 })
+        let deleted = try await api.delete("/api/v1/gb28181/senders/gb/h265in")
+        #expect(deleted.status == 200)
+        try await Task.sleep(nanoseconds: 200_000_000)
+        let ps = try CascadeCheck.rtp(peer.packets, ssrc: 100_000_018, payloadType: 96)
+        let path = NSTemporaryDirectory() + "liverelay-h265-\(getpid()).ps"
+        _ = FileManager.default.createFile(atPath: path, contents: Data(ps))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let probe = try await CascadeCheck.probe(path)
+        #expect(probe.contains("codec_name=hevc|width=640|height=360") && probe.contains("codec_name=aac|sample_rate=44100|channels=2"),
+                "\(probe)")
+        let sent = CascadeCheck.slices(try await CascadeCheck.extract(path, isPS: true, map: "0:v:0", format: "hevc"), hevc: true)
+        let original = CascadeCheck.slices(Array(FileManager.default.contents(atPath: media.video) ?? Data()), hevc: true)
+        let run = CascadeCheck.run(sent, in: original, looped: true)
+        print("cascade h265: video \(sent.count) NAL units equal the device file's from #\(run.start ?? -1) (file looped), \(original.count) in the file")
+        #expect(run.start != nil && sent.count >= 50, "H.265: \(sent.count) NAL units sent, \(original.count) in the file, run at \(String(describing: run.start))")
+        await peer.close()
+        await server.stop()
+    }
+
+    /// A platform that stops reading: the sender's queue is bounded like a player's, and it
+    /// stops with the reason instead of buffering without end.
+    @Test func aPlatformThatDoesNotReadStopsTheSender() async throws {
+        let hooks = try await HookServer.start()
+        defer { hooks.stop() }
+        let server = try await TestServer.start(#""hooks": {"on_sender_stop": "\#(hooks.url)"}, "player": {"max_pending_bytes": 65536, "write_timeout_ms": 300, "send_buffer_bytes": 16384}"#,
+                                                gb28181: ", \"port_min\": 47700, \"port_max\": 47749")
+        let media = try await Media.shared.h264(audio: "aac")
+        let publisher = try server.publish(media, stream: "live/slow")
+        defer { publisher.terminate() }
+        #expect(await server.waitPlayable("live/slow"))
+        let api = AdminHTTP(port: server.adminPort)
+        let r = try await Self.post(api, #"{"stream": "live/slow", "ssrc": "0100000019", "mode": "tcp-passive"}"#)
+        let port = try #require(r.value["port"]?.int, "\(r.text)")
+        let stalled = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.so_rcvbuf), value: 4096)
+            .channelOption(.autoRead, value: false)
+            .connect(host: "127.0.0.1", port: port).get()
+        defer { stalled.close(promise: nil) }
+        let stop = try #require(await hooks.wait(for: "on_sender_stop", seconds: 15).first, "the sender kept a stalled peer")
+        #expect((stop["reason"] as? String)?.hasPrefix("slow peer: ") == true, "\(stop)")
+        #expect((try await api.get("/api/v1/gb28181/senders")).value["count"]?.int == 0)
+        #expect(await server.waitPlayable("live/slow"), "the stream itself goes on")
         await server.stop()
     }
 

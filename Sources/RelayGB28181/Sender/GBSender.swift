@@ -218,11 +218,16 @@ final class GBSender: @unchecked Sendable {
         connection = ch
         for s in sockets { s.close(promise: nil) }  // tcp-passive: one connection only
         sockets = [ch]
+        // As a player's socket: the water mark starts the slow-peer policy, the send buffer is bounded.
+        _ = try? ch.syncOptions?.setOption(.writeBufferWaterMark, value: PlayerSocket.waterMark(context.config.player))
+        PlayerSocket.applySendBuffer(context.config.player, to: ch)
         let info = SessionInfo(sessionID: "\(id)", protocolName: "gb28181", remoteAddress: ch.remoteAddress?.displayString ?? "?")
         let channelSink = ChannelSink(id: id, channel: ch, info: info, policy: SlowPlayerPolicy(context.config.player), logger: logger)
         // Called on `loop` right after the sink closed the channel: its reason (slow peer) comes
         // before the peer handler's "closed", which is deferred.
-        channelSink.onClose = { [self] why in stop(why) }
+        channelSink.onClose = { [self] why in
+            stop(why.hasPrefix("slow player: ") ? "slow peer: " + why.dropFirst("slow player: ".count) : why)
+        }
         let port = request.mode == .tcpPassive ? shared.withLockedValue { $0.localPort } : ch.localAddress?.port
         if !attach(.tcp(channelSink), localPort: port, peer: ch.remoteAddress?.displayString) {
             stop("stream ended")

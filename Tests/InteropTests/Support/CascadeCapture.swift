@@ -108,7 +108,7 @@ struct CascadePeer: Sendable {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var bytes = unwrapInboundIn(data)
-            record.state.withLockedValue { $0.stream.writeBuffer(&bytes) }
+            record.state.withLockedValue { _ = $0.stream.writeBuffer(&bytes) }
         }
 
         func channelInactive(context: ChannelHandlerContext) {

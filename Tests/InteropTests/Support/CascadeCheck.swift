@@ -28,13 +28,28 @@ enum CascadeCheck {
             if p.marker { frames.append((p.timestamp, open)); open = [] }
         }
         let video = frames.filter { contains($0.bytes, [0, 0, 1, 0xE0]) }
-        let keys = video.filter { contains($0.bytes, [0, 0, 0, 1, 0x65]) || contains($0.bytes, [0, 0, 0, 1, 0x26, 0x01]) }
+        let hevc = video.contains { contains($0.bytes, [0, 0, 0, 1, 0x40, 0x01]) }  // a VPS
+        let keys = video.filter { isKeyFrame($0.bytes, hevc: hevc) }
         let withMap = frames.filter { contains($0.bytes, [0, 0, 1, 0xBC]) }
         #expect(!keys.isEmpty && keys.allSatisfy { contains($0.bytes, [0, 0, 1, 0xBC]) } && withMap.count == keys.count,
                 "\(keys.count) key frames, \(withMap.count) maps", sourceLocation: sourceLocation)
         let steps = zip(video, video.dropFirst()).map { $1.timestamp &- $0.timestamp }
         #expect(steps.filter { $0 == 3600 }.count >= steps.count * 9 / 10, "video steps \(Set(steps))", sourceLocation: sourceLocation)
         return frames.flatMap(\.bytes)
+    }
+
+    /// A pack with an H.264 IDR slice (type 5) or an H.265 IRAP slice (types 16...21).
+    static func isKeyFrame(_ b: [UInt8], hevc: Bool) -> Bool {
+        var i = 0
+        while i + 4 <= b.count {
+            if b[i] == 0, b[i + 1] == 0, b[i + 2] == 1 {
+                let h = b[i + 3]
+                if !hevc && h & 0x9F == 5 && h & 0x60 != 0 { return true }
+                if hevc && h & 0x81 == 0 && (16...21).contains(h >> 1) { return true }
+            }
+            i += 1
+        }
+        return false
     }
 
     static func contains(_ hay: [UInt8], _ needle: [UInt8]) -> Bool {
