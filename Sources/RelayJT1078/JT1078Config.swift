@@ -24,6 +24,13 @@ public struct JT1078Config: ConfigSection {
     public var maxFrameBytes: Int
     /// Streams (SIM + channel) one connection may carry.
     public var maxStreamsPerConnection: Int
+    /// How G.726 code words sit in a byte: "le" (RFC 3551, what terminals send) or "be" (AAL2).
+    public var g726Packing: String
+    /// G.726 bit rate: 0 = inferred from frame size and timestamps ("auto" in the file), else
+    /// 16000, 24000, 32000 or 40000.
+    public var g726BitRate: Int
+    /// IMA ADPCM nibble order: "auto" (detected), "low-first" (WAV) or "high-first" (DVI).
+    public var adpcmNibbles: String
 
     public static let defaults = Self.parsedDefaults
 
@@ -38,9 +45,29 @@ public struct JT1078Config: ConfigSection {
         maxBodyBytes = try r.int("max_body_bytes", default: 950, in: 950...65535)
         maxFrameBytes = try r.int("max_frame_bytes", default: 4 << 20, in: (64 << 10)...(64 << 20))
         maxStreamsPerConnection = try r.int("max_streams_per_connection", default: 64, in: 1...1024)
+        g726Packing = try r.string("g726_packing", default: "le", oneOf: G726Decoder.Packing.allCases.map(\.rawValue))
+        switch r.value("g726_bitrate") {
+        case nil, .string("auto")?:
+            g726BitRate = 0
+        case .number(let n)? where Int(exactly: n).flatMap(G726Decoder.bitsPerSample(bitRate:)) != nil:
+            g726BitRate = Int(exactly: n) ?? 0
+        default:
+            throw r.error("g726_bitrate", "must be \"auto\", 16000, 24000, 32000 or 40000")
+        }
+        adpcmNibbles = try r.string("adpcm_nibbles", default: "auto",
+                                    oneOf: ["auto"] + IMAADPCMDecoder.NibbleOrder.allCases.map(\.rawValue))
         if port2019 != 0 && port2019 == port {
             throw r.error("port_2019", "must differ from port (\(port))")
         }
+    }
+}
+
+extension JT1078Config {
+    /// The audio keys as the stream demuxer takes them.
+    public var audio: JT1078AudioSettings {
+        JT1078AudioSettings(g726Packing: G726Decoder.Packing(rawValue: g726Packing) ?? .le,
+                            g726BitRate: g726BitRate == 0 ? nil : g726BitRate,
+                            adpcmNibbles: IMAADPCMDecoder.NibbleOrder(rawValue: adpcmNibbles))
     }
 }
 

@@ -3,8 +3,8 @@ import RelayCore
 
 /// Turns one stream's reassembled frames into tracks and packets: Annex-B video to the relay's
 /// length-prefixed access units (parameter sets parsed into the track), G.711 as is, AAC out of
-/// its ADTS headers; the HiSilicon audio header is stripped; timestamps (ms) start near zero and
-/// survive terminal clock jumps.
+/// its ADTS headers, G.726 and IMA ADPCM transcoded to G.711 A-law; the HiSilicon audio header is
+/// stripped; timestamps (ms) start near zero and survive terminal clock jumps.
 public struct JT1078StreamDemuxer: Sendable {
     public static let videoIndex = 0
     public static let audioIndex = 1
@@ -23,10 +23,14 @@ public struct JT1078StreamDemuxer: Sendable {
     private var clock = Clock()
     private var noticed: Set<String> = []
     private let allocator = ByteBufferAllocator()
+    private var transcoder: JT1078AudioTranscoder
+    private var transcoded: [JT1078AudioTranscoder.Output] = []
 
     static let maxHeldBytes = 256 << 10
 
-    public init() {}
+    public init(audio: JT1078AudioSettings = JT1078AudioSettings()) {
+        transcoder = JT1078AudioTranscoder(settings: audio)
+    }
 
     /// Video resumes at the next key frame (data was lost).
     public mutating func discontinuity() {
@@ -164,6 +168,10 @@ public struct JT1078StreamDemuxer: Sendable {
         }
         guard body.readableBytes > 0 else { return }
         let time = clock.time(frame.timestamp, into: &events)
+        if JT1078AudioTranscoder.isTranscoded(frame.payloadType) {
+            transcode(body, frame: frame, time: time, into: &events)
+            return
+        }
         switch codec {
         case .g711a, .g711u:
             if audioStream?.codec != codec {
@@ -180,6 +188,30 @@ public struct JT1078StreamDemuxer: Sendable {
             aac(body, time: time, into: &events)
         default:
             break
+        }
+    }
+
+    /// G.726 / IMA ADPCM → A-law packets on a G.711 A-law track.
+    private mutating func transcode(_ body: ByteBuffer, frame: JT1078Frame, time: Int64, into events: inout [MediaEvent]) {
+        transcoded.removeAll(keepingCapacity: true)
+        transcoder.transcode(body, payloadType: frame.payloadType, terminalTime: frame.timestamp, time: time,
+                             allocator: allocator, into: &transcoded)
+        for output in transcoded {
+            switch output {
+            case .notice(let text, let key):
+                notice(text, key: key, into: &events)
+            case .dropped:
+                droppedFrames += 1
+            case .frame(let payload, let t):
+                if audioStream?.codec != .g711a {
+                    let stream = AVStream.g711(.g711a, index: Self.audioIndex, timebase: Self.timebase)
+                    audioStream = stream
+                    events.append(.stream(stream))
+                }
+                audioFrames += 1
+                events.append(.packet(AVPacket(streamIndex: Self.audioIndex, codec: .g711a, dts: t, pts: t,
+                                               isKeyFrame: true, payload: payload)))
+            }
         }
     }
 

@@ -67,16 +67,21 @@ public enum JT1078Subpackage: UInt8, Sendable, Hashable, CustomStringConvertible
 public enum JT1078PayloadType {
     public static let g711a: UInt8 = 6
     public static let g711u: UInt8 = 7
+    /// ITU-T G.726 ADPCM, 16…40 kb/s (the rate is not in the packet).
+    public static let g726: UInt8 = 8
     public static let aac: UInt8 = 19
+    /// "ADPCMA": IMA ADPCM in blocks with a 4-byte state header.
+    public static let adpcm: UInt8 = 26
     public static let h264: UInt8 = 98
     public static let h265: UInt8 = 99
 
-    /// The relay codec of a payload type, nil when unsupported (G.726, ADPCM, AVS, SVAC …).
+    /// The relay codec of a payload type, nil when unsupported (AVS, SVAC, G.729 …). G.726 and
+    /// IMA ADPCM arrive transcoded to G.711 A-law, which every player takes.
     public static func codec(_ pt: UInt8) -> CodecID? {
         switch pt {
         case h264: return .h264
         case h265: return .h265
-        case g711a: return .g711a
+        case g711a, g726, adpcm: return .g711a
         case g711u: return .g711u
         case aac: return .aac
         default: return nil
