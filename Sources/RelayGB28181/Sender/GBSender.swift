@@ -298,7 +298,8 @@ final class GBSender: @unchecked Sendable {
         guard notify else { return }
         let c = counters.withLockedValue { $0 }
         let ms = (NIODeadline.now() - since).nanoseconds / 1_000_000
-        logger.info("gb28181 sender \(id) of \(request.stream) to \(final.peer ?? request.dest ?? "?") stopped: \(reason) (\(c.packets) packets, \(c.bytes) bytes)")
+        let to = final.peer ?? request.dest ?? final.localPort.map { "a peer of port \($0)" } ?? "?"
+        logger.info("gb28181 sender \(id) of \(request.stream) to \(to) stopped: \(reason) (\(c.packets) packets, \(c.bytes) bytes)")
         var extra: [String: JSONValue] = [
             "sender_id": .number(Double(id)), "ssrc": .string(GBSSRC.format(request.ssrc)), "mode": .string(request.mode.rawValue),
             "payload_type": .number(Double(request.payloadType)), "reason": .string(reason),

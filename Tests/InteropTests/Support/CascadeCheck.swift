@@ -72,7 +72,8 @@ enum CascadeCheck {
 
     /// ffmpeg copies one elementary stream out of `input` (`-f mpeg` for captures).
     static func extract(_ input: String, isPS: Bool, map: String, format: String, bsf: String? = nil) async throws -> [UInt8] {
-        let out = input + "." + map.replacingOccurrences(of: ":", with: "_") + "." + format
+        let out = NSTemporaryDirectory() + "liverelay-cascade-\(getpid())-\(UUID().uuidString).\(format)"
+        defer { try? FileManager.default.removeItem(atPath: out) }
         var args = ["-y", "-v", "error"] + (isPS ? ["-f", "mpeg"] : []) + ["-i", input, "-map", map, "-c", "copy"]
         if let bsf { args += ["-bsf:v", bsf] }
         let r = try await ChildProcess.run("ffmpeg", args + ["-f", format, out], timeout: 60)
