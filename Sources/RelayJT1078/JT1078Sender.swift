@@ -15,17 +15,20 @@ public struct JT1078SendMedia: Sendable {
     public var videoCodec: CodecID
     public var videoFrames: [VideoFrame]
     public var audioCodec: CodecID?
-    /// G.711 chunks or whole ADTS frames.
+    /// G.711 chunks, whole ADTS frames, G.726 chunks or IMA ADPCM blocks.
     public var audioFrames: [ByteBuffer]
     public var audioFrameSeconds: Double
+    /// The payload type of audio the relay transcodes (G.726, IMA ADPCM); nil: from `audioCodec`.
+    public var audioPayloadType: UInt8?
 
     public struct LoadError: Error, CustomStringConvertible {
         public let description: String
     }
 
     /// `video`: an Annex-B H.264 / H.265 file (codec from `codec`, else the extension, else the
-    /// stream); `audio`: raw G.711 (8 kHz mono) or ADTS AAC (codec from `audioCodec`, else the
-    /// extension: .alaw .pcma .g711a / .ulaw .pcmu .g711u / .aac .adts).
+    /// stream); `audio`: raw G.711 (8 kHz mono), ADTS AAC, raw G.726 code words or an IMA ADPCM
+    /// WAV file (codec from `audioCodec`, else the extension: .alaw .pcma .g711a / .ulaw .pcmu
+    /// .g711u / .aac .adts / .g726 / .wav; see `TerminalAudio` for the G.726 and ADPCM names).
     public static func load(video: String, codec: String? = nil, audio: String? = nil, audioCodec: String? = nil,
                             audioFrameMs: Int = 40) throws -> JT1078SendMedia {
         guard let data = FileManager.default.contents(atPath: video) else { throw LoadError(description: "cannot read \(video)") }
@@ -34,8 +37,13 @@ public struct JT1078SendMedia: Sendable {
         var media = try make(annexB: ByteBuffer(bytes: data), codec: declared)
         guard let audio else { return media }
         guard let bytes = FileManager.default.contents(atPath: audio) else { throw LoadError(description: "cannot read \(audio)") }
-        guard let acodec = CodecID(audioName: audioCodec ?? CodecID.fileExtension(audio)) else {
-            throw LoadError(description: "audio codec must be g711a, g711u or aac")
+        let name = audioCodec ?? CodecID.fileExtension(audio)
+        if let terminal = try TerminalAudio(name: name) {
+            try media.addTerminalAudio(ByteBuffer(bytes: bytes), terminal, frameMs: audioFrameMs)
+            return media
+        }
+        guard let acodec = CodecID(audioName: name) else {
+            throw LoadError(description: "audio codec must be g711a, g711u, aac, g726[-16|-24|-32|-40] or adpcm")
         }
         try media.addAudio(ByteBuffer(bytes: bytes), codec: acodec, frameMs: audioFrameMs)
         return media
@@ -113,6 +121,61 @@ public struct JT1078SendMedia: Sendable {
         audioCodec = codec
         audioFrames = audio.frames
         audioFrameSeconds = audio.frameSeconds
+        audioPayloadType = nil
+    }
+
+    /// Audio terminals send and the relay transcodes to G.711 A-law.
+    public enum TerminalAudio: Sendable, Equatable {
+        /// Raw G.726 code words at 16000…40000 b/s, sent as they are in the file (ffmpeg
+        /// `-f g726le` writes the packing terminals use).
+        case g726(bitRate: Int)
+        /// The blocks of an IMA ADPCM WAV file (ffmpeg `-c:a adpcm_ima_wav`), one per frame.
+        case adpcm
+
+        /// g726 (32 kb/s), g726-16/-24/-32/-40 (also g726le…), adpcm / ima / wav; nil for other
+        /// names; throws for a G.726 name with an unknown rate.
+        public init?(name: String) throws {
+            let n = name.lowercased()
+            if ["adpcm", "adpcma", "ima", "adpcm_ima_wav", "wav"].contains(n) {
+                self = .adpcm
+                return
+            }
+            guard n.hasPrefix("g726") else { return nil }
+            let rate = n.drop { $0 != "-" && $0 != "_" }.dropFirst()
+            guard rate.isEmpty || G726Decoder.bitsPerSample(bitRate: (Int(rate) ?? 0) * 1000) != nil else {
+                throw LoadError(description: "G.726 rate must be 16, 24, 32 or 40 (g726-32)")
+            }
+            self = .g726(bitRate: rate.isEmpty ? 32000 : (Int(rate) ?? 32) * 1000)
+        }
+    }
+
+    /// Adds G.726 cut into `frameMs` chunks, or the blocks of an IMA ADPCM WAV file.
+    public mutating func addTerminalAudio(_ data: ByteBuffer, _ kind: TerminalAudio, frameMs: Int = 40) throws {
+        switch kind {
+        case .g726(let bitRate):
+            let size = bitRate / 8000 * frameMs  // bits a sample = bytes a millisecond
+            var rest = data
+            var frames: [ByteBuffer] = []
+            while size > 0, let frame = rest.readSlice(length: size) { frames.append(frame) }
+            guard !frames.isEmpty else { throw LoadError(description: "the G.726 file is shorter than one frame") }
+            audioFrames = frames
+            audioFrameSeconds = Double(frameMs) / 1000
+            audioPayloadType = JT1078PayloadType.g726
+        case .adpcm:
+            let wav: WAVFile
+            do {
+                wav = try WAVFile(parsing: data)
+            } catch {
+                throw LoadError(description: "IMA ADPCM audio: \(error)")
+            }
+            guard wav.formatTag == 0x11, wav.channels == 1, wav.sampleRate == 8000, wav.blockAlign > 4 else {
+                throw LoadError(description: "IMA ADPCM audio must be an 8 kHz mono adpcm_ima_wav file")
+            }
+            audioFrames = wav.blocks
+            audioFrameSeconds = Double(IMAADPCMDecoder.sampleCount(bytes: wav.blockAlign, order: .lowFirst)) / 8000
+            audioPayloadType = JT1078PayloadType.adpcm
+        }
+        audioCodec = .g711a  // what the relay makes of it
     }
 }
 
@@ -218,6 +281,7 @@ public struct JT1078Schedule: Sendable {
             }
             let pt: UInt8
             switch media.audioCodec {
+            case _ where media.audioPayloadType != nil: pt = media.audioPayloadType ?? JT1078PayloadType.g711a
             case .g711u?: pt = JT1078PayloadType.g711u
             case .aac?: pt = JT1078PayloadType.aac
             default: pt = JT1078PayloadType.g711a

@@ -6,13 +6,16 @@ import NIOPosix
 import RelayJT1078
 
 /// `relay-bench jt-send`: acts as a JT/T 1078 vehicle terminal. Sends an Annex-B H.264/H.265 file
-/// (and optionally G.711 or AAC audio) as JT/T 1078 packages over TCP, 2016 or 2019 layout, paced
-/// in real time; one connection may carry several channels.
+/// (and optionally G.711, AAC, G.726 or IMA ADPCM audio) as JT/T 1078 packages over TCP, 2016 or
+/// 2019 layout, paced in real time; one connection may carry several channels.
 struct JTSendCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jt-send",
         abstract: "Send a video file (+ audio) as JT/T 1078 over TCP (2016 or 2019 layout), in real time.",
-        discussion: SenderMediaOptions.ending + " The server's stream id is {sim}/{channel}.")
+        discussion: SenderMediaOptions.ending + " The server's stream id is {sim}/{channel}. Terminal audio the relay "
+            + "transcodes: --audio-codec g726-16|g726-24|g726-32|g726-40 sends a raw G.726 file (ffmpeg -f g726le) in "
+            + "--audio-frame-ms chunks as payload type 8; --audio-codec adpcm sends the blocks of an IMA ADPCM WAV file "
+            + "(ffmpeg -c:a adpcm_ima_wav) as payload type 26.")
 
     @OptionGroup var media: SenderMediaOptions
 
