@@ -287,7 +287,7 @@ public final class GB28181Service: Sendable {
     @discardableResult
     func addTCPHandlers(_ ch: any Channel, owner: GBReceiver?, mode: GBMode) throws -> GBTCPHandler {
         let handler = GBTCPHandler(service: self, owner: owner, mode: mode)
-        try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(RFC4571FrameDecoder(), maximumBufferSize: 1 << 20))
+        try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(GBTCPFrameDecoder(onFraming: handler.framingDetected), maximumBufferSize: 1 << 20))
         try ch.pipeline.syncOperations.addHandler(PublishOnFirstFrame())
         try ch.pipeline.syncOperations.addHandler(handler)
         return handler

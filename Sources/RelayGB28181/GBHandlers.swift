@@ -41,6 +41,17 @@ final class GBUDPHandler: ChannelInboundHandler {
             session.receive(packet, size: size)
             return
         }
+        // A receiver's own port: a new SSRC from the address its stream is pinned to is the same
+        // device (a firmware quirk, a re-INVITE): the stream follows it. On the shared port the
+        // SSRC is what tells streams apart, so a new one is another stream.
+        if owner != nil, let session = sessions.values.first, session.isPinned(to: envelope.remoteAddress) {
+            guard !session.justLeft(packet.ssrc) else { return }
+            sessions[session.ssrc] = nil
+            session.follow(ssrc: packet.ssrc)
+            sessions[packet.ssrc] = session
+            session.receive(packet, size: size)
+            return
+        }
         let remote = envelope.remoteAddress.displayString
         let receiver: GBReceiver?
         if let owner {
@@ -61,10 +72,13 @@ final class GBUDPHandler: ChannelInboundHandler {
             }
             return
         }
-        let ssrc = packet.ssrc
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        session.onEnd = { bound.value.sessions[ssrc] = nil }
-        sessions[ssrc] = session
+        // Removed under the SSRC it has when it ends (it may have followed a new one).
+        let bound = NIOLoopBound((self, session), eventLoop: context.eventLoop)
+        session.onEnd = {
+            let (handler, session) = bound.value
+            if handler.sessions[session.ssrc] === session { handler.sessions[session.ssrc] = nil }
+        }
+        sessions[packet.ssrc] = session
         session.receive(packet, size: size)
     }
 
@@ -80,7 +94,7 @@ final class GBUDPHandler: ChannelInboundHandler {
     }
 }
 
-/// One TCP connection carrying RFC 4571 framed RTP: accepted on the shared port (bound to a
+/// One TCP connection carrying RTP (RFC 4571 framed, or as `GBTCPFrameDecoder` finds it): accepted on the shared port (bound to a
 /// receiver by the SSRC of its first packet), accepted on a receiver's own port, or dialed by
 /// us (tcp-active).
 final class GBTCPHandler: ChannelInboundHandler {
@@ -92,7 +106,6 @@ final class GBTCPHandler: ChannelInboundHandler {
     private var session: GBSession?
     private var remote = "?"
     private var firstPacketTimer: Scheduled<Void>?
-    private var mismatchLog = RateLimitedLog()
     private var closing = false
     private let logger: Logger
     /// Called once when the connection closes (tcp-active redials).
@@ -128,12 +141,8 @@ final class GBTCPHandler: ChannelInboundHandler {
             return
         }
         if let session {
-            guard packet.ssrc == session.ssrc else {
-                if let more = mismatchLog.shouldLog() {
-                    logger.warning("GB28181: dropping RTP with SSRC \(GBSSRC.format(packet.ssrc)) on the \(session.receiver.streamID) connection from \(remote) (expects \(GBSSRC.format(session.ssrc)))\(suppressed(more))")
-                }
-                return
-            }
+            // The connection is the device: a new SSRC on it (firmware quirk, re-INVITE) is followed.
+            if packet.ssrc != session.ssrc { session.follow(ssrc: packet.ssrc) }
             session.receive(packet, size: frame.readableBytes + 2)
             return
         }
@@ -161,6 +170,18 @@ final class GBTCPHandler: ChannelInboundHandler {
         started.receive(packet, size: frame.readableBytes + 2)
     }
 
+    /// The frame decoder found how the device frames RTP: a quirk is worth one line.
+    func framingDetected(_ framing: GBTCPFraming) {
+        switch framing {
+        case .rfc4571:
+            break
+        case .bare:
+            logger.info("GB28181: TCP connection from \(remote) sends RTP without RFC 4571 length prefixes; cutting packets at RTP headers")
+        case .interleaved:
+            logger.info("GB28181: TCP connection from \(remote) sends RTP in RTSP-style interleaved frames ('$', channel, length)")
+        }
+    }
+
     private func fail(_ context: ChannelHandlerContext, _ reason: String) {
         guard !closing else { return }
         closing = true
@@ -173,7 +194,7 @@ final class GBTCPHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is RTPError || error is ByteToMessageDecoderError {
+        if error is RTPError || error is ByteToMessageDecoderError || error is GBTCPFramingError {
             RelayMetrics.parseError(protocol: "gb28181")
             fail(context, "\(error)")
         } else {

@@ -20,7 +20,8 @@ final class GBSession {
     let receiver: GBReceiver
     let loop: any EventLoop
     private(set) var remote: String
-    let ssrc: UInt32
+    /// Changes only when the device's SSRC changes on its own port or connection (`follow`).
+    private(set) var ssrc: UInt32
     private let service: GB28181Service
     private let context: RelayContext
     private var logger: Logger
@@ -42,6 +43,13 @@ final class GBSession {
     private var pinned: SocketAddress?
     private var pinnedHeard = NIODeadline.now()
     private let repinAfter: TimeAmount
+    /// SSRC changes followed: resyncs the reorder buffer does not see.
+    private var ssrcChanges: UInt64 = 0
+    private var former: (ssrc: UInt32, until: NIODeadline)?
+    /// A packet far behind the sequence: the start of a restarted one if the next follows it.
+    private var restartStart: RTPPacket?
+    /// Such packets put back (the reorder buffer counted them late).
+    private var putBack: UInt64 = 0
     private var foreignLog = RateLimitedLog()
     private var malformedLog = RateLimitedLog()
     /// Transport cleanup (forget the SSRC, close the connection), run once when the session ends.
@@ -110,6 +118,38 @@ final class GBSession {
         return false
     }
 
+    /// UDP: whether the stream is pinned to `address` (a new SSRC from there is this device's).
+    func isPinned(to address: SocketAddress) -> Bool {
+        phase != .ended && pinned == address
+    }
+
+    /// UDP: a late packet of the SSRC just left (reordered around the change) is dropped, not
+    /// followed back.
+    func justLeft(_ ssrc: UInt32, now: NIODeadline = .now()) -> Bool {
+        guard let former, former.ssrc == ssrc else { return false }
+        return now < former.until
+    }
+
+    /// The device changed its SSRC on its own port or connection (a firmware quirk, a re-INVITE
+    /// without a new port): the stream goes on under the new one, as after a restart. What was
+    /// held of the old SSRC goes out first; the Source and its players stay.
+    func follow(ssrc new: UInt32) {
+        guard phase != .ended, new != ssrc else { return }
+        logger.info("GB28181 stream \(receiver.streamID) from \(remote): SSRC changed from \(GBSSRC.format(ssrc)) to \(GBSSRC.format(new)); following it")
+        outputs.removeAll(keepingCapacity: true)
+        reorder.flush { outputs.append($0) }
+        handleOutputs()
+        guard phase != .ended else { return }
+        former = (ssrc, NIODeadline.now() + .seconds(1))
+        ssrc = new
+        logger[metadataKey: "ssrc"] = "\(GBSSRC.format(new))"
+        reorder.reset()
+        demuxer.discontinuity()
+        lastTimestamp = nil
+        ssrcChanges &+= 1
+        publishCounters()
+    }
+
     /// One RTP packet of this session's SSRC.
     func receive(_ packet: RTPPacket, size: Int) {
         guard phase != .ended else { return }
@@ -127,11 +167,28 @@ final class GBSession {
             own.writeImmutableBuffer(packet.payload)
             packet.payload = own
         }
+        let farBehind = reorder.nextSequence.map { Int(Int16(bitPattern: packet.sequence &- $0)) < -reorder.maxMisorder } ?? false
+        let resyncs = reorder.stats.resyncs
         outputs.removeAll(keepingCapacity: true)
         reorder.push(packet, sequence: packet.sequence, now: Self.nowNanos(), bytes: packet.payload.readableBytes) {
             outputs.append($0)
         }
+        let restarted = reorder.stats.resyncs != resyncs
+        if restarted { putBackRestartStart() }
+        restartStart = farBehind && !restarted ? packet : nil
         handleOutputs()
+    }
+
+    /// The sequence restarted (a camera reboot): RFC 3550 A.1 resynchronises on the second
+    /// packet of the new numbers and gives the first up as late, yet that one begins the
+    /// camera's first key frame. It goes back in front of the second.
+    private func putBackRestartStart() {
+        guard let first = restartStart,
+              let at = outputs.firstIndex(where: { if case .loss(count: 0) = $0 { return true } else { return false } }),
+              at + 1 < outputs.count, case .packet(let second) = outputs[at + 1], second.sequence == first.sequence &+ 1 else { return }
+        outputs.insert(.packet(first), at: at + 1)
+        restartStart = nil
+        putBack &+= 1
     }
 
     /// The reorder buffer's time is up for a gap (or for the start to settle).
@@ -216,10 +273,10 @@ final class GBSession {
     private func publishCounters() {
         let r = reorder.stats
         counters.lost = r.lost
-        counters.late = r.late
+        counters.late = r.late &- min(putBack, r.late)
         counters.duplicates = r.duplicates
         counters.reordered = r.reordered
-        counters.resyncs = r.resyncs
+        counters.resyncs = r.resyncs &+ ssrcChanges
         let d = demuxer.stats
         counters.videoFrames = d.videoFrames
         counters.audioFrames = d.audioFrames

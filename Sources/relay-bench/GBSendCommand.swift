@@ -52,6 +52,9 @@ struct GBSendCommand: AsyncParsableCommand {
     @Option(help: "First PTS (90 kHz); e.g. 8589484592 to cross the 33-bit wrap after 5 s.")
     var ptsStart: Int64 = 0
 
+    @Option(help: "TCP: rfc4571 (a 2-byte length before each packet, as GB28181 says) or none (bare RTP back to back, as some devices send).")
+    var tcpFraming: String = "rfc4571"
+
     func validate() throws {
         guard ["udp", "tcp-passive", "tcp-active"].contains(mode) else {
             throw ValidationError("--mode must be udp, tcp-passive or tcp-active")
@@ -61,6 +64,7 @@ struct GBSendCommand: AsyncParsableCommand {
         guard reorderWindow >= 1 else { throw ValidationError("--reorder-window must be at least 1") }
         guard (0...1000).contains(reverseStart) else { throw ValidationError("--reverse-start must be 0...1000") }
         guard (64...65000).contains(maxPayload) else { throw ValidationError("--max-payload must be 64...65000") }
+        guard ["rfc4571", "none"].contains(tcpFraming) else { throw ValidationError("--tcp-framing must be rfc4571 or none") }
     }
 
     func run() async throws {
@@ -72,7 +76,8 @@ struct GBSendCommand: AsyncParsableCommand {
         defer { signals.cancel() }
 
         let stats = try await withEventLoopGroup(threads: 1) { group in
-            let transport = try await GBTransport.make(mode: mode, host: host, port: port, group: group)
+            let transport = try await GBTransport.make(mode: mode, host: host, port: port, group: group,
+                                                      lengthPrefix: tcpFraming == "rfc4571")
             var stats = GBSendStats()
             do {
                 if mode == "tcp-active" {
@@ -275,22 +280,25 @@ final class GBTransport: Sendable {
     private let target: SocketAddress?
     private let listener: (any Channel)?
     private let connection: NIOLockedValueBox<(any Channel)?>
+    /// TCP: RFC 4571 length prefixes (false: bare RTP, a device quirk).
+    private let lengthPrefix: Bool
 
-    static func make(mode: String, host: String, port: Int, group: any EventLoopGroup) async throws -> GBTransport {
+    static func make(mode: String, host: String, port: Int, group: any EventLoopGroup,
+                     lengthPrefix: Bool = true) async throws -> GBTransport {
         switch mode {
         case "udp":
             let target = try SocketAddress.makeAddressResolvingHost(host, port: port)
             let ch = try await DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_sndbuf), value: 4 << 20)
                 .bind(host: target.protocol == .inet6 ? "::" : "0.0.0.0", port: 0).get()
-            return GBTransport(udp: ch, target: target, listener: nil, connection: nil)
+            return GBTransport(udp: ch, target: target, listener: nil, connection: nil, lengthPrefix: lengthPrefix)
         case "tcp-passive":
             let ch = try await ClientBootstrap(group: group)
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connectTimeout(.seconds(5))
                 .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(Discard()) } }
                 .connect(host: host, port: port).get()
-            return GBTransport(udp: nil, target: nil, listener: nil, connection: ch)
+            return GBTransport(udp: nil, target: nil, listener: nil, connection: ch, lengthPrefix: lengthPrefix)
         default:
             let box = NIOLockedValueBox<(any Channel)?>(nil)
             let listener = try await ServerBootstrap(group: group)
@@ -310,18 +318,22 @@ final class GBTransport: Sendable {
                     }
                 }
                 .bind(host: host, port: port).get()
-            return GBTransport(udp: nil, target: nil, listener: listener, connectionBox: box)
+            return GBTransport(udp: nil, target: nil, listener: listener, connectionBox: box, lengthPrefix: lengthPrefix)
         }
     }
 
-    private init(udp: (any Channel)?, target: SocketAddress?, listener: (any Channel)?, connection: (any Channel)?) {
+    private init(udp: (any Channel)?, target: SocketAddress?, listener: (any Channel)?, connection: (any Channel)?,
+                 lengthPrefix: Bool) {
+        self.lengthPrefix = lengthPrefix
         self.udp = udp
         self.target = target
         self.listener = listener
         self.connection = NIOLockedValueBox(connection)
     }
 
-    private init(udp: (any Channel)?, target: SocketAddress?, listener: (any Channel)?, connectionBox: NIOLockedValueBox<(any Channel)?>) {
+    private init(udp: (any Channel)?, target: SocketAddress?, listener: (any Channel)?, connectionBox: NIOLockedValueBox<(any Channel)?>,
+                 lengthPrefix: Bool) {
+        self.lengthPrefix = lengthPrefix
         self.udp = udp
         self.target = target
         self.listener = listener
@@ -339,7 +351,7 @@ final class GBTransport: Sendable {
         }
     }
 
-    /// Sends RTP packets: as datagrams, or RFC 4571 framed on the connection (dropped while
+    /// Sends RTP packets: as datagrams, or RFC 4571 framed (or bare) on the connection (dropped while
     /// there is none: a device keeps capturing while its platform reconnects).
     func send(_ packets: [ByteBuffer]) async throws {
         guard !packets.isEmpty else { return }
@@ -354,7 +366,9 @@ final class GBTransport: Sendable {
         }
         var framed = ByteBuffer()
         framed.reserveCapacity(packets.reduce(0) { $0 + 2 + $1.readableBytes })
-        for p in packets { RFC4571.frame(p, into: &framed) }
+        for p in packets {
+            if lengthPrefix { RFC4571.frame(p, into: &framed) } else { framed.writeImmutableBuffer(p) }
+        }
         do {
             try await ch.writeAndFlush(framed)
         } catch {
