@@ -2,7 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import RelayCore
-import RelayGB28181
+@testable import RelayGB28181
 import RelayRTP
 import Testing
 
@@ -92,6 +92,11 @@ struct GB28181SenderTests {
         #expect(r.value["state"]?.string == "sending" && r.value["mode"]?.string == "udp" && r.value["ssrc"]?.string == "0100000011")
         let listed = try await api.get("/api/v1/gb28181/senders")
         #expect(listed.value["count"]?.int == 1 && listed.value["senders"]?.items.first?["dest"]?.string == peer.dest)
+        // The gauges /metrics shows once GBAdmin's `gauges` appends them.
+        try await Task.sleep(nanoseconds: 500_000_000)
+        let gauges = server.gb.senderGauges
+        #expect(gauges.first { $0.name == "relay_gb28181_senders" && $0.labels.first?.1 == "sending" }?.value == 1)
+        #expect((gauges.first { $0.name == "relay_gb28181_sender_bytes" }?.value ?? 0) > 10_000)
 
         let stops = await hooks.wait(for: "on_sender_stop", seconds: 20)
         let stop = try #require(stops.first, "no on_sender_stop: \(hooks.events)")
@@ -102,6 +107,10 @@ struct GB28181SenderTests {
         #expect(stop["packets_sent"] as? Int == packets.count, "hook \(stop["packets_sent"] ?? "-") vs \(packets.count) received")
         #expect((try await api.get("/api/v1/gb28181/senders")).value["count"]?.int == 0)
         #expect((try await api.get("/api/v1/gb28181/senders/live/up")).status == 404)
+        let after = server.gb.senderGauges
+        #expect(after.filter { $0.name == "relay_gb28181_senders" }.allSatisfy { $0.value == 0 })
+        #expect(after.first { $0.name == "relay_gb28181_sender_bytes" }?.value == Double(stop["bytes_sent"] as? Int ?? -1),
+                "the byte total keeps what stopped senders sent")
 
         let ps = try CascadeCheck.rtp(packets, ssrc: 100_000_011, payloadType: 96)
         try await Self.expectSameStreams(ps, source: media, audio: "aac", name: "udp")
@@ -245,6 +254,29 @@ struct GB28181SenderTests {
         #expect((stop["reason"] as? String)?.hasPrefix("slow peer: ") == true, "\(stop)")
         #expect((try await api.get("/api/v1/gb28181/senders")).value["count"]?.int == 0)
         #expect(await server.waitPlayable("live/slow"), "the stream itself goes on")
+        await server.stop()
+    }
+
+    /// tcp-passive with a `dest`: only that host may connect (127.0.0.9 on loopback); others are
+    /// closed at once and the port keeps waiting.
+    @Test func tcpPassiveWithADestAcceptsOnlyThatHost() async throws {
+        let server = try await TestServer.start(gb28181: ", \"port_min\": 47750, \"port_max\": 47799")
+        let media = try await Media.shared.h264(audio: "aac")
+        let publisher = try server.publish(media, stream: "live/pinned")
+        defer { publisher.terminate() }
+        #expect(await server.waitPlayable("live/pinned"))
+        let api = AdminHTTP(port: server.adminPort)
+        let r = try await Self.post(api, #"{"stream": "live/pinned", "ssrc": "0100000020", "mode": "tcp-passive", "dest": "127.0.0.9:5060"}"#)
+        let port = try #require(r.value["port"]?.int, "\(r.text)")
+        let stranger = try await CascadePeer.connect(port: port)
+        #expect(await stranger.wait(seconds: 3) { $0.isClosed }, "a connection from 127.0.0.1 should be refused")
+        #expect(stranger.packets.isEmpty)
+        #expect(server.log.contains("only 127.0.0.9 may connect"))
+        let platform = try await CascadePeer.connect(port: port, from: "127.0.0.9")
+        #expect(await platform.wait(seconds: 5) { $0.packets.count >= 100 }, "packets: \(platform.packets.count)")
+        let listed = try await api.get("/api/v1/gb28181/senders/live/pinned")
+        #expect(listed.value["senders"]?.items.first?["peer"]?.string?.hasPrefix("127.0.0.9:") == true, "\(listed.text)")
+        await platform.close()
         await server.stop()
     }
 

@@ -52,6 +52,9 @@ final class GBSender: @unchecked Sendable {
     private var stopped = false
     private var lastError = ""
 
+    /// How long a stopped sender's TCP connection may take to write what is queued.
+    static let closeGrace = TimeAmount.seconds(2)
+
     var kind: OutputKind { .rtpPS(RTPPSFormat(ssrc: request.ssrc, payloadType: request.payloadType)) }
 
     init(id: UInt64, request: GBSenderRequest, source: Source, context: RelayContext, table: GBSenderTable,
@@ -283,7 +286,9 @@ final class GBSender: @unchecked Sendable {
         }
         for s in sockets {
             if s === connection {
+                // What is queued goes out first; a peer that does not read gets a moment, not forever.
                 s.writeAndFlush(ByteBuffer()).whenComplete { _ in s.close(promise: nil) }
+                s.eventLoop.scheduleTask(in: Self.closeGrace) { s.close(promise: nil) }
             } else {
                 s.close(promise: nil)
             }

@@ -34,10 +34,11 @@ struct CascadePeer: Sendable {
         return CascadePeer(channel: ch, record: record)
     }
 
-    /// A TCP connection to a tcp-passive sender's port.
-    static func connect(port: Int) async throws -> CascadePeer {
+    /// A TCP connection to a tcp-passive sender's port, from `from` (a loopback address).
+    static func connect(port: Int, from: String = "127.0.0.1") async throws -> CascadePeer {
         let record = Record()
         let ch = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(to: try SocketAddress(ipAddress: from, port: 0))
             .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(Recorder(record)) } }
             .connect(host: "127.0.0.1", port: port).get()
         return CascadePeer(channel: ch, record: record)
