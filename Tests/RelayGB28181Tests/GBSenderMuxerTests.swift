@@ -102,6 +102,25 @@ import Testing
         #expect(Array(audio.suffix(300)) == pattern(300))
     }
 
+    /// B-frames: the RTP timestamp is the PTS; the PES carries PTS and DTS, the pack's SCR the DTS.
+    @Test func reorderedFramesCarryPTSAndDTS() throws {
+        let stream = Self.video()
+        let muxer = GBSenderMuxer(format: Self.format)
+        var out = ByteBuffer()
+        muxer.writeHeader(streams: [stream], into: &out)
+        var frame = Self.frame([[0x41] + pattern(100)], ms: 40, key: false)
+        frame.pts = 120
+        muxer.mux(frame, stream: stream, into: &out)
+        let packets = try Self.packets(out)
+        #expect(packets.map(\.header.timestamp) == [10_800])
+        let pack = Array(packets[0].payload.readableBytesView)
+        // PES header after the 14-byte pack header: 00 00 01 E0, length, 0x80, flags 0xC0 (PTS+DTS), 10 bytes.
+        #expect(Array(pack[14..<18]) == [0, 0, 1, 0xE0] && pack[20] == 0x80 && pack[21] == 0xC0 && pack[22] == 10)
+        let pts = Int(pack[23] >> 1 & 0x07) << 30 | Int(pack[24]) << 22 | Int(pack[25] >> 1) << 15 | Int(pack[26]) << 7 | Int(pack[27] >> 1)
+        let dts = Int(pack[28] >> 1 & 0x07) << 30 | Int(pack[29]) << 22 | Int(pack[30] >> 1) << 15 | Int(pack[31]) << 7 | Int(pack[32] >> 1)
+        #expect(pts == 10_800 && dts == 3600)
+    }
+
     @Test func aKeyFrameThatCarriesItsParameterSetsGetsNoSecondCopy() throws {
         let stream = Self.video(.h265)
         let muxer = GBSenderMuxer(format: Self.format)
@@ -133,6 +152,11 @@ import Testing
         let withMap = packets.enumerated().filter { Self.count([0, 0, 1, 0xBC], in: Array($0.element.payload.readableBytesView)) == 1 }
         #expect(withMap.map(\.offset) == [0, 25], "the map at 0 s and 1 s")
         #expect(Self.count([0x90, 0xC0], in: Array(packets[0].payload.readableBytesView)) == 1, "G.711 A-law is stream type 0x90")
+        // A frame no PES packet can hold (a publisher's oversized message) is dropped, not written.
+        out.clear()
+        muxer.mux(AVPacket(streamIndex: 0, codec: .g711a, dts: 9600, pts: 9600, isKeyFrame: true, payload: patternBuffer(70_000)),
+                  stream: alaw, into: &out)
+        #expect(out.readableBytes == 0)
     }
 
     @Test func tracksPSCannotCarryAreLeftOut() throws {

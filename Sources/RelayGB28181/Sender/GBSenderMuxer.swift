@@ -95,8 +95,11 @@ public final class GBSenderMuxer: Muxer {
     }
 
     /// AAC in PS is ADTS: a header from the track's AudioSpecificConfig before each raw frame.
+    /// A frame must fit one PES packet (a publisher's oversized G.711 message is dropped).
     private func audioFrame(_ packet: AVPacket) -> ByteBuffer? {
-        guard packet.codec == .aac else { return packet.payload.readableBytes > 0 ? packet.payload : nil }
+        guard packet.codec == .aac else {
+            return (1...PSMuxer.maxPESPayload).contains(packet.payload.readableBytes) ? packet.payload : nil
+        }
         guard let config = aacConfig,
               let header = try? AAC.ADTSHeader(config: config, payloadLength: packet.payload.readableBytes) else { return nil }
         var frame = ByteBuffer()
