@@ -3,8 +3,10 @@ import RelayCore
 
 /// MPEG program stream (GB28181 RTP payload) → AVStream/AVPacket.
 ///
-/// - Pack headers in the MPEG-1 and MPEG-2 forms, system headers, program stream maps; private
-///   stream 1 (Hikvision's 0xBD), padding and private stream 2 are skipped.
+/// - Pack headers in the MPEG-1 and MPEG-2 forms, system headers, program stream maps; padding
+///   and private stream 2 are skipped, and private stream 1 (0xBD) unless it is audio: typed as
+///   audio by the map, or (not in the map) carrying ADTS. Otherwise it is private data
+///   (Hikvision's) and skipped.
 /// - Video: H.264 (0x1B) and H.265 (0x24) on 0xE0-0xEF, PES spanning many RTP packets, frames in
 ///   many PES, frames sharing a PES; frames are cut from the bitstream (see
 ///   `AccessUnitAssembler`), emitted at once when the RTP layer says a frame ended
@@ -75,6 +77,10 @@ public struct PSDemuxer: Sendable {
     private var videoStarted = false
     private var heldAudio: [(packet: AVPacket, arrival: Int64)] = []
     private var audioHoldStart: Int64?
+    /// 0xBD was found to carry private data, not audio.
+    private var privateStream1IsData = false
+    /// Raw times of a 0xBD PES being probed.
+    private var probeTimes: (pts: UInt64?, dts: UInt64?)?
     /// PES times of the video stream by elementary-stream offset of their payload.
     private var videoTimes: [(offset: Int64, pts: Int64, dts: Int64)] = []
     private var waitKey = true
@@ -178,6 +184,19 @@ public struct PSDemuxer: Sendable {
                         if videoTimes.count > 64 { videoTimes.removeFirst(videoTimes.count - 64) }
                     }
                 } else {
+                    if id == Self.privateStream1 {
+                        // Audio only when the map says so, or (not in the map) its payload is ADTS.
+                        let role = privateStream1Role
+                        guard role != .data, audioID == nil || audioID == id else { continue }
+                        if role == .probe {
+                            audioID = id
+                            audioPES.clear()
+                            audioPESArrival = arrival
+                            audioPESTime = nil
+                            probeTimes = (pts, dts)
+                            continue
+                        }
+                    }
                     if audioID == nil { audioID = id }
                     guard id == audioID else { continue }
                     audioPES.clear()
@@ -202,11 +221,47 @@ public struct PSDemuxer: Sendable {
                     audioPES.writeBuffer(&data)
                 }
             case .pesEnd(let id):
+                if id == Self.privateStream1, id == audioID, privateStream1Role == .probe, !probePrivateStream1() { continue }
                 if id == audioID { try audioPESDone(into: &events) }
             case .pack, .systemHeader, .skipped, .end:
                 break
             }
         }
+    }
+
+    // MARK: private stream 1
+
+    static let privateStream1: UInt8 = 0xBD
+
+    enum PrivateStreamRole { case audio, data, probe }
+
+    /// What 0xBD carries: what the map says; without a map entry, audio if its PES are ADTS
+    /// (`probe` until the first one has been looked at), private data otherwise.
+    var privateStream1Role: PrivateStreamRole {
+        if let entry = map?.entries.first(where: { $0.streamID == Self.privateStream1 }) {
+            return Self.audioCodec(entry.streamType) != nil ? .audio : .data
+        }
+        return privateStream1IsData ? .data : (audioCodec == .aac && audioID == Self.privateStream1 ? .audio : .probe)
+    }
+
+    /// A whole 0xBD PES that no map entry types: ADTS makes it the AAC track (times unwrapped
+    /// only now, so private data's stamps never touch the clock); anything else marks 0xBD as
+    /// private data for good.
+    private mutating func probePrivateStream1() -> Bool {
+        let times = probeTimes
+        probeTimes = nil
+        guard (try? AAC.ADTSHeader(parsing: audioPES)) != nil else {
+            privateStream1IsData = true
+            audioID = nil
+            audioPES.clear()
+            return false
+        }
+        if audioCodec == nil { audioCodec = .aac }
+        if let pts = times?.pts {
+            let p = clock.unwrap(pts)
+            audioPESTime = (p, times?.dts.map { clock.unwrap($0) } ?? p)
+        }
+        return true
     }
 
     private mutating func applyMap(_ m: PSStreamMap, into events: inout [MediaEvent]) {

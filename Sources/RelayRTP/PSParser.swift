@@ -20,14 +20,15 @@ enum PSUnit {
     case pack
     case systemHeader
     case map(PSStreamMap)
-    /// A PES of an audio (0xC0-0xDF) or video (0xE0-0xEF) stream begins; raw 33-bit times.
+    /// A PES of an audio (0xC0-0xDF), video (0xE0-0xEF) or private 1 (0xBD, audio on some
+    /// devices) stream begins; raw 33-bit times.
     case pesStart(streamID: UInt8, pts: UInt64?, dts: UInt64?)
     /// Payload bytes of the current PES (a slice of the parser's buffer: copy before the next
     /// `append`).
     case pesData(streamID: UInt8, ByteBuffer)
     case pesEnd(streamID: UInt8)
-    /// A stream that is parsed past: private 1 (0xBD, e.g. Hikvision), padding (0xBE), private
-    /// 2 (0xBF), ECM/EMM/DSM-CC and the rest of 0xF0-0xFF.
+    /// A stream that is parsed past: private 1 (0xBD) without a valid MPEG-2 PES header,
+    /// padding (0xBE), private 2 (0xBF), ECM/EMM/DSM-CC and the rest of 0xF0-0xFF.
     case skipped(streamID: UInt8)
     case end
 }
@@ -145,6 +146,8 @@ struct PSParser {
                     return .end
                 case 0xC0...0xEF:
                     step = try pesHeader(id)
+                case 0xBD:
+                    step = try privateStream1()
                 default:
                     guard let length = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt16.self).map(Int.init) else {
                         return nil
@@ -234,6 +237,27 @@ struct PSParser {
         buffer.moveReaderIndex(forwardBy: length)
         goodUnit()
         return .unit(.pack)
+    }
+
+    /// Private stream 1 is read as a PES when its header is a well-formed MPEG-2 one (some
+    /// devices carry their audio there; the demuxer decides what it is); anything else there
+    /// (Hikvision's private data, say) is skipped by its length, never an error.
+    private mutating func privateStream1() throws -> Step {
+        guard buffer.readableBytes >= 6,
+              let length = buffer.getInteger(at: buffer.readerIndex + 4, as: UInt16.self).map(Int.init) else { return .needMore }
+        if length >= 3 {
+            guard buffer.readableBytes >= 9 else { return .needMore }
+            let flags = byte(7) >> 6
+            let dataLength = Int(byte(8))
+            let need = flags == 3 ? 10 : (flags == 2 ? 5 : 0)
+            if byte(6) & 0xC0 == 0x80, flags != 1, dataLength >= need, 3 + dataLength <= length {
+                return try pesHeader(0xBD)
+            }
+        }
+        buffer.moveReaderIndex(forwardBy: 6)
+        state = .skip(length)
+        goodUnit()
+        return .unit(.skipped(streamID: 0xBD))
     }
 
     private mutating func pesHeader(_ id: UInt8) throws -> Step {
