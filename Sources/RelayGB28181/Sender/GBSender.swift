@@ -121,6 +121,10 @@ final class GBSender: @unchecked Sendable {
             throw AdminFailure.conflict("cannot open a UDP socket: \(error)")
         }
         let attached = try await loop.submit { [self] in
+            guard !stopped else {  // the stream ended meanwhile
+                socket.close(promise: nil)
+                return false
+            }
             sockets.append(socket)
             return attach(.udp(GBSenderUDPOutput(socket: socket, target: target)), localPort: socket.localAddress?.port,
                           peer: target.displayString)
