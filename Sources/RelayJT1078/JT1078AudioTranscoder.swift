@@ -83,8 +83,8 @@ struct JT1078AudioTranscoder: Sendable {
             let packing = settings.g726Packing.rawValue
             if let rate = settings.g726BitRate, let bits = G726Decoder.bitsPerSample(bitRate: rate) {
                 g726 = G726Decoder(bitsPerSample: bits, packing: settings.g726Packing)
-                out.append(.notice("G.726-\(bits * 8) audio is transcoded to G.711 A-law (bit rate from jt1078.g726_bitrate, \(packing) packing)",
-                                   key: "g726"))
+                out.append(.notice("G.726-\(bits * 8) audio is transcoded to G.711 A-law (bit rate from "
+                                   + "jt1078.g726_bitrate, \(packing) packing)", key: "g726"))
             } else if let first = pending, terminalTime > first.terminalTime,
                       let bits = Self.inferBits(bytes: first.body.readableBytes, intervalMs: terminalTime - first.terminalTime) {
                 g726 = G726Decoder(bitsPerSample: bits, packing: settings.g726Packing)

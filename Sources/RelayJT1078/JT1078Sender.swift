@@ -280,11 +280,14 @@ public struct JT1078Schedule: Sendable {
                 frame = withHeader
             }
             let pt: UInt8
-            switch media.audioCodec {
-            case _ where media.audioPayloadType != nil: pt = media.audioPayloadType ?? JT1078PayloadType.g711a
-            case .g711u?: pt = JT1078PayloadType.g711u
-            case .aac?: pt = JT1078PayloadType.aac
-            default: pt = JT1078PayloadType.g711a
+            if let transcoded = media.audioPayloadType {
+                pt = transcoded
+            } else {
+                switch media.audioCodec {
+                case .g711u?: pt = JT1078PayloadType.g711u
+                case .aac?: pt = JT1078PayloadType.aac
+                default: pt = JT1078PayloadType.g711a
+                }
             }
             for i in packetizers.indices {
                 packages += packetizers[i].packetize(frame, payloadType: pt, dataType: .audio, timestamp: timestamp, into: &out)
