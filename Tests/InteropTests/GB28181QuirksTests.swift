@@ -44,6 +44,69 @@ struct GB28181QuirksTests {
         await server.stop()
     }
 
+    // MARK: H.265 parameter sets only at the first key frame
+
+    /// An H.265 camera that sends VPS/SPS/PPS once, before its first IDR, and bare IDRs after:
+    /// players that join later get the parameter sets from the relay and decode (ffprobe and
+    /// ffmpeg over RTSP, our own FLV players over HTTP-FLV and RTMP).
+    @Test func h265WithParameterSetsOnlyAtTheFirstKeyFrame() async throws {
+        let media = try await GBMedia.shared.files(.h265, audio: .aac)
+        let original = [UInt8](try #require(FileManager.default.contents(atPath: media.video)))
+        let stripped = Self.parameterSetsOnlyOnce(original)
+        let video = NSTemporaryDirectory() + "liverelay-h265-once-\(getpid()).h265"
+        try Data(stripped).write(to: URL(fileURLWithPath: video))
+        defer { try? FileManager.default.removeItem(atPath: video) }
+        let types = Self.nalTypes(stripped)
+        #expect(types.filter { (32...34).contains($0) }.count == 3, "VPS/SPS/PPS once")
+        #expect(types.filter { (16...23).contains($0) }.count >= 4, "IRAP frames: \(Set(types))")
+        #expect(Self.nalTypes(original).filter { $0 == 32 }.count >= 4, "the original repeats them")
+
+        let server = try await TestServer.start()
+        let port = try #require(server.gb.sharedUDPPort)
+        _ = try await server.gb.open(streamID: "gb/h265-once", ssrc: try GBSSRC.parse("1100000089"), mode: .udp)
+        let device = try GB28181Tests.send((video, media.audio), ["--mode", "udp", "--port", "\(port)", "--ssrc", "1100000089"])
+        defer { device.terminate() }
+        #expect(await server.waitPlayable("gb/h265-once"), "device: \(device.stderr)")
+        try await Task.sleep(nanoseconds: 1_500_000_000)  // players join after the first key frame
+        try await GB28181Tests.expectSeenAndDecoded(server, "gb/h265-once", video: "codec_name=hevc|width=640|height=360",
+                                                    audio: "codec_name=aac|sample_rate=44100|channels=2", hevcInFLV: true)
+        await server.stop()
+    }
+
+    /// Offsets of the start codes (3- or 4-byte) in Annex-B `bytes`, with the NAL header after each.
+    static func nalStarts(_ bytes: [UInt8]) -> [(start: Int, header: Int)] {
+        var out: [(Int, Int)] = []
+        var i = 0
+        while i + 3 < bytes.count {
+            if bytes[i] == 0, bytes[i + 1] == 0, bytes[i + 2] == 1 {
+                out.append((i > 0 && bytes[i - 1] == 0 ? i - 1 : i, i + 3))
+                i += 3
+            } else {
+                i += 1
+            }
+        }
+        return out
+    }
+
+    static func nalTypes(_ bytes: [UInt8]) -> [Int] {
+        nalStarts(bytes).map { Int(bytes[$0.header] >> 1 & 0x3F) }
+    }
+
+    /// `bytes` without the VPS/SPS/PPS that follow the first slice.
+    static func parameterSetsOnlyOnce(_ bytes: [UInt8]) -> [UInt8] {
+        let starts = nalStarts(bytes)
+        var out: [UInt8] = []
+        var sliceSeen = false
+        for (k, nal) in starts.enumerated() {
+            let end = k + 1 < starts.count ? starts[k + 1].start : bytes.count
+            let type = Int(bytes[nal.header] >> 1 & 0x3F)
+            if (32...34).contains(type) && sliceSeen { continue }
+            if type < 32 { sliceSeen = true }
+            out += bytes[nal.start..<end]
+        }
+        return out
+    }
+
     // MARK: SSRC changes mid-stream
 
     /// A camera on its receiver's own UDP port changes its SSRC: the stream follows it (same
