@@ -5,13 +5,15 @@ import RelayJT1078
 import Testing
 
 /// Terminal audio end to end: a JT/T 1078 terminal sends H.264 with G.726 or IMA ADPCM made by
-/// ffmpeg, the relay transcodes it to G.711 A-law, ffprobe sees pcm_alaw over RTMP, and
+/// ffmpeg, the relay transcodes it to G.711 A-law, ffprobe sees pcm_alaw over RTMP and RTSP, and
 /// ffmpeg's decode of what a player receives is compared with the original signal.
 @Suite(.serialized)
 struct JT1078AudioTests {
     /// 6 s at 8 kHz, a 300 → 1900 Hz sweep at -10 dBFS: every position in the loop is unique,
     /// so a player's capture can be lined up with it.
     static let seconds = 6
+    /// SNR floors sit about 6 dB under what was measured: a capture lands on a different part
+    /// of the sweep each run, and ADPCM does worse at its high end; a wrong decode is near 0 dB.
     static let chirp = "aevalsrc=0.3*sin(2*PI*(300*t+133.3333*t*t)):s=8000:d=\(seconds)"
 
     @Test func g726From1078IsHeardAsALawOverRTMPAndHTTPFLV() async throws {
@@ -21,7 +23,7 @@ struct JT1078AudioTests {
                 "\(r.log)")
         print("JT/T 1078 G.726-32 → relay → G.711 A-law → ffmpeg: SNR \(String(format: "%.1f", r.rtmp)) dB (RTMP), "
               + "\(String(format: "%.1f", r.flv)) dB (HTTP-FLV) against the original")
-        #expect(r.rtmp >= 25 && r.flv >= 25, "SNR \(r.rtmp) / \(r.flv) dB")
+        #expect(r.rtmp >= 26 && r.flv >= 26, "SNR \(r.rtmp) / \(r.flv) dB")
     }
 
     @Test func imaADPCMFrom1078IsHeardAsALaw() async throws {
@@ -30,7 +32,7 @@ struct JT1078AudioTests {
         #expect(r.log.contains("IMA ADPCM audio is transcoded to G.711 A-law (low nibble first, WAV layout, detected)"), "\(r.log)")
         print("JT/T 1078 IMA ADPCM → relay → G.711 A-law → ffmpeg: SNR \(String(format: "%.1f", r.rtmp)) dB (RTMP), "
               + "\(String(format: "%.1f", r.flv)) dB (HTTP-FLV) against the original")
-        #expect(r.rtmp >= 18 && r.flv >= 18, "SNR \(r.rtmp) / \(r.flv) dB")
+        #expect(r.rtmp >= 15 && r.flv >= 15, "SNR \(r.rtmp) / \(r.flv) dB")
     }
 
     /// `relay-bench jt-send --audio-codec g726-24` with the HiSilicon header before each frame.
@@ -47,7 +49,7 @@ struct JT1078AudioTests {
         #expect(await server.waitPlayable(stream), "jt-send: \(sender.stderr)")
         let snr = try await Self.captureSNR(server.rtmpURL(stream))
         print("jt-send G.726-24 (HiSilicon headers) → relay → G.711 A-law → ffmpeg: SNR \(String(format: "%.1f", snr)) dB (RTMP)")
-        #expect(snr >= 20, "SNR \(snr) dB")
+        #expect(snr >= 21, "SNR \(snr) dB")
         #expect(server.log.contains("G.726-24 audio is transcoded to G.711 A-law"))
         #expect(server.log.contains("HiSilicon"))
         sender.signal(SIGINT)
@@ -66,8 +68,10 @@ struct JT1078AudioTests {
         #expect(await server.waitPlayable(stream))
         let tracks = await server.server.context.registry.source(stream)?.streams ?? []
         #expect(tracks.map(\.codec) == [.h264, .g711a], "\(tracks)")
-        let probe = try await JT1078Tests.probe(server.rtmpURL(stream), rtsp: false)
-        #expect(probe.out.contains("codec_name=pcm_alaw|sample_rate=8000|channels=1"), "\(probe.out) \(probe.err)")
+        for (url, rtsp) in [(server.rtmpURL(stream), false), (server.rtspURL(stream), true)] {
+            let probe = try await JT1078Tests.probe(url, rtsp: rtsp)
+            #expect(probe.out.contains("codec_name=pcm_alaw|sample_rate=8000|channels=1"), "\(url): \(probe.out) \(probe.err)")
+        }
         async let rtmp = captureSNR(server.rtmpURL(stream))
         async let flv = captureSNR(server.flvURL(stream))
         let result = (try await rtmp, try await flv, server.log.lines.joined(separator: "\n"))

@@ -160,3 +160,36 @@ import Testing
         }
     }
 }
+
+/// The terminal side: G.726 and IMA ADPCM files become frames with payload types 8 and 26.
+@Suite struct JT1078TerminalAudioSenderTests {
+    @Test func names() throws {
+        typealias T = JT1078SendMedia.TerminalAudio
+        #expect(try T(name: "g726") == .g726(bitRate: 32000))
+        #expect(try T(name: "G726-24") == .g726(bitRate: 24000))
+        #expect(try T(name: "g726le_40") == .g726(bitRate: 40000))
+        #expect(try T(name: "g726-16") == .g726(bitRate: 16000))
+        #expect(try T(name: "adpcm") == .adpcm && T(name: "wav") == .adpcm)
+        #expect(try T(name: "alaw") == nil && T(name: "aac") == nil)
+        #expect(throws: JT1078SendMedia.LoadError.self) { try T(name: "g726-48") }
+    }
+
+    @Test func g726FramesGoOutAsPayloadType8() throws {
+        var media = try JT1078SendMedia.make(annexB: Fixtures.keyFrameH264(), codec: .h264)
+        try media.addTerminalAudio(ByteBuffer(repeating: 0x5A, count: 1000), .g726(bitRate: 32000), frameMs: 40)
+        #expect(media.audioFrames.map(\.readableBytes) == Array(repeating: 160, count: 6))
+        #expect(media.audioFrameSeconds == 0.04 && media.audioPayloadType == JT1078PayloadType.g726)
+        var schedule = try JT1078Schedule(media: media, options: JT1078SendOptions(fps: 1))
+        var types: [UInt8] = []
+        while let step = schedule.next() {
+            if !step.isVideo, let mpt = step.bytes.getInteger(at: step.bytes.readerIndex + 5, as: UInt8.self) { types.append(mpt & 0x7F) }
+        }
+        #expect(types == Array(repeating: JT1078PayloadType.g726, count: 6))
+        #expect(throws: JT1078SendMedia.LoadError.self) {
+            try media.addTerminalAudio(ByteBuffer(repeating: 0, count: 100), .g726(bitRate: 40000), frameMs: 40)
+        }
+        #expect(throws: JT1078SendMedia.LoadError.self) {
+            try media.addTerminalAudio(ByteBuffer(repeating: 0, count: 100), .adpcm)
+        }
+    }
+}
