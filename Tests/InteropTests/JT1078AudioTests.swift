@@ -10,10 +10,10 @@ import Testing
 @Suite(.serialized)
 struct JT1078AudioTests {
     /// 6 s at 8 kHz, a 300 → 1900 Hz sweep at -10 dBFS: every position in the loop is unique,
-    /// so a player's capture can be lined up with it.
+    /// so a player's capture can be lined up with it. The SNR floors below sit about 6 dB under
+    /// what was measured (a capture lands on a different part of the sweep each run, and ADPCM
+    /// does worse at its high end); a wrong decode is near 0 dB.
     static let seconds = 6
-    /// SNR floors sit about 6 dB under what was measured: a capture lands on a different part
-    /// of the sweep each run, and ADPCM does worse at its high end; a wrong decode is near 0 dB.
     static let chirp = "aevalsrc=0.3*sin(2*PI*(300*t+133.3333*t*t)):s=8000:d=\(seconds)"
 
     @Test func g726From1078IsHeardAsALawOverRTMPAndHTTPFLV() async throws {
