@@ -107,6 +107,42 @@ struct GB28181QuirksTests {
         return out
     }
 
+    // MARK: audio on private stream 1
+
+    /// A camera whose map announces its G.711 on private stream 1 (0xBD), where it sends it:
+    /// players get the audio (it used to be skipped as private data).
+    @Test func g711OnPrivateStream1ReachesPlayers() async throws {
+        let server = try await TestServer.start()
+        let port = try #require(server.gb.sharedUDPPort)
+        _ = try await server.gb.open(streamID: "gb/bd", ssrc: 100_000_090, mode: .udp)
+        let socket = try await GBRawUDP(port: port)
+        var muxer = PSMuxer(video: .h264, audio: .g711a)
+        muxer.audioStreamID = 0xBD
+        var frames = GBTestFrames(ssrc: 100_000_090, sequence: 1)
+        frames.muxer = muxer
+        func send(_ n: Int) async throws {
+            for _ in 0..<n {
+                var audio = ByteBuffer()
+                let pts = Int64(frames.frame) * 3600
+                for p in frames.next() { try await socket.send(p) }
+                frames.muxer.writeAudio(ByteBuffer(bytes: [UInt8](repeating: 0xD5, count: 320)), pts: pts, into: &audio)
+                for p in frames.rtp.packetize(audio, timestamp: UInt32(truncatingIfNeeded: pts)) { try await socket.send(p) }
+                try await Task.sleep(nanoseconds: 10_000_000)
+            }
+        }
+        try await send(5)
+        #expect(await server.waitPlayable("gb/bd"))
+        let player = try await RTMPPlayer.connect(url: server.rtmpURL("gb/bd"), group: Self.group)
+        try await send(30)
+        let stats = await player.wait(timeout: .seconds(5)) { $0.videoFrames >= 20 && $0.audioFrames >= 20 }
+        #expect(stats.error == nil && stats.videoFrames >= 20 && stats.audioFrames >= 20, "RTMP: \(stats)")
+        let streams = await server.server.context.registry.source("gb/bd")?.streams ?? []
+        #expect(streams.contains { $0.codec == .g711a }, "\(streams)")
+        await player.close()
+        await socket.close()
+        await server.stop()
+    }
+
     // MARK: SSRC changes mid-stream
 
     /// A camera on its receiver's own UDP port changes its SSRC: the stream follows it (same
@@ -197,7 +233,8 @@ struct GB28181QuirksTests {
         for _ in 0..<5 { try await camera.sendFrame() }
         #expect(await server.waitPlayable("gb/reboot"))
         let source = server.server.context.registry.source("gb/reboot")
-        let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/gb/reboot.flv", group: Self.group)
+        let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/gb/reboot.flv", group: Self.group,
+                                                     keepTimestamps: true)
         for _ in 0..<60 { try await camera.sendFrame() }
         _ = await player.wait(timeout: .seconds(5)) { $0.videoFrames >= 50 }
         let before = player.stats.videoFrames
@@ -211,6 +248,8 @@ struct GB28181QuirksTests {
         #expect(after.videoFrames >= before + 30, "frames \(before) → \(after.videoFrames): the first GOP after the reboot was lost")
         #expect(after.windowMaxVideoGap < .milliseconds(400), "stalled for \(after.windowMaxVideoGap.nanoseconds / 1_000_000) ms")
         #expect(server.server.context.registry.source("gb/reboot") === source)
+        let times = after.videoTimestamps
+        #expect(zip(times, times.dropFirst()).allSatisfy { $1 > $0 }, "output times go back after the reboot: \(times)")
         let info = try #require(server.gb.receiver("gb/reboot")).info
         #expect(info.counters.resyncs == 1, "\(info.counters)")
         #expect(server.log.contains("sequence of gb/reboot restarted"))
