@@ -94,9 +94,9 @@ final class GBUDPHandler: ChannelInboundHandler {
     }
 }
 
-/// One TCP connection carrying RTP (RFC 4571 framed, or as `GBTCPFrameDecoder` finds it): accepted on the shared port (bound to a
-/// receiver by the SSRC of its first packet), accepted on a receiver's own port, or dialed by
-/// us (tcp-active).
+/// One TCP connection carrying RTP (RFC 4571 framed, or however `GBTCPFrameDecoder` finds the
+/// device frames it): accepted on the shared port (bound to a receiver by the SSRC of its first
+/// packet), accepted on a receiver's own port, or dialed by us (tcp-active).
 final class GBTCPHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 

@@ -16,9 +16,9 @@ enum GBTCPFraming: String, Sendable {
 /// The framing is decided once, from the first bytes: a plausible length prefix (an RTP version
 /// 2 header after it) is RFC 4571, `$` with an RTP header four bytes on is interleaved, a bare
 /// RTP version 2 header is bare RTP; anything else is taken as RFC 4571 (the RTP parser then
-/// refuses it). Bare RTP has no lengths, so a packet ends where the next
-/// header of the same SSRC and payload type with the next sequence number begins (searched at
-/// most `maxPacket` bytes on, each byte once); the last packet ends at EOF.
+/// refuses it). Bare RTP has no lengths, so a packet ends where the next header of the same
+/// SSRC and payload type with one of the next `maxSequenceGap` sequence numbers begins (searched
+/// at most `maxPacket` bytes on, each byte once); the last packet ends at EOF.
 ///
 /// Never holds more than one packet plus one read (`ByteToMessageHandler`'s bound caps the rest);
 /// a broken interleaved header, or a bare packet longer than `maxPacket`, throws
@@ -28,6 +28,10 @@ struct GBTCPFrameDecoder: NIOSingleStepByteToMessageDecoder {
 
     /// The largest packet RFC 4571 can frame; bare packets are held to it too.
     static let maxPacket = RFC4571.maxFrame
+    /// Bare RTP: how many sequence numbers a device may skip between two packets it writes
+    /// (some drop packets when their send buffer is full). With the SSRC and payload type to
+    /// match too, a false header inside a payload is as good as impossible.
+    static let maxSequenceGap: UInt16 = 64
     /// A first length prefix at most this large is taken at face value; a larger one that could
     /// also be a bare RTP header is confirmed by the packet after it.
     static let plausibleLength = 16 << 10
@@ -58,7 +62,7 @@ struct GBTCPFrameDecoder: NIOSingleStepByteToMessageDecoder {
                 buffer.moveReaderIndex(forwardBy: 2)
                 return ByteBuffer()
             }
-            guard let decided = try Self.detect(buffer, atEOF: atEOF) else { return nil }
+            guard let decided = Self.detect(buffer, atEOF: atEOF) else { return nil }
             framing = decided
             onFraming(decided)
         }
@@ -73,7 +77,7 @@ struct GBTCPFrameDecoder: NIOSingleStepByteToMessageDecoder {
     // MARK: detection
 
     /// The framing of a connection that begins with `b`; nil until enough bytes are in.
-    static func detect(_ b: ByteBuffer, atEOF: Bool) throws -> GBTCPFraming? {
+    static func detect(_ b: ByteBuffer, atEOF: Bool) -> GBTCPFraming? {
         let n = b.readableBytes
         guard n >= 3, let length = b.getInteger(at: b.readerIndex, as: UInt16.self).map(Int.init) else { return nil }
         let first = b.getInteger(at: b.readerIndex, as: UInt8.self) ?? 0
@@ -132,14 +136,13 @@ struct GBTCPFrameDecoder: NIOSingleStepByteToMessageDecoder {
               let ssrc = buffer.getInteger(at: r + 8, as: UInt32.self) else {
             throw GBTCPFramingError.lostSync
         }
-        let next = seq &+ 1
         let limit = min(n - 12, Self.maxPacket)  // last offset a following header may start at
         let from = max(scanned, 12)
         let cut: Int? = from > limit ? nil : buffer.withUnsafeReadableBytes { p -> Int? in
             var i = from
             while i <= limit {
                 if p[i] & 0xC0 == 0x80, p[i + 1] & 0x7F == pt & 0x7F,
-                   UInt16(p[i + 2]) << 8 | UInt16(p[i + 3]) == next,
+                   (1...Self.maxSequenceGap).contains((UInt16(p[i + 2]) << 8 | UInt16(p[i + 3])) &- seq),
                    UInt32(p[i + 8]) << 24 | UInt32(p[i + 9]) << 16 | UInt32(p[i + 10]) << 8 | UInt32(p[i + 11]) == ssrc {
                     return i
                 }
@@ -173,7 +176,7 @@ enum GBTCPFramingError: Error, CustomStringConvertible {
         case .badInterleavedHeader(let b):
             return "interleaved framing: expected '$', found 0x\(String(b, radix: 16))"
         case .packetTooLong(let limit):
-            return "RTP without length prefixes: no next RTP header (same SSRC and payload type, next sequence number) within \(limit) bytes"
+            return "RTP without length prefixes: no next RTP header (same SSRC and payload type, one of the next \(GBTCPFrameDecoder.maxSequenceGap) sequence numbers) within \(limit) bytes"
         case .lostSync:
             return "RTP without length prefixes: the packet does not begin with an RTP version 2 header"
         }
