@@ -30,10 +30,13 @@ struct JT1078AudioTranscoder: Sendable {
     /// A terminal audio frame is well under 1 s (G.726-40: 5,000 bytes a second); larger ones
     /// are dropped instead of costing megabytes of output.
     static let maxFrameBytes = 8 << 10
-    /// Frames after which an undecided stream gives up (G.726) or takes the WAV order (ADPCM).
+    /// Frames after which an undecided stream says so (G.726: and its frames stay dropped; IMA
+    /// ADPCM: decoded as WAV meanwhile, the detection goes on).
     static let maxProbeFrames = 50
-    /// Matching headers one nibble order needs ahead of the other to be taken.
+    /// Votes one nibble order needs ahead of the other to be taken.
     static let orderLead = 3
+    /// Sample distance by which one order must continue the next header better to get a vote.
+    static let minMargin = 16
 
     enum Output: Equatable {
         case frame(ByteBuffer, time: Int64)
@@ -179,26 +182,30 @@ struct JT1078AudioTranscoder: Sendable {
         if let ends = lastEnds {
             let low = ends.low.distance(to: header)
             let high = ends.high.distance(to: header)
-            if 2 * low < high { orderScore += 1 }
-            if 2 * high < low { orderScore -= 1 }
+            // A vote needs a clear margin: in near-silence both orders stay close to the header.
+            if 2 * low < high && high - low > Self.minMargin { orderScore += 1 }
+            if 2 * high < low && low - high > Self.minMargin { orderScore -= 1 }
         }
         let decided: IMAADPCMDecoder.NibbleOrder?
-        var how = "detected"
         if orderScore >= Self.orderLead {
             decided = .lowFirst
         } else if orderScore <= -Self.orderLead {
             decided = .highFirst
-        } else if adpcmProbes >= Self.maxProbeFrames {
-            decided = .lowFirst
-            how = "not detectable, WAV layout assumed; set jt1078.adpcm_nibbles"
         } else {
             decided = nil
         }
-        guard let decided else { return }
+        guard let decided else {
+            // Silence tells nothing: keep looking (decoding as WAV meanwhile) rather than guess for good.
+            if adpcmProbes == Self.maxProbeFrames {
+                out.append(.notice("IMA ADPCM nibble order not detected yet: decoded as WAV layout (low nibble first) "
+                                   + "until it is; jt1078.adpcm_nibbles pins it", key: "adpcmprobe"))
+            }
+            return
+        }
         order = decided
         lastEnds = nil
         adpcmAnnounced = true
-        out.append(.notice("IMA ADPCM audio is transcoded to G.711 A-law (\(Self.layout(decided)), \(how))", key: "adpcm"))
+        out.append(.notice("IMA ADPCM audio is transcoded to G.711 A-law (\(Self.layout(decided)), detected)", key: "adpcm"))
     }
 
     private static func layout(_ order: IMAADPCMDecoder.NibbleOrder) -> String {

@@ -114,6 +114,19 @@ import Testing
         }
     }
 
+    /// Silence says nothing about the order: the stream is decoded as WAV meanwhile and the
+    /// detection goes on until speech tells.
+    @Test func imaSilenceDoesNotDecideTheOrder() throws {
+        let (_, dvi) = try Self.imaBlocks()
+        let silence = ByteBuffer(bytes: [0, 0, 0, 0] + Array(repeating: 0x08, count: 252))
+        var d = JT1078StreamDemuxer()
+        let frames = (0..<60).map { _ in silence } + dvi
+        let r = Self.run(frames.enumerated().map { Self.frame($1, pt: JT1078PayloadType.adpcm, ts: UInt64($0) * 63) }, &d)
+        #expect(r.notices.contains { $0.hasPrefix("IMA ADPCM nibble order not detected yet") })
+        #expect(r.notices.contains("IMA ADPCM audio is transcoded to G.711 A-law (high nibble first, DVI layout, detected)"))
+        #expect(r.packets.count == frames.count && r.packets.last?.payload.readableBytes == 504)
+    }
+
     @Test func imaOrderFromConfigAndShortFrames() throws {
         var d = JT1078StreamDemuxer(audio: JT1078AudioSettings(adpcmNibbles: .highFirst))
         let r = Self.run([Self.frame(ByteBuffer(bytes: [0, 0, 10, 0, 0x12, 0x34]), pt: JT1078PayloadType.adpcm, ts: 0),
