@@ -137,6 +137,7 @@ public struct PSDemuxer: Sendable {
         audioPES.clear()
         audioPESTime = nil
         aacCarry.clear()
+        forgetPrivateStream1Probe()
         if options.lossPolicy == .nextKeyFrame {
             if !waitKey { stats.discontinuities &+= 1 }
             waitKey = true
@@ -155,6 +156,7 @@ public struct PSDemuxer: Sendable {
         audioPES.clear()
         audioPESTime = nil
         aacCarry.clear()
+        forgetPrivateStream1Probe()
         if !waitKey { stats.discontinuities += 1 }
         waitKey = true
     }
@@ -242,6 +244,12 @@ public struct PSDemuxer: Sendable {
             return Self.audioCodec(entry.streamType) != nil ? .audio : .data
         }
         return privateStream1IsData ? .data : (audioCodec == .aac && audioID == Self.privateStream1 ? .audio : .probe)
+    }
+
+    /// A 0xBD PES being probed was cut short (loss, restart): 0xBD is not the audio yet.
+    private mutating func forgetPrivateStream1Probe() {
+        if probeTimes != nil || (audioID == Self.privateStream1 && privateStream1Role == .probe) { audioID = nil }
+        probeTimes = nil
     }
 
     /// A whole 0xBD PES that no map entry types: ADTS makes it the AAC track (times unwrapped

@@ -154,6 +154,35 @@ struct PSQuirksTests {
         #expect(zip(dts, dts.dropFirst()).allSatisfy { $1 > $0 }, "\(dts)")
     }
 
+    /// A loss in the middle of the first 0xBD PES (private data, not yet looked at) does not
+    /// leave 0xBD standing as the audio stream: the G.711 on 0xC0 after it comes out.
+    @Test func aLossWhileProbingPrivateStream1KeepsTheRealAudio() throws {
+        let muxer = PSMuxer(video: .h264, audio: .g711a)
+        var demuxer = PSDemuxer()
+        var events: [MediaEvent] = []
+        var key = ByteBuffer()
+        muxer.writeVideo(nals: Fixtures.h264Frame(0, key: true), pts: 0, isKey: true, into: &key)
+        try demuxer.feed(key, arrival: 0, into: &events)
+        try demuxer.endOfFrame(into: &events)
+        var privateData = ByteBuffer()
+        PSMuxer.writePackHeader(scr: 1800, into: &privateData)
+        PSMuxer.writePES(streamID: 0xBD, payload: ByteBuffer(bytes: Fixtures.body(300, seed: 1)), pts: 1800, dts: nil, into: &privateData)
+        try demuxer.feed(privateData.getSlice(at: 0, length: 100)!, arrival: 1800, into: &events)
+        demuxer.loss(into: &events)
+        for i in 1..<4 {
+            var a = ByteBuffer()
+            muxer.writeAudio(ByteBuffer(bytes: [UInt8](repeating: 0xD5, count: 320)), pts: Int64(i) * 3600, into: &a)
+            try demuxer.feed(a, arrival: Int64(i) * 3600, into: &events)
+            var v = ByteBuffer()
+            muxer.writeVideo(nals: Fixtures.h264Frame(i, key: false), pts: Int64(i) * 3600, isKey: false, into: &v)
+            try demuxer.feed(v, arrival: Int64(i) * 3600, into: &events)
+            try demuxer.endOfFrame(into: &events)
+        }
+        let d = Demuxed(events: events)
+        #expect(d.audio.count == 3 && d.audio.allSatisfy { $0.codec == .g711a }, "\(d.notices)")
+        #expect(d.video.count >= 3)
+    }
+
     /// Hikvision-style private data on 0xBD (valid PES headers, with and without a PTS, and one
     /// header that is no PES header at all) next to G.711 on 0xC0: the audio is the 0xC0 one,
     /// the private data never reaches the output nor disturbs video.
