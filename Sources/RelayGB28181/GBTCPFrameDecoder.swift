@@ -82,8 +82,11 @@ struct GBTCPFrameDecoder: NIOSingleStepByteToMessageDecoder {
         guard n >= 3, let length = b.getInteger(at: b.readerIndex, as: UInt16.self).map(Int.init) else { return nil }
         let first = b.getInteger(at: b.readerIndex, as: UInt8.self) ?? 0
         if first == 0x24 {
+            // `$`, channel, a plausible length, an RTP header. (An RFC 4571 prefix 0x24xx has an
+            // RTP header, not a length under 16 KiB, after it.)
             guard n >= 5 else { return nil }
-            if isRTPv2(b, at: 4) { return .interleaved }
+            let inner = b.getInteger(at: b.readerIndex + 2, as: UInt16.self).map(Int.init) ?? 0
+            if (12...plausibleLength).contains(inner) && isRTPv2(b, at: 4) { return .interleaved }
         }
         let prefixed = length >= 12 && isRTPv2(b, at: 2)
         let bare = isRTPv2(b, at: 0)

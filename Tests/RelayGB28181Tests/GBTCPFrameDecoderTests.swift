@@ -105,6 +105,20 @@ import Testing
         #expect(r.frames == packets)
     }
 
+    /// A first RFC 4571 frame of 0x2480 bytes begins with '$': its RTP header after the prefix
+    /// tells it from an interleaved frame.
+    @Test func aFirstFrameLengthThatLooksLikeADollarIsStillRFC4571() throws {
+        var rtp = RTPPacketizer(ssrc: 100_000_075, sequence: 0x8000, maxPayload: 0x2480 - 12)
+        let packets = rtp.packetize(ByteBuffer(bytes: [UInt8](repeating: 9, count: 0x2480 - 12)), timestamp: 0)
+            + rtp.packetize(ByteBuffer(bytes: [1, 2, 3]), timestamp: 3600)
+        var stream = ByteBuffer()
+        for p in packets { RFC4571.frame(p, into: &stream) }
+        #expect(stream.getBytes(at: 0, length: 1) == [0x24])
+        let r = try Self.decode(Self.split(stream, seed: 4))
+        #expect(r.framing == .rfc4571)
+        #expect(r.frames == packets)
+    }
+
     /// Bare RTP whose next header never comes: an error after 64 KiB, not an ever-growing buffer.
     @Test func aBarePacketWithoutAnEndIsAnError() throws {
         var stream = Self.packets(frames: 1)[0]
