@@ -38,7 +38,7 @@ struct JT1078AudioTests {
     /// `relay-bench jt-send --audio-codec g726-24` with the HiSilicon header before each frame.
     @Test func g726FromJTSendWithHiSiliconHeaders() async throws {
         let server = try await TestServer.start()
-        let video = try await JTMedia.shared.files(video: .h264).video
+        let video = try await JTAudioMedia.shared.video()
         let audio = try await JTAudioMedia.shared.file(.g726(bitRate: 24000))
         let sender = try ProductBinary.bench.start([
             "jt-send", "--video", video, "--audio", audio, "--audio-codec", "g726-24", "--host", "127.0.0.1",
@@ -157,8 +157,14 @@ actor JTAudioMedia {
         }
     }
 
+    /// 720p25 H.264 of our own (not JTMedia's: a cache shared with suites running at the same
+    /// time could hand out a file another caller's ffmpeg is still writing).
+    func video() async throws -> String {
+        try await cache.annexB(.h264, stem: "jt_audio_720p", size: "1280x720", seconds: 4, bitrate: "1M")
+    }
+
     func media(_ kind: JT1078SendMedia.TerminalAudio) async throws -> JT1078SendMedia {
-        let video = try await JTMedia.shared.files(video: .h264).video
+        let video = try await video()
         var media = try JT1078SendMedia.load(video: video)
         let audio = try await file(kind)
         guard let data = FileManager.default.contents(atPath: audio) else { throw TestMedia.MediaError(message: "no \(audio)") }
