@@ -70,8 +70,8 @@ public struct AdminAPI: Sendable {
         }
     }
 
-    /// A protocol module's endpoint as a route handler: the stream id and the body are read as
-    /// the admin's own endpoints read them, when the handler asks.
+    /// A protocol module's endpoint as a route handler: the stream id, query and body are read as
+    /// the admin's own endpoints read them (the body when the handler asks).
     private func mount(_ endpoint: AdminEndpoint) -> Handler {
         let limit = config.maxBodyBytes
         let hasStream = endpoint.path.hasSuffix("/{stream}")
@@ -86,7 +86,8 @@ public struct AdminAPI: Sendable {
             } else {
                 stream = .failure(.badRequest("missing stream id"))
             }
-            let reply = try await endpoint.handle(AdminRequest(streamID: stream, logger: context.logger) {
+            let query = try queryParameters(request)
+            let reply = try await endpoint.handle(AdminRequest(streamID: stream, logger: context.logger, query: query) {
                 try await jsonObject(request, limit: limit)
             })
             return try json(reply.body, status: httpStatus(reply.status))

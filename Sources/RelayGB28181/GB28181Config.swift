@@ -53,6 +53,8 @@ public struct GB28181Config: ConfigSection {
     /// can only take over a stream that has been silent this long.
     public var repinAfterMs: Int
     public var receivers: [Receiver]
+    /// Cascade senders running at once, at most.
+    public var maxSenders: Int
 
     public static let defaults = Self.parsedDefaults
 
@@ -70,6 +72,7 @@ public struct GB28181Config: ConfigSection {
         lossPolicy = VideoLossPolicy(rawValue: policy) ?? .nextFrame
         connectRetryMs = try r.int("connect_retry_ms", default: 2000, in: 100...60_000)
         repinAfterMs = try r.int("repin_after_ms", default: 3000, in: 100...3_600_000)
+        maxSenders = try r.int("max_senders", default: 256, in: 0...100_000)
         receivers = []
         if portMax < portMin {
             throw r.error("port_max", "must not be below port_min (\(portMin))")

@@ -24,6 +24,8 @@ import RelayRTP
 public final class GB28181Service: Sendable {
     public let context: RelayContext
     let config: GB28181Config
+    /// Cascade senders (`/api/v1/gb28181/senders`).
+    let senders: GBSenderTable
     private let group: any EventLoopGroup
     private let logger: Logger
 
@@ -43,6 +45,7 @@ public final class GB28181Service: Sendable {
         self.group = group
         self.logger = context.logger
         self.state = NIOLockedValueBox(State(nextPort: context.config.gb28181.portMin))
+        self.senders = GBSenderTable(maxSenders: context.config.gb28181.maxSenders)
     }
 
     /// A TCP connection must carry an RTP packet this soon after connecting.

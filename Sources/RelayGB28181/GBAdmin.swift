@@ -28,7 +28,7 @@ extension GB28181Service: ProtocolModule {
                         value: Double(byState[state.rawValue] ?? 0))
         }
         for r in receivers { out += Self.counterGauges(r) }
-        return out
+        return out + senderGauges
     }
 
     /// Per receiver: RTP packets and video frames by fate (totals since it opened).

@@ -326,6 +326,14 @@ struct GB28181SenderTests {
         let again = try await Self.post(api, #"{"stream": "live/bad", "ssrc": "0100000014", "dest": "\#(peer.dest)"}"#)
         #expect(again.status == 409 && again.text.contains("exists already"), "\(again.text)")
         #expect((try await api.delete("/api/v1/gb28181/senders/live/other")).status == 404)
+        // The query picks senders too: no sender of live/bad has SSRC 0100000099; a bad key is refused.
+        let second = try await Self.post(api, #"{"stream": "live/bad", "ssrc": "0100000017", "dest": "\#(peer.dest)"}"#)
+        #expect(second.status == 201)
+        #expect((try await api.delete("/api/v1/gb28181/senders/live/bad?ssrc=0100000099")).status == 404)
+        #expect((try await api.delete("/api/v1/gb28181/senders/live/bad?port=1")).status == 400)
+        let picked = try await api.delete("/api/v1/gb28181/senders/live/bad?ssrc=0100000017&dest=\(peer.dest)")
+        #expect(picked.status == 200 && picked.value["count"]?.int == 1, "\(picked.text)")
+        #expect(picked.value["senders"]?.items.first?["ssrc"]?.string == "0100000017")
 
         // Nobody listens: tcp-active gives up after its timeout; nobody connects: tcp-passive too.
         let closed = try await CascadePeer.listener()
@@ -335,7 +343,7 @@ struct GB28181SenderTests {
         #expect(active.status == 201 && active.value["state"]?.string == "connecting", "\(active.text)")
         let passive = try await Self.post(api, #"{"stream": "live/bad", "ssrc": "0100000016", "mode": "tcp-passive", "connect_timeout_ms": 500}"#)
         #expect(passive.status == 201 && passive.value["state"]?.string == "listening", "\(passive.text)")
-        let stops = await hooks.wait(for: "on_sender_stop", count: 2)
+        let stops = await hooks.wait(for: "on_sender_stop", count: 3)  // with 0100000017's
         let reasons = stops.compactMap { $0["reason"] as? String }
         #expect(reasons.contains { $0.hasPrefix("cannot connect to 127.0.0.1:\(deadPort) within 700 ms") }, "\(reasons)")
         #expect(reasons.contains("the upper platform did not connect within 500 ms"), "\(reasons)")
@@ -344,7 +352,7 @@ struct GB28181SenderTests {
 
         // The stream goes: the sender left goes with it.
         publisher.terminate()
-        let ended = await hooks.wait(for: "on_sender_stop", count: 3)
+        let ended = await hooks.wait(for: "on_sender_stop", count: 4)
         #expect(ended.contains { $0["ssrc"] as? String == "0100000014" && $0["reason"] as? String == "stream ended" }, "\(ended)")
         await peer.close()
         await server.stop()

@@ -26,12 +26,15 @@ public struct AdminRequest: Sendable {
     private let streamID: Result<String, AdminFailure>
     private let readBody: @Sendable () async throws -> [String: JSONValue]?
     public let logger: Logger
+    /// The query string's parameters, percent-decoded (a repeated key: the last one).
+    public let query: [String: String]
 
-    public init(streamID: Result<String, AdminFailure>, logger: Logger,
+    public init(streamID: Result<String, AdminFailure>, logger: Logger, query: [String: String] = [:],
                 body: @escaping @Sendable () async throws -> [String: JSONValue]?) {
         self.streamID = streamID
         self.readBody = body
         self.logger = logger
+        self.query = query
     }
 
     /// The `{stream}` of the path, percent-decoded and checked (else a 400).

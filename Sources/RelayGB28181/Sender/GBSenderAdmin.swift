@@ -61,11 +61,16 @@ extension GB28181Service {
         return AdminReply(status: 201, senderBody(sender, ip: announcedIP()))
     }
 
-    /// Stops the stream's senders; a body `{"ssrc", "dest"}` picks among them.
+    /// Stops the stream's senders; `?ssrc=…&dest=…` (or a body `{"ssrc", "dest"}`, for clients
+    /// that send one) picks among them.
     func stopSenders(_ request: AdminRequest) async throws -> AdminReply {
         try enabledForAdmin()
         let stream = try request.stream()
-        let body = try await request.body() ?? [:]
+        if let unknown = request.query.keys.sorted().first(where: { $0 != "ssrc" && $0 != "dest" }) {
+            throw AdminFailure.badRequest("unknown query parameter '\(printable(unknown))' (senders are picked by ssrc and dest)")
+        }
+        var body = try await request.body() ?? [:]
+        for (key, value) in request.query { body[key] = .string(value) }
         if let unknown = body.keys.sorted().first(where: { $0 != "ssrc" && $0 != "dest" }) {
             throw AdminFailure.badRequest("unknown field '\(printable(unknown))' (a DELETE body may pick senders by ssrc and dest)")
         }

@@ -4,8 +4,12 @@ import RelayCore
 /// The senders of one GB28181 service: at most `maxSenders`, one per (stream, SSRC, dest).
 /// Touched when senders start and stop, and when the admin API or metrics read them.
 final class GBSenderTable: Sendable {
-    /// `gb28181.max_senders` once the config section has the key; fixed until then.
-    static let maxSenders = 256
+    /// `gb28181.max_senders`.
+    let maxSenders: Int
+
+    init(maxSenders: Int) {
+        self.maxSenders = maxSenders
+    }
 
     private struct State {
         var senders: [UInt64: GBSender] = [:]
@@ -21,8 +25,8 @@ final class GBSenderTable: Sendable {
             if s.senders.values.contains(where: { $0.request.key == sender.request.key }) {
                 throw AdminFailure.conflict("a sender of \(sender.request.stream) with SSRC \(GBSSRC.format(sender.request.ssrc)) to \(sender.request.dest ?? "a tcp-passive peer") exists already")
             }
-            guard s.senders.count < Self.maxSenders else {
-                throw AdminFailure.conflict("too many GB28181 senders (\(Self.maxSenders))")
+            guard s.senders.count < maxSenders else {
+                throw AdminFailure.conflict("too many GB28181 senders (gb28181.max_senders \(maxSenders))")
             }
             s.senders[sender.id] = sender
         }
@@ -44,27 +48,5 @@ final class GBSenderTable: Sendable {
     var bytesSent: UInt64 {
         let (live, stopped) = state.withLockedValue { (Array($0.senders.values), $0.bytesOfStopped) }
         return live.reduce(stopped) { $0 &+ $1.counters.withLockedValue { $0.bytes } }
-    }
-}
-
-/// Each service's table. GB28181Service keeps no sender state of its own yet (its file belongs
-/// to the receivers); entries of services that are gone are dropped as tables are looked up.
-private struct SenderTableEntry: Sendable {
-    weak var service: GB28181Service?
-    let table: GBSenderTable
-}
-
-private let senderTables = NIOLockedValueBox<[ObjectIdentifier: SenderTableEntry]>([:])
-
-extension GB28181Service {
-    var senders: GBSenderTable {
-        senderTables.withLockedValue { tables in
-            let key = ObjectIdentifier(self)
-            if let entry = tables[key], entry.service === self { return entry.table }
-            tables = tables.filter { $0.value.service != nil }
-            let table = GBSenderTable()
-            tables[key] = SenderTableEntry(service: self, table: table)
-            return table
-        }
     }
 }
