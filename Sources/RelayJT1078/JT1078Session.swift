@@ -22,15 +22,16 @@ final class JT1078Publish {
     var phase = Phase.new
     var video: JT1078Reassembler
     var audio: JT1078Reassembler
-    var demuxer = JT1078StreamDemuxer()
+    var demuxer: JT1078StreamDemuxer
     var logger: Logger
     /// Events held while admission is under way (bounded by `maxQueuedBytes`).
     var queue: [MediaEvent] = []
     var queuedBytes = 0
     var discontinuityLog = RateLimitedLog()
 
-    init(id: String, sim: String, channel: UInt8, maxFrameBytes: Int, logger: Logger) {
+    init(id: String, sim: String, channel: UInt8, maxFrameBytes: Int, audio settings: JT1078AudioSettings, logger: Logger) {
         self.id = id
+        self.demuxer = JT1078StreamDemuxer(audio: settings)
         self.sim = sim
         self.channel = channel
         self.video = JT1078Reassembler(video: true, maxFrameBytes: maxFrameBytes)
@@ -139,7 +140,7 @@ final class JT1078ConnectionHandler: ChannelInboundHandler {
                 return
             }
             publish = JT1078Publish(id: id, sim: packet.sim, channel: packet.channel, maxFrameBytes: config.maxFrameBytes,
-                                    logger: logger)
+                                    audio: config.audio, logger: logger)
             streams[id] = publish
         }
         guard !publish.isEnded else { return }

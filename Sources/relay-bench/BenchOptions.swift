@@ -33,10 +33,10 @@ struct SenderMediaOptions: ParsableArguments {
     @Option(help: "Video codec: h264 or h265 (default: from the file extension, else from the stream).")
     var codec: String?
 
-    @Option(help: "Audio file: raw G.711 (8 kHz mono) or AAC with ADTS headers.")
+    @Option(help: "Audio file: raw G.711 (8 kHz mono) or AAC with ADTS headers; jt-send also raw G.726 or an IMA ADPCM WAV.")
     var audio: String?
 
-    @Option(help: "Audio codec: g711a, g711u or aac (default: from the extension: .alaw .pcma .g711a / .ulaw .pcmu .g711u / .aac).")
+    @Option(help: "Audio codec: g711a, g711u or aac (default: from the extension: .alaw .pcma .g711a / .ulaw .pcmu .g711u / .aac); jt-send also g726-16, g726-24, g726-32, g726-40 and adpcm (IMA ADPCM, adpcm_ima_wav blocks).")
     var audioCodec: String?
 
     @Option(help: "Video frame rate of the file.")

@@ -14,8 +14,9 @@ struct GB28181LossTests {
     static let group = MultiThreadedEventLoopGroup.singleton
 
     /// 2 Mb/s, 25 fps H.264 with G.711 A-law, as the field figures are measured.
+    static let cache = MediaCache("gb-loss-media")
+
     static func media() async throws -> (video: String, audio: String?) {
-        let cache = MediaCache("gb-media")
         let video = try await cache.annexB(.h264, stem: "gb_2m", size: "1280x720", seconds: 8, bitrate: "2M")
         return (video, try await cache.alaw("gb_8k.alaw", seconds: 6))
     }

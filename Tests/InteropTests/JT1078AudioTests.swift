@@ -26,6 +26,21 @@ struct JT1078AudioTests {
         #expect(r.rtmp >= 26 && r.flv >= 26, "SNR \(r.rtmp) / \(r.flv) dB")
     }
 
+    /// A terminal that packs G.726 big-endian (ITU-T / AAL2 order, ffmpeg `g726`), with
+    /// `jt1078.g726_packing` "be" and a fixed `g726_bitrate`: the config reaches the ingest.
+    @Test func g726BigEndianWithItsConfig() async throws {
+        let video = try await JTAudioMedia.shared.video()
+        var media = try JT1078SendMedia.load(video: video)
+        let path = try await JTAudioMedia.shared.cache.make("chirp_32_be.g726", ["-f", "lavfi", "-i", Self.chirp,
+                                                                                 "-c:a", "g726", "-b:a", "32000", "-f", "g726"])
+        let data = try #require(FileManager.default.contents(atPath: path))
+        try media.addTerminalAudio(ByteBuffer(bytes: data), .g726(bitRate: 32000))
+        let r = try await Self.run(media, sim: "13900000727", jt1078: #", "g726_packing": "be", "g726_bitrate": 32000"#)
+        #expect(r.log.contains("G.726-32 audio is transcoded to G.711 A-law") && r.log.contains("be packing"), "\(r.log)")
+        print("JT/T 1078 G.726-32 big-endian → relay → G.711 A-law → ffmpeg: SNR \(String(format: "%.1f", r.rtmp)) dB (RTMP)")
+        #expect(r.rtmp >= 26 && r.flv >= 26, "SNR \(r.rtmp) / \(r.flv) dB")
+    }
+
     @Test func imaADPCMFrom1078IsHeardAsALaw() async throws {
         let media = try await JTAudioMedia.shared.media(.adpcm)
         let r = try await Self.run(media, sim: "13900000026")
@@ -59,8 +74,8 @@ struct JT1078AudioTests {
 
     // MARK: helpers
 
-    static func run(_ media: JT1078SendMedia, sim: String) async throws -> (rtmp: Double, flv: Double, log: String) {
-        let server = try await TestServer.start()
+    static func run(_ media: JT1078SendMedia, sim: String, jt1078: String = "") async throws -> (rtmp: Double, flv: Double, log: String) {
+        let server = try await TestServer.start(jt1078: jt1078)
         let sender = JT1078Tests.send(media, JT1078SendOptions(version: .v2016, sim: sim, channels: [1], loop: true),
                                       port: server.jtPort)
         defer { sender.cancel() }
@@ -134,7 +149,7 @@ struct JT1078AudioTests {
 /// The chirp and its terminal encodings, made with ffmpeg once per test run.
 actor JTAudioMedia {
     static let shared = JTAudioMedia()
-    private let cache = MediaCache("jt1078-audio")
+    let cache = MediaCache("jt1078-audio")
     private var pcm: [Int16]?
 
     func original() async throws -> [Int16] {

@@ -103,11 +103,12 @@ import Testing
 
     @Test func unsupportedPayloadTypesAreLoggedOnceAndDropped() {
         var d = JT1078StreamDemuxer()
-        let r = Self.run([Self.frame(bytes([1, 2, 3]), pt: 8, ts: 0, type: .audio), Self.frame(bytes([1, 2, 3]), pt: 8, ts: 40, type: .audio),
-                          Self.frame(bytes([1, 2, 3]), pt: 26, ts: 80, type: .audio)], demuxer: &d)
+        // G.729 and AMR (G.726 and IMA ADPCM are transcoded: JT1078AudioTranscoderTests).
+        let r = Self.run([Self.frame(bytes([1, 2, 3]), pt: 5, ts: 0, type: .audio), Self.frame(bytes([1, 2, 3]), pt: 5, ts: 40, type: .audio),
+                          Self.frame(bytes([1, 2, 3]), pt: 28, ts: 80, type: .audio)], demuxer: &d)
         #expect(r.packets.isEmpty && r.streams.isEmpty)
         #expect(r.notices.count == 2)
-        #expect(r.notices.first?.contains("8 (G.726)") == true)
+        #expect(r.notices.first?.contains("5 (G.729)") == true)
         #expect(d.droppedFrames == 3)
     }
 

@@ -9,6 +9,8 @@ enum AnnexBVideo { case h264, h265 }
 actor MediaCache {
     nonisolated let dir: String
     private var made: [String: String] = [:]
+    /// Files being made: a second caller waits for the first one's ffmpeg.
+    private var making: [String: Task<String, any Error>] = [:]
 
     /// `name` names the directory: liverelay-NAME-PID.
     init(_ name: String) {
@@ -17,13 +19,27 @@ actor MediaCache {
     }
 
     /// `ffmpeg args… dir/name`, unless made already; the path.
+    /// The file is written under a temporary name and renamed into place, so a caller never sees
+    /// it half-written (nor does another cache of the same directory, which takes it as made).
     func make(_ name: String, _ args: [String]) async throws -> String {
         if let path = made[name] { return path }
+        if let task = making[name] { return try await task.value }
         let path = "\(dir)/\(name)"
-        let r = try await ChildProcess.run("ffmpeg", ["-y", "-hide_banner", "-loglevel", "error"] + args + [path], timeout: 180)
-        guard r.status == 0 else { throw TestMedia.MediaError(message: "ffmpeg failed making \(name): \(r.err)") }
-        made[name] = path
-        return path
+        let partial = "\(dir)/.partial-\(UUID().uuidString)-\(name)"
+        let task = Task { () throws -> String in
+            if FileManager.default.fileExists(atPath: path) { return path }
+            let r = try await ChildProcess.run("ffmpeg", ["-y", "-hide_banner", "-loglevel", "error"] + args + [partial], timeout: 180)
+            guard r.status == 0, rename(partial, path) == 0 else {
+                try? FileManager.default.removeItem(atPath: partial)
+                throw TestMedia.MediaError(message: "ffmpeg failed making \(name): \(r.err)")
+            }
+            return path
+        }
+        making[name] = task
+        defer { making[name] = nil }
+        let made = try await task.value
+        self.made[name] = made
+        return made
     }
 
     /// H.264 Main from testsrc2 at 25 fps, GOP 25 (a key frame a second), no B-frames, SPS/PPS
