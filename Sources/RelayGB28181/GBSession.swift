@@ -46,10 +46,6 @@ final class GBSession {
     /// SSRC changes followed: resyncs the reorder buffer does not see.
     private var ssrcChanges: UInt64 = 0
     private var former: (ssrc: UInt32, until: NIODeadline)?
-    /// A packet far behind the sequence: the start of a restarted one if the next follows it.
-    private var restartStart: RTPPacket?
-    /// Such packets put back (the reorder buffer counted them late).
-    private var putBack: UInt64 = 0
     private var foreignLog = RateLimitedLog()
     private var malformedLog = RateLimitedLog()
     /// Transport cleanup (forget the SSRC, close the connection), run once when the session ends.
@@ -167,28 +163,11 @@ final class GBSession {
             own.writeImmutableBuffer(packet.payload)
             packet.payload = own
         }
-        let farBehind = reorder.nextSequence.map { Int(Int16(bitPattern: packet.sequence &- $0)) < -reorder.maxMisorder } ?? false
-        let resyncs = reorder.stats.resyncs
         outputs.removeAll(keepingCapacity: true)
         reorder.push(packet, sequence: packet.sequence, now: Self.nowNanos(), bytes: packet.payload.readableBytes) {
             outputs.append($0)
         }
-        let restarted = reorder.stats.resyncs != resyncs
-        if restarted { putBackRestartStart() }
-        restartStart = farBehind && !restarted ? packet : nil
         handleOutputs()
-    }
-
-    /// The sequence restarted (a camera reboot): RFC 3550 A.1 resynchronises on the second
-    /// packet of the new numbers and gives the first up as late, yet that one begins the
-    /// camera's first key frame. It goes back in front of the second.
-    private func putBackRestartStart() {
-        guard let first = restartStart,
-              let at = outputs.firstIndex(where: { if case .loss(count: 0) = $0 { return true } else { return false } }),
-              at + 1 < outputs.count, case .packet(let second) = outputs[at + 1], second.sequence == first.sequence &+ 1 else { return }
-        outputs.insert(.packet(first), at: at + 1)
-        restartStart = nil
-        putBack &+= 1
     }
 
     /// The reorder buffer's time is up for a gap (or for the start to settle).
@@ -273,7 +252,7 @@ final class GBSession {
     private func publishCounters() {
         let r = reorder.stats
         counters.lost = r.lost
-        counters.late = r.late &- min(putBack, r.late)
+        counters.late = r.late
         counters.duplicates = r.duplicates
         counters.reordered = r.reordered
         counters.resyncs = r.resyncs &+ ssrcChanges

@@ -72,6 +72,9 @@ public struct RTPReorderBuffer<Element> {
     private var held = 0
     private var heldBytes = 0
     private var probation: UInt16?
+    /// The packet far behind that set `probation`: the first of a restarted sequence if the next
+    /// one follows it (then it goes out first), else a stray (counted late).
+    private var probationItem: (sequence: UInt16, held: Held)?
     /// Bit i: sequence `expected - 1 - i` was delivered (not given up).
     private var history: UInt64 = 0
     /// The first packets, before the start is decided.
@@ -148,6 +151,7 @@ public struct RTPReorderBuffer<Element> {
     /// Delivers everything held (reporting the gaps) and waits for whatever comes next.
     public mutating func flush(emit: (Output) throws -> Void) rethrows {
         if expected == nil, !settling.isEmpty { try settle(emit: emit) }
+        dropProbationItem()
         guard held > 0, expected != nil else { return }
         // The last held packet is at most `slots.count - 1` ahead: one pass over the ring.
         var last = 0
@@ -163,6 +167,7 @@ public struct RTPReorderBuffer<Element> {
         head = 0
         expected = nil
         probation = nil
+        probationItem = nil
         history = 0
         settling.removeAll()
         holdDeadline = nil
@@ -212,8 +217,9 @@ public struct RTPReorderBuffer<Element> {
                     probation = nil
                     try resync(at: sequence, item.element, emit: emit)
                 } else {
+                    dropProbationItem()
                     probation = sequence &+ 1
-                    stats.late &+= 1
+                    probationItem = (sequence, item)
                 }
             } else if -distance <= 64, history & (1 << UInt64(-distance - 1)) != 0 {
                 stats.duplicates &+= 1
@@ -223,6 +229,7 @@ public struct RTPReorderBuffer<Element> {
             return
         }
         probation = nil
+        dropProbationItem()
         if distance > maxDropout {
             try resync(at: sequence, item.element, emit: emit)
             return
@@ -295,13 +302,29 @@ public struct RTPReorderBuffer<Element> {
         try emit(.packet(element))
     }
 
+    /// The sequence restarted at `sequence`: what is held goes out, then the first packet of the
+    /// new numbers when it came just before (RFC 3550 A.1 would give it up, yet after a camera
+    /// reboot it begins the first key frame), then this one.
     private mutating func resync(at sequence: UInt16, _ element: Element, emit: (Output) throws -> Void) rethrows {
+        let first = probationItem.flatMap { $0.sequence &+ 1 == sequence ? $0.held : nil }
+        if first != nil { probationItem = nil }
         try flush(emit: emit)
         stats.resyncs &+= 1
         try emit(.loss(count: 0))
         expected = sequence &+ 1
         history = 1
+        if let first {
+            history = 3
+            try deliver(first.element, emit: emit)
+        }
         try deliver(element, emit: emit)
+    }
+
+    /// A packet far behind that no restart followed was a stray: it is dropped as late.
+    private mutating func dropProbationItem() {
+        guard probationItem != nil else { return }
+        probationItem = nil
+        stats.late &+= 1
     }
 
     /// Moves `expected` forward by `count` (≥ 1), delivering held packets on the way and

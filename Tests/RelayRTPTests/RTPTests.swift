@@ -162,10 +162,15 @@ struct ReorderBufferTests {
         // Far jump forward: resynchronized at once.
         let (forward, _) = Self.run(8, [100, 101, 30000, 30001])
         #expect(forward == ["100", "101", "-0", "30000", "30001"])
-        // Far behind: two in a row means a restart.
+        // Far behind: two in a row means a restart, and the first of them goes out too (after a
+        // camera reboot it begins the first key frame).
         let (backward, b) = Self.run(8, [5000, 5001, 10, 11, 12])
-        #expect(backward == ["5000", "5001", "-0", "11", "12"])
-        #expect(b.stats.resyncs == 1)
+        #expect(backward == ["5000", "5001", "-0", "10", "11", "12"])
+        #expect(b.stats.resyncs == 1 && b.stats.late == 0)
+        // One stray far behind is dropped as late.
+        let (stray, c) = Self.run(8, [5000, 5001, 10, 5002, 5003])
+        #expect(stray == ["5000", "5001", "5002", "5003"])
+        #expect(c.stats.resyncs == 0 && c.stats.late == 1)
     }
 
     @Test func windowZeroDeliversAtOnceAndReportsEveryGap() {
