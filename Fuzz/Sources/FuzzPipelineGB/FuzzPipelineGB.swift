@@ -5,7 +5,8 @@ import PipelineSupport
 import RelayCore
 
 /// GB28181 publish pipeline: RTP/PS from a camera through the handlers GB28181Service installs
-/// (GBUDPHandler for datagrams, or RFC 4571 framing + GBTCPHandler for TCP), the GBSession
+/// (GBUDPHandler for datagrams, or GBTCPFrameDecoder (RFC 4571, bare or interleaved RTP) +
+/// GBTCPHandler for TCP), the GBSession
 /// (reorder buffer, PS demuxer) and its Source, then players of every output; see
 /// PipelineHarness for the checks. The receiver is one of config's (static), on a port of its
 /// own, accepting the first SSRC.
