@@ -150,34 +150,32 @@ public struct RTPPacket: Sendable {
 /// Cuts a payload (one PS pack sequence for one frame) into RTP packets of at most
 /// `maxPayload` bytes; the marker bit is set on the last packet of each call.
 public struct RTPPacketizer: Sendable {
-    public let ssrc: UInt32
-    public let payloadType: UInt8
-    public let maxPayload: Int
-    public private(set) var sequence: UInt16
+    /// The one implementation of cutting a payload into packets; RFC 4571 framing is only how
+    /// the packets are handed over here (split again into buffers of their own below).
+    private var writer: RTPPacketWriter
+    public var ssrc: UInt32 { writer.ssrc }
+    public var payloadType: UInt8 { writer.payloadType }
+    public var maxPayload: Int { writer.maxPayload }
+    public var sequence: UInt16 { writer.sequence }
 
-    /// `maxPayload` below 1 is taken as 1 (callers validate it; nothing here traps).
+    /// `maxPayload` below `RTPPacketWriter.minMaxPayload` is raised to it (callers validate it;
+    /// nothing here traps).
     public init(ssrc: UInt32, payloadType: UInt8 = 96, sequence: UInt16 = 0, maxPayload: Int = 1400) {
-        self.ssrc = ssrc
-        self.payloadType = payloadType
-        self.sequence = sequence
-        self.maxPayload = max(maxPayload, 1)
+        writer = RTPPacketWriter(framing: RFC4571Framing(), payloadType: payloadType, ssrc: ssrc, sequence: sequence,
+                                 maxPayload: min(maxPayload, RFC4571.maxFrame - 12))
     }
 
-    /// One packet per `maxPayload` bytes, in order.
+    /// One packet per `maxPayload` bytes, in order (slices of one buffer).
     public mutating func packetize(_ payload: ByteBuffer, timestamp: UInt32, marker: Bool = true,
                                    allocator: ByteBufferAllocator = ByteBufferAllocator()) -> [ByteBuffer] {
-        var rest = payload
+        let count = payload.readableBytes / writer.maxPayload + 1
+        var framed = allocator.buffer(capacity: payload.readableBytes + count * 14)
+        writer.writeFragmented(payload, marker: marker, timestamp: timestamp, into: &framed)
         var out: [ByteBuffer] = []
-        out.reserveCapacity(rest.readableBytes / maxPayload + 1)
-        repeat {
-            guard let chunk = rest.readSlice(length: min(maxPayload, rest.readableBytes)) else { break }
-            let last = rest.readableBytes == 0
-            var packet = allocator.buffer(capacity: 12 + chunk.readableBytes)
-            RTPPacket(marker: marker && last, payloadType: payloadType, sequence: sequence,
-                      timestamp: timestamp, ssrc: ssrc, payload: chunk).write(into: &packet)
-            sequence &+= 1
+        out.reserveCapacity(count)
+        while let length = framed.readInteger(as: UInt16.self), let packet = framed.readSlice(length: Int(length)) {
             out.append(packet)
-        } while rest.readableBytes > 0
+        }
         return out
     }
 }
