@@ -146,35 +146,10 @@ extension GB28181Service: ProtocolModule {
         static let keys: Set<String> = ["stream", "ssrc", "mode", "port", "device"]
 
         init(_ body: [String: JSONValue]) throws {
-            if let unknown = body.keys.sorted().first(where: { !Self.keys.contains($0) }) {
-                throw AdminFailure.badRequest("unknown field '\(printable(unknown))' (expected stream, ssrc, mode, port, device)")
-            }
-            guard case .string(let stream)? = body["stream"] else {
-                throw AdminFailure.badRequest("'stream' is required: the stream id (e.g. \"gb/34020000001320000001\")")
-            }
-            guard isValidStreamID(stream) else {
-                throw AdminFailure.badRequest("'\(printable(stream))' is not a valid stream id (app/stream: letters, digits, -_.~)")
-            }
-            self.stream = stream
-            switch body["ssrc"] {
-            case nil:
-                ssrc = nil
-            case .string(let text)?:
-                do { ssrc = try GBSSRC.parse(text) } catch { throw AdminFailure.badRequest(error.description) }
-            case let other?:
-                throw AdminFailure.badRequest("'ssrc' must be a string of up to ten digits (\"0100000001\"), got \(other.kindDescription)")
-            }
-            switch body["mode"] {
-            case nil:
-                mode = .udp
-            case .string(let text)?:
-                guard let m = GBMode(rawValue: text) else {
-                    throw AdminFailure.badRequest("'mode' must be udp, tcp-passive or tcp-active, got '\(printable(text))'")
-                }
-                mode = m
-            case let other?:
-                throw AdminFailure.badRequest("'mode' must be udp, tcp-passive or tcp-active, got \(other.kindDescription)")
-            }
+            try GBAdminField.rejectUnknown(body, allowed: Self.keys, expected: "stream, ssrc, mode, port, device")
+            stream = try GBAdminField.stream(body, what: "the stream id (e.g. \"gb/34020000001320000001\")")
+            ssrc = try GBAdminField.ssrc(body)
+            mode = try GBAdminField.mode(body)
             switch body["device"] {
             case nil:
                 device = nil

@@ -66,22 +66,10 @@ extension GB28181Service {
     func stopSenders(_ request: AdminRequest) async throws -> AdminReply {
         try enabledForAdmin()
         let stream = try request.stream()
-        if let unknown = request.query.keys.sorted().first(where: { $0 != "ssrc" && $0 != "dest" }) {
-            throw AdminFailure.badRequest("unknown query parameter '\(printable(unknown))' (senders are picked by ssrc and dest)")
-        }
         var body = try await request.body() ?? [:]
         for (key, value) in request.query { body[key] = .string(value) }
-        if let unknown = body.keys.sorted().first(where: { $0 != "ssrc" && $0 != "dest" }) {
-            throw AdminFailure.badRequest("unknown field '\(printable(unknown))' (a DELETE body may pick senders by ssrc and dest)")
-        }
-        var ssrc: UInt32?
-        switch body["ssrc"] {
-        case nil: break
-        case .string(let text)?:
-            do { ssrc = try GBSSRC.parse(text) } catch { throw AdminFailure.badRequest(error.description) }
-        case let other?:
-            throw AdminFailure.badRequest("'ssrc' must be a string of up to ten digits, got \(other.kindDescription)")
-        }
+        try GBAdminField.rejectUnknown(body, allowed: ["ssrc", "dest"], expected: "ssrc and dest, which pick the senders to stop")
+        let ssrc = try GBAdminField.ssrc(body)
         var dest: String?
         switch body["dest"] {
         case nil: break

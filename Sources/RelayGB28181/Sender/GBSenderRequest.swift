@@ -27,35 +27,13 @@ struct GBSenderRequest: Equatable, Sendable {
     }
 
     init(_ body: [String: JSONValue]) throws {
-        if let unknown = body.keys.sorted().first(where: { !Self.keys.contains($0) }) {
-            throw AdminFailure.badRequest("unknown field '\(printable(unknown))' (expected stream, ssrc, dest, mode, payload_type, connect_timeout_ms)")
-        }
-        guard case .string(let stream)? = body["stream"] else {
-            throw AdminFailure.badRequest("'stream' is required: the id of the live stream to forward (e.g. \"live/cam1\")")
-        }
-        guard isValidStreamID(stream) else {
-            throw AdminFailure.badRequest("'\(printable(stream))' is not a valid stream id (app/stream: letters, digits, -_.~)")
-        }
-        self.stream = stream
-        switch body["ssrc"] {
-        case .string(let text)?:
-            do { ssrc = try GBSSRC.parse(text) } catch { throw AdminFailure.badRequest(error.description) }
-        case nil:
+        try GBAdminField.rejectUnknown(body, allowed: Self.keys, expected: "stream, ssrc, dest, mode, payload_type, connect_timeout_ms")
+        stream = try GBAdminField.stream(body, what: "the id of the live stream to forward (e.g. \"live/cam1\")")
+        guard let ssrc = try GBAdminField.ssrc(body) else {
             throw AdminFailure.badRequest("'ssrc' is required: the SSRC the upper platform expects, ten digits (\"0100000001\")")
-        case let other?:
-            throw AdminFailure.badRequest("'ssrc' must be a string of up to ten digits (\"0100000001\"), got \(other.kindDescription)")
         }
-        switch body["mode"] {
-        case nil:
-            mode = .udp
-        case .string(let text)?:
-            guard let m = GBMode(rawValue: text) else {
-                throw AdminFailure.badRequest("'mode' must be udp, tcp-active or tcp-passive, got '\(printable(text))'")
-            }
-            mode = m
-        case let other?:
-            throw AdminFailure.badRequest("'mode' must be udp, tcp-active or tcp-passive, got \(other.kindDescription)")
-        }
+        self.ssrc = ssrc
+        mode = try GBAdminField.mode(body)
         switch body["dest"] {
         case nil:
             guard mode == .tcpPassive else {
