@@ -97,7 +97,7 @@ let package = Package(
         // The camera board's side: Annex-B reader, pacing, dispatcher, RTMP publisher, FLV recorder.
         module("RelayCamera", ["RelayCore", "RelayFLV", "RelayRTMP"] + serving),
         tool("relay-camera", ["RelayCamera", "RelayCore", "RelayFLV", argumentParser, logging]),
-        tests("RelayCameraTests", ["RelayCamera", "RelayCore", "RelayFLV", "RelayRTMP"] + nio("Core", "Posix", "ConcurrencyHelpers")),
+        tests("RelayCameraTests", ["RelayCamera", "RelayCore", "RelayFLV", "RelayRTMP", "RelayTestSupport"] + nio("Core", "Posix", "ConcurrencyHelpers")),
         tests("RelayCoreTests", ["RelayCore", "RelayTestSupport"] + nio("Embedded", "Posix", "ConcurrencyHelpers")),
         tests("RelayFLVTests", ["RelayFLV", "RelayCore", "RelayTestSupport", logging] + nio("HTTP1")),
         tests("RelayHooksTests", ["RelayHooks", "RelayCore", "RelayTestSupport", logging] + nio("Core", "Posix")),

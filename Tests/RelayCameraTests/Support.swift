@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import RelayTestSupport
 
 /// Small Annex-B clips made with ffmpeg for the unit tests (a clone has no shared media).
 enum Clips {
@@ -11,23 +12,7 @@ enum Clips {
         return d
     }()
 
-    /// Runs ffmpeg (bounded to 60 s); throws with its stderr when it fails.
-    static func ffmpeg(_ args: [String]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["ffmpeg", "-y", "-hide_banner", "-loglevel", "error"] + args
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let deadline = Date().addingTimeInterval(60)
-        while p.isRunning && Date() < deadline { usleep(10_000) }
-        if p.isRunning { p.terminate() }
-        p.waitUntilExit()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        guard p.terminationStatus == 0 else { throw Failure(description: "ffmpeg \(args): \(text)") }
-    }
+    static func ffmpeg(_ args: [String]) throws { try FFmpegTool.run(args) }
 
     /// `frames` frames of 320x240 H.264, GOP `gop`, no B-frames; `slices` slices per picture;
     /// AUD before each access unit when `aud`.

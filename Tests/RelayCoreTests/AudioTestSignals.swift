@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import RelayTestSupport
 
 /// Audio made and decoded by ffmpeg for the codec tests (a clone has no shared media): a
 /// speech-band chirp, its encodings, and ffmpeg's own decodes to compare ours with.
@@ -15,23 +16,7 @@ enum AudioTestSignals {
     /// 2 s at 8 kHz: a sweep from 300 to 1900 Hz at -10 dBFS (speech band and level).
     static let chirp = "aevalsrc=0.3*sin(2*PI*(300*t+400*t*t)):s=8000:d=2"
 
-    /// Runs ffmpeg (bounded to 60 s); throws with its stderr when it fails.
-    static func ffmpeg(_ args: [String]) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = ["ffmpeg", "-y", "-hide_banner", "-loglevel", "error"] + args
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let deadline = Date().addingTimeInterval(60)
-        while p.isRunning && Date() < deadline { usleep(10_000) }
-        if p.isRunning { p.terminate() }
-        p.waitUntilExit()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        guard p.terminationStatus == 0 else { throw Failure(description: "ffmpeg \(args): \(text)") }
-    }
+    static func ffmpeg(_ args: [String]) throws { try FFmpegTool.run(args) }
 
     static func path(_ name: String) -> String { "\(dir)/\(name)" }
 
