@@ -8,25 +8,12 @@ import Testing
 /// detection on ffmpeg's blocks, the A-law track, config keys.
 @Suite struct JT1078AudioTranscoderTests {
     static func frame(_ body: ByteBuffer, pt: UInt8, ts: UInt64) -> JT1078Frame {
-        JT1078Frame(payloadType: pt, dataType: .audio, timestamp: ts, body: body)
+        JT1078DemuxerTests.frame(body, pt: pt, ts: ts, type: .audio)
     }
 
     static func run(_ frames: [JT1078Frame], _ demuxer: inout JT1078StreamDemuxer)
         -> (streams: [AVStream], packets: [AVPacket], notices: [String]) {
-        var events: [MediaEvent] = []
-        for f in frames { demuxer.frame(f, into: &events) }
-        var streams: [AVStream] = []
-        var packets: [AVPacket] = []
-        var notices: [String] = []
-        for e in events {
-            switch e {
-            case .stream(let s): streams.append(s)
-            case .packet(let p): packets.append(p)
-            case .notice(let n): notices.append(n)
-            default: break
-            }
-        }
-        return (streams, packets, notices)
+        JT1078DemuxerTests.run(frames, demuxer: &demuxer)
     }
 
     static func noise(_ count: Int, seed: UInt8) -> ByteBuffer {
