@@ -43,15 +43,15 @@ for case in $CASES; do
     --duration "$DURATION" --seed "$SEED" "${impair[@]}" >"$WORK/send-$case.txt" 2>&1
   wait "$PLAY" || true
   stop_server
-  python3 - "$case" "$policy" "$WORK/send-$case.txt" "$WORK/play-$case.txt" <<'PY' | tee -a "$OUT"
+  python3 - "$case" "$policy" "$WORK/send-$case.txt" "$WORK/play-$case.txt" "$SEED" <<'PY' | tee -a "$OUT"
 import json, sys
-case, policy, send, play = sys.argv[1:]
+case, policy, send, play, seed = sys.argv[1:]
 def last_json(path):
     lines = [l for l in open(path) if l.startswith("{")]
     return json.loads(lines[-1]) if lines else {}
 s, p = last_json(send), last_json(play)
 sent, got = s.get("video_frames", 0), p.get("video_frames", 0)
-print(json.dumps({"scenario": "gb-loss", "case": case, "loss_policy": policy, "sent_frames": sent,
+print(json.dumps({"scenario": "gb-loss", "case": case, "loss_policy": policy, "seed": int(seed), "sent_frames": sent,
                   "played_frames": got, "delivered_pct": round(100 * got / sent, 1) if sent else None,
                   "packets": s.get("packets"), "lost_packets": s.get("lost"), "reordered_packets": s.get("reordered"),
                   "player_failures": p.get("failures"), "max_frame_gap_ms": p.get("max_frame_gap_ms")}))
