@@ -48,6 +48,10 @@ final class ScrapeMetrics: Sendable {
     private let reported = NIOLockedValueBox<[String: UInt64]>([:])
     /// Protocols with series (zero until used): the registered modules' and every one seen since.
     private let knownProtocols: NIOLockedValueBox<Set<String>>
+    /// The modules' gauges of the last scrape, by name and labels: a series whose subject is gone
+    /// (a closed GB28181 receiver) is unregistered, so the registry does not grow with every
+    /// stream id ever seen.
+    private let moduleSeries = NIOLockedValueBox<[String: Prometheus.Gauge]>([:])
 
     init(protocols: [String]) {
         knownProtocols = NIOLockedValueBox(Set(protocols))
@@ -88,8 +92,15 @@ final class ScrapeMetrics: Sendable {
                 count(&reported, "relay_bytes_out_total", p, f.bytesOut[p] ?? 0,
                       help: "Bytes sent to players")
             }
-            for g in f.gauges {
-                registry.makeGauge(descriptor: metric(g.name, g.help), labels: g.labels).set(g.value)
+            moduleSeries.withLockedValue { series in
+                var now: [String: Prometheus.Gauge] = [:]
+                for g in f.gauges {
+                    let gauge = registry.makeGauge(descriptor: metric(g.name, g.help), labels: g.labels)
+                    gauge.set(g.value)
+                    now[g.name + g.labels.map { "|\($0.0)=\($0.1)" }.joined()] = gauge
+                }
+                for (key, gauge) in series where now[key] == nil { registry.unregisterGauge(gauge) }
+                series = now
             }
             registry.makeGauge(descriptor: metric("relay_uptime_seconds", "Seconds since the server started")).set(f.uptimeSeconds)
             registry.makeGauge(descriptor: metric("process_resident_memory_bytes", "Resident memory")).set(Double(f.process.rssBytes))

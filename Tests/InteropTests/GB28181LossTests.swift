@@ -25,6 +25,8 @@ struct GB28181LossTests {
         var sent: Int
         var played: PlayerStats
         var receiver: GBReceiverInfo
+        /// `GET /metrics` at the end.
+        var metrics: String
     }
 
     /// Opens a receiver, attaches an RTMP player before the device starts (it waits for the
@@ -48,8 +50,9 @@ struct GB28181LossTests {
         let played = player.stats
         await player.close()
         let receiver = try #require(server.gb.receiver(stream)).info
+        let metrics = try await AdminHTTP(port: server.adminPort).get("/metrics").text
         await server.stop()
-        return Run(sent: sent, played: played, receiver: receiver)
+        return Run(sent: sent, played: played, receiver: receiver, metrics: metrics)
     }
 
     /// The target: 1 % random loss on a 2 Mb/s 25 fps stream delivers ≥ 88 % of the video
@@ -63,6 +66,12 @@ struct GB28181LossTests {
         #expect(ratio >= 0.88, "played \(r.played.videoFrames) of \(r.sent)")
         #expect(c.lost > 0 && c.framesDropped > 0, "the loss is counted: \(c)")
         #expect(c.videoFrames == UInt64(r.played.videoFrames), "every frame the demuxer delivered reached the player")
+        // The same figures in Prometheus.
+        for (line, value) in [("relay_gb28181_receiver_packets{stream=\"gb/loss1\",fate=\"lost\"}", c.lost),
+                              ("relay_gb28181_receiver_frames{stream=\"gb/loss1\",kind=\"dropped\"}", c.framesDropped),
+                              ("relay_gb28181_receiver_frames{stream=\"gb/loss1\",kind=\"video\"}", c.videoFrames)] {
+            #expect(r.metrics.contains("\(line) \(Double(value))"), "\(line) \(value) in \(r.metrics)")
+        }
     }
 
     /// 0.5 % of packets sent up to 3 packets late (within one frame interval, < 40 ms): every

@@ -40,6 +40,23 @@ import RelayCore
         #expect(text.contains(#"relay_players{protocol="rtmp"} 0.0"#))
     }
 
+    /// A module's series whose subject is gone (a closed receiver) leaves the scrape.
+    @Test func moduleGaugesOfAGoneSubjectAreDropped() {
+        let metrics = ScrapeMetrics(protocols: [])
+        var f = ScrapeMetrics.Figures()
+        let lost = { (stream: String, value: Double) in
+            ModuleGauge(name: "relay_gb28181_receiver_packets", help: "by fate", labels: [("stream", stream), ("fate", "lost")], value: value)
+        }
+        f.gauges = [lost("gb/a", 3), lost("gb/b", 5)]
+        let both = metrics.render(f)
+        #expect(both.contains(#"relay_gb28181_receiver_packets{stream="gb/a",fate="lost"} 3.0"#))
+        #expect(both.contains(#"relay_gb28181_receiver_packets{stream="gb/b",fate="lost"} 5.0"#))
+        f.gauges = [lost("gb/b", 6)]
+        let one = metrics.render(f)
+        #expect(!one.contains(#"stream="gb/a""#), "\(one)")
+        #expect(one.contains(#"relay_gb28181_receiver_packets{stream="gb/b",fate="lost"} 6.0"#))
+    }
+
     @Test func eventCountersReachTheProcessRegistry() {
         AdminMetrics.bootstrapOnce()
         RelayMetrics.parseError(protocol: "rtsp")
