@@ -57,12 +57,12 @@ struct GB28181ReceiverStateTests {
         await server.stop()
     }
 
-    /// An on_publish hook that takes 0.6 s (less than the clip's 1 s GOP): the receiver shows
+    /// An on_publish hook that takes 0.4 s (well under the clip's 1 s GOP): the receiver shows
     /// `admitting` meanwhile, and the packets that arrive while it decides are kept, so the
     /// player still gets the stream from its first key frame (they used to be dropped: the
     /// first GOP was lost).
     @Test func aSlowOnPublishHookCostsNoFrames() async throws {
-        let hooks = try await HookServer.start(["--delay-ms", "600"])
+        let hooks = try await HookServer.start(["--delay-ms", "400"])
         defer { hooks.process.terminate() }
         let server = try await TestServer.start(#""hooks": {"on_publish": "\#(hooks.url)"}"#)
         let port = try #require(server.gb.sharedUDPPort)
