@@ -58,7 +58,7 @@ public final class GBSenderMuxer: Muxer {
                           isKey: packet.isKeyFrame, into: &pack)
         } else if packet.streamIndex == audio?.index {
             guard let frame = audioFrame(packet) else { return }
-            if video == nil, lastMap.map({ pts < $0 || pts - $0 >= Self.audioOnlyMapInterval }) ?? true {
+            if video == nil, lastMap.map({ pts < $0 || pts &- $0 >= Self.audioOnlyMapInterval }) ?? true {
                 lastMap = pts
                 PSMuxer.writePackHeader(scr: pts, into: &pack)
                 ps.writeSystemHeader(into: &pack)
