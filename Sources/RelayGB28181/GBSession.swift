@@ -48,6 +48,9 @@ final class GBSession {
     private var former: (ssrc: UInt32, until: NIODeadline)?
     private var foreignLog = RateLimitedLog()
     private var malformedLog = RateLimitedLog()
+    /// A device flipping SSRCs or sequence numbers at packet rate must not flood the log.
+    private var followLog = RateLimitedLog()
+    private var restartLog = RateLimitedLog()
     /// Transport cleanup (forget the SSRC, close the connection), run once when the session ends.
     var onEnd: (() -> Void)?
 
@@ -131,7 +134,9 @@ final class GBSession {
     /// held of the old SSRC goes out first; the Source and its players stay.
     func follow(ssrc new: UInt32) {
         guard phase != .ended, new != ssrc else { return }
-        logger.info("GB28181 stream \(receiver.streamID) from \(remote): SSRC changed from \(GBSSRC.format(ssrc)) to \(GBSSRC.format(new)); following it")
+        if let more = followLog.shouldLog() {
+            logger.info("GB28181 stream \(receiver.streamID) from \(remote): SSRC changed from \(GBSSRC.format(ssrc)) to \(GBSSRC.format(new)); following it\(suppressed(more))")
+        }
         outputs.removeAll(keepingCapacity: true)
         reorder.flush { outputs.append($0) }
         handleOutputs()
@@ -209,7 +214,9 @@ final class GBSession {
                 forward()
                 lastTimestamp = nil
             case .loss:
-                logger.info("RTP sequence of \(receiver.streamID) restarted (device restart?); video resumes at the next key frame")
+                if let more = restartLog.shouldLog() {
+                    logger.info("RTP sequence of \(receiver.streamID) restarted (device restart?); video resumes at the next key frame\(suppressed(more))")
+                }
                 demuxer.discontinuity()
                 lastTimestamp = nil
             }
