@@ -56,10 +56,9 @@ public final class GBReceiver: Sendable {
         state.withLockedValue { s in
             let c = s.ended + s.live
             return GBReceiverInfo(streamID: streamID, ssrc: ssrc, mode: mode, port: s.port, sharedPort: usesSharedPort,
-                                  state: s.phase, isStatic: isStatic, remoteAddress: s.remote, packets: c.packets,
-                                  bytes: c.bytes, lost: c.lost, sessions: s.sessions, foreignPackets: s.foreign,
-                                  malformedPackets: s.malformed, repins: s.repins, counters: c, since: s.since,
-                                  deviceHost: device?.host)
+                                  state: s.phase, isStatic: isStatic, remoteAddress: s.remote, counters: c,
+                                  sessions: s.sessions, foreignPackets: s.foreign, malformedPackets: s.malformed,
+                                  repins: s.repins, since: s.since, deviceHost: device?.host)
         }
     }
 

@@ -85,10 +85,12 @@ public struct GBReceiverInfo: Sendable, Equatable {
     /// (closed when its source ends).
     public var isStatic: Bool
     public var remoteAddress: String?
-    public var packets: UInt64
-    public var bytes: UInt64
+    /// RTP packets by fate and frames by fate, over all its sessions.
+    public var counters = GBReceiverCounters()
+    public var packets: UInt64 { counters.packets }
+    public var bytes: UInt64 { counters.bytes }
     /// RTP sequence numbers never received.
-    public var lost: UInt64
+    public var lost: UInt64 { counters.lost }
     /// Sources this receiver has started (one per stretch of media).
     public var sessions: UInt64
     /// UDP packets with this receiver's SSRC from an address other than the stream's pinned one
@@ -98,8 +100,6 @@ public struct GBReceiverInfo: Sendable, Equatable {
     public var malformedPackets: UInt64 = 0
     /// The stream moved to a new source address after the old one fell silent.
     public var repins: UInt64 = 0
-    /// Every count, the three above included.
-    public var counters = GBReceiverCounters()
     /// When `state` began.
     public var since = Date()
     /// tcp-active: the device's host, which the server dials.

@@ -102,7 +102,7 @@ public struct AccessUnitAssembler: Sendable {
     public private(set) var brokenPictures: UInt64 = 0
 
     /// Whether data of an access unit not yet emitted is held (what `reset` would drop).
-    public var hasPartialFrame: Bool { current?.hasVCL == true || (inNAL && tailIsVCL) }
+    private var hasPartialFrame: Bool { current?.hasVCL == true || (inNAL && tailIsVCL) }
 
     /// Data after what was appended is lost. A frame that an end-of-frame hint closed right at
     /// the end of the data (the RTP marker came, then the loss) is complete: it is emitted even
