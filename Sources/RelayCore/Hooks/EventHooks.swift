@@ -13,6 +13,12 @@ public enum HookEvent: String, Sendable, CaseIterable {
     case record = "on_record"
     /// A GB28181 cascade sender stopped (operator, stream ended, peer gone, connect timeout).
     case senderStop = "on_sender_stop"
+    /// A stream became playable (its tracks are known): `tracks` describes them.
+    case streamReady = "on_stream_ready"
+    /// A player asked for a stream that is not published (it then waits `source.play_wait_ms`).
+    case streamNotFound = "on_stream_not_found"
+    /// A GB28181 receiver got no media for `gb28181.receiver_timeout_ms` and closed.
+    case receiverTimeout = "on_receiver_timeout"
 }
 
 /// Hook calls are budgeted (calls in flight, HTTP connections) per class, so one class cannot
@@ -121,9 +127,18 @@ extension RelayContext {
     }
 }
 
-/// A sink that is not a player (a recording): it fires no on_play_done and does not keep a
-/// stream from being idle.
-public protocol BackgroundSink: MediaSink {}
+/// A sink that is not a player (a recording, a cascade sender): it fires no on_play_done and is
+/// not counted in the players' traffic totals.
+public protocol BackgroundSink: MediaSink {
+    /// Whether it counts as a reader: keeps the stream from being idle (no on_idle_timeout) and
+    /// is counted among its outputs' viewers. A recording does not; a cascade sender does (the
+    /// stream is watched upstream).
+    var keepsStreamWatched: Bool { get }
+}
+
+extension BackgroundSink {
+    public var keepsStreamWatched: Bool { false }
+}
 
 /// What a source attaches to record itself (see `StreamRecorder`).
 public struct RecordingAttachment: Sendable {

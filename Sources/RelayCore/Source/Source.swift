@@ -452,10 +452,13 @@ public actor Source {
                            .sorted { $0.kind.description < $1.kind.description })
     }
 
-    /// Players by TransStream kind, without background sinks (recordings).
+    /// Players by TransStream kind, with the background sinks that count as readers (cascade
+    /// senders) and without recordings.
     private var viewerCounts: [OutputKind: Int] {
         var counts: [OutputKind: Int] = [:]
-        for (sink, kind) in players.values where !(sink is any BackgroundSink) { counts[kind, default: 0] += 1 }
+        for (sink, kind) in players.values where !(sink is any BackgroundSink) || (sink as? any BackgroundSink)?.keepsStreamWatched == true {
+            counts[kind, default: 0] += 1
+        }
         return counts
     }
 

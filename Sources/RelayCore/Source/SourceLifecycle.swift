@@ -29,6 +29,10 @@ final class SourceLifecycle: @unchecked Sendable {
     private var askingIdle = false
     /// Players (not background sinks) by id, for on_play_done and the idle timer.
     private var players: [SinkID: (sink: any MediaSink, kind: OutputKind)] = [:]
+    /// Background sinks that count as readers (cascade senders): they keep the stream from idling.
+    private var watchers: Set<SinkID> = []
+    /// `Source.pauseReceiveTimeout`: silence is expected (a paused playback), no receive timeout.
+    private var receivePaused = false
     /// Set by the publish hook's answer (`{"record": …}`) or `Source.setRecording`; overrides config.
     private var recordOverride: Bool?
     private var recording: RecordingAttachment?
@@ -52,8 +56,11 @@ final class SourceLifecycle: @unchecked Sendable {
         self.source = source
         lastMedia = .now()
         if receiveTimerWanted { arm(.receive, in: .milliseconds(Int64(config.receiveTimeoutMs))) }
-        if players.isEmpty { armIdle() }
+        if isUnwatched { armIdle() }
     }
+
+    /// No player and no reader (cascade sender) is attached.
+    private var isUnwatched: Bool { players.isEmpty && watchers.isEmpty }
 
     @inline(__always)
     func mediaArrived() {
@@ -69,17 +76,38 @@ final class SourceLifecycle: @unchecked Sendable {
 
     func playerAttached(_ sink: any MediaSink, kind: OutputKind) {
         loop.assertInEventLoop()
-        guard !(sink is any BackgroundSink), !closed else { return }
-        players[sink.id] = (sink, kind)
+        guard !closed else { return }
+        if let background = sink as? any BackgroundSink {
+            guard background.keepsStreamWatched else { return }
+            watchers.insert(sink.id)
+        } else {
+            players[sink.id] = (sink, kind)
+        }
         idleTimer?.cancel()
         idleTimer = nil
     }
 
     func playerDetached(_ sink: any MediaSink) {
         loop.assertInEventLoop()
-        guard let player = players.removeValue(forKey: sink.id) else { return }
-        firePlayDone(player.sink, kind: player.kind, reason: "player left")
-        if players.isEmpty && started && !closed { armIdle() }
+        if watchers.remove(sink.id) == nil {
+            guard let player = players.removeValue(forKey: sink.id) else { return }
+            firePlayDone(player.sink, kind: player.kind, reason: "player left")
+        }
+        if isUnwatched && started && !closed { armIdle() }
+    }
+
+    /// Stops (or restarts) the receive timer: no media is expected while paused.
+    func pauseReceiveTimeout(_ paused: Bool) {
+        loop.assertInEventLoop()
+        guard receivePaused != paused, !closed else { return }
+        receivePaused = paused
+        if paused {
+            receiveTimer?.cancel()
+            receiveTimer = nil
+        } else {
+            lastMedia = .now()
+            if started && receiveTimerWanted { arm(.receive, in: .milliseconds(Int64(config.receiveTimeoutMs))) }
+        }
     }
 
     func setRecording(_ on: Bool) {
@@ -104,6 +132,7 @@ final class SourceLifecycle: @unchecked Sendable {
     /// timer) and its recording, which go on in the source of the publisher that came back.
     struct Handover {
         var players: [SinkID: (sink: any MediaSink, kind: OutputKind)]
+        var watchers: Set<SinkID>
         var recording: RecordingAttachment?
     }
 
@@ -116,8 +145,9 @@ final class SourceLifecycle: @unchecked Sendable {
 
     func handOver() -> Handover {
         loop.assertInEventLoop()
-        let handover = Handover(players: players, recording: recording)
+        let handover = Handover(players: players, watchers: watchers, recording: recording)
         players.removeAll()
+        watchers.removeAll()
         recording = nil
         return handover
     }
@@ -129,8 +159,9 @@ final class SourceLifecycle: @unchecked Sendable {
             return
         }
         players.merge(handover.players) { a, _ in a }
+        watchers.formUnion(handover.watchers)
         if recording == nil { recording = handover.recording }
-        if !players.isEmpty {
+        if !isUnwatched {
             idleTimer?.cancel()
             idleTimer = nil
         }
@@ -147,6 +178,7 @@ final class SourceLifecycle: @unchecked Sendable {
         recording = nil  // its TransStream ended with the others: the file closes and fires on_record
         let leaving = players.values
         players.removeAll()
+        watchers.removeAll()
         for player in leaving { firePlayDone(player.sink, kind: player.kind, reason: "stream ended") }
         guard started else { return }
         context.notify(.publishDone, stream: id, session: publisher, extra: [
@@ -185,7 +217,7 @@ final class SourceLifecycle: @unchecked Sendable {
         switch timer {
         case .receive:
             receiveTimer = nil
-            guard !askingReceive else { return }
+            guard !askingReceive, !receivePaused else { return }
             let timeout = TimeAmount.milliseconds(Int64(config.receiveTimeoutMs))
             let quiet = NIODeadline.now() - lastMedia
             if quiet < timeout {
@@ -198,7 +230,7 @@ final class SourceLifecycle: @unchecked Sendable {
                    extra: ["timeout_ms": .number(Double(config.receiveTimeoutMs)), "quiet_ms": .number(Double(ms))])
         case .idle:
             idleTimer = nil
-            guard players.isEmpty, !askingIdle else { return }
+            guard isUnwatched, !askingIdle else { return }
             decide(.idle, event: .idleTimeout, action: config.idleTimeoutAction,
                    closeReason: "no players for \(config.idleTimeoutMs) ms",
                    extra: ["timeout_ms": .number(Double(config.idleTimeoutMs))])
@@ -232,7 +264,7 @@ final class SourceLifecycle: @unchecked Sendable {
         case .receive where NIODeadline.now() - lastMedia < .milliseconds(Int64(config.receiveTimeoutMs)):
             keep(timer)
             return
-        case .idle where !players.isEmpty:
+        case .idle where !isUnwatched:
             return
         default:
             break
@@ -257,7 +289,7 @@ final class SourceLifecycle: @unchecked Sendable {
     private func keep(_ timer: Timer) {
         switch timer {
         case .receive: arm(.receive, in: .milliseconds(Int64(config.receiveTimeoutMs)))
-        case .idle: if players.isEmpty { armIdle() }
+        case .idle: if isUnwatched { armIdle() }
         }
     }
 
@@ -327,4 +359,10 @@ extension Source {
     }
 
     public var isRecording: Bool { lifecycle.isRecording }
+
+    /// Suspends the no-media timeout (`source.receive_timeout_ms`) while a device is told to
+    /// pause (a GB28181 playback paused by the platform); resuming starts a full timeout afresh.
+    public func pauseReceiveTimeout(_ paused: Bool) {
+        lifecycle.pauseReceiveTimeout(paused)
+    }
 }
