@@ -80,9 +80,13 @@ let package = Package(
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ] + serving),
+        // ZLMediaKit-compatible facade for GB28181 platforms: `/index/api/*` over the core and the
+        // GB28181 module, and the dialect's webhooks through RelayHooks.
+        module("RelayZLM", ["RelayCore", "RelayGB28181", "RelayHooks"] + serving),
         // Wires config, listeners and registry together; used by `relay` and by the tests.
         module("RelayServer", [
             "RelayCore", "RelayFLV", "RelayRTMP", "RelayRTSP", "RelayHooks", "RelayGB28181", "RelayJT1078", "RelayAdmin",
+            "RelayZLM",
         ] + serving),
         // ManualLoop (an event loop driven by hand, usable as a Source's actor executor, which
         // EmbeddedEventLoop is not) and ManualChannel: protocol sessions tested without sockets.
@@ -110,10 +114,11 @@ let package = Package(
         tests("RelayAdminTests", ["RelayAdmin", "RelayCore", logging, .product(name: "Prometheus", package: "swift-prometheus")]
             + nio("Core", "Posix")),
         tests("RelayRTPTests", ["RelayRTP", "RelayCore", "RelayTestSupport"] + nio("Core", "TestUtils")),
+        tests("RelayZLMTests", ["RelayZLM", "RelayGB28181", "RelayHooks", "RelayCore", "RelayTestSupport"] + serving),
         tests("RelayGB28181Tests", ["RelayGB28181", "RelayRTP", "RelayCore", "RelayTestSupport"] + serving),
         tests("InteropTests", [
             "RelayServer", "RelayCore", "RelayRTMP", "RelayFLV", "RelayBenchKit", "RelayCamera", "RelayRTSP", "RelayHooks", "RelayJT1078",
-            "RelayGB28181", "RelayRTP", "RelayAdmin", "RelayTestSupport", .product(name: "Yams", package: "Yams"),
+            "RelayGB28181", "RelayRTP", "RelayAdmin", "RelayZLM", "RelayTestSupport", .product(name: "Yams", package: "Yams"),
         ] + serving),
     ],
     swiftLanguageModes: [.v6]

@@ -11,6 +11,7 @@ import RelayHooks
 import RelayJT1078
 import RelayRTMP
 import RelayRTSP
+import RelayZLM
 
 /// The whole server: event loops, the stream registry and the protocol modules (one listener
 /// or more each), plus the admin API. `relay` runs one; tests start one in-process on port 0.
@@ -19,7 +20,7 @@ public final class RelayServer: Sendable {
     /// besides the core's).
     public static let configSections: [any ConfigSection.Type] = [
         RTMPConfig.self, HTTPFLVConfig.self, RecordConfig.self, RTSPConfig.self, GB28181Config.self, JT1078Config.self,
-        AdminConfig.self,
+        AdminConfig.self, ZLMConfig.self,
     ]
 
     public let context: RelayContext

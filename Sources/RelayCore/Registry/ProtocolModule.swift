@@ -26,6 +26,8 @@ public protocol ProtocolModule: Sendable {
     var gauges: [ModuleGauge] { get }
     /// Endpoints the admin API serves for it (behind its token, limits and error format).
     var adminEndpoints: [AdminEndpoint] { get }
+    /// Routes of another dialect, served on the players' HTTP port and the admin port.
+    var httpRoutes: [HTTPRoute] { get }
 }
 
 extension ProtocolModule {
@@ -36,6 +38,7 @@ extension ProtocolModule {
     public var stats: [String: JSONValue] { [:] }
     public var gauges: [ModuleGauge] { [] }
     public var adminEndpoints: [AdminEndpoint] { [] }
+    public var httpRoutes: [HTTPRoute] { [] }
 }
 
 /// A bound port: its name ("rtmp", "jt1078_2019", "gb28181_udp"), transport and address.

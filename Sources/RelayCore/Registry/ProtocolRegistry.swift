@@ -31,6 +31,7 @@ public final class ProtocolRegistry: Sendable {
     public var listeners: [BoundListener] { modules.flatMap(\.listeners) }
     public var receivePorts: [BoundListener] { modules.flatMap(\.receivePorts) }
     public var adminEndpoints: [AdminEndpoint] { modules.flatMap(\.adminEndpoints) }
+    public var httpRoutes: [HTTPRoute] { modules.flatMap(\.httpRoutes) }
     public var gauges: [ModuleGauge] { modules.flatMap(\.gauges) }
     public var sessionProtocols: [String] { modules.flatMap(\.sessionProtocols) }
 

@@ -29,6 +29,8 @@ public final class RelayContext: Sendable {
     public let connections: ConnectionLimiter
     /// What every source holds for players, against `limits.max_memory_bytes`.
     public let memory: MemoryBudget
+    /// Routes of other HTTP dialects (`ProtocolModule.httpRoutes`), served by the HTTP listeners.
+    public let httpRoutes = HTTPRouteTable()
     private let ids = NIOLockedValueBox<UInt64>(0)
 
     public init(config: RelayConfig, muxers: [MuxerFactory], logger: Logger,
