@@ -20,7 +20,7 @@ struct AdminError: Error, CustomStringConvertible {
     var description: String { "\(status.code) \(message)" }
 }
 
-typealias Context = BasicRequestContext
+typealias Context = AdminRequestContext
 typealias Handler = @Sendable (Request, Context) async throws -> Response
 
 /// The admin API's routes and handlers.
@@ -106,6 +106,7 @@ public struct AdminAPI: Sendable {
     func router() -> Router<Context> {
         let router = Router(context: Context.self, options: [.autoGenerateHeadEndpoints])
         let endpoints = self.endpoints
+        router.add(middleware: HTTPRouteMiddleware(routes: env.context.httpRoutes))
         router.add(middleware: ErrorMiddleware(allowed: { path in Self.allowedMethods(path, endpoints) }))
         router.add(middleware: TokenMiddleware(token: config.token))
         for e in endpoints {

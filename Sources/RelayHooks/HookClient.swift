@@ -34,6 +34,7 @@ public final class HTTPEventHooks: EventHooks {
     /// One warning per class per second when calls are over budget (a flood would log per call).
     private let overBudgetLog = NIOLockedValueBox([HookClass: RateLimitedLog]())
     private let isShutDown = NIOLockedValueBox(false)
+    private let dialect: any HookDialect
     /// Largest body read from an answer.
     static let maxAnswerBytes = 64 << 10
     /// The guard timer's margin over the HTTP client's own deadline.
@@ -41,7 +42,9 @@ public final class HTTPEventHooks: EventHooks {
 
     /// `group`: where the HTTP client runs; nil (the server's choice) gives the hooks one event
     /// loop thread of their own, shut down by `shutdown()`.
-    public init(config: RelayConfig.Hooks, group: (any EventLoopGroup)? = nil, logger: Logger) {
+    public init(config: RelayConfig.Hooks, group: (any EventLoopGroup)? = nil, dialect: any HookDialect = NativeHookDialect(),
+                logger: Logger) {
+        self.dialect = dialect
         let ownLoops = group == nil ? MultiThreadedEventLoopGroup(numberOfThreads: 1) : nil
         let group: any EventLoopGroup = group ?? ownLoops!
         self.ownLoops = ownLoops
@@ -66,65 +69,82 @@ public final class HTTPEventHooks: EventHooks {
     }
 
     public func isConfigured(_ event: HookEvent) -> Bool {
-        config.endpoint(event) != nil
+        endpoint(event, config) != nil
+    }
+
+    private func endpoint(_ event: HookEvent, _ config: RelayConfig.Hooks) -> (name: String, endpoint: RelayConfig.Hooks.Endpoint)? {
+        guard let name = dialect.hookName(event), let endpoint = config.endpoints[name] else { return nil }
+        return (name, endpoint)
     }
 
     public func authorize(_ event: HookEvent, stream: String, session: SessionInfo,
                           extra: [String: JSONValue]) async -> HookDecision {
         let config = self.config
-        guard let endpoint = config.endpoint(event) else { return .notConfigured }
+        guard let (name, endpoint) = self.endpoint(event, config),
+              let body = dialect.bodies(event, stream: stream, session: session, extra: extra).first else { return .notConfigured }
         let kind = HookClass(event)
+        let who = "\(name) for \(stream) (\(session.protocolName) \(session.remoteAddress))"
         guard acquire(kind, config) else {
-            let decision = unanswered(endpoint, event, "not sent: \(config.maxInFlight(kind)) \(kind.rawValue) hooks in flight")
-            overBudget(kind, config, "\(event.rawValue) for \(stream) (\(session.protocolName) \(session.remoteAddress)) \(decision.allowed ? "allowed (fail_open)" : "denied")")
+            let decision = dialect.unanswered(event, failOpen: endpoint.failOpen, reason: "not sent: \(config.maxInFlight(kind)) \(kind.rawValue) hooks in flight")
+            overBudget(kind, config, "\(who) \(decision.allowed ? "allowed" : "denied")")
             return decision
         }
         defer { release(kind) }
-        let body = HookBody.make(event, stream: stream, session: session, extra: extra)
         let started = NIODeadline.now()
         let outcome = await post(endpoint, body: body, kind: kind)
-        Self.count(event, outcome, since: started)
+        Self.count(name, outcome, since: started)
         let ms = Double((NIODeadline.now() - started).nanoseconds) / 1e6
         let took = String(format: "%.1f", ms)
         switch outcome {
         case .answered(let status, let bytes):
             let answer = Self.parseAnswer(bytes)
-            let reason = Self.reason(answer: answer, bytes: bytes)
-            if (200..<300).contains(status) {
-                logger.debug("\(event.rawValue) for \(stream) (\(session.protocolName) \(session.remoteAddress)) allowed: HTTP \(status) in \(took) ms")
-                return HookDecision(allowed: true, status: status, reason: reason ?? "allowed", answer: answer)
+            let decision = dialect.decision(event, stream: stream, status: status, answer: answer,
+                                            reason: Self.reason(answer: answer, bytes: bytes))
+            if decision.allowed {
+                logger.debug("\(who) allowed: HTTP \(status) in \(took) ms")
+            } else {
+                logger.info("\(who) denied: HTTP \(status) in \(took) ms: \(decision.reason)")
             }
-            let why = reason.map { "\(event.rawValue) answered \(status): \($0)" } ?? "\(event.rawValue) answered \(status)"
-            logger.info("\(event.rawValue) for \(stream) (\(session.protocolName) \(session.remoteAddress)) denied: HTTP \(status) in \(took) ms")
-            return HookDecision(allowed: false, status: status, reason: why, answer: answer)
+            return decision
         case .failed(let why):
-            let decision = unanswered(endpoint, event, why)
-            logger.warning("\(event.rawValue) for \(stream) (\(session.protocolName) \(session.remoteAddress)): \(why) (\(took) ms); \(decision.allowed ? "allowed (fail_open)" : "denied")")
+            let decision = dialect.unanswered(event, failOpen: endpoint.failOpen, reason: why)
+            logger.warning("\(who): \(why) (\(took) ms); \(decision.allowed ? "allowed" : "denied")")
             return decision
         }
     }
 
     public func notify(_ event: HookEvent, stream: String?, session: SessionInfo?, extra: [String: JSONValue]) {
+        guard let (name, _) = endpoint(event, config) else { return }
+        for body in dialect.bodies(event, stream: stream, session: session, extra: extra) {
+            post(hook: name, body: body, kind: HookClass(event), about: stream ?? "-")
+        }
+    }
+
+    /// Fire-and-forget POST of `body` to the hook named `name` (a dialect's own notification,
+    /// such as a keepalive), with the budget of the notifications.
+    public func post(hook name: String, body: String) {
+        post(hook: name, body: body, kind: .other, about: "-")
+    }
+
+    private func post(hook name: String, body: String, kind: HookClass, about: String) {
         let config = self.config
-        guard let endpoint = config.endpoint(event), !isShutDown.withLockedValue({ $0 }) else { return }
-        let kind = HookClass(event)
+        guard let endpoint = config.endpoints[name], !isShutDown.withLockedValue({ $0 }) else { return }
         guard acquire(kind, config) else {
-            overBudget(kind, config, "dropping \(event.rawValue) for \(stream ?? "-")")
+            overBudget(kind, config, "dropping \(name) for \(about)")
             return
         }
-        let body = HookBody.make(event, stream: stream, session: session, extra: extra)
         Task {
             defer { self.release(kind) }
             let started = NIODeadline.now()
             let outcome = await self.post(endpoint, body: body, kind: kind)
-            Self.count(event, outcome, since: started)
+            Self.count(name, outcome, since: started)
             switch outcome {
             case .answered(let status, _) where (200..<300).contains(status):
-                self.logger.debug("\(event.rawValue) for \(stream ?? "-") delivered: HTTP \(status)")
+                self.logger.debug("\(name) for \(about) delivered: HTTP \(status)")
             case .answered(let status, _):
-                self.logger.warning("\(event.rawValue) for \(stream ?? "-"): hook answered HTTP \(status)")
+                self.logger.warning("\(name) for \(about): hook answered HTTP \(status)")
             case .failed(let why):
-                self.logger.warning("\(event.rawValue) for \(stream ?? "-") not delivered: \(why)")
+                self.logger.warning("\(name) for \(about) not delivered: \(why)")
             }
         }
     }
@@ -137,13 +157,13 @@ public final class HTTPEventHooks: EventHooks {
     }
 
     /// Hook calls and their latency for /metrics (once per call, never per packet).
-    private static func count(_ event: HookEvent, _ outcome: Outcome, since started: NIODeadline) {
+    private static func count(_ name: String, _ outcome: Outcome, since started: NIODeadline) {
         let result: String
         switch outcome {
         case .answered(let status, _): result = (200..<300).contains(status) ? "ok" : "denied"
         case .failed: result = "failed"
         }
-        RelayMetrics.hookCall(event: event.rawValue, outcome: result, nanoseconds: (NIODeadline.now() - started).nanoseconds)
+        RelayMetrics.hookCall(event: name, outcome: result, nanoseconds: (NIODeadline.now() - started).nanoseconds)
     }
 
     /// Hooks waiting for an answer now.
@@ -197,11 +217,6 @@ public final class HTTPEventHooks: EventHooks {
         guard let more else { return }
         let key = kind == .other ? "max_in_flight" : "\(kind.rawValue)_max_in_flight"
         logger.warning("\(what): \(config.maxInFlight(kind)) \(kind.rawValue) hooks already in flight (hooks.\(key))\(suppressed(more))")
-    }
-
-    private func unanswered(_ endpoint: RelayConfig.Hooks.Endpoint, _ event: HookEvent, _ why: String) -> HookDecision {
-        HookDecision(allowed: endpoint.failOpen, status: 0,
-                     reason: "\(event.rawValue) hook \(why)\(endpoint.failOpen ? " (fail-open)" : "")")
     }
 
     /// POSTs `body`; answers by the hook's deadline (+ `guardSlack`) whatever the client does.

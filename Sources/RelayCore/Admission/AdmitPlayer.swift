@@ -2,7 +2,8 @@ import NIOCore
 
 extension RelayContext {
     /// Admits a player: validates the id, asks on_play, then waits up to `source.play_wait_ms`
-    /// for the stream to be playable. Every output calls this (or the `then:` form); the memory
+    /// for the stream to be playable (telling on_stream_not_found when it is not published: the
+    /// operator may start it then). Every output calls this (or the `then:` form); the memory
     /// budget is checked again when the player attaches (`Source.attach`).
     ///
     /// `loop`: where the wait's timer runs (the player's loop).
@@ -16,6 +17,9 @@ extension RelayContext {
             logger.debug("on_play decision for \(id) after \(waited) ms: \(decision.allowed ? "allowed" : "denied")")
         }
         guard decision.allowed else { return .failure(.denied(decision)) }
+        if registry.source(id) == nil {
+            notify(.streamNotFound, stream: id, session: request.session)
+        }
         let wait = TimeAmount.milliseconds(Int64(config.source.playWaitMs))
         guard let source = await registry.waitForPlayableSource(id, timeout: wait, on: loop) else {
             return .failure(.notFound(id))

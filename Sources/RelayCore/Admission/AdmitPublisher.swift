@@ -1,7 +1,8 @@
 import NIOCore
 
 extension RelayContext {
-    /// Admits a publisher: validates the id, asks on_publish (applying its `record` answer),
+    /// Admits a publisher: validates the id, asks on_publish (applying its `record`,
+    /// `stream_replace` and `enable_audio` answers: the Source may get another id than asked),
     /// applies the duplicate policy (`reject_duplicate_publish`, `cross_protocol_takeover`; a
     /// lingering source within `publisher_grace_ms` is taken over by `StreamRegistry.register`),
     /// `limits.max_streams` and the memory budget. Every ingest calls this once; none repeats it.
@@ -18,7 +19,7 @@ extension RelayContext {
             return
         }
         guard hasHook(.publish) else {
-            claim(request, record: nil, on: loop, then: then)
+            claim(request, answer: .notConfigured, on: loop, then: then)
             return
         }
         let bound = NIOLoopBound(then, eventLoop: loop)
@@ -32,7 +33,16 @@ extension RelayContext {
                     bound.value(.failure(.denied(reason: decision.reason)))
                     return
                 }
-                self.claim(request, record: decision.record, on: loop, then: bound.value)
+                var request = request
+                if let renamed = decision.streamReplace, renamed != request.streamID {
+                    guard isValidStreamID(renamed) else {
+                        bound.value(.failure(.invalidStreamID(renamed)))
+                        return
+                    }
+                    self.logger.info("on_publish renames \(request.streamID) to \(renamed)")
+                    request.streamID = renamed
+                }
+                self.claim(request, answer: decision, on: loop, then: bound.value)
             }
         }
     }
@@ -47,10 +57,11 @@ extension RelayContext {
     }
 
     /// Claims the id for a new Source, or takes it over from the live publisher the policy lets go.
-    private func claim(_ request: PublishRequest, record: Bool?, on loop: any EventLoop,
+    private func claim(_ request: PublishRequest, answer: HookDecision, on loop: any EventLoop,
                        then: @escaping (Result<Source, PublishRefusal>) -> Void) {
         let source = Source(id: request.streamID, eventLoop: loop, publisher: request.session, context: self)
-        if let record { source.assumeIsolated { $0.setRecording(record) } }
+        if let record = answer.record { source.assumeIsolated { $0.setRecording(record) } }
+        if answer.enableAudio == false { source.assumeIsolated { $0.disableAudio() } }
         do throws(PublishRefusal) {
             try registry.register(source)
         } catch .busy(let id, let holder) {

@@ -69,6 +69,20 @@ public struct HookDecision: Sendable, Equatable {
         return b
     }
 
+    /// `{"stream_replace": "new/id"}` in a 2xx on_publish answer: the stream is published under
+    /// this id instead (a GB28181 platform names an SSRC-keyed receiver after its device/channel).
+    public var streamReplace: String? {
+        guard allowed, case .string(let id)? = answer?["stream_replace"], !id.isEmpty else { return nil }
+        return id
+    }
+
+    /// `{"enable_audio": false}` in a 2xx on_publish answer: the stream is published without its
+    /// audio; nil when the answer does not say.
+    public var enableAudio: Bool? {
+        guard allowed, case .bool(let b)? = answer?["enable_audio"] else { return nil }
+        return b
+    }
+
     /// The HTTP status an HTTP player gets when denied: 401 when the hook answered 401, else 403.
     public var deniedHTTPStatus: Int { status == 401 ? 401 : 403 }
 }

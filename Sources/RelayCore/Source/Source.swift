@@ -25,6 +25,8 @@ public actor Source {
     private var playable: [AVStream] = []
     private var expectVideo: Bool?
     private var expectAudio: Bool?
+    /// `disableAudio()`: audio tracks are not taken.
+    private var audioDisabled = false
     private var sawVideoKey = false
     private var readyTimer: Scheduled<Void>?
     public private(set) var isReady = false
@@ -88,13 +90,20 @@ public actor Source {
     /// as soon as those tracks are configured instead of waiting `track_wait_ms`.
     public func expectTracks(video: Bool, audio: Bool) {
         expectVideo = video
-        expectAudio = audio
+        expectAudio = audio && !audioDisabled
         checkReady()
+    }
+
+    /// Publishes without audio (the on_publish answer `{"enable_audio": false}`): audio tracks are
+    /// never added, so their packets are dropped where unknown tracks are. Set before media.
+    public func disableAudio() {
+        audioDisabled = true
+        if expectAudio == true { expectAudio = false }
     }
 
     /// A new track or a changed configuration (sequence header).
     public func updateStream(_ stream: AVStream) {
-        guard !isClosed else { return }
+        guard !isClosed, !(audioDisabled && stream.kind == .audio) else { return }
         if tracks[stream.index] == stream { return }
         tracks[stream.index] = stream
         if isReady {
@@ -511,6 +520,7 @@ public actor Source {
         guard !isClosed else { return }
         context.registry.markReady(self)
         lifecycle.sourceReady(self)
+        context.notify(.streamReady, stream: id, session: publisher, extra: ["tracks": .array(playable.map(\.summary))])
     }
 
     static func describe(_ s: AVStream) -> String {

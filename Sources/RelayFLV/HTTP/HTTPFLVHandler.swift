@@ -3,7 +3,8 @@ import NIOCore
 import NIOHTTP1
 import RelayCore
 
-/// One HTTP-FLV player connection: `GET /app/stream.flv[?query]`.
+/// One HTTP-FLV player connection: `GET /app/stream.flv[?query]` (or `.live.flv`, the
+/// ZLMediaKit-style name), or one call of a module's `HTTPRoute` (`/index/api/…`).
 ///
 /// Responses are written as raw bytes (no HTTP encoder in the pipeline): after the head, the
 /// body is the FLV TransStream's segments, already framed as HTTP chunks and shared by all players.
@@ -17,6 +18,8 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var sink: ChannelSink?
     private var source: Source?
     private var answered = false
+    /// A call for a route, reading its body.
+    private var routeRequest: HTTPRouteRequest?
 
     init(relay: RelayContext, logger: Logger) {
         self.relay = relay
@@ -27,6 +30,15 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head(let head):
             guard request == nil && !answered else { return }
+            if let call = HTTPRouteRequest(head, routes: relay.httpRoutes) {
+                request = head
+                routeRequest = call
+                if call.declaredTooLarge {
+                    answered = true
+                    respond(context, status: .payloadTooLarge, body: "request body larger than \(HTTPRoute.maxBodyBytes) bytes\n")
+                }
+                return
+            }
             if let refusal = Self.bodyRefusal(head) {
                 // A play request has no body; one that declares one would hold the connection
                 // (and its slot) while the body trickles in, or never comes.
@@ -37,14 +49,24 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
                 return
             }
             request = head
-        case .body:
-            break  // unreachable for a request we serve: one with a body is refused at its head
+        case .body(let bytes):
+            // Only a route call reads a body; a play request with one is refused at its head.
+            guard !answered, routeRequest != nil else { return }
+            if routeRequest?.append(bytes) == false {
+                answered = true
+                logger.warning("HTTP request from \(remote(context)) refused: body larger than \(HTTPRoute.maxBodyBytes) bytes")
+                respond(context, status: .payloadTooLarge, body: "request body larger than \(HTTPRoute.maxBodyBytes) bytes\n")
+            }
         case .end:
             guard let head = request, !answered else { return }
             answered = true
             // From here the server works (hook, waiting for the stream): not the peer's time.
             ConnectionGuard.mark(.serving, context)
-            handle(head, context: context)
+            if let call = routeRequest {
+                serve(call, context: context)
+            } else {
+                handle(head, context: context)
+            }
         }
     }
 
@@ -110,7 +132,8 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
             respond(context, status: .notFound, body: "not found\n")
             return
         }
-        let id = String(rawPath.dropFirst().dropLast(4))
+        let suffix = rawPath.hasSuffix(".live.flv") ? 9 : 4
+        let id = String(rawPath.dropFirst().dropLast(suffix))
         let info = SessionInfo(sessionID: String(relay.nextID()), protocolName: "flv",
                                remoteAddress: remote(context), params: params)
         let isHead = head.method == .HEAD
@@ -123,6 +146,22 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
                 handler.start(source: source, info: info, isHead: isHead, context: context)
             case .failure(let refusal):
                 handler.refuse(refusal, info: info, context: context)
+            }
+        }
+    }
+
+    /// Answers a route call from a task (the route may wait on other loops) and closes.
+    private func serve(_ call: HTTPRouteRequest, context: ChannelHandlerContext) {
+        let request = call.call(remoteIP: context.remoteAddress?.ipAddress ?? "")
+        let cors = relay.config.httpFLV.cors
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let loop = context.eventLoop
+        Task {
+            let answer = await call.route.handle(request)
+            loop.execute {
+                let (handler, context) = bound.value
+                context.writeAndFlush(handler.wrapOutboundOut(HTTPRouteRequest.response(answer, cors: cors)))
+                    .whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
             }
         }
     }
