@@ -92,7 +92,7 @@ public final class HTTPEventHooks: EventHooks {
         defer { release(kind) }
         let started = NIODeadline.now()
         let outcome = await post(endpoint, body: body, kind: kind)
-        Self.count(name, outcome, since: started)
+        Self.count(self.dialect.metricPrefix + name, outcome, since: started)
         let ms = Double((NIODeadline.now() - started).nanoseconds) / 1e6
         let took = String(format: "%.1f", ms)
         switch outcome {
@@ -137,7 +137,7 @@ public final class HTTPEventHooks: EventHooks {
             defer { self.release(kind) }
             let started = NIODeadline.now()
             let outcome = await self.post(endpoint, body: body, kind: kind)
-            Self.count(name, outcome, since: started)
+            Self.count(self.dialect.metricPrefix + name, outcome, since: started)
             switch outcome {
             case .answered(let status, _) where (200..<300).contains(status):
                 self.logger.debug("\(name) for \(about) delivered: HTTP \(status)")

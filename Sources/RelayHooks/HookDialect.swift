@@ -4,6 +4,8 @@ import RelayCore
 /// (budgets, deadlines, fail-open); a dialect says which hook an event goes to, what is POSTed
 /// and what the answer means: the native JSON (hooks/README.md) or another server's (RelayZLM's).
 public protocol HookDialect: Sendable {
+    /// How metrics label its hooks: the hook name behind this prefix ("" native, "zlm:").
+    var metricPrefix: String { get }
     /// The hook's name, its key in `RelayConfig.Hooks.endpoints`; nil: no hook for the event.
     func hookName(_ event: HookEvent) -> String?
     /// The JSON bodies to POST, one call each (a decision uses the first); none: nothing to send.
@@ -17,6 +19,8 @@ public protocol HookDialect: Sendable {
 /// The native hooks: one POST per event to its `on_*` URL; any 2xx allows.
 public struct NativeHookDialect: HookDialect {
     public init() {}
+
+    public var metricPrefix: String { "" }
 
     public func hookName(_ event: HookEvent) -> String? { event.rawValue }
 

@@ -30,6 +30,8 @@ public final class RelayServer: Sendable {
     public let protocols: ProtocolRegistry
     /// HTTP hooks (nil when config has no hook URL) and the FLV recorder.
     private let hooks: HTTPEventHooks?
+    /// The ZLMediaKit dialect's hooks (nil unless `zlm.enabled`), beside the native ones.
+    private let zlmHooks: ZLMHooks?
     private let recorder: FLVFileRecorder
     /// GB28181 receive ports; the admin API opens, lists and closes receivers here.
     public let gb28181: GB28181Service
@@ -58,18 +60,30 @@ public final class RelayServer: Sendable {
         // With the admin API on, the hook client exists even without URLs, so hooks can be reloaded.
         let hooks = config.hooks.isEmpty && !config.admin.listener.enabled
             ? nil : HTTPEventHooks(config: config.hooks, logger: logger)  // on its own event loop
-        let recorder = FLVFileRecorder(config: config.record, hevcMode: hevc, hooks: hooks, logger: logger)
+        let zlmSettings = ZLMSettings(config: config.zlm)
+        let zlmHooks = config.zlm.enabled ? ZLMHooks(settings: zlmSettings, native: config.hooks, logger: logger) : nil
+        let families: [any EventHooks] = [hooks, zlmHooks?.client].compactMap { $0 }
+        let allHooks: (any EventHooks)? = families.count > 1 ? EventHooksChain(families) : families.first
+        let recorder = FLVFileRecorder(config: config.record, hevcMode: hevc, hooks: allHooks, logger: logger)
         self.hooks = hooks
+        self.zlmHooks = zlmHooks
         self.recorder = recorder
         self.context = RelayContext(config: config, muxers: [
             RTMPMuxer.factory(chunkSize: config.rtmp.chunkSize, hevcMode: hevc, logger: logger),
             FLVMuxer.factory(hevcMode: hevc, logger: logger),
-        ], logger: logger, hooks: hooks, recorder: recorder)
+        ], logger: logger, hooks: allHooks, recorder: recorder)
         let gb28181 = GB28181Service(context: context, group: self.group)
         self.gb28181 = gb28181
-        self.protocols = ProtocolRegistry(Self.modules(context: context, group: self.group, gb28181: gb28181))
+        // The facade reads the listeners' ports, known once they are bound.
+        let ports = NIOLockedValueBox<(@Sendable () -> [String: Int])?>(nil)
+        let zlm = ZLMFacade(context: context, gb28181: gb28181, settings: zlmSettings,
+                            ports: { ports.withLockedValue { $0 }?() ?? [:] })
+        self.protocols = ProtocolRegistry(Self.modules(context: context, group: self.group, gb28181: gb28181) + [zlm])
+        context.httpRoutes.install(protocols.httpRoutes)
+        zlmHooks?.dialect.setConfigMap { zlm.serverConfigMap() }
         let connections = context.connections
         self.trimmer = MemoryTrimmer(budget: context.memory) { connections.total }
+        ports.withLockedValue { $0 = { [weak self] in self?.ports() ?? [:] } }
     }
 
     /// The protocol modules in start order.
@@ -103,6 +117,8 @@ public final class RelayServer: Sendable {
             throw error
         }
         trimmer.start(on: group.next())
+        let registry = context.registry, connections = context.connections
+        zlmHooks?.start { ["MediaSource": .number(Double(registry.sources.count)), "TcpSession": .number(Double(connections.total))] }
         let listening = ports().mapValues { JSONValue.number(Double($0)) }
         context.notify(.started, stream: nil, session: nil, extra: ["ports": .object(listening)])
     }
@@ -146,6 +162,7 @@ public final class RelayServer: Sendable {
         }
         await recorder.drain()  // files closed, on_record sent
         await hooks?.shutdown()  // hooks in flight answered (bounded), client closed
+        await zlmHooks?.stop()
         // Last: the admin's own connections may still be closing on its loop until here.
         try? await adminGroup.shutdownGracefully()
         if ownsGroup { try await group.shutdownGracefully() }
