@@ -11,7 +11,7 @@ public final class ZLMHooks: Sendable {
     /// Joins the native hooks in the server's `EventHooksChain`.
     public let client: HTTPEventHooks
     private let settings: ZLMSettings
-    private let keepalive = NIOLockedValueBox<Task<Void, Never>?>(nil)
+    private let keepalive = NIOLockedValueBox<Keepalive?>(nil)
 
     public init(settings: ZLMSettings, native: RelayConfig.Hooks, logger: Logger) {
         let dialect = ZLMHookDialect(settings: settings)
@@ -19,7 +19,12 @@ public final class ZLMHooks: Sendable {
         self.dialect = dialect
         self.client = client
         self.settings = settings
-        settings.onHooksChanged { client.reload(Self.config(settings, native)) }
+        let keepalive = self.keepalive
+        settings.onHooksChanged {
+            client.reload(Self.config(settings, native))
+            // A new interval (or URL) applies now, not after the interval in progress.
+            keepalive.withLockedValue { $0?.restart() }
+        }
     }
 
     /// The dialect's URLs as endpoints (none while `hook.enable` is off), with the native budgets.
@@ -35,21 +40,49 @@ public final class ZLMHooks: Sendable {
     /// Starts on_server_keepalive; `data` is the figures it reports (ZLMediaKit sends its
     /// object counts; platforms read only `mediaServerId`).
     public func start(data: @escaping @Sendable () -> [String: JSONValue]) {
-        let settings = self.settings, client = self.client, dialect = self.dialect
-        let task = Task {
+        let loop = Keepalive(settings: settings, client: client, dialect: dialect, data: data)
+        keepalive.withLockedValue { $0?.stop(); $0 = loop }
+        loop.restart()
+    }
+
+    /// Stops the keepalive and waits for hooks in flight (bounded), then closes the client.
+    public func stop() async {
+        keepalive.withLockedValue { $0?.stop(); $0 = nil }
+        await client.shutdown()
+    }
+}
+
+/// on_server_keepalive every `hook.alive_interval` seconds, on a task of its own.
+final class Keepalive: Sendable {
+    private let settings: ZLMSettings
+    private let client: HTTPEventHooks
+    private let dialect: ZLMHookDialect
+    private let data: @Sendable () -> [String: JSONValue]
+    private let task = NIOLockedValueBox<Task<Void, Never>?>(nil)
+
+    init(settings: ZLMSettings, client: HTTPEventHooks, dialect: ZLMHookDialect,
+         data: @escaping @Sendable () -> [String: JSONValue]) {
+        self.settings = settings
+        self.client = client
+        self.dialect = dialect
+        self.data = data
+    }
+
+    /// (Re)starts the interval from now.
+    func restart() {
+        let settings = self.settings, client = self.client, dialect = self.dialect, data = self.data
+        let next = Task {
             while !Task.isCancelled {
-                let seconds = max(settings.aliveIntervalSeconds, 1)
+                let seconds = min(max(settings.aliveIntervalSeconds, 1), 3600)
                 try? await Task.sleep(nanoseconds: UInt64(seconds * 1e9))
                 guard !Task.isCancelled else { return }
                 client.post(hook: "on_server_keepalive", body: dialect.keepaliveBody(data: data()))
             }
         }
-        keepalive.withLockedValue { $0?.cancel(); $0 = task }
+        task.withLockedValue { $0?.cancel(); $0 = next }
     }
 
-    /// Stops the keepalive and waits for hooks in flight (bounded), then closes the client.
-    public func stop() async {
-        keepalive.withLockedValue { $0?.cancel(); $0 = nil }
-        await client.shutdown()
+    func stop() {
+        task.withLockedValue { $0?.cancel(); $0 = nil }
     }
 }
