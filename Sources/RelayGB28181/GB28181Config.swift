@@ -55,6 +55,10 @@ public struct GB28181Config: ConfigSection {
     public var receivers: [Receiver]
     /// Cascade senders running at once, at most.
     public var maxSenders: Int
+    /// A receiver opened by the API that gets no media this long after it opened (and is not
+    /// check-paused) closes and fires `on_receiver_timeout`: a platform's INVITE that never
+    /// brought media frees its port. 0 = off.
+    public var receiverTimeoutMs: Int
 
     public static let defaults = Self.parsedDefaults
 
@@ -73,6 +77,7 @@ public struct GB28181Config: ConfigSection {
         connectRetryMs = try r.int("connect_retry_ms", default: 2000, in: 100...60_000)
         repinAfterMs = try r.int("repin_after_ms", default: 3000, in: 100...3_600_000)
         maxSenders = try r.int("max_senders", default: 256, in: 0...100_000)
+        receiverTimeoutMs = try r.int("receiver_timeout_ms", default: 0, in: 0...3_600_000)
         receivers = []
         if portMax < portMin {
             throw r.error("port_max", "must not be below port_min (\(portMin))")

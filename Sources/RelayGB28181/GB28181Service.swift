@@ -15,17 +15,22 @@ import RelayRTP
 /// - TCP passive: the device connects (possibly long after `open`; the port waits) to the
 ///   shared TCP port — the SSRC of its first packet picks the receiver — or to the receiver's
 ///   own port. RFC 4571 framing.
-/// - TCP active: the server dials the device's address, retrying every `connect_retry_ms`.
+/// - TCP active: the server dials the device's address, retrying every `connect_retry_ms`; the
+///   address may come later (`connect`), once the device has answered the platform's INVITE.
 ///
 /// A receiver's Source is created by its first packet (after on_publish, when configured) and
 /// ends with `source.receive_timeout_ms` of silence, bad input, a closed connection or `close`.
 /// Then a receiver opened by the API is closed (its port and SSRC freed); one from config goes
-/// back to waiting. Bad input ends only that source.
+/// back to waiting. Bad input ends only that source. An API receiver that gets no session within
+/// `receiver_timeout_ms` closes too (`on_receiver_timeout`).
+///
+/// A receiver answers to its stream id and to the name its stream was published under when the
+/// on_publish answer renamed it (`receiver(named:)`): platforms name either.
 public final class GB28181Service: Sendable {
     public let context: RelayContext
     let config: GB28181Config
     /// Cascade senders (`/api/v1/gb28181/senders`).
-    let senders: GBSenderTable
+    let senderTable: GBSenderTable
     private let group: any EventLoopGroup
     private let logger: Logger
 
@@ -35,6 +40,8 @@ public final class GB28181Service: Sendable {
         var sharedUDP: (any Channel)?
         var sharedTCP: (any Channel)?
         var nextPort: Int
+        /// Where "fromRange" ports come from (`gb28181.port_min…port_max`, `setPortRange`).
+        var portRange: ClosedRange<Int>
     }
 
     private let state: NIOLockedValueBox<State>
@@ -44,8 +51,9 @@ public final class GB28181Service: Sendable {
         self.config = context.config.gb28181
         self.group = group
         self.logger = context.logger
-        self.state = NIOLockedValueBox(State(nextPort: context.config.gb28181.portMin))
-        self.senders = GBSenderTable(maxSenders: context.config.gb28181.maxSenders)
+        let gb = context.config.gb28181
+        self.state = NIOLockedValueBox(State(nextPort: gb.portMin, portRange: gb.portMin...max(gb.portMin, gb.portMax)))
+        self.senderTable = GBSenderTable(maxSenders: context.config.gb28181.maxSenders)
     }
 
     /// A TCP connection must carry an RTP packet this soon after connecting.
@@ -107,7 +115,8 @@ public final class GB28181Service: Sendable {
     ///
     /// - `ssrc`: required on a shared port; nil on an own port accepts the first SSRC seen.
     /// - `port`: `.shared` (the mode's shared port), `.fromRange` or `.fixed(n)`; ignored for
-    ///   tcp-active, which dials `deviceAddress` ("host:port") instead.
+    ///   tcp-active, which dials `deviceAddress` ("host:port") instead — or, without one, waits
+    ///   for `connect` to name it.
     /// Refuses a stream id that has a receiver or whose publisher the duplicate policy keeps, and
     /// an SSRC in use.
     public func open(streamID: String, ssrc: UInt32?, mode: GBMode, port: GBPort = .shared,
@@ -115,12 +124,24 @@ public final class GB28181Service: Sendable {
         try await open(streamID: streamID, ssrc: ssrc, mode: mode, port: port, deviceAddress: deviceAddress, isStatic: false)
     }
 
-    /// Closes a receiver (its source ends, its port is freed). False when there is none.
+    /// Closes a receiver, named by its id or published name (its source ends, its port is
+    /// freed). False when there is none.
     @discardableResult
     public func close(streamID: String) async -> Bool {
-        guard let receiver = state.withLockedValue({ $0.receivers.removeValue(forKey: streamID) }) else { return false }
-        await receiver.shutdown(reason: "receiver closed")
-        logger.info("gb28181 receiver \(streamID) closed")
+        guard let receiver = receiver(named: streamID) else { return false }
+        return await close(receiver)
+    }
+
+    /// Removes and shuts `receiver` down; false when it was gone already.
+    private func close(_ receiver: GBReceiver, reason: String = "receiver closed") async -> Bool {
+        let removed = state.withLockedValue { s -> Bool in
+            guard s.receivers[receiver.streamID] === receiver else { return false }
+            s.receivers[receiver.streamID] = nil
+            return true
+        }
+        guard removed else { return false }
+        await receiver.shutdown(reason: reason)
+        logger.info("gb28181 receiver \(receiver.streamID) closed\(reason == "receiver closed" ? "" : ": " + reason)")
         return true
     }
 
@@ -128,8 +149,76 @@ public final class GB28181Service: Sendable {
         state.withLockedValue { Array($0.receivers.values) }.map(\.info).sorted { $0.streamID < $1.streamID }
     }
 
+    /// By open-time stream id only.
     public func receiver(_ streamID: String) -> GBReceiver? {
         state.withLockedValue { $0.receivers[streamID] }
+    }
+
+    /// By open-time stream id, else by the name its stream was published under (on_publish
+    /// `stream_replace`).
+    public func receiver(named name: String) -> GBReceiver? {
+        state.withLockedValue { s in
+            s.receivers[name] ?? s.receivers.values.first { $0.publishedAs == name }
+        }
+    }
+
+    /// The receiver named `name` (id or published name), or `GBError.noReceiver`.
+    private func existing(_ name: String) throws(GBError) -> GBReceiver {
+        guard let r = receiver(named: name) else { throw .noReceiver(name) }
+        return r
+    }
+
+    /// Sessions that start from now on expect `ssrc` (the device answered the INVITE with
+    /// another); a live session goes on. Refuses an SSRC another receiver expects.
+    public func updateSSRC(streamID: String, ssrc: UInt32) throws {
+        try state.withLockedValue { s in
+            guard let r = s.receivers[streamID] ?? s.receivers.values.first(where: { $0.publishedAs == streamID }) else {
+                throw GBError.noReceiver(streamID)
+            }
+            if s.receivers.values.contains(where: { $0 !== r && $0.ssrc == ssrc }) { throw GBError.duplicateSSRC(GBSSRC.format(ssrc)) }
+            r.setSSRC(ssrc)
+        }
+        logger.info("gb28181 receiver \(streamID) expects SSRC \(GBSSRC.format(ssrc)) now")
+    }
+
+    /// tcp-active: dials `device` ("host:port"), retrying until media flows; a new address
+    /// replaces the one being dialed. Refused for other modes and while receiving from another device.
+    public func connect(streamID: String, device: String) async throws {
+        let r = try existing(streamID)
+        guard r.mode == .tcpActive else { throw GBError.notTCPActive(streamID) }
+        guard let address = parseHostPort(device) else { throw GBError.invalidDeviceAddress(device) }
+        guard let (generation, stale) = try r.redirect(to: address) else { return }
+        for ch in stale { try? await ch.close() }
+        logger.info("gb28181 receiver \(r.streamID): dialing device \(device)")
+        dial(r, generation: generation)
+    }
+
+    /// Pauses (or resumes) the receiver's no-media checks: its receiver timeout and its live
+    /// stream's receive timeout. A session that starts while paused starts paused.
+    public func setCheckPaused(streamID: String, _ paused: Bool) throws {
+        try existing(streamID).setCheckPaused(paused)
+        logger.info("gb28181 receiver \(streamID): no-media checks \(paused ? "paused" : "resumed")")
+    }
+
+    /// Where receivers opened with `.fromRange` (and tcp-passive senders) take their port.
+    public var portRange: ClosedRange<Int> { state.withLockedValue { $0.portRange } }
+
+    /// `setPortRange(min...max)` for numbers from a request: refuses min > max instead of trapping.
+    public func setPortRange(min: Int, max: Int) throws {
+        guard min <= max else { throw GBError.invalidPortRange("\(min) is above \(max)") }
+        try setPortRange(min...max)
+    }
+
+    /// Changes `portRange` for receivers and senders opened from now on.
+    public func setPortRange(_ range: ClosedRange<Int>) throws {
+        guard range.lowerBound >= 1, range.upperBound <= 65535 else {
+            throw GBError.invalidPortRange("\(range.lowerBound)...\(range.upperBound) is not within 1...65535")
+        }
+        state.withLockedValue { s in
+            s.portRange = range
+            if !range.contains(s.nextPort) { s.nextPort = range.lowerBound }
+        }
+        logger.info("gb28181 port range is \(range.lowerBound)...\(range.upperBound) now")
     }
 
     // MARK: internals
@@ -142,9 +231,10 @@ public final class GB28181Service: Sendable {
         var shared = false
         switch mode {
         case .tcpActive:
-            guard let address = deviceAddress else { throw GBError.deviceAddressRequired }
-            guard let parsed = parseHostPort(address) else { throw GBError.invalidDeviceAddress(address) }
-            device = parsed
+            if let address = deviceAddress {
+                guard let parsed = parseHostPort(address) else { throw GBError.invalidDeviceAddress(address) }
+                device = parsed
+            }
         case .udp, .tcpPassive:
             if port == .shared {
                 shared = true
@@ -152,7 +242,7 @@ public final class GB28181Service: Sendable {
             }
         }
         let receiver = GBReceiver(streamID: streamID, ssrc: ssrc, mode: mode, isStatic: isStatic,
-                                  usesSharedPort: shared, device: device)
+                                  usesSharedPort: shared, device: device, timeout: receiverTimeout)
         // Reserve the id and SSRC before binding, so concurrent opens cannot both win.
         try state.withLockedValue { s in
             guard s.running else { throw GBError.notStarted }
@@ -178,7 +268,7 @@ public final class GB28181Service: Sendable {
             switch (mode, shared) {
             case (.tcpActive, _):
                 receiver.setPort(device?.port)
-                dial(receiver)
+                if device != nil { dial(receiver, generation: receiver.dialGeneration) }
             case (_, true):
                 break
             case (.udp, false):
@@ -194,10 +284,32 @@ public final class GB28181Service: Sendable {
             throw error
         }
         let port = receiver.info.port.map(String.init) ?? "?"
-        let place = mode == .tcpActive ? "device \(deviceAddress ?? "")"
+        let place = mode == .tcpActive ? deviceAddress.map { "device \($0)" } ?? "waiting for the device's address"
             : shared ? "shared \(mode == .udp ? "UDP" : "TCP") port \(port)" : "port \(port)"
         logger.info("gb28181 receiver \(streamID) open: \(mode), SSRC \(ssrc.map(GBSSRC.format) ?? "any"), \(place)\(isStatic ? " (config)" : "")")
+        receiver.startIdleTimer()
         return receiver
+    }
+
+    /// `gb28181.receiver_timeout_ms` for the receivers the API opens; nil when off.
+    private var receiverTimeout: GBReceiverTimeout? {
+        guard config.receiverTimeoutMs > 0 else { return nil }
+        return GBReceiverTimeout(ms: config.receiverTimeoutMs, loop: group.next()) { [weak self] receiver in
+            guard let self, receiver.markClosed() else { return }
+            Task { await self.timedOut(receiver) }
+        }
+    }
+
+    /// A receiver had no session for `receiver_timeout_ms`: it closes (port and SSRC freed) and
+    /// `on_receiver_timeout` tells the platform.
+    private func timedOut(_ receiver: GBReceiver) async {
+        let info = receiver.info
+        let ms = config.receiverTimeoutMs
+        guard await close(receiver, reason: "no media within \(ms) ms (gb28181.receiver_timeout_ms)") else { return }
+        var extra: [String: JSONValue] = ["mode": .string(info.mode.rawValue), "timeout_ms": .number(Double(ms))]
+        if info.mode != .tcpActive, let port = info.port { extra["local_port"] = .number(Double(port)) }
+        if let ssrc = info.ssrcString { extra["ssrc"] = .string(ssrc) }
+        context.notify(.receiverTimeout, stream: receiver.streamID, session: nil, extra: extra)
     }
 
     private func forget(_ receiver: GBReceiver) {
@@ -227,7 +339,7 @@ public final class GB28181Service: Sendable {
         receiver.detach()
         guard !receiver.isStatic, receiver.markClosed() else { return }
         // Closed at once (no new session can start), removed and unbound on a task.
-        Task { await self.close(streamID: receiver.streamID) }
+        Task { _ = await self.close(receiver) }
     }
 
     // MARK: sockets
@@ -238,6 +350,8 @@ public final class GB28181Service: Sendable {
             // `open` never asks for one (shared receivers have no port of their own); refuse, not trap.
             throw GBError.noSharedPort(owner.mode)
         case .fixed(let n):
+            // SO_REUSEADDR lets a second UDP socket bind a port: refuse one another receiver holds.
+            if let holder = holder(of: n, udp: owner.mode == .udp) { throw GBError.bindFailed(n, "receiver \(holder) uses it") }
             let ch: any Channel
             do {
                 ch = owner.mode == .udp ? try await bindUDP(port: n, owner: owner) : try await bindTCP(port: n, owner: owner)
@@ -247,21 +361,28 @@ public final class GB28181Service: Sendable {
             guard owner.own(ch) else { try? await ch.close(); throw GBError.notStarted }
             return ch
         case .fromRange:
-            let count = config.portMax - config.portMin + 1
-            for _ in 0..<count {
+            let range = portRange
+            for _ in 0..<range.count {
                 let n = state.withLockedValue { s -> Int in
-                    let n = s.nextPort
-                    s.nextPort = n >= config.portMax ? config.portMin : n + 1
+                    let n = s.portRange.contains(s.nextPort) ? s.nextPort : s.portRange.lowerBound
+                    s.nextPort = n >= s.portRange.upperBound ? s.portRange.lowerBound : n + 1
                     return n
                 }
-                guard let ch = try? await (owner.mode == .udp ? bindUDP(port: n, owner: owner) : bindTCP(port: n, owner: owner)) else {
+                guard holder(of: n, udp: owner.mode == .udp) == nil,
+                      let ch = try? await (owner.mode == .udp ? bindUDP(port: n, owner: owner) : bindTCP(port: n, owner: owner)) else {
                     continue
                 }
                 guard owner.own(ch) else { try? await ch.close(); throw GBError.notStarted }
                 return ch
             }
-            throw GBError.noFreePort(min: config.portMin, max: config.portMax)
+            throw GBError.noFreePort(min: range.lowerBound, max: range.upperBound)
         }
+    }
+
+    /// The receiver with a port of its own `n` (UDP or TCP), if any.
+    private func holder(of n: Int, udp: Bool) -> String? {
+        let receivers = state.withLockedValue { Array($0.receivers.values) }
+        return receivers.first { !$0.usesSharedPort && ($0.mode == .udp) == udp && $0.mode != .tcpActive && $0.info.port == n }?.streamID
     }
 
     private func bindUDP(port: Int, owner: GBReceiver?) async throws -> any Channel {
@@ -296,9 +417,11 @@ public final class GB28181Service: Sendable {
         return handler
     }
 
-    /// tcp-active: connects to the device; retries while the receiver is open and idle.
-    private func dial(_ receiver: GBReceiver) {
-        guard let device = receiver.device, !receiver.isClosed, !receiver.isAttached else { return }
+    /// tcp-active: connects to the device; retries while the receiver is open and idle and its
+    /// device is the one of `generation`.
+    private func dial(_ receiver: GBReceiver, generation: UInt64) {
+        guard receiver.dialGeneration == generation, let device = receiver.device, !receiver.isClosed,
+              !receiver.isAttached else { return }
         let service = self
         let retry = TimeAmount.milliseconds(Int64(config.connectRetryMs))
         let loop = group.next()
@@ -312,7 +435,7 @@ public final class GB28181Service: Sendable {
                     handler.onClose = {
                         receiver.disown(ch)
                         guard !receiver.isClosed else { return }
-                        ch.eventLoop.scheduleTask(in: retry) { service.dial(receiver) }
+                        ch.eventLoop.scheduleTask(in: retry) { service.dial(receiver, generation: generation) }
                     }
                 }
             }
@@ -320,15 +443,15 @@ public final class GB28181Service: Sendable {
             .whenComplete { result in
                 switch result {
                 case .success(let ch):
-                    if receiver.own(ch) {
+                    if receiver.own(ch, dialGeneration: generation) {
                         service.logger.info("gb28181 \(receiver.streamID): connected to device \(device.host):\(device.port)")
                     } else {
                         ch.close(promise: nil)
                     }
                 case .failure(let error):
-                    guard !receiver.isClosed else { return }
+                    guard !receiver.isClosed, receiver.dialGeneration == generation else { return }
                     service.logger.debug("gb28181 \(receiver.streamID): cannot reach device \(device.host):\(device.port): \(error); retrying")
-                    loop.scheduleTask(in: retry) { service.dial(receiver) }
+                    loop.scheduleTask(in: retry) { service.dial(receiver, generation: generation) }
                 }
             }
     }

@@ -4,7 +4,8 @@ import NIOPosix
 import RelayCore
 
 /// GB28181 as a protocol module: its shared receive ports, its summary and metrics, and the
-/// receiver endpoints of the admin API (`/api/v1/gb28181/receivers`: open, list, get, close).
+/// receiver endpoints of the admin API (`/api/v1/gb28181/receivers`: open, list, get, update,
+/// close). `{stream}` is the receiver's id or the name its stream was published under.
 extension GB28181Service: ProtocolModule {
     public var name: String { "gb28181" }
 
@@ -52,6 +53,7 @@ extension GB28181Service: ProtocolModule {
             AdminEndpoint(.get, "/api/v1/gb28181/receivers") { _ in try self.listReceivers() },
             AdminEndpoint(.post, "/api/v1/gb28181/receivers") { try await self.openReceiver($0) },
             AdminEndpoint(.get, "/api/v1/gb28181/receivers/{stream}") { try self.getReceiver($0) },
+            AdminEndpoint(.put, "/api/v1/gb28181/receivers/{stream}") { try await self.updateReceiver($0) },
             AdminEndpoint(.delete, "/api/v1/gb28181/receivers/{stream}") { try await self.closeReceiver($0) },
         ] + senderEndpoints
     }
@@ -64,7 +66,7 @@ extension GB28181Service: ProtocolModule {
 
     /// The address devices send to: `gb28181.host` unless it is a wildcard, else this machine's
     /// first non-loopback IPv4 address (127.0.0.1 when it has none).
-    func announcedIP() -> String {
+    public func announcedIP() -> String {
         let host = config.host
         if host != "0.0.0.0" && host != "::" && !host.isEmpty { return host }
         let devices = (try? System.enumerateDevices()) ?? []
@@ -81,6 +83,7 @@ extension GB28181Service: ProtocolModule {
         return GBReceiverBody(stream: r.streamID, ssrc: r.ssrcString, mode: r.mode.rawValue,
                               ip: r.deviceHost ?? ip, port: r.port, sharedPort: r.sharedPort, state: r.state.rawValue,
                               since: iso8601(r.since), configured: r.isStatic, remoteAddress: r.remoteAddress,
+                              publishedAs: r.publishedAs, checkPaused: r.checkPaused,
                               packets: c.packets, bytes: c.bytes, lost: c.lost, late: c.late, duplicates: c.duplicates,
                               reordered: c.reordered, resyncs: c.resyncs, videoFrames: c.videoFrames,
                               audioFrames: c.audioFrames, framesDropped: c.framesDropped, sessions: r.sessions,
@@ -98,7 +101,7 @@ extension GB28181Service: ProtocolModule {
     func getReceiver(_ request: AdminRequest) throws -> AdminReply {
         try enabledForAdmin()
         let id = try request.stream()
-        guard let r = receiver(id) else { throw AdminFailure.notFound("no GB28181 receiver for \(id)") }
+        guard let r = receiver(named: id) else { throw AdminFailure.notFound("no GB28181 receiver for \(id)") }
         return AdminReply(receiverBody(r.info, ip: announcedIP()))
     }
 
@@ -128,9 +131,13 @@ extension GB28181Service: ProtocolModule {
 
     static func status(_ error: GBError) -> Int {
         switch error {
-        case .invalidStreamID, .ssrcRequired, .deviceAddressRequired, .invalidDeviceAddress, .invalidSSRC, .notForActive:
+        case .invalidStreamID, .ssrcRequired, .deviceAddressRequired, .invalidDeviceAddress, .invalidSSRC, .notForActive,
+             .notTCPActive, .invalidPortRange:
             return 400
-        case .disabled, .notStarted, .duplicateStream, .streamPublished, .duplicateSSRC, .noSharedPort, .noFreePort, .bindFailed:
+        case .noReceiver:
+            return 404
+        case .disabled, .notStarted, .duplicateStream, .streamPublished, .duplicateSSRC, .noSharedPort, .noFreePort, .bindFailed,
+             .receiving:
             return 409
         }
     }
@@ -174,10 +181,8 @@ extension GB28181Service: ProtocolModule {
                 throw AdminFailure.badRequest("'port' must be 1...65535, \"shared\" or \"auto\", got \(other.kindDescription)")
             }
             if mode == .tcpActive {
-                guard let device, !device.isEmpty else {
-                    throw AdminFailure.badRequest("tcp-active needs 'device': the device's \"host:port\" that the server dials")
-                }
-                guard Self.isHostPort(device) else {
+                // Without a device the receiver waits for PUT {"device"} (the device's INVITE answer).
+                if let device, !Self.isHostPort(device) {
                     throw AdminFailure.badRequest("'device' must be \"host:port\" (port 1...65535), got '\(printable(device))'")
                 }
                 if body["port"] != nil {

@@ -10,19 +10,32 @@ import RelayCore
 /// ended by a timeout, bad input, a closed connection or `close`.
 public final class GBReceiver: Sendable {
     public let streamID: String
-    /// Expected SSRC; nil accepts the first SSRC that arrives (own port only).
-    public let ssrc: UInt32?
     public let mode: GBMode
     public let isStatic: Bool
     public let usesSharedPort: Bool
-    /// tcp-active: where the device listens.
-    let device: (host: String, port: Int)?
+    /// `gb28181.receiver_timeout_ms` for API receivers: how long it may wait without a session.
+    private let timeout: GBReceiverTimeout?
 
     struct State {
+        /// Expected SSRC; nil accepts the first SSRC that arrives (own port only). The platform
+        /// may change it (`updateSSRC`): sessions that start later expect the new one.
+        var ssrc: UInt32?
+        /// tcp-active: where the device listens; nil until the platform names it (`connect`).
+        var device: (host: String, port: Int)?
+        /// tcp-active: bumped when the device changes, so dials to the old one stop.
+        var dialGeneration: UInt64 = 0
         var port: Int?
         var closed = false
         var phase: GBReceiverState = .waiting
         var remote: String?
+        /// The id the last session published under, when on_publish renamed the stream.
+        var publishedAs: String?
+        var checkPaused = false
+        /// Pauses the live session's Source receive timeout (on its loop).
+        var pauseSession: (@Sendable (Bool) -> Void)?
+        /// The receiver-timeout countdown; a stale task sees another generation.
+        var idleTask: Scheduled<Void>?
+        var idleGeneration: UInt64 = 0
         /// When `phase` began.
         var since = Date()
         /// Sessions that ended, and the live one.
@@ -40,26 +53,40 @@ public final class GBReceiver: Sendable {
         var refusedLog = RateLimitedLog()
     }
 
-    let state = NIOLockedValueBox(State())
+    let state: NIOLockedValueBox<State>
 
     init(streamID: String, ssrc: UInt32?, mode: GBMode, isStatic: Bool, usesSharedPort: Bool,
-         device: (host: String, port: Int)?) {
+         device: (host: String, port: Int)?, timeout: GBReceiverTimeout? = nil) {
         self.streamID = streamID
-        self.ssrc = ssrc
         self.mode = mode
         self.isStatic = isStatic
         self.usesSharedPort = usesSharedPort
-        self.device = device
+        self.timeout = isStatic ? nil : timeout
+        self.state = NIOLockedValueBox(State(ssrc: ssrc, device: device))
     }
+
+    /// Expected SSRC; nil accepts the first SSRC that arrives (own port only).
+    public var ssrc: UInt32? { state.withLockedValue { $0.ssrc } }
+
+    /// tcp-active: where the device listens.
+    var device: (host: String, port: Int)? { state.withLockedValue { $0.device } }
+
+    public var publishedAs: String? { state.withLockedValue { $0.publishedAs } }
 
     public var info: GBReceiverInfo {
         state.withLockedValue { s in
             let c = s.ended + s.live
-            return GBReceiverInfo(streamID: streamID, ssrc: ssrc, mode: mode, port: s.port, sharedPort: usesSharedPort,
-                                  state: s.phase, isStatic: isStatic, remoteAddress: s.remote, counters: c,
+            return GBReceiverInfo(streamID: streamID, ssrc: s.ssrc, mode: mode, port: s.port, sharedPort: usesSharedPort,
+                                  state: s.phase, isStatic: isStatic, remoteAddress: s.remote, publishedAs: s.publishedAs,
+                                  checkPaused: s.checkPaused, counters: c,
                                   sessions: s.sessions, foreignPackets: s.foreign, malformedPackets: s.malformed,
-                                  repins: s.repins, since: s.since, deviceHost: device?.host)
+                                  repins: s.repins, since: s.since, deviceHost: s.device?.host)
         }
+    }
+
+    /// Whether this receiver answers to `name`: its id, or the name its stream was published under.
+    func answers(to name: String) -> Bool {
+        name == streamID || publishedAs == name
     }
 
     public var isClosed: Bool { state.withLockedValue { $0.closed } }
@@ -69,6 +96,7 @@ public final class GBReceiver: Sendable {
         state.withLockedValue { s in
             guard !s.closed, !s.attached else { return false }
             s.attached = true
+            Self.cancelIdle(&s)
             s.endSession = end
             s.remote = remote
             s.sessions += 1
@@ -88,6 +116,8 @@ public final class GBReceiver: Sendable {
             s.phase = .waiting
             s.since = Date()
             s.remote = nil
+            s.pauseSession = nil
+            armIdle(&s)
         }
     }
 
@@ -136,9 +166,10 @@ public final class GBReceiver: Sendable {
         state.withLockedValue { $0.refusedLog.shouldLog() }
     }
 
-    func own(_ channel: any Channel) -> Bool {
+    /// `dialGeneration`: a tcp-active connection, kept only when the device has not changed since it was dialed.
+    func own(_ channel: any Channel, dialGeneration: UInt64? = nil) -> Bool {
         state.withLockedValue { s in
-            guard !s.closed else { return false }
+            guard !s.closed, dialGeneration == nil || dialGeneration == s.dialGeneration else { return false }
             s.channels[ObjectIdentifier(channel)] = channel
             return true
         }
@@ -152,6 +183,7 @@ public final class GBReceiver: Sendable {
     func markClosed() -> Bool {
         state.withLockedValue { s in
             defer { s.closed = true }
+            Self.cancelIdle(&s)
             return !s.closed
         }
     }
@@ -160,6 +192,7 @@ public final class GBReceiver: Sendable {
     func shutdown(reason: String) async {
         let (end, channels) = state.withLockedValue { s -> ((@Sendable (String) -> EventLoopFuture<Void>)?, [any Channel]) in
             s.closed = true
+            Self.cancelIdle(&s)
             let end = s.endSession
             let channels = Array(s.channels.values)
             s.channels.removeAll()
@@ -174,4 +207,85 @@ public final class GBReceiver: Sendable {
             s.since = Date()
         }
     }
+
+    // MARK: what the platform changes while it is open
+
+    func setSSRC(_ ssrc: UInt32) {
+        state.withLockedValue { $0.ssrc = ssrc }
+    }
+
+    /// A session published under `name` (nil: under `streamID`); kept until the next one publishes.
+    func setPublishedAs(_ name: String?) {
+        state.withLockedValue { $0.publishedAs = name }
+    }
+
+    var dialGeneration: UInt64 { state.withLockedValue { $0.dialGeneration } }
+
+    /// tcp-active: dial `device` from now on. Returns the new dial generation and the connections
+    /// to the old device that carry no session yet (to close), or nil when it is receiving from
+    /// that very device already; throws when it is receiving from another.
+    func redirect(to device: (host: String, port: Int)) throws -> (generation: UInt64, stale: [any Channel])? {
+        try state.withLockedValue { s in
+            if s.attached {
+                if let d = s.device, d.host == device.host, d.port == device.port { return nil }
+                throw GBError.receiving(streamID, from: s.remote ?? "?")
+            }
+            s.device = device
+            s.port = device.port
+            s.dialGeneration &+= 1
+            let stale = Array(s.channels.values)
+            s.channels.removeAll()
+            return (s.dialGeneration, stale)
+        }
+    }
+
+    /// Pauses or resumes the no-media checks: the receiver timeout and the live session's
+    /// Source receive timeout.
+    func setCheckPaused(_ paused: Bool) {
+        let pause = state.withLockedValue { s -> (@Sendable (Bool) -> Void)? in
+            s.checkPaused = paused
+            if paused { Self.cancelIdle(&s) } else if !s.attached { armIdle(&s) }
+            return s.pauseSession
+        }
+        pause?(paused)
+    }
+
+    /// The live session publishes: `pause` reaches its Source from now on. Returns whether the
+    /// checks are paused (then the session starts paused).
+    func sessionPublishing(pause: @escaping @Sendable (Bool) -> Void) -> Bool {
+        state.withLockedValue { s in
+            s.pauseSession = pause
+            return s.checkPaused
+        }
+    }
+
+    /// Starts the receiver-timeout countdown (after open) unless it is closed, receiving or paused.
+    func startIdleTimer() {
+        state.withLockedValue { armIdle(&$0) }
+    }
+
+    private func armIdle(_ s: inout State) {
+        Self.cancelIdle(&s)
+        guard let timeout, !s.closed, !s.attached, !s.checkPaused else { return }
+        let generation = s.idleGeneration
+        s.idleTask = timeout.loop.scheduleTask(in: .milliseconds(Int64(timeout.ms))) { [self] in
+            let due = state.withLockedValue { s in
+                s.idleGeneration == generation && !s.closed && !s.attached && !s.checkPaused
+            }
+            if due { timeout.expired(self) }
+        }
+    }
+
+    private static func cancelIdle(_ s: inout State) {
+        s.idleTask?.cancel()
+        s.idleTask = nil
+        s.idleGeneration &+= 1
+    }
+}
+
+/// `gb28181.receiver_timeout_ms` as a receiver runs it: the countdown's loop and what expiry does.
+struct GBReceiverTimeout: Sendable {
+    var ms: Int
+    var loop: any EventLoop
+    var expired: @Sendable (GBReceiver) -> Void
 }

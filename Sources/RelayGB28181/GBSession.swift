@@ -338,7 +338,17 @@ final class GBSession {
         self.source = source
         phase = .publishing
         receiver.setPhase(.receiving)
-        logger.info("GB28181 \(receiver.mode) publish of \(receiver.streamID) started")
+        // on_publish may have renamed the stream: the platform then names the receiver by either.
+        let renamed = source.id == receiver.streamID ? nil : source.id
+        receiver.setPublishedAs(renamed)
+        logger.info("GB28181 \(receiver.mode) publish of \(receiver.streamID)\(renamed.map { " as " + $0 } ?? "") started")
+        // The platform may pause the no-media checks (a paused playback) now or later.
+        let pauser = NIOLoopBound(self, eventLoop: loop)
+        let sessionLoop = loop
+        let paused = receiver.sessionPublishing { paused in
+            sessionLoop.execute { pauser.value.pauseReceiveTimeout(paused) }
+        }
+        if paused { pauseReceiveTimeout(true) }
         let held = admitting
         admitting = []
         admittingBytes = 0
@@ -352,6 +362,12 @@ final class GBSession {
                 loop.execute { bound.value.end("source closed") }
             }
         }
+    }
+
+    /// On `loop`, the Source's executor.
+    private func pauseReceiveTimeout(_ paused: Bool) {
+        guard phase == .publishing, let source else { return }
+        source.assumeIsolated { $0.pauseReceiveTimeout(paused) }
     }
 
     // MARK: end

@@ -84,7 +84,14 @@ public struct GBReceiverInfo: Sendable, Equatable {
     /// From config (reopened on start, back to waiting when its source ends) or opened by the API
     /// (closed when its source ends).
     public var isStatic: Bool
+    /// The current session's peer ("ip:port"); nil while waiting.
     public var remoteAddress: String?
+    /// The id its last session published under when the on_publish answer renamed the stream
+    /// (`stream_replace`); nil when it kept `streamID`. Either name finds the receiver.
+    public var publishedAs: String?
+    /// The no-media checks are paused (`setCheckPaused`): no receiver timeout, no source receive
+    /// timeout (a playback the platform paused).
+    public var checkPaused = false
     /// RTP packets by fate and frames by fate, over all its sessions.
     public var counters = GBReceiverCounters()
     public var packets: UInt64 { counters.packets }
@@ -102,7 +109,7 @@ public struct GBReceiverInfo: Sendable, Equatable {
     public var repins: UInt64 = 0
     /// When `state` began.
     public var since = Date()
-    /// tcp-active: the device's host, which the server dials.
+    /// tcp-active: the device's host, which the server dials (nil until `connect` names it).
     public var deviceHost: String?
 
     /// The SSRC as GB28181 writes it: ten decimal digits.
@@ -126,6 +133,13 @@ public enum GBError: Error, Sendable, Equatable, CustomStringConvertible {
     case noFreePort(min: Int, max: Int)
     case invalidSSRC(String)
     case bindFailed(Int, String)
+    /// No receiver has this stream id or published name.
+    case noReceiver(String)
+    /// `connect` names the device of a tcp-active receiver only.
+    case notTCPActive(String)
+    /// A tcp-active receiver receiving from one device cannot be pointed at another.
+    case receiving(String, from: String)
+    case invalidPortRange(String)
 
     public var description: String {
         switch self {
@@ -143,6 +157,10 @@ public enum GBError: Error, Sendable, Equatable, CustomStringConvertible {
         case .noFreePort(let min, let max): return "no free port in \(min)...\(max)"
         case .invalidSSRC(let s): return "invalid SSRC '\(s)': expected up to ten decimal digits (at most 4294967295)"
         case .bindFailed(let port, let why): return "cannot bind port \(port): \(why)"
+        case .noReceiver(let id): return "no GB28181 receiver for \(id)"
+        case .notTCPActive(let id): return "receiver \(id) is not tcp-active: only a tcp-active receiver dials a device"
+        case .receiving(let id, let from): return "receiver \(id) is receiving from \(from); close it to dial another device"
+        case .invalidPortRange(let why): return "invalid port range: \(why)"
         }
     }
 }

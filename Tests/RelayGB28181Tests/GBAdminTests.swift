@@ -37,7 +37,9 @@ import Testing
         #expect(openError(#"{"stream": "gb/a", "port": 0}"#)?.contains("'port' must be") == true)
         #expect(openError(#"{"stream": "gb/a", "port": 1.5}"#)?.contains("'port' must be") == true)
         #expect(openError(#"{"stream": "gb/a", "port": "shared"}"#)?.contains("needs an 'ssrc'") == true)
-        #expect(openError(#"{"stream": "gb/a", "mode": "tcp-active"}"#)?.contains("needs 'device'") == true)
+        // tcp-active without a device is fine: PUT {"device"} names it later.
+        #expect(openError(#"{"stream": "gb/a", "mode": "tcp-active"}"#) == nil)
+        #expect(openError(#"{"stream": "gb/a", "mode": "tcp-active", "port": "auto"}"#)?.contains("not for tcp-active") == true)
         #expect(openError(#"{"stream": "gb/a", "mode": "tcp-active", "device": "host"}"#)?.contains("host:port") == true)
         #expect(openError(#"{"stream": "gb/a", "mode": "tcp-active", "device": "host:0"}"#)?.contains("host:port") == true)
         #expect(openError(#"{"stream": "gb/a", "device": "host:1"}"#)?.contains("only for tcp-active") == true)
@@ -51,5 +53,32 @@ import Testing
         #expect(GB28181Service.status(.bindFailed(1, "in use")) == 409)
         #expect(GB28181Service.status(.invalidDeviceAddress("x")) == 400)
         #expect(GB28181Service.status(.disabled) == 409)
+        #expect(GB28181Service.status(.noReceiver("a")) == 404)
+        #expect(GB28181Service.status(.notTCPActive("a")) == 400)
+        #expect(GB28181Service.status(.receiving("a", from: "127.0.0.1:9")) == 409)
+        #expect(GB28181Service.status(.invalidPortRange("x")) == 400)
+    }
+
+    func update(_ json: String) throws -> GB28181Service.UpdateRequest {
+        guard case .object(let o) = try JSONValue.parse(Data(json.utf8)) else { throw AdminFailure.badRequest("not an object") }
+        return try GB28181Service.UpdateRequest(o)
+    }
+
+    func updateError(_ json: String) -> String? {
+        do { _ = try update(json); return nil } catch let e as AdminFailure { return e.message } catch { return "\(error)" }
+    }
+
+    /// The body of `PUT /api/v1/gb28181/receivers/{stream}`: any of ssrc, device, check_paused.
+    @Test func receiverUpdateRequest() throws {
+        let all = try update(#"{"ssrc": "0100000002", "device": "192.0.2.7:5060", "check_paused": true}"#)
+        #expect(all.ssrc == 100_000_002 && all.device == "192.0.2.7:5060" && all.checkPaused == true)
+        let resume = try update(#"{"check_paused": false}"#)
+        #expect(resume.ssrc == nil && resume.device == nil && resume.checkPaused == false)
+        #expect(updateError(#"{}"#)?.contains("give any of 'ssrc', 'device'") == true)
+        #expect(updateError(#"{"stream": "gb/a"}"#)?.contains("unknown field 'stream'") == true)
+        #expect(updateError(#"{"ssrc": "x"}"#)?.contains("invalid SSRC") == true)
+        #expect(updateError(#"{"device": "host"}"#)?.contains("host:port") == true)
+        #expect(updateError(#"{"device": 5060}"#)?.contains("'device' must be") == true)
+        #expect(updateError(#"{"check_paused": "yes"}"#)?.contains("'check_paused' must be true or false") == true)
     }
 }

@@ -143,7 +143,10 @@ struct GBServiceTests {
             _ = try await gb.open(streamID: "gb/b", ssrc: 100_000_001, mode: .tcpPassive)
         }
         await #expect(throws: GBError.ssrcRequired(.udp)) { _ = try await gb.open(streamID: "gb/c", ssrc: nil, mode: .udp) }
-        await #expect(throws: GBError.deviceAddressRequired) { _ = try await gb.open(streamID: "gb/d", ssrc: 5, mode: .tcpActive) }
+        // tcp-active without the device's address waits for `connect` (the device's INVITE answer).
+        let waiting = try await gb.open(streamID: "gb/d", ssrc: 5, mode: .tcpActive)
+        #expect(waiting.info.port == nil && waiting.info.deviceHost == nil && waiting.info.state == .waiting)
+        #expect(await gb.close(streamID: "gb/d"))
         await #expect(throws: GBError.invalidStreamID("../x")) { _ = try await gb.open(streamID: "../x", ssrc: 6, mode: .udp) }
         let own = try await gb.open(streamID: "gb/own", ssrc: nil, mode: .tcpPassive, port: .fromRange)
         let ownPort = try #require(own.info.port)

@@ -13,14 +13,7 @@ import RelayCore
 /// operator deletes it, the stream ends, the peer closes or cannot keep up, or the connection is
 /// not made within `connectTimeoutMs`.
 final class GBSender: @unchecked Sendable {
-    enum State: String, Sendable {
-        /// tcp-active: dialling the platform.
-        case connecting
-        /// tcp-passive: waiting for the platform to connect.
-        case listening
-        case sending
-        case stopped
-    }
+    typealias State = GBSenderState
 
     /// What the admin API and the hook show, readable from any thread.
     struct Shared: Sendable {
@@ -40,7 +33,7 @@ final class GBSender: @unchecked Sendable {
     private let context: RelayContext
     private let table: GBSenderTable
     private let logger: Logger
-    /// tcp-passive listens on `host`, on a port of `ports`.
+    /// tcp-passive listens on `host`, on `request.localPort` or else a port of `ports`.
     private let host: String
     private let ports: ClosedRange<Int>
 
@@ -55,7 +48,7 @@ final class GBSender: @unchecked Sendable {
     /// How long a stopped sender's TCP connection may take to write what is queued.
     static let closeGrace = TimeAmount.seconds(2)
 
-    var kind: OutputKind { .rtpPS(RTPPSFormat(ssrc: request.ssrc, payloadType: request.payloadType)) }
+    var kind: OutputKind { .rtpPS(request.format) }
 
     init(id: UInt64, request: GBSenderRequest, source: Source, context: RelayContext, table: GBSenderTable,
          host: String, ports: ClosedRange<Int>) {
@@ -84,7 +77,7 @@ final class GBSender: @unchecked Sendable {
                 return true
             }
         }.get()
-        guard live else { throw AdminFailure.notFound("stream \(request.stream) is not live") }
+        guard live else { throw GBSenderError.notLive(request.stream) }
         do {
             switch request.mode {
             case .udp: try await startUDP()
@@ -98,12 +91,12 @@ final class GBSender: @unchecked Sendable {
     }
 
     private func resolve(_ dest: String) async throws -> SocketAddress {
-        guard let (host, port) = parseHostPort(dest) else { throw AdminFailure.badRequest("'dest' must be \"host:port\"") }
+        guard let (host, port) = parseHostPort(dest) else { throw GBSenderError.invalid("'dest' must be \"host:port\"") }
         do {
             // getaddrinfo blocks: on the thread pool, never on an event loop.
             return try await NIOThreadPool.singleton.runIfActive { try SocketAddress.makeAddressResolvingHost(host, port: port) }
         } catch {
-            throw AdminFailure.badRequest("cannot resolve dest host '\(printable(host))': \(error)")
+            throw GBSenderError.invalid("cannot resolve dest host '\(printable(host))': \(error)")
         }
     }
 
@@ -116,9 +109,9 @@ final class GBSender: @unchecked Sendable {
                 .channelInitializer { ch in
                     ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(GBSenderPeerHandler()) }
                 }
-                .bind(host: target.protocol == .inet6 ? "::" : "0.0.0.0", port: 0).get()
+                .bind(host: Self.anyHost(for: target), port: request.localPort ?? 0).get()
         } catch {
-            throw AdminFailure.conflict("cannot open a UDP socket: \(error)")
+            throw GBSenderError.conflict("cannot open a UDP socket\(request.localPort.map { " on port \($0)" } ?? ""): \(error)")
         }
         let attached = try await loop.submit { [self] in
             guard !stopped else {  // the stream ended meanwhile
@@ -129,7 +122,12 @@ final class GBSender: @unchecked Sendable {
             return attach(.udp(GBSenderUDPOutput(socket: socket, target: target)), localPort: socket.localAddress?.port,
                           peer: target.displayString)
         }.get()
-        guard attached else { throw AdminFailure.notFound("stream \(request.stream) is not live") }
+        guard attached else { throw GBSenderError.notLive(request.stream) }
+    }
+
+    /// The wildcard address of `target`'s family, which a socket to it binds.
+    private static func anyHost(for target: SocketAddress) -> String {
+        target.protocol == .inet6 ? "::" : "0.0.0.0"
     }
 
     private func startActive() async throws {
@@ -144,11 +142,16 @@ final class GBSender: @unchecked Sendable {
     }
 
     /// One connection attempt; a failure retries every 500 ms until the deadline timer stops the sender.
+    /// With `localPort` it connects from that port (SO_REUSEADDR: a retry reuses it at once).
     private func dial(_ target: SocketAddress) {
         guard !stopped else { return }
-        ClientBootstrap(group: loop)
+        var bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.milliseconds(Int64(min(request.connectTimeoutMs, 5000))))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+        if let port = request.localPort, let local = try? SocketAddress(ipAddress: Self.anyHost(for: target), port: port) {
+            bootstrap = bootstrap.channelOption(.socketOption(.so_reuseaddr), value: 1).bind(to: local)
+        }
+        bootstrap
             .channelInitializer { [self] ch in
                 ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(peerHandler()) }
             }
@@ -166,10 +169,10 @@ final class GBSender: @unchecked Sendable {
     }
 
     private func listen() async throws {
-        let count = ports.count
+        let count = request.localPort == nil ? ports.count : 1
         let first = Int.random(in: 0..<count)
         for i in 0..<count {
-            let port = ports.lowerBound + (first + i) % count
+            let port = request.localPort ?? ports.lowerBound + (first + i) % count
             let bootstrap = ServerBootstrap(group: loop)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -180,7 +183,7 @@ final class GBSender: @unchecked Sendable {
             try await loop.submit { [self] in
                 guard !stopped else {
                     listener.close(promise: nil)
-                    throw AdminFailure.notFound("stream \(request.stream) is not live")
+                    throw GBSenderError.notLive(request.stream)
                 }
                 sockets.append(listener)
                 shared.withLockedValue {
@@ -193,7 +196,8 @@ final class GBSender: @unchecked Sendable {
             }.get()
             return
         }
-        throw AdminFailure.conflict("no free port in \(ports.lowerBound)...\(ports.upperBound) (gb28181.port_min...port_max) to listen on")
+        if let port = request.localPort { throw GBSenderError.conflict("cannot listen on port \(port): it is in use") }
+        throw GBSenderError.conflict("no free port in \(ports.lowerBound)...\(ports.upperBound) (gb28181.port_min...port_max) to listen on")
     }
 
     /// tcp-passive: the first connection (from the dest host, when one was given) is the peer.
@@ -252,7 +256,7 @@ final class GBSender: @unchecked Sendable {
             $0.localPort = localPort
             $0.peer = peer
         }
-        let format = RTPPSFormat(ssrc: request.ssrc, payloadType: request.payloadType)
+        let format = request.format
         let kind = self.kind
         let ok = source.assumeIsolated { $0.attach(sink, kind: kind, muxer: GBSenderMuxer.factory(format)) }
         if ok {
@@ -261,6 +265,17 @@ final class GBSender: @unchecked Sendable {
             self.sink = nil
         }
         return ok
+    }
+
+    /// What the admin API and a facade show.
+    var info: GBSenderInfo {
+        let shared = shared.withLockedValue { $0 }
+        let c = counters.withLockedValue { $0 }
+        return GBSenderInfo(id: id, stream: request.stream, ssrc: request.ssrc, mode: request.mode, dest: request.dest,
+                            payloadType: request.payloadType, audioOnly: request.audioOnly, state: shared.state,
+                            localPort: shared.localPort ?? request.localPort, peer: shared.peer, reason: shared.reason,
+                            bytesSent: c.bytes, packetsSent: c.packets, segmentsDropped: c.segmentsDropped,
+                            seconds: Double((NIODeadline.now() - since).nanoseconds) / 1e9)
     }
 
     // MARK: stop

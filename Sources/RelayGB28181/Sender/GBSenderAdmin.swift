@@ -16,7 +16,7 @@ extension GB28181Service {
     /// `relay_gb28181_senders{state}` and `relay_gb28181_sender_bytes` (bytes all senders have
     /// sent; only grows). For `gauges` in GBAdmin.swift.
     var senderGauges: [ModuleGauge] {
-        let table = senders
+        let table = senderTable
         var byState: [String: Int] = [:]
         for s in table.senders { byState[s.shared.withLockedValue { $0.state.rawValue }, default: 0] += 1 }
         return ["connecting", "listening", "sending"].map { state in
@@ -26,20 +26,55 @@ extension GB28181Service {
                          value: Double(table.bytesSent))]
     }
 
-    func senderBody(_ s: GBSender, ip: String) -> GBSenderBody {
-        let shared = s.shared.withLockedValue { $0 }
-        let c = s.counters.withLockedValue { $0 }
-        return GBSenderBody(id: s.id, stream: s.request.stream, ssrc: GBSSRC.format(s.request.ssrc), dest: s.request.dest,
-                            mode: s.request.mode.rawValue, payloadType: Int(s.request.payloadType), state: shared.state.rawValue,
-                            ip: s.request.mode == .tcpPassive ? ip : nil, port: shared.localPort, peer: shared.peer,
-                            reason: shared.reason, bytesSent: c.bytes, packetsSent: c.packets, segmentsDropped: c.segmentsDropped,
-                            seconds: Double((NIODeadline.now() - s.since).nanoseconds) / 1e9)
+    // MARK: the Swift API (a facade's, and the endpoints')
+
+    /// Starts a sender of a live stream: udp sends at once, tcp-active dials `dest`, tcp-passive
+    /// listens (its `localPort` answered). Throws `GBSenderError`.
+    public func startSender(_ request: GBSenderRequest) async throws -> GBSenderInfo {
+        guard config.enabled else { throw GBSenderError.disabled }
+        try request.validate()
+        guard let source = context.registry.source(request.stream), await source.isReady, !(await source.isClosed) else {
+            throw GBSenderError.notLive(request.stream)
+        }
+        let sender = GBSender(id: context.nextID(), request: request, source: source, context: context, table: senderTable,
+                              host: config.host, ports: portRange)
+        try senderTable.reserve(sender)
+        try await sender.start()
+        return sender.info
+    }
+
+    /// Stops the senders of `stream` (those with `ssrc` / to `dest` when given); returns how many.
+    public func stopSenders(stream: String, ssrc: UInt32?, dest: String?) async -> Int {
+        await stop(stream: stream, ssrc: ssrc, dest: dest).count
+    }
+
+    /// The senders (of `stream` when given), in the order they were started.
+    public func senders(stream: String?) -> [GBSenderInfo] {
+        senderTable.senders.filter { stream == nil || $0.request.stream == stream }.map(\.info)
+    }
+
+    /// Stops the picked senders; their final state, with the reason.
+    private func stop(stream: String, ssrc: UInt32?, dest: String?) async -> [GBSenderInfo] {
+        let picked = senderTable.senders.filter {
+            $0.request.stream == stream && (ssrc == nil || $0.request.ssrc == ssrc) && (dest == nil || $0.request.dest == dest)
+        }
+        for s in picked { await s.stopNow("stopped by the admin API") }
+        return picked.map(\.info)
+    }
+
+    // MARK: endpoints
+
+    func senderBody(_ s: GBSenderInfo, ip: String) -> GBSenderBody {
+        GBSenderBody(id: s.id, stream: s.stream, ssrc: s.ssrcString, dest: s.dest, mode: s.mode.rawValue,
+                     payloadType: Int(s.payloadType), audioOnly: s.audioOnly ? true : nil, state: s.state.rawValue,
+                     ip: s.mode == .tcpPassive ? ip : nil, port: s.localPort, peer: s.peer, reason: s.reason,
+                     bytesSent: s.bytesSent, packetsSent: s.packetsSent, segmentsDropped: s.segmentsDropped, seconds: s.seconds)
     }
 
     func listSenders(_ stream: String?) throws -> AdminReply {
         try enabledForAdmin()
         let ip = announcedIP()
-        let list = senders.senders.filter { stream == nil || $0.request.stream == stream }.map { senderBody($0, ip: ip) }
+        let list = senders(stream: stream).map { senderBody($0, ip: ip) }
         if let stream, list.isEmpty { throw AdminFailure.notFound("no GB28181 sender of \(stream)") }
         return AdminReply(GBSenderList(count: list.count, senders: list))
     }
@@ -50,15 +85,14 @@ extension GB28181Service {
         }
         let open = try GBSenderRequest(body)
         try enabledForAdmin()
-        guard let source = context.registry.source(open.stream), await source.isReady, !(await source.isClosed) else {
-            throw AdminFailure.notFound("stream \(open.stream) is not live")
+        let info: GBSenderInfo
+        do {
+            info = try await startSender(open)
+        } catch let error as GBSenderError {
+            throw error.adminFailure
         }
-        let sender = GBSender(id: context.nextID(), request: open, source: source, context: context, table: senders,
-                              host: config.host, ports: config.portMin...max(config.portMin, config.portMax))
-        try senders.reserve(sender)
-        try await sender.start()
-        request.logger.info("admin API started GB28181 sender \(sender.id) of \(open.stream) (\(open.mode))")
-        return AdminReply(status: 201, senderBody(sender, ip: announcedIP()))
+        request.logger.info("admin API started GB28181 sender \(info.id) of \(open.stream) (\(open.mode))")
+        return AdminReply(status: 201, senderBody(info, ip: announcedIP()))
     }
 
     /// Stops the stream's senders; `?ssrc=…&dest=…` (or a body `{"ssrc", "dest"}`, for clients
@@ -76,13 +110,10 @@ extension GB28181Service {
         case .string(let text)?: dest = text
         case let other?: throw AdminFailure.badRequest("'dest' must be a \"host:port\" string, got \(other.kindDescription)")
         }
-        let picked = senders.senders.filter {
-            $0.request.stream == stream && (ssrc == nil || $0.request.ssrc == ssrc) && (dest == nil || $0.request.dest == dest)
-        }
-        guard !picked.isEmpty else { throw AdminFailure.notFound("no GB28181 sender of \(stream) matches") }
-        for s in picked { await s.stopNow("stopped by the admin API") }
+        let stopped = await stop(stream: stream, ssrc: ssrc, dest: dest)
+        guard !stopped.isEmpty else { throw AdminFailure.notFound("no GB28181 sender of \(stream) matches") }
         let ip = announcedIP()
-        let list = picked.map { senderBody($0, ip: ip) }
+        let list = stopped.map { senderBody($0, ip: ip) }
         request.logger.info("admin API stopped \(list.count) GB28181 sender(s) of \(stream)")
         return AdminReply(GBSenderList(count: list.count, senders: list))
     }
@@ -96,6 +127,8 @@ struct GBSenderBody: Encodable, Sendable {
     var dest: String?
     var mode: String
     var payloadType: Int
+    /// Present (true) for an audio-only sender.
+    var audioOnly: Bool?
     /// connecting, listening, sending, stopped.
     var state: String
     /// tcp-passive: the address and port the upper platform connects to.
@@ -110,7 +143,7 @@ struct GBSenderBody: Encodable, Sendable {
     var seconds: Double
 
     enum CodingKeys: String, CodingKey {
-        case id, stream, ssrc, dest, mode, payloadType = "payload_type", state, ip, port, peer, reason
+        case id, stream, ssrc, dest, mode, payloadType = "payload_type", audioOnly = "audio_only", state, ip, port, peer, reason
         case bytesSent = "bytes_sent", packetsSent = "packets_sent", segmentsDropped = "segments_dropped", seconds
     }
 }

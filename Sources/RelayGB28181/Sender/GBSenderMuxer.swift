@@ -41,7 +41,8 @@ public final class GBSenderMuxer: Muxer {
     }
 
     private func configure(_ streams: [AVStream]) {
-        video = streams.first { $0.kind == .video && PSMuxer.streamType($0.codec) != nil }
+        // An audio-only sender (a voice broadcast) leaves the video out.
+        video = format.audioOnly ? nil : streams.first { $0.kind == .video && PSMuxer.streamType($0.codec) != nil }
         audio = streams.first { $0.kind == .audio && PSMuxer.streamType($0.codec) != nil }
         aacConfig = audio?.codec == .aac ? audio.flatMap { try? AAC.AudioSpecificConfig(parsing: $0.extradata) } : nil
         ps = video == nil && audio == nil ? nil : PSMuxer(video: video?.codec, audio: audio?.codec)

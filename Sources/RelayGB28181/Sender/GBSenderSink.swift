@@ -19,10 +19,12 @@ struct GBSenderCounters: Sendable {
 }
 
 /// The sender as its Source sees it: a background sink of the `.rtpPS` TransStream (no
-/// on_play_done, does not keep the stream from idling). Calls arrive on `eventLoop` (the
+/// on_play_done) that counts as a reader: a stream forwarded upstream is watched there, so it
+/// does not idle and its viewer count includes the sender. Calls arrive on `eventLoop` (the
 /// socket's and the source's loop).
 final class GBSenderSink: BackgroundSink, @unchecked Sendable {
     let id: SinkID
+    var keepsStreamWatched: Bool { true }
     let eventLoop: any EventLoop
     private let output: GBSenderOutput
     let counters: NIOLockedValueBox<GBSenderCounters>

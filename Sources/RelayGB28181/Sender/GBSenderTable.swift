@@ -19,14 +19,14 @@ final class GBSenderTable: Sendable {
 
     private let state = NIOLockedValueBox(State())
 
-    /// Takes a place for `sender`, or says why not (409).
+    /// Takes a place for `sender`, or says why not.
     func reserve(_ sender: GBSender) throws {
         try state.withLockedValue { s in
             if s.senders.values.contains(where: { $0.request.key == sender.request.key }) {
-                throw AdminFailure.conflict("a sender of \(sender.request.stream) with SSRC \(GBSSRC.format(sender.request.ssrc)) to \(sender.request.dest ?? "a tcp-passive peer") exists already")
+                throw GBSenderError.conflict("a sender of \(sender.request.stream) with SSRC \(GBSSRC.format(sender.request.ssrc)) to \(sender.request.dest ?? "a tcp-passive peer") exists already")
             }
             guard s.senders.count < maxSenders else {
-                throw AdminFailure.conflict("too many GB28181 senders (gb28181.max_senders \(maxSenders))")
+                throw GBSenderError.conflict("too many GB28181 senders (gb28181.max_senders \(maxSenders))")
             }
             s.senders[sender.id] = sender
         }
