@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import RelayCore
 import RelayGB28181
+import RelayTestSupport
 import Testing
 
 /// What a GB28181 platform does to a receiver after opening it (issue 20), through the native
@@ -99,5 +100,93 @@ struct GB28181ReceiverSeamsTests {
         let got = try await api.get("/api/v1/gb28181/receivers/rtp/05F5E161")
         #expect(got.value["state"]?.string == "receiving" && got.value["remote_address"]?.string == address, "\(got.text)")
         await server.stop()
+    }
+
+    /// The on_publish answer renames the stream (`stream_replace`, as wvp names a device's
+    /// channel): the receiver answers to both names (GET, PUT, DELETE), and when the renamed
+    /// stream ends the receiver closes and its port is free.
+    @Test func aRenamedStreamsReceiverAnswersToBothNames() async throws {
+        let hook = try await RenamingHook.start()
+        defer { hook.process.terminate() }
+        let server = try await TestServer.start(#""hooks": {"on_publish": "\#(hook.url)"}"#,
+                                                gb28181: #", "port_min": 47900, "port_max": 47949"#)
+        let api = AdminHTTP(port: server.adminPort)
+        var ports: [Int] = []
+        var devices: [ChildProcess] = []
+        defer { for d in devices { d.terminate() } }
+        for (id, ssrc) in [("rtp/05F5E1A1", "0100000161"), ("rtp/05F5E1A2", "0100000162")] {
+            let opened = try await api.post("/api/v1/gb28181/receivers", json: #"{"stream": "\#(id)", "ssrc": "\#(ssrc)", "port": "auto"}"#)
+            let port = try #require(opened.value["port"]?.int, "\(opened.text)")
+            ports.append(port)
+            devices.append(try await GB28181Tests.h264G711Device(["--mode", "udp", "--port", "\(port)", "--ssrc", ssrc]))
+        }
+        for alias in ["rtp/dev_05F5E1A1", "rtp/dev_05F5E1A2"] {
+            #expect(await server.waitPlayable(alias), "\(alias) never played: \(server.log.lines.suffix(5))")
+        }
+        #expect(server.server.context.registry.source("rtp/05F5E1A1") == nil, "published under the new name only")
+        let got = try await api.get("/api/v1/gb28181/receivers/rtp/dev_05F5E1A1")
+        #expect(got.status == 200 && got.value["stream"]?.string == "rtp/05F5E1A1"
+                && got.value["published_as"]?.string == "rtp/dev_05F5E1A1", "\(got.text)")
+        let put = try await api.request("PUT", "/api/v1/gb28181/receivers/rtp/dev_05F5E1A1", body: Array(#"{"check_paused": true}"#.utf8))
+        #expect(put.status == 200 && put.value["check_paused"]?.bool == true, "\(put.text)")
+        #expect(server.gb.receiver(named: "rtp/dev_05F5E1A1") === server.gb.receiver("rtp/05F5E1A1"))
+        let info = try #require(server.gb.list().first { $0.streamID == "rtp/05F5E1A1" })
+        #expect(info.publishedAs == "rtp/dev_05F5E1A1" && info.checkPaused && info.state == .receiving)
+
+        // DELETE by the new name closes the receiver and its stream, and frees the port.
+        let deleted = try await api.delete("/api/v1/gb28181/receivers/rtp/dev_05F5E1A1")
+        #expect(deleted.status == 200, "\(deleted.text)")
+        #expect(server.gb.receiver("rtp/05F5E1A1") == nil)
+        #expect(await GB28181Tests.wait { server.server.context.registry.source("rtp/dev_05F5E1A1") == nil })
+        devices[0].terminate()
+        let freed = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: ports[0]).get()
+        try await freed.close()
+
+        // The renamed stream ends (as close_streams does): its receiver closes, the port is free.
+        devices[1].terminate()
+        await server.server.context.registry.source("rtp/dev_05F5E1A2")?.close(reason: "test: closed by the platform")
+        #expect(await GB28181Tests.wait { server.gb.receiver(named: "rtp/dev_05F5E1A2") == nil && server.gb.list().isEmpty })
+        let freed2 = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: ports[1]).get()
+        try await freed2.close()
+        await server.stop()
+    }
+}
+
+/// A hook server that allows every on_publish and renames `app/stream` to `app/dev_stream`
+/// (`stream_replace`), as a GB28181 platform names SSRC-keyed receivers after the device.
+struct RenamingHook {
+    let process: ChildProcess
+    let port: Int
+    var url: String { "http://127.0.0.1:\(port)/hooks" }
+
+    static let script = #"""
+    import json, sys
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    class H(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+            app, _, name = body.get("stream", "").rpartition("/")
+            answer = json.dumps({"stream_replace": app + "/dev_" + name}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+        def log_message(self, *args):
+            pass
+    server = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
+    """#
+
+    static func start() async throws -> RenamingHook {
+        let p = try ChildProcess("python3", ["-u", "-c", script])
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, p.isRunning {
+            if let line = p.stdout.split(separator: "\n").first, let port = Int(line) { return RenamingHook(process: p, port: port) }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        p.terminate()
+        throw HookServer.StartError(description: "renaming hook server did not start: \(p.stderr)")
     }
 }
