@@ -74,6 +74,41 @@ struct ZLMAPITests {
         #expect(gone["code"]?.int == -500)
     }
 
+    /// on_publish renames `rtp/05F5E105` to `rtp/dev_chn` (set with setServerConfig as wvp
+    /// does): the stream plays under the new name, its originUrl keeps the hex id, and the calls
+    /// wvp makes with the new name (updateRtpServerSSRC, pauseRtpCheck, closeRtpServer) find the
+    /// receiver; closing it frees the port and ends the stream.
+    @Test func renamedStreamAnswersToBothNames() async throws {
+        let hooks = try await ZLMHookResponder.start(streamReplace: "dev_chn")
+        defer { hooks.stop() }
+        let server = try await TestServer.start(Self.zlm, gb28181: #", "port_min": 47700, "port_max": 47799"#)
+        defer { Task { await server.stop() } }
+        let api = ZLMClient(port: server.httpPort, secret: Self.secret)
+        let set = try await api.call("setServerConfig", ["hook.enable": "1", "hook.on_publish": hooks.url("on_publish")])
+        #expect(set["changed"]?.int == 1)
+        let open = try await api.call("openRtpServer", ["tcp_mode": "0", "stream_id": "05F5E105", "port": "0", "ssrc": "100000005"])
+        let port = try #require(open["port"]?.int)
+        let device = try await GB28181Tests.h264G711Device(["--mode", "udp", "--port", "\(port)", "--ssrc", "0100000005"])
+        defer { device.terminate() }
+        #expect(await server.waitPlayable("rtp/dev_chn"), "device: \(device.stderr)")
+        #expect(hooks.paths.contains("/index/hook/on_publish"))
+        #expect(server.server.context.registry.source("rtp/05F5E105") == nil)
+
+        let entry = try await api.call("getMediaList", ["schema": "rtsp", "app": "rtp"])["data"]?.items.first
+        #expect(entry?["stream"]?.string == "dev_chn")
+        #expect(entry?["originUrl"]?.string == "rtp://__defaultVhost__/rtp/05F5E105")
+        #expect(try await api.call("getRtpInfo", ["stream_id": "dev_chn"])["local_port"]?.int == port)
+        #expect(try await api.call("updateRtpServerSSRC", ["ssrc": "100000005", "stream_id": "dev_chn"])["code"]?.int == 0)
+        #expect(try await api.call("pauseRtpCheck", ["stream_id": "dev_chn"])["code"]?.int == 0)
+        #expect(server.gb.list().first?.checkPaused == true)
+        #expect(try await api.call("closeRtpServer", ["stream_id": "dev_chn"])["hit"]?.int == 1)
+        #expect(await GB28181Tests.wait { server.server.context.registry.source("rtp/dev_chn") == nil })
+        #expect(server.gb.list().isEmpty)
+        // The port is free again: a new receiver may bind it.
+        let reopen = try await api.call("openRtpServer", ["tcp_mode": "0", "stream_id": "05F5E106", "port": String(port)])
+        #expect(reopen["code"]?.int == 0 && reopen["port"]?.int == port, "\(reopen)")
+    }
+
     /// tcp_mode 2: openRtpServer waits; connectRtpServer names the device after its answer; the
     /// server dials it and the stream plays.
     @Test func tcpActiveAfterConnectRtpServer() async throws {

@@ -1,0 +1,63 @@
+import Foundation
+
+/// A GB platform's hook endpoint in the ZLMediaKit dialect, as a python3 child process on a
+/// free port: every hook is answered `{"code":0,"msg":"success"}`, on_publish also with
+/// `stream_replace` (wvp-GB28181-pro `service/impl/MediaServiceImpl.java` authenticatePublish
+/// renames `rtp/<hex>` to `<device>_<channel>`). It prints each hook's path, one per line.
+final class ZLMHookResponder: Sendable {
+    let process: ChildProcess
+    let port: Int
+
+    static let script = #"""
+import http.server, json, sys
+replace = sys.argv[1]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        n = int(self.headers.get('Content-Length') or 0)
+        self.rfile.read(n)
+        answer = {"code": 0, "msg": "success"}
+        if self.path.endswith("/on_publish") and replace:
+            answer["stream_replace"] = replace
+        body = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        print(self.path, flush=True)
+    def log_message(self, *a):
+        pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"""#
+
+    struct StartError: Error, CustomStringConvertible { let description: String }
+
+    /// `streamReplace`: the on_publish answer's new stream name ("" keeps the name).
+    static func start(streamReplace: String) async throws -> ZLMHookResponder {
+        let p = try ChildProcess("python3", ["-u", "-c", script, streamReplace])
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, p.isRunning {
+            if let first = p.stdout.split(separator: "\n").first, let port = Int(first) {
+                return ZLMHookResponder(process: p, port: port)
+            }
+            try await Task.sleep(nanoseconds: 20_000_000)
+        }
+        p.terminate()
+        throw StartError(description: "hook responder did not start: \(p.stderr)")
+    }
+
+    private init(process: ChildProcess, port: Int) {
+        self.process = process
+        self.port = port
+    }
+
+    /// `http://127.0.0.1:PORT/index/hook/NAME`, as wvp's prefix.
+    func url(_ name: String) -> String { "http://127.0.0.1:\(port)/index/hook/\(name)" }
+
+    /// Hook paths received so far.
+    var paths: [String] { process.stdout.split(separator: "\n").dropFirst().map(String.init) }
+
+    func stop() { process.terminate() }
+}
