@@ -1,4 +1,6 @@
 import Foundation
+import NIOPosix
+import RelayBenchKit
 import RelayCore
 import RelayGB28181
 import Testing
@@ -66,6 +68,21 @@ struct ZLMAPITests {
                                                  "expire_sec": "1", "async": "1"])
         #expect(snap.status == 200 && snap.headers["content-type"] == "image/jpeg", "\(snap.text.prefix(200))")
         #expect(snap.body.count > 1000 && snap.body.prefix(2) == Data([0xFF, 0xD8]))
+
+        // A player of the dialect's URL counts in the rtmp schema; kick_session ends it by the
+        // admin API's player id; close_streams without force leaves a watched stream.
+        let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort, path: "/rtp/05F5E101.live.flv",
+                                                     group: MultiThreadedEventLoopGroup.singleton)
+        #expect(await player.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }.videoFrames > 0)
+        let rtmpEntry = try await api.call("getMediaList", ["schema": "rtmp", "app": "rtp", "stream": "05F5E101"])["data"]?.items.first
+        #expect(rtmpEntry?["readerCount"]?.int == 1 && rtmpEntry?["totalReaderCount"]?.int == 1)
+        let kept = try await api.call("close_streams", ["vhost": "__defaultVhost__", "app": "rtp", "stream": "05F5E101", "force": "0"])
+        #expect(kept["count_hit"]?.int == 2 && kept["count_closed"]?.int == 0)
+        let players = try await AdminHTTP(port: server.adminPort).get("/api/v1/players?stream=rtp/05F5E101").value
+        let id = try #require(players["players"]?.items.first?["id"]?.int)
+        #expect(try await api.call("kick_session", ["id": String(id)])["code"]?.int == 0)
+        #expect(await player.wait(timeout: .seconds(5)) { $0.closed }.closed)
+        await player.close()
 
         #expect(try await api.call("closeRtpServer", ["stream_id": "05F5E101"])["hit"]?.int == 1)
         #expect(await GB28181Tests.wait { server.server.context.registry.source("rtp/05F5E101") == nil })
