@@ -34,8 +34,6 @@ public final class ZLMFacade: ProtocolModule {
     public func start() async throws {}
     public func stop() async {}
 
-    public var serverConfig: [String: JSONValue] { ["zlm": .bool(config.enabled)] }
-
     public var httpRoutes: [HTTPRoute] {
         guard config.enabled else { return [] }
         return [HTTPRoute(prefix: Self.prefix) { [self] call in await self.handle(call) }]

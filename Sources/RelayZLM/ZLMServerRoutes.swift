@@ -34,7 +34,6 @@ extension ZLMFacade {
             "hook.enable": settings.hookEnabled ? "1" : "0",
             "hook.alive_interval": settings.aliveIntervalText,
             "hook.timeoutSec": settings.hookTimeoutText,
-            "hook.retry": "0",
             "hook.stream_changed_schemas": "rtsp/rtmp",
             "http.port": String(p["http_flv"] ?? 0), "http.sslport": "0",
             "rtmp.port": String(p["rtmp"] ?? 0), "rtmp.sslport": "0",
