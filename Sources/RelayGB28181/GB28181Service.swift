@@ -200,6 +200,8 @@ public final class GB28181Service: Sendable {
         do {
             switch (mode, shared) {
             case (.tcpActive, _):
+                // A local port to dial from when asked for (a platform puts it in its SDP).
+                if port != .shared { receiver.setDialPort(try await dialPort(port)) }
                 receiver.setPort(device?.port)
                 if device != nil { dial(receiver, generation: receiver.dialGeneration) }
             case (_, true):
@@ -273,28 +275,53 @@ public final class GB28181Service: Sendable {
             guard owner.own(ch) else { try? await ch.close(); throw GBError.notStarted }
             return ch
         case .fromRange:
-            let range = portRange
-            for _ in 0..<range.count {
-                let n = state.withLockedValue { s -> Int in
-                    let n = s.portRange.contains(s.nextPort) ? s.nextPort : s.portRange.lowerBound
-                    s.nextPort = n >= s.portRange.upperBound ? s.portRange.lowerBound : n + 1
-                    return n
-                }
-                guard holder(of: n, udp: owner.mode == .udp) == nil,
-                      let ch = try? await (owner.mode == .udp ? bindUDP(port: n, owner: owner) : bindTCP(port: n, owner: owner)) else {
-                    continue
-                }
-                guard owner.own(ch) else { try? await ch.close(); throw GBError.notStarted }
-                return ch
+            let ch = try await fromRange(udp: owner.mode == .udp) { n in
+                try? await (owner.mode == .udp ? self.bindUDP(port: n, owner: owner) : self.bindTCP(port: n, owner: owner))
             }
-            throw GBError.noFreePort(min: range.lowerBound, max: range.upperBound)
+            guard owner.own(ch) else { try? await ch.close(); throw GBError.notStarted }
+            return ch
         }
     }
 
-    /// The receiver with a port of its own `n` (UDP or TCP), if any.
+    /// The first port of the range, from the rotating cursor on and skipping those a receiver
+    /// holds, for which `attempt` succeeds.
+    private func fromRange<T: Sendable>(udp: Bool, _ attempt: (Int) async -> T?) async throws -> T {
+        let range = portRange
+        for _ in 0..<range.count {
+            let n = state.withLockedValue { s -> Int in
+                let n = s.portRange.contains(s.nextPort) ? s.nextPort : s.portRange.lowerBound
+                s.nextPort = n >= s.portRange.upperBound ? s.portRange.lowerBound : n + 1
+                return n
+            }
+            guard holder(of: n, udp: udp) == nil, let found = await attempt(n) else { continue }
+            return found
+        }
+        throw GBError.noFreePort(min: range.lowerBound, max: range.upperBound)
+    }
+
+    /// tcp-active: a TCP port no receiver holds and nothing listens on, to dial the device from.
+    private func dialPort(_ port: GBPort) async throws -> Int {
+        let free: @Sendable (Int) async -> Bool = { [self] n in
+            guard let probe = try? await ServerBootstrap(group: group).bind(host: config.host, port: n).get() else { return false }
+            try? await probe.close()
+            return true
+        }
+        switch port {
+        case .shared:
+            throw GBError.noSharedPort(.tcpActive)
+        case .fixed(let n):
+            if let holder = holder(of: n, udp: false) { throw GBError.bindFailed(n, "receiver \(holder) uses it") }
+            guard await free(n) else { throw GBError.bindFailed(n, "in use") }
+            return n
+        case .fromRange:
+            return try await fromRange(udp: false) { n in await free(n) ? n : nil }
+        }
+    }
+
+    /// The receiver with a port of its own `n` (UDP, or TCP: listening or dialing from), if any.
     private func holder(of n: Int, udp: Bool) -> String? {
         let receivers = state.withLockedValue { Array($0.receivers.values) }
-        return receivers.first { !$0.usesSharedPort && ($0.mode == .udp) == udp && $0.mode != .tcpActive && $0.info.port == n }?.streamID
+        return receivers.first { !$0.usesSharedPort && ($0.mode == .udp) == udp && $0.info.localPort == n }?.streamID
     }
 
     private func bindUDP(port: Int, owner: GBReceiver?) async throws -> any Channel {
@@ -337,9 +364,18 @@ public final class GB28181Service: Sendable {
         let service = self
         let retry = TimeAmount.milliseconds(Int64(config.connectRetryMs))
         let loop = group.next()
-        ClientBootstrap(group: loop)
+        var bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(.seconds(5))
             .channelOption(.socketOption(.so_rcvbuf), value: 1 << 20)
+        if let port = receiver.dialPort {
+            // From the port the platform announced; SO_REUSEADDR: a redial reuses it at once.
+            let wildcard = config.host == "0.0.0.0" || config.host == "::" || config.host.isEmpty
+            let host = wildcard ? (device.host.contains(":") ? "::" : "0.0.0.0") : config.host
+            if let local = try? SocketAddress(ipAddress: host, port: port) {
+                bootstrap = bootstrap.channelOption(.socketOption(.so_reuseaddr), value: 1).bind(to: local)
+            }
+        }
+        bootstrap
             .channelInitializer { ch in
                 ch.eventLoop.makeCompletedFuture {
                     try service.context.guardConnection(ch, listener: "gb28181")

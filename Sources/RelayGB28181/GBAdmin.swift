@@ -83,7 +83,7 @@ extension GB28181Service: ProtocolModule {
         return GBReceiverBody(stream: r.streamID, ssrc: r.ssrcString, mode: r.mode.rawValue,
                               ip: r.deviceHost ?? ip, port: r.port, sharedPort: r.sharedPort, state: r.state.rawValue,
                               since: iso8601(r.since), configured: r.isStatic, remoteAddress: r.remoteAddress,
-                              publishedAs: r.publishedAs, checkPaused: r.checkPaused,
+                              localPort: r.localPort, publishedAs: r.publishedAs, checkPaused: r.checkPaused,
                               packets: c.packets, bytes: c.bytes, lost: c.lost, late: c.late, duplicates: c.duplicates,
                               reordered: c.reordered, resyncs: c.resyncs, videoFrames: c.videoFrames,
                               audioFrames: c.audioFrames, framesDropped: c.framesDropped, sessions: r.sessions,
@@ -185,8 +185,12 @@ extension GB28181Service: ProtocolModule {
                 if let device, !Self.isHostPort(device) {
                     throw AdminFailure.badRequest("'device' must be \"host:port\" (port 1...65535), got '\(printable(device))'")
                 }
-                if body["port"] != nil {
-                    throw AdminFailure.badRequest("'port' is not for tcp-active: the server dials 'device'")
+                // `port` here is the local port to dial from (a platform announces it in its SDP).
+                switch body["port"] {
+                case nil: port = .shared
+                case .string("shared")?:
+                    throw AdminFailure.badRequest("'port' of tcp-active is the local port to dial from: a number or \"auto\"")
+                default: break
                 }
             } else if device != nil {
                 throw AdminFailure.badRequest("'device' is only for tcp-active (the server dials the device)")

@@ -14,6 +14,8 @@ struct GBReceiverBody: Encodable, Sendable {
     var configured: Bool
     /// The peer of the current session; null while waiting.
     var remoteAddress: String?
+    /// This server's port: the receive port, or for tcp-active the one it dials from (absent: any).
+    var localPort: Int?
     /// The name the stream was published under when on_publish renamed it; absent otherwise.
     var publishedAs: String?
     /// The no-media checks are paused (PUT {"check_paused": true}).
@@ -37,7 +39,7 @@ struct GBReceiverBody: Encodable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case stream, ssrc, mode, ip, port, sharedPort = "shared_port", state, since, configured
-        case remoteAddress = "remote_address", publishedAs = "published_as", checkPaused = "check_paused", packets, bytes, lost, late, duplicates, reordered, resyncs
+        case remoteAddress = "remote_address", localPort = "local_port", publishedAs = "published_as", checkPaused = "check_paused", packets, bytes, lost, late, duplicates, reordered, resyncs
         case videoFrames = "video_frames", audioFrames = "audio_frames", framesDropped = "frames_dropped", sessions
         case foreignPackets = "foreign_packets", malformedPackets = "malformed_packets", repins
     }

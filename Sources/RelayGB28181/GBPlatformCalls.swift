@@ -88,7 +88,7 @@ extension GB28181Service {
         let ms = config.receiverTimeoutMs
         guard await close(receiver, reason: "no media within \(ms) ms (gb28181.receiver_timeout_ms)") else { return }
         var extra: [String: JSONValue] = ["mode": .string(info.mode.rawValue), "timeout_ms": .number(Double(ms))]
-        if info.mode != .tcpActive, let port = info.port { extra["local_port"] = .number(Double(port)) }
+        if let port = info.localPort { extra["local_port"] = .number(Double(port)) }
         if let ssrc = info.ssrcString { extra["ssrc"] = .string(ssrc) }
         context.notify(.receiverTimeout, stream: receiver.streamID, session: nil, extra: extra)
     }

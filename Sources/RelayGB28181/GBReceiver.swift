@@ -25,6 +25,8 @@ public final class GBReceiver: Sendable {
         /// tcp-active: bumped when the device changes, so dials to the old one stop.
         var dialGeneration: UInt64 = 0
         var port: Int?
+        /// tcp-active: the local port it dials from, when the platform asked for one.
+        var dialPort: Int?
         var closed = false
         var phase: GBReceiverState = .waiting
         var remote: String?
@@ -80,7 +82,8 @@ public final class GBReceiver: Sendable {
                                   state: s.phase, isStatic: isStatic, remoteAddress: s.remote, publishedAs: s.publishedAs,
                                   checkPaused: s.checkPaused, counters: c,
                                   sessions: s.sessions, foreignPackets: s.foreign, malformedPackets: s.malformed,
-                                  repins: s.repins, since: s.since, deviceHost: s.device?.host)
+                                  repins: s.repins, since: s.since, deviceHost: s.device?.host,
+                                  localPort: mode == .tcpActive ? s.dialPort : s.port)
         }
     }
 
@@ -155,6 +158,12 @@ public final class GBReceiver: Sendable {
             s.repins &+= 1
             s.remote = remote
         }
+    }
+
+    var dialPort: Int? { state.withLockedValue { $0.dialPort } }
+
+    func setDialPort(_ port: Int) {
+        state.withLockedValue { $0.dialPort = port }
     }
 
     func setPort(_ port: Int?) {

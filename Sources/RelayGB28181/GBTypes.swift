@@ -15,7 +15,7 @@ public enum GBMode: String, Sendable, CaseIterable, CustomStringConvertible {
     public var isTCP: Bool { self != .udp }
 }
 
-/// Which local port a receiver uses.
+/// Which local port a receiver uses (tcp-active: which it dials from; `.shared` there: any).
 public enum GBPort: Sendable, Equatable {
     /// The shared UDP or TCP port of its mode; packets are told apart by SSRC.
     case shared
@@ -111,6 +111,9 @@ public struct GBReceiverInfo: Sendable, Equatable {
     public var since = Date()
     /// tcp-active: the device's host, which the server dials (nil until `connect` names it).
     public var deviceHost: String?
+    /// This server's port for the receiver: the one it receives on (shared or own), or for
+    /// tcp-active the one it dials from (nil unless opened with `.fromRange` / `.fixed`).
+    public var localPort: Int? = nil
 
     /// The SSRC as GB28181 writes it: ten decimal digits.
     public var ssrcString: String? { ssrc.map(GBSSRC.format) }

@@ -28,7 +28,7 @@ import Testing
         #expect(try open(#"{"stream": "gb/a", "ssrc": "4294967295", "port": "auto"}"#).ssrc == UInt32.max)
     }
 
-    @Test func receiverRequestErrorsSayWhat() {
+    @Test func receiverRequestErrorsSayWhat() throws {
         #expect(openError(#"{}"#)?.contains("'stream' is required") == true)
         #expect(openError(#"{"stream": "a//b"}"#)?.contains("not a valid stream id") == true)
         #expect(openError(#"{"stream": "gb/a", "ssrc": "4294967296"}"#)?.contains("invalid SSRC") == true)
@@ -39,7 +39,11 @@ import Testing
         #expect(openError(#"{"stream": "gb/a", "port": "shared"}"#)?.contains("needs an 'ssrc'") == true)
         // tcp-active without a device is fine: PUT {"device"} names it later.
         #expect(openError(#"{"stream": "gb/a", "mode": "tcp-active"}"#) == nil)
-        #expect(openError(#"{"stream": "gb/a", "mode": "tcp-active", "port": "auto"}"#)?.contains("not for tcp-active") == true)
+        // tcp-active `port`: the local port to dial from (absent: any).
+        #expect(try open(#"{"stream": "gb/a", "mode": "tcp-active"}"#).port == .shared)
+        #expect(try open(#"{"stream": "gb/a", "mode": "tcp-active", "port": "auto"}"#).port == .fromRange)
+        #expect(try open(#"{"stream": "gb/a", "mode": "tcp-active", "port": 40001}"#).port == .fixed(40001))
+        #expect(openError(#"{"stream": "gb/a", "mode": "tcp-active", "port": "shared"}"#)?.contains("local port to dial from") == true)
         #expect(openError(#"{"stream": "gb/a", "mode": "tcp-active", "device": "host"}"#)?.contains("host:port") == true)
         #expect(openError(#"{"stream": "gb/a", "mode": "tcp-active", "device": "host:0"}"#)?.contains("host:port") == true)
         #expect(openError(#"{"stream": "gb/a", "device": "host:1"}"#)?.contains("only for tcp-active") == true)

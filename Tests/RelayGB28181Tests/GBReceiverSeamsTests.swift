@@ -11,10 +11,12 @@ import Testing
 /// the receiver also answers to.
 @Suite(.serialized)
 struct GBReceiverSeamsTests {
+    /// Not GBServiceTests' range: the suites run side by side.
+    static let ports = 47200...47299
     /// A new SSRC is refused while another receiver expects it; sessions after the change expect
     /// the new one (the old one is an unknown SSRC now); unknown names are refused.
     @Test func updateSSRCChangesWhatNewSessionsExpect() async throws {
-        let h = try await Harness.start()
+        let h = try await Harness.start(ports: Self.ports)
         let gb = h.service
         _ = try await gb.open(streamID: "gb/ssrc", ssrc: 100_000_101, mode: .udp)
         _ = try await gb.open(streamID: "gb/other", ssrc: 100_000_102, mode: .udp)
@@ -44,7 +46,7 @@ struct GBReceiverSeamsTests {
     /// tcp-active opened without the device waits (nothing to dial); `connect` names it, a new
     /// address replaces one that does not answer, and media flows from the second.
     @Test func tcpActiveWaitsForConnectAndRedialsANewAddress() async throws {
-        let h = try await Harness.start()
+        let h = try await Harness.start(ports: Self.ports)
         let gb = h.service
         let r = try await gb.open(streamID: "gb/later", ssrc: 100_000_111, mode: .tcpActive)
         #expect(r.info.port == nil && r.info.state == .waiting && r.info.deviceHost == nil)
@@ -85,10 +87,34 @@ struct GBReceiverSeamsTests {
         try await device.close()
     }
 
+    /// tcp-active with a local port (a platform announces it in its SDP): the server dials the
+    /// device from it; a fixed port another receiver holds is refused.
+    @Test func tcpActiveDialsFromItsLocalPort() async throws {
+        let h = try await Harness.start(ports: Self.ports)
+        let gb = h.service
+        let r = try await gb.open(streamID: "gb/from", ssrc: 100_000_151, mode: .tcpActive, port: .fromRange)
+        let local = try #require(r.info.localPort)
+        #expect((47200...47299).contains(local) && r.info.port == nil)
+        await #expect(throws: GBError.bindFailed(local, "receiver gb/from uses it")) {
+            _ = try await gb.open(streamID: "gb/same", ssrc: 100_000_152, mode: .tcpPassive, port: .fixed(local))
+        }
+        let peers = NIOLockedValueBox<[Int]>([])
+        let device = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { ch in
+                peers.withLockedValue { $0.append(ch.remoteAddress?.port ?? 0) }
+                return ch.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        try await gb.connect(streamID: "gb/from", device: "127.0.0.1:\(device.localAddress?.port ?? 0)")
+        #expect(await h.waitFor { peers.withLockedValue { $0 } == [local] }, "dialed from \(peers.withLockedValue { $0 })")
+        await gb.stop()
+        try await device.close()
+    }
+
     /// `receiver_timeout_ms`: an API receiver without media closes (its port is free again), a
     /// check-paused one waits, one receiving media and a configured one stay.
     @Test func receiverTimeoutClosesIdleAPIReceiversUnlessPaused() async throws {
-        let h = try await Harness.start(#", "receiver_timeout_ms": 400, "receivers": [{"stream": "gb/conf", "ssrc": "0100000129"}]"#)
+        let h = try await Harness.start(#", "receiver_timeout_ms": 400, "receivers": [{"stream": "gb/conf", "ssrc": "0100000129"}]"#, ports: Self.ports)
         let gb = h.service
         let idle = try await gb.open(streamID: "gb/idle", ssrc: nil, mode: .udp, port: .fromRange)
         let idlePort = try #require(idle.info.port)
@@ -117,7 +143,7 @@ struct GBReceiverSeamsTests {
     /// Paused checks stop the live source's receive timeout; a session that starts while paused
     /// starts paused; resuming restarts the timeout.
     @Test func checkPausedHoldsTheSourceReceiveTimeout() async throws {
-        let h = try await Harness.start(source: #", "receive_timeout_ms": 400"#)
+        let h = try await Harness.start(source: #", "receive_timeout_ms": 400"#, ports: Self.ports)
         let gb = h.service
         _ = try await gb.open(streamID: "gb/live", ssrc: 100_000_131, mode: .udp)
         _ = try await gb.open(streamID: "gb/early", ssrc: 100_000_132, mode: .udp)
@@ -143,33 +169,33 @@ struct GBReceiverSeamsTests {
 
     /// The port range changes at run time; bad ranges are refused.
     @Test func portRangeChangesAtRunTime() async throws {
-        let h = try await Harness.start()
+        let h = try await Harness.start(ports: Self.ports)
         let gb = h.service
-        #expect(gb.portRange == 47100...47199)
-        try gb.setPortRange(47150...47150)
-        #expect(gb.portRange == 47150...47150)
+        #expect(gb.portRange == 47200...47299)
+        try gb.setPortRange(47250...47250)
+        #expect(gb.portRange == 47250...47250)
         let one = try await gb.open(streamID: "gb/one", ssrc: nil, mode: .udp, port: .fromRange)
-        #expect(one.info.port == 47150)
+        #expect(one.info.port == 47250)
         // Taken by gb/one (UDP sockets share a port under SO_REUSEADDR: the receivers' own check refuses it).
-        await #expect(throws: GBError.noFreePort(min: 47150, max: 47150)) {
+        await #expect(throws: GBError.noFreePort(min: 47250, max: 47250)) {
             _ = try await gb.open(streamID: "gb/two", ssrc: nil, mode: .udp, port: .fromRange)
         }
-        await #expect(throws: GBError.bindFailed(47150, "receiver gb/one uses it")) {
-            _ = try await gb.open(streamID: "gb/two", ssrc: nil, mode: .udp, port: .fixed(47150))
+        await #expect(throws: GBError.bindFailed(47250, "receiver gb/one uses it")) {
+            _ = try await gb.open(streamID: "gb/two", ssrc: nil, mode: .udp, port: .fixed(47250))
         }
         #expect(throws: GBError.self) { try gb.setPortRange(0...10) }
         #expect(throws: GBError.self) { try gb.setPortRange(60000...70000) }
-        #expect(throws: GBError.invalidPortRange("47199 is above 47100")) { try gb.setPortRange(min: 47199, max: 47100) }
-        try gb.setPortRange(min: 47151, max: 47152)
+        #expect(throws: GBError.invalidPortRange("47299 is above 47200")) { try gb.setPortRange(min: 47299, max: 47200) }
+        try gb.setPortRange(min: 47251, max: 47252)
         let two = try await gb.open(streamID: "gb/two", ssrc: nil, mode: .tcpPassive, port: .fromRange)
-        #expect((47151...47152).contains(two.info.port ?? 0))
+        #expect((47251...47252).contains(two.info.port ?? 0))
         await gb.stop()
     }
 
     /// A receiver answers to the name its stream was published under (set here as the
     /// on_publish rename would): lookup, SSRC update, pause and close by that name.
     @Test func aReceiverAnswersToItsPublishedName() async throws {
-        let h = try await Harness.start()
+        let h = try await Harness.start(ports: Self.ports)
         let gb = h.service
         let r = try await gb.open(streamID: "rtp/05F5E141", ssrc: 100_000_141, mode: .udp)
         #expect(gb.receiver(named: "34020000001320000001_34020000001310000001") == nil)

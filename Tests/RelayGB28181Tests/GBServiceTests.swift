@@ -23,10 +23,11 @@ struct Harness {
     let context: RelayContext
     let lines: LogLines
 
-    static func start(_ extra: String = "", source: String = "") async throws -> Harness {
+    /// `ports`: the receivers' own port range (suites that run side by side use different ones).
+    static func start(_ extra: String = "", source: String = "", ports: ClosedRange<Int> = 47100...47199) async throws -> Harness {
         let json = """
         {"gb28181": {"host": "127.0.0.1", "shared_udp_port": 0, "shared_tcp_port": 0,
-                     "port_min": 47100, "port_max": 47199, "connect_retry_ms": 200\(extra)},
+                     "port_min": \(ports.lowerBound), "port_max": \(ports.upperBound), "connect_retry_ms": 200\(extra)},
          "source": {"track_wait_ms": 300\(source)}}
         """
         let config = try RelayConfig.parse(Data(json.utf8), sections: [GB28181Config.self])
