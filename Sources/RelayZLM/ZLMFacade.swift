@@ -34,6 +34,9 @@ public final class ZLMFacade: ProtocolModule {
     public func start() async throws {}
     public func stop() async {}
 
+    /// `zlm` in `GET /api/v1/server`'s config: whether the dialect is served.
+    public var serverConfig: [String: JSONValue] { ["zlm": .bool(config.enabled)] }
+
     public var httpRoutes: [HTTPRoute] {
         guard config.enabled else { return [] }
         return [HTTPRoute(prefix: Self.prefix) { [self] call in await self.handle(call) }]

@@ -97,14 +97,15 @@ extension ZLMFacade {
                "msg": .string("restart is not supported: settings from setServerConfig apply at once; restart the process with its service manager")])
     }
 
-    /// version → `data: {buildTime, branchName, commitHash}` (WebApi.cpp). No build metadata is
-    /// compiled in: the server's name and the executable's modification time stand for them.
+    /// version → `data: {buildTime, branchName, commitHash}` (WebApi.cpp), plus `version`. No
+    /// git metadata is compiled in: the executable's modification time stands for the build time.
     func version() -> ZLMResult {
         var built = ""
         if let path = Bundle.main.executablePath,
            let date = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date {
             built = iso8601(date)
         }
-        return .json(["data": .object(["buildTime": .string(built), "branchName": .string("LiveRelay"), "commitHash": .string("")])])
+        return .json(["data": .object(["buildTime": .string(built), "branchName": .string("LiveRelay"), "commitHash": .string(""),
+                                       "version": .string("\(RelayVersion.version) (\(RelayVersion.configuration))")])])
     }
 }

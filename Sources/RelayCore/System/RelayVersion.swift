@@ -1,4 +1,4 @@
-/// The version and build the admin API reports (`GET /api/v1/server`).
+/// The version and build the admin API reports (`GET /api/v1/server`, the dialect's `version`).
 public enum RelayVersion {
     public static let version = "0.1.0"
     #if DEBUG
