@@ -114,9 +114,9 @@ public final class GB28181Service: Sendable {
     /// Opens a receiver for `streamID`.
     ///
     /// - `ssrc`: required on a shared port; nil on an own port accepts the first SSRC seen.
-    /// - `port`: `.shared` (the mode's shared port), `.fromRange` or `.fixed(n)`; ignored for
-    ///   tcp-active, which dials `deviceAddress` ("host:port") instead — or, without one, waits
-    ///   for `connect` to name it.
+    /// - `port`: `.shared` (the mode's shared port), `.fromRange` or `.fixed(n)`. tcp-active dials
+    ///   `deviceAddress` ("host:port") instead — or, without one, waits for `connect` to name it —
+    ///   from the local port `.fromRange` / `.fixed(n)` picks (`.shared`: any).
     /// Refuses a stream id that has a receiver or whose publisher the duplicate policy keeps, and
     /// an SSRC in use.
     public func open(streamID: String, ssrc: UInt32?, mode: GBMode, port: GBPort = .shared,

@@ -87,11 +87,6 @@ public final class GBReceiver: Sendable {
         }
     }
 
-    /// Whether this receiver answers to `name`: its id, or the name its stream was published under.
-    func answers(to name: String) -> Bool {
-        name == streamID || publishedAs == name
-    }
-
     public var isClosed: Bool { state.withLockedValue { $0.closed } }
 
     /// Claims the receiver for a new session; false when closed or already receiving.
