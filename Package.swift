@@ -34,7 +34,7 @@ let package = Package(
         + [
             "RelayServer",
             // The parser modules, for the libFuzzer package in Fuzz/ (which depends on this one by path).
-            "RelayCore", "RelayFLV", "RelayRTMP", "RelayRTP", "RelayRTSP", "RelayJT1078", "RelayGB28181",
+            "RelayCore", "RelayFLV", "RelayRTMP", "RelayRTP", "RelayRTSP", "RelayJT1078", "RelayGB28181", "RelayZLM",
             // A hand-driven event loop and channel for session tests and the pipeline fuzz targets.
             "RelayTestSupport",
         ].map { .library(name: $0, targets: [$0]) },

@@ -56,11 +56,12 @@ extension ZLMFacade {
         return .json(["port": .whole(localPort(receiver.info))])
     }
 
-    /// The port a receiver answers for: its own or shared port; a tcp-active one dials from an
-    /// ephemeral port, so it answers the shared TCP port (else the range's first): platforms
-    /// read `port` 0 as a failure, and a device in setup:passive ignores the offer's port.
+    /// The port a receiver answers for: its own or shared port; a tcp-active one the port it
+    /// dials from (reserved from the range when opened with port 0, as the dialect binds one),
+    /// else the shared TCP port: platforms read `port` 0 as a failure.
     func localPort(_ info: GBReceiverInfo) -> Int {
         if info.mode != .tcpActive, let port = info.port { return port }
+        if info.mode == .tcpActive, let port = info.localPort { return port }
         return gb28181.sharedTCPPort ?? gb28181.portRange.lowerBound
     }
 

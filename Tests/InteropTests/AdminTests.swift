@@ -340,7 +340,7 @@ struct AdminTests {
         // Bad input: each answered 400 with a message.
         for body in [#"{"stream": "gb/x", "mode": "carrier-pigeon"}"#, #"{"stream": "../x"}"#, #"{"ssrc": "1"}"#,
                      #"{"stream": "gb/x", "ssrc": "99999999999"}"#, #"{"stream": "gb/x", "ssrc": 5}"#,
-                     #"{"stream": "gb/x", "port": "shared"}"#, #"{"stream": "gb/x", "mode": "tcp-active"}"#,
+                     #"{"stream": "gb/x", "port": "shared"}"#, #"{"stream": "gb/x", "mode": "tcp-active", "port": "shared"}"#,
                      #"{"stream": "gb/x", "mode": "tcp-active", "device": "nowhere"}"#,
                      #"{"stream": "gb/x", "port": 70000}"#, #"{"stream": "gb/x", "colour": "red"}"#,
                      #"{"stream": "gb/x""#, "[1, 2]", ""] {

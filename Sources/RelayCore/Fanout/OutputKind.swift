@@ -12,11 +12,11 @@ public enum OutputKind: Hashable, Sendable, CustomStringConvertible {
     case rtpPS(RTPPSFormat)
 
     /// As the admin API, metrics and logs show it: "rtmp", "flv", "flv-file", "rtsp/0:0-1/1:2-3",
-    /// "rtp-ps/0100000001/96".
+    /// "rtp-ps/0100000001/96" ("…/96/audio" for an audio-only sender).
     public var description: String {
         switch self {
         case .rtsp(let layout): return "rtsp/" + layout.entries.map { "\($0.streamIndex):\($0.rtp)-\($0.rtcp)" }.joined(separator: "/")
-        case .rtpPS(let format): return "rtp-ps/\(format.ssrc)/\(format.payloadType)"
+        case .rtpPS(let format): return "rtp-ps/\(format.ssrc)/\(format.payloadType)\(format.audioOnly ? "/audio" : "")"
         default: return protocolName
         }
     }
@@ -38,10 +38,13 @@ public struct RTPPSFormat: Sendable, Hashable {
     public var ssrc: UInt32
     /// 0...127 (masked to 7 bits when written).
     public var payloadType: UInt8
+    /// Only the audio track goes into the program stream (a voice broadcast).
+    public var audioOnly: Bool
 
-    public init(ssrc: UInt32, payloadType: UInt8) {
+    public init(ssrc: UInt32, payloadType: UInt8, audioOnly: Bool = false) {
         self.ssrc = ssrc
         self.payloadType = payloadType
+        self.audioOnly = audioOnly
     }
 }
 

@@ -23,7 +23,7 @@ public final class GBSenderMuxer: Muxer {
 
     public init(format: RTPPSFormat, sequence: UInt16 = .random(in: 0...UInt16.max)) {
         self.format = format
-        self.writer = RTPPacketWriter(framing: RFC4571Framing(), payloadType: format.payloadType & 0x7F,
+        self.writer = RTPPacketWriter(framing: RFC4571Framing(), payloadType: format.payloadType,
                                       ssrc: format.ssrc, sequence: sequence)
     }
 

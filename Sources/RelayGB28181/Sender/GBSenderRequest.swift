@@ -115,16 +115,10 @@ public struct GBSenderRequest: Equatable, Sendable {
     var key: String { "\(stream) \(ssrc) \(dest ?? "")" }
 
     /// The TransStream it joins: senders of one stream with equal SSRC, payload type and track
-    /// choice share its bytes. An audio-only sender's payload type carries bit 7 (RTPPSFormat has
-    /// no field for it; the muxer writes the 7-bit type and leaves the video out).
+    /// choice share its bytes.
     var format: RTPPSFormat {
-        RTPPSFormat(ssrc: ssrc, payloadType: payloadType & 0x7F | (audioOnly ? 0x80 : 0))
+        RTPPSFormat(ssrc: ssrc, payloadType: payloadType & 0x7F, audioOnly: audioOnly)
     }
-}
-
-extension RTPPSFormat {
-    /// An audio-only sender's format (see `GBSenderRequest.format`).
-    var audioOnly: Bool { payloadType & 0x80 != 0 }
 }
 
 /// Why a sender did not start; `description` is the reason for a client (the admin API's
