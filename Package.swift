@@ -55,7 +55,7 @@ let package = Package(
         // Media model, codec parameter parsing and the fan-out core (Source, TransStream, sinks).
         module("RelayCore", serving + [.product(name: "CoreMetrics", package: "swift-metrics")]),
         // FLV tags (shared with RTMP, whose messages are FLV tag bodies) and HTTP-FLV play.
-        module("RelayFLV", ["RelayCore", logging] + nio("Core", "Posix", "HTTP1")),
+        module("RelayFLV", ["RelayCore", logging] + nio("Core", "Posix", "HTTP1", "WebSocket")),
         // RTMP handshake, chunk stream, AMF0, server sessions, client, RTMP TransStream.
         module("RelayRTMP", ["RelayCore", "RelayFLV", logging, .product(name: "Crypto", package: "swift-crypto")]
             + nio("Core", "Posix")),

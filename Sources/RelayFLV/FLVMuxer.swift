@@ -3,7 +3,7 @@ import NIOCore
 import RelayCore
 
 /// FLV tags from AVPackets: the HTTP-FLV TransStream (each segment framed as one HTTP chunk,
-/// written in place) and, unframed, FLV files.
+/// written in place) and, unframed, the WS-FLV TransStream and FLV files.
 public final class FLVMuxer: Muxer {
     public enum Framing: Sendable { case httpChunked, none }
 
@@ -20,6 +20,12 @@ public final class FLVMuxer: Muxer {
 
     public static func factory(hevcMode: HEVCFLVMode, logger: Logger = Logger(label: "relay.mux")) -> MuxerFactory {
         MuxerFactory(kind: .flv) { FLVMuxer(framing: .httpChunked, hevcMode: hevcMode, logger: logger) }
+    }
+
+    /// FLV over WebSocket: plain FLV; the WebSocket frame around each segment is added per
+    /// connection by the frame encoder (header only, the segment's bytes are shared).
+    public static func webSocketFactory(hevcMode: HEVCFLVMode, logger: Logger = Logger(label: "relay.mux")) -> MuxerFactory {
+        MuxerFactory(kind: .wsFLV) { FLVMuxer(framing: .none, hevcMode: hevcMode, logger: logger) }
     }
 
     // "%08x\r\n": a fixed-width chunk-size line (leading zeros are valid HTTP/1.1) so it can be

@@ -71,6 +71,7 @@ public final class RelayServer: Sendable {
         self.context = RelayContext(config: config, muxers: [
             RTMPMuxer.factory(chunkSize: config.rtmp.chunkSize, hevcMode: hevc, logger: logger),
             FLVMuxer.factory(hevcMode: hevc, logger: logger),
+            FLVMuxer.webSocketFactory(hevcMode: hevc, logger: logger),
         ], logger: logger, hooks: allHooks, recorder: recorder)
         let gb28181 = GB28181Service(context: context, group: self.group)
         self.gb28181 = gb28181

@@ -4,6 +4,8 @@ public enum OutputKind: Hashable, Sendable, CustomStringConvertible {
     case rtmp
     /// HTTP-FLV (chunked).
     case flv
+    /// FLV over WebSocket (unchunked; each segment one binary frame).
+    case wsFLV
     /// An FLV file being recorded (unchunked; a background sink, not a player).
     case flvFile
     case rtsp(RTPChannelLayout)
@@ -11,7 +13,7 @@ public enum OutputKind: Hashable, Sendable, CustomStringConvertible {
     /// player), every packet RFC 4571 framed; UDP senders send the framed packets as datagrams.
     case rtpPS(RTPPSFormat)
 
-    /// As the admin API, metrics and logs show it: "rtmp", "flv", "flv-file", "rtsp/0:0-1/1:2-3",
+    /// As the admin API, metrics and logs show it: "rtmp", "flv", "ws-flv", "flv-file", "rtsp/0:0-1/1:2-3",
     /// "rtp-ps/0100000001/96" ("…/96/audio" for an audio-only sender).
     public var description: String {
         switch self {
@@ -21,11 +23,12 @@ public enum OutputKind: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The players' protocol: "rtmp", "flv", "flv-file", "rtsp", "rtp-ps".
+    /// The players' protocol: "rtmp", "flv", "ws-flv", "flv-file", "rtsp", "rtp-ps".
     public var protocolName: String {
         switch self {
         case .rtmp: return "rtmp"
         case .flv: return "flv"
+        case .wsFLV: return "ws-flv"
         case .flvFile: return "flv-file"
         case .rtsp: return "rtsp"
         case .rtpPS: return "rtp-ps"

@@ -4,7 +4,8 @@ import NIOHTTP1
 import RelayCore
 
 /// One HTTP-FLV player connection: `GET /app/stream.flv[?query]` (or `.live.flv`, the
-/// ZLMediaKit-style name), or one call of a module's `HTTPRoute` (`/index/api/…`).
+/// ZLMediaKit-style name), the same URL asking for a WebSocket (`WebSocketPlay`), or one call
+/// of a module's `HTTPRoute` (`/index/api/…`).
 ///
 /// Responses are written as raw bytes (no HTTP encoder in the pipeline): after the head, the
 /// body is the FLV TransStream's segments, already framed as HTTP chunks and shared by all players.
@@ -134,18 +135,53 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
         let suffix = rawPath.hasSuffix(".live.flv") ? 9 : 4
         let id = String(rawPath.dropFirst().dropLast(suffix))
+        if WebSocketPlay.isUpgradeRequest(head), let kind = WebSocketPlay.kind(forPath: rawPath[...]) {
+            playOverWebSocket(head, id: id, kind: kind, params: params, context: context)
+            return
+        }
         let info = SessionInfo(sessionID: String(relay.nextID()), protocolName: "flv",
                                remoteAddress: remote(context), params: params)
         let isHead = head.method == .HEAD
-        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        admit(id: id, info: info, context: context) { handler, source, context in
+            handler.start(source: source, info: info, isHead: isHead, context: context)
+        }
+    }
+
+    /// Admission (hooks, limits, waiting for the stream); a refusal is answered here.
+    private func admit(id: String, info: SessionInfo, context: ChannelHandlerContext,
+                       then start: @escaping (HTTPFLVHandler, Source, ChannelHandlerContext) -> Void) {
+        let bound = NIOLoopBound((self, context, start), eventLoop: context.eventLoop)
         relay.admitPlayer(PlayRequest(streamID: id, session: info), on: context.eventLoop) { result in
-            let (handler, context) = bound.value
+            let (handler, context, start) = bound.value
             guard context.channel.isActive else { return }
             switch result {
             case .success(let source):
-                handler.start(source: source, info: info, isHead: isHead, context: context)
+                start(handler, source, context)
             case .failure(let refusal):
                 handler.refuse(refusal, info: info, context: context)
+            }
+        }
+    }
+
+    /// A WebSocket player: the handshake is checked first (400, no hook asked), then admitted
+    /// as any player; a refusal is the same HTTP answer as for HTTP-FLV, without an upgrade.
+    private func playOverWebSocket(_ head: HTTPRequestHead, id: String, kind: OutputKind, params: [String: String],
+                                   context: ChannelHandlerContext) {
+        let info = SessionInfo(sessionID: String(relay.nextID()), protocolName: kind.protocolName,
+                               remoteAddress: remote(context), params: params)
+        let upgrader = WebSocketPlay.upgrader { _ in }
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        WebSocketPlay.handshake(head, upgrader: upgrader, channel: context.channel).whenSuccess { headers in
+            let (handler, context) = bound.value
+            guard let headers else {
+                RelayMetrics.parseError(protocol: kind.protocolName)
+                handler.logger.warning("\(kind.protocolName) request from \(info.remoteAddress) refused: bad WebSocket handshake")
+                handler.respond(context, status: .badRequest, body: "bad WebSocket handshake\n")
+                return
+            }
+            handler.admit(id: id, info: info, context: context) { handler, source, context in
+                WebSocketPlay.start(source: source, info: info, kind: kind, head: head, headers: headers,
+                                    relay: handler.relay, logger: handler.logger, context: context)
             }
         }
     }
@@ -171,11 +207,11 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .invalidStreamID:
             respond(context, status: .badRequest, body: "bad stream id\n")
         case .denied(let decision):
-            logger.warning("HTTP-FLV play from \(info.remoteAddress) refused: \(refusal)")
+            logger.warning("\(info.protocolName) play from \(info.remoteAddress) refused: \(refusal)")
             let status: HTTPResponseStatus = decision.deniedHTTPStatus == 401 ? .unauthorized : .forbidden
             respond(context, status: status, body: "play denied: \(decision.reason)\n")
         case .notFound(let id):
-            logger.info("HTTP-FLV play of unknown stream \(id) from \(info.remoteAddress)")
+            logger.info("\(info.protocolName) play of unknown stream \(id) from \(info.remoteAddress)")
             respond(context, status: .notFound, body: "stream not found\n")
         }
     }

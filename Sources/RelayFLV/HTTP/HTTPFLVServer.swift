@@ -3,7 +3,7 @@ import NIOCore
 import NIOHTTP1
 import RelayCore
 
-/// The HTTP-FLV listener (default port 8080).
+/// The HTTP-FLV listener (default port 8080): HTTP-FLV and WS-FLV players, and the modules' HTTP routes.
 public enum HTTPFLVServer {
     public static func bind(host: String, port: Int, group: any EventLoopGroup, relay: RelayContext) async throws -> any Channel {
         let logger = relay.logger
@@ -27,7 +27,7 @@ public enum HTTPFLVServer {
         let listeners = c.enabled ? [ListenerModule.Listener(name: "http_flv", host: c.host, port: c.port) {
             try await bind(host: c.host, port: c.port, group: group, relay: relay)
         }] : []
-        return ListenerModule(name: "http_flv", sessionProtocols: ["flv"],
+        return ListenerModule(name: "http_flv", sessionProtocols: ["flv", OutputKind.wsFLV.protocolName],
                               serverConfig: ["record": .bool(relay.config.record.enabled)],
                               listeners: listeners, logger: relay.logger)
     }
