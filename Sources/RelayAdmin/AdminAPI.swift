@@ -306,7 +306,8 @@ func jsonObject(_ request: Request, limit: Int) async throws -> [String: JSONVal
         throw AdminError(.contentTooLarge, "request body is larger than admin.max_body_bytes (\(limit))")
     }
     let bytes = body.readableBytesView
-    if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return nil }
+    // No body is no body; whitespace alone is not a JSON document.
+    if bytes.isEmpty { return nil }
     let value: JSONValue
     do {
         value = try JSONValue.parse(Data(bytes))

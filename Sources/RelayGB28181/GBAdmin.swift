@@ -132,8 +132,10 @@ extension GB28181Service: ProtocolModule {
     static func status(_ error: GBError) -> Int {
         switch error {
         case .invalidStreamID, .ssrcRequired, .deviceAddressRequired, .invalidDeviceAddress, .invalidSSRC, .notForActive,
-             .notTCPActive, .invalidPortRange:
+             .invalidPortRange:
             return 400
+        case .notTCPActive:
+            return 409  // a well-formed request the receiver's mode does not allow
         case .noReceiver:
             return 404
         case .disabled, .notStarted, .duplicateStream, .streamPublished, .duplicateSSRC, .noSharedPort, .noFreePort, .bindFailed,

@@ -79,7 +79,7 @@ struct GB28181ReceiverSeamsTests {
         let taken = try await put("rtp/05F5E161", #"{"ssrc": "0100000063"}"#)
         #expect(taken.status == 409 && taken.text.contains("already in use"), "\(taken.text)")
         let notActive = try await put("rtp/udp", #"{"device": "127.0.0.1:9", "ssrc": "0100000064"}"#)
-        #expect(notActive.status == 400 && notActive.text.contains("not tcp-active"), "\(notActive.text)")
+        #expect(notActive.status == 409 && notActive.text.contains("not tcp-active"), "\(notActive.text)")
         #expect(server.gb.receiver("rtp/udp")?.ssrc == 100_000_063, "a refused PUT changes nothing")
         #expect((try await put("rtp/none", #"{"check_paused": true}"#)).status == 404)
         #expect((try await put("rtp/05F5E161", #"{"port": 1}"#)).status == 400)

@@ -58,7 +58,7 @@ import Testing
         #expect(GB28181Service.status(.invalidDeviceAddress("x")) == 400)
         #expect(GB28181Service.status(.disabled) == 409)
         #expect(GB28181Service.status(.noReceiver("a")) == 404)
-        #expect(GB28181Service.status(.notTCPActive("a")) == 400)
+        #expect(GB28181Service.status(.notTCPActive("a")) == 409)
         #expect(GB28181Service.status(.receiving("a", from: "127.0.0.1:9")) == 409)
         #expect(GB28181Service.status(.invalidPortRange("x")) == 400)
     }
