@@ -103,7 +103,7 @@ let package = Package(
         tool("relay-camera", ["RelayCamera", "RelayCore", "RelayFLV", argumentParser, logging]),
         tests("RelayCameraTests", ["RelayCamera", "RelayCore", "RelayFLV", "RelayRTMP", "RelayTestSupport"] + nio("Core", "Posix", "ConcurrencyHelpers")),
         tests("RelayCoreTests", ["RelayCore", "RelayTestSupport"] + nio("Embedded", "Posix", "ConcurrencyHelpers")),
-        tests("RelayFLVTests", ["RelayFLV", "RelayCore", "RelayTestSupport", logging] + nio("HTTP1")),
+        tests("RelayFLVTests", ["RelayFLV", "RelayCore", "RelayTestSupport", logging] + nio("HTTP1", "WebSocket")),
         tests("RelayHooksTests", ["RelayHooks", "RelayCore", "RelayTestSupport", logging] + nio("Core", "Posix")),
         tests("RelayRTMPTests", ["RelayRTMP", "RelayCore", "RelayFLV", "RelayTestSupport", logging]
             + nio("Core", "Embedded", "TestUtils")),

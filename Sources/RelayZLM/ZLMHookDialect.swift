@@ -192,7 +192,7 @@ public final class ZLMHookDialect: HookDialect {
     /// The dialect's schema of a session's protocol.
     static func schema(_ protocolName: String) -> String {
         switch protocolName {
-        case "flv": return "http"
+        case "flv", "ws-flv": return "http"
         case "gb28181", "jt1078": return "rtp"
         default: return protocolName
         }
