@@ -60,7 +60,8 @@ private final class NSLockBox: @unchecked Sendable {
     @Test func streamReplacePublishesUnderTheNewID() async throws {
         let relay = context(ScriptedHooks([.publish], Self.answer(["stream_replace": .string("rtp/dev_chn")])))
         let source = try await admit(relay, "rtp/05F5E101").get()
-        #expect(source.id == "rtp/dev_chn")
+        // Read through the registry's lock: the Source was made on its loop.
+        #expect(relay.registry.sources.map(\.id) == ["rtp/dev_chn"])
         #expect(relay.registry.source("rtp/dev_chn") === source)
         #expect(relay.registry.source("rtp/05F5E101") == nil)
     }
