@@ -30,7 +30,9 @@ final class WebSocketPlayerHandler: ChannelDuplexHandler {
         let frame = unwrapInboundIn(data)
         switch frame.opcode {
         case .ping:
-            guard !closeSent else { return }
+            // A peer that pings without reading gets no pongs queued for it: the outbound queue
+            // stays bounded by the player's own limits.
+            guard !closeSent, context.channel.isWritable else { return }
             context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)),
                                   promise: nil)
         case .connectionClose:
