@@ -109,7 +109,8 @@ public final class ZLMHookDialect: HookDialect {
             if case .string(let ssrc)? = extra["ssrc"], let n = UInt32(ssrc) { b["ssrc"] = .number(Double(n)) } else { b["ssrc"] = .number(0) }
             return [body(b)]
         case .senderStop:
-            if case .string(let ssrc)? = extra["ssrc"] { base["ssrc"] = .string(String(UInt32(ssrc).map(String.init) ?? ssrc)) }
+            // The SSRC as the platform wrote it in startSendRtp (ten digits, as GB28181 writes SSRCs).
+            if let ssrc = extra["ssrc"] { base["ssrc"] = ssrc }
             base["msg"] = extra["reason"] ?? .string("")
             base["originType"] = .number(3)
             return [body(base)]

@@ -1,0 +1,111 @@
+import Foundation
+import RelayCore
+import Testing
+
+/// The dialect's hooks that the platform test does not reach, from a real server to a real HTTP
+/// endpoint: on_server_started (the config map, at start), on_stream_not_found (a play of a
+/// missing stream), on_rtp_server_timeout (a receiver that never got media) and
+/// on_send_rtp_stopped (a cascade sender stopped). Bodies as ZLMediaKit `server/WebHook.cpp`
+/// writes them; every one carries `mediaServerId`.
+@Suite(.serialized)
+struct ZLMHookTests {
+    /// A python3 hook endpoint that answers `{"code":0}` and prints `PATH BODY` per call.
+    final class Recorder: Sendable {
+        let process: ChildProcess
+        let port: Int
+        static let script = #"""
+import http.server, json
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
+        answer = b'{"code":0,"msg":"success"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+        print(self.path.rsplit("/", 1)[-1], body.decode(), flush=True)
+    def log_message(self, *a):
+        pass
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+"""#
+
+        init() async throws {
+            let p = try ChildProcess("python3", ["-u", "-c", Self.script])
+            let deadline = Date().addingTimeInterval(20)
+            while Date() < deadline, p.isRunning, Int(p.stdout.split(separator: "\n").first ?? "") == nil {
+                try await Task.sleep(nanoseconds: 20_000_000)
+            }
+            guard let port = Int(p.stdout.split(separator: "\n").first ?? "") else {
+                p.terminate()
+                throw ZLMClientError.notJSON("hook recorder", 0, p.stderr)
+            }
+            self.process = p
+            self.port = port
+        }
+
+        func url(_ hook: String) -> String { "http://127.0.0.1:\(port)/index/hook/\(hook)" }
+
+        /// Waits for a call of `hook` whose body satisfies `match`.
+        func wait(_ hook: String, seconds: Double = 10, _ match: ([String: Any]) -> Bool = { _ in true }) async -> [String: Any]? {
+            let deadline = Date().addingTimeInterval(seconds)
+            while true {
+                for line in process.stdout.split(separator: "\n").dropFirst() where line.hasPrefix(hook + " ") {
+                    let json = line.dropFirst(hook.count + 1)
+                    if let body = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], match(body) {
+                        return body
+                    }
+                }
+                if Date() >= deadline { return nil }
+                try? await Task.sleep(nanoseconds: 20_000_000)
+            }
+        }
+    }
+
+    @Test func startedNotFoundRtpTimeoutAndSenderStopped() async throws {
+        let hooks = try await Recorder()
+        defer { hooks.process.terminate() }
+        let names = ["on_server_started", "on_stream_not_found", "on_rtp_server_timeout", "on_send_rtp_stopped"]
+        let urls = names.map { "\"\($0)\": \"\(hooks.url($0))\"" }.joined(separator: ", ")
+        let server = try await TestServer.start("""
+            "zlm": {"enabled": true, "secret": "s3", "media_server_id": "node9", "hooks": {\(urls)}},
+            "source": {"play_wait_ms": 300}
+            """, gb28181: #", "receiver_timeout_ms": 500"#)
+        let api = ZLMClient(port: server.httpPort, secret: "s3")
+
+        let started = await hooks.wait("on_server_started")
+        #expect(started?["mediaServerId"] as? String == "node9" && started?["general.mediaServerId"] as? String == "node9")
+        #expect(started?["rtmp.port"] as? String == String(server.rtmpPort) && started?["hook.alive_interval"] != nil, "\(String(describing: started))")
+
+        let missing = try await AdminHTTP(port: server.httpPort).request("GET", "/rtp/nothing.live.flv")
+        #expect(missing.status == 404)
+        let notFound = await hooks.wait("on_stream_not_found")
+        #expect(notFound?["app"] as? String == "rtp" && notFound?["stream"] as? String == "nothing" && notFound?["schema"] as? String == "http",
+                "\(String(describing: notFound))")
+
+        let opened = try await api.call("openRtpServer", ["port": "0", "tcp_mode": "0", "stream_id": "05F5E1FF", "ssrc": "100000255"])
+        let port = try #require(opened["port"]?.int)
+        let timeout = await hooks.wait("on_rtp_server_timeout")
+        #expect(timeout?["stream_id"] as? String == "05F5E1FF" && timeout?["local_port"] as? Int == port)
+        #expect(timeout?["tcp_mode"] as? Int == 0 && timeout?["ssrc"] as? Int == 100_000_255 && timeout?["mediaServerId"] as? String == "node9")
+        let listed = try await api.call("listRtpServer")
+        #expect(listed["data"] == .array([]), "the timed-out receiver is closed: \(listed)")
+
+        let publisher = try server.publish(try await TestMedia.shared.h264AACFLV(), stream: "live/cam")
+        defer { publisher.terminate() }
+        #expect(await server.waitPlayable("live/cam"))
+        let sink = try #require(server.gb.sharedUDPPort)  // any UDP port will do as the upper platform
+        let sent = try await api.call("startSendRtp", ["vhost": "__defaultVhost__", "app": "live", "stream": "cam", "ssrc": "0300000001",
+                                                       "src_port": "0", "pt": "96", "use_ps": "1", "is_udp": "1",
+                                                       "dst_url": "127.0.0.1", "dst_port": String(sink)])
+        #expect(sent["code"]?.int == 0, "\(sent)")
+        let stopped = try await api.call("stopSendRtp", ["vhost": "__defaultVhost__", "app": "live", "stream": "cam", "ssrc": "0300000001"])
+        #expect(stopped["code"]?.int == 0, "\(stopped)")
+        let sendStopped = await hooks.wait("on_send_rtp_stopped")
+        #expect(sendStopped?["app"] as? String == "live" && sendStopped?["stream"] as? String == "cam", "\(String(describing: sendStopped))")
+        #expect(sendStopped?["ssrc"] as? String == "0300000001" && sendStopped?["mediaServerId"] as? String == "node9")
+        await server.stop()
+    }
+}
