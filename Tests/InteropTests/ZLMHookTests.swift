@@ -5,7 +5,7 @@ import Testing
 /// The dialect's hooks that the platform test does not reach, from a real server to a real HTTP
 /// endpoint: on_server_started (the config map, at start), on_stream_not_found (a play of a
 /// missing stream), on_rtp_server_timeout (a receiver that never got media) and
-/// on_send_rtp_stopped (a cascade sender stopped). Bodies as ZLMediaKit `server/WebHook.cpp`
+/// on_send_rtp_stopped (a cascade sender stopped), on_record_flv (a recording closed). Bodies as ZLMediaKit `server/WebHook.cpp`
 /// writes them; every one carries `mediaServerId`.
 @Suite(.serialized)
 struct ZLMHookTests {
@@ -67,11 +67,14 @@ s.serve_forever()
     @Test func startedNotFoundRtpTimeoutAndSenderStopped() async throws {
         let hooks = try await Recorder()
         defer { hooks.process.terminate() }
-        let names = ["on_server_started", "on_stream_not_found", "on_rtp_server_timeout", "on_send_rtp_stopped"]
+        let names = ["on_server_started", "on_stream_not_found", "on_rtp_server_timeout", "on_send_rtp_stopped", "on_record_flv"]
+        let dir = NSTemporaryDirectory() + "liverelay-zlm-rec-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let urls = names.map { "\"\($0)\": \"\(hooks.url($0))\"" }.joined(separator: ", ")
         let server = try await TestServer.start("""
             "zlm": {"enabled": true, "secret": "s3", "media_server_id": "node9", "hooks": {\(urls)}},
-            "source": {"play_wait_ms": 300}
+            "source": {"play_wait_ms": 300, "publisher_grace_ms": 0},
+            "record": {"enabled": true, "dir": "\(dir)", "streams": ["live/*"], "segment_ms": 0}
             """, gb28181: #", "receiver_timeout_ms": 500"#)
         let api = ZLMClient(port: server.httpPort, secret: "s3")
 
@@ -106,6 +109,13 @@ s.serve_forever()
         let sendStopped = await hooks.wait("on_send_rtp_stopped")
         #expect(sendStopped?["app"] as? String == "live" && sendStopped?["stream"] as? String == "cam", "\(String(describing: sendStopped))")
         #expect(sendStopped?["ssrc"] as? String == "0300000001" && sendStopped?["mediaServerId"] as? String == "node9")
+
+        publisher.terminate()
+        let record = await hooks.wait("on_record_flv", seconds: 15)
+        #expect(record?["app"] as? String == "live" && record?["stream"] as? String == "cam", "\(String(describing: record))")
+        let path = record?["file_path"] as? String ?? ""
+        #expect(path.hasPrefix(dir) && path.hasSuffix(".flv") && FileManager.default.fileExists(atPath: path), "\(path)")
+        #expect((record?["file_size"] as? Int ?? 0) > 0 && (record?["time_len"] as? Double ?? 0) > 0, "\(String(describing: record))")
         await server.stop()
     }
 }
