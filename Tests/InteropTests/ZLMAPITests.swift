@@ -108,7 +108,7 @@ struct ZLMAPITests {
         let device = try await GB28181Tests.h264G711Device(["--mode", "udp", "--port", "\(port)", "--ssrc", "0100000005"])
         defer { device.terminate() }
         #expect(await server.waitPlayable("rtp/dev_chn"), "device: \(device.stderr)")
-        #expect(hooks.paths.contains("/index/hook/on_publish"))
+        #expect(hooks.calls.contains { $0.name == "on_publish" })
         #expect(server.server.context.registry.source("rtp/05F5E105") == nil)
 
         let entry = try await api.call("getMediaList", ["schema": "rtsp", "app": "rtp"])["data"]?.items.first

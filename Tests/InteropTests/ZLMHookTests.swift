@@ -9,64 +9,9 @@ import Testing
 /// writes them; every one carries `mediaServerId`.
 @Suite(.serialized)
 struct ZLMHookTests {
-    /// A python3 hook endpoint that answers `{"code":0}` and prints `PATH BODY` per call.
-    final class Recorder: Sendable {
-        let process: ChildProcess
-        let port: Int
-        static let script = #"""
-import http.server, json
-class H(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
-        answer = b'{"code":0,"msg":"success"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
-        print(self.path.rsplit("/", 1)[-1], body.decode(), flush=True)
-    def log_message(self, *a):
-        pass
-s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-print(s.server_address[1], flush=True)
-s.serve_forever()
-"""#
-
-        init() async throws {
-            let p = try ChildProcess("python3", ["-u", "-c", Self.script])
-            let deadline = Date().addingTimeInterval(20)
-            while Date() < deadline, p.isRunning, Int(p.stdout.split(separator: "\n").first ?? "") == nil {
-                try await Task.sleep(nanoseconds: 20_000_000)
-            }
-            guard let port = Int(p.stdout.split(separator: "\n").first ?? "") else {
-                p.terminate()
-                throw ZLMClientError.notJSON("hook recorder", 0, p.stderr)
-            }
-            self.process = p
-            self.port = port
-        }
-
-        func url(_ hook: String) -> String { "http://127.0.0.1:\(port)/index/hook/\(hook)" }
-
-        /// Waits for a call of `hook` whose body satisfies `match`.
-        func wait(_ hook: String, seconds: Double = 10, _ match: ([String: Any]) -> Bool = { _ in true }) async -> [String: Any]? {
-            let deadline = Date().addingTimeInterval(seconds)
-            while true {
-                for line in process.stdout.split(separator: "\n").dropFirst() where line.hasPrefix(hook + " ") {
-                    let json = line.dropFirst(hook.count + 1)
-                    if let body = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any], match(body) {
-                        return body
-                    }
-                }
-                if Date() >= deadline { return nil }
-                try? await Task.sleep(nanoseconds: 20_000_000)
-            }
-        }
-    }
-
     @Test func startedNotFoundRtpTimeoutAndSenderStopped() async throws {
-        let hooks = try await Recorder()
-        defer { hooks.process.terminate() }
+        let hooks = try await ZLMHookResponder.start(streamReplace: "")
+        defer { hooks.stop() }
         let names = ["on_server_started", "on_stream_not_found", "on_rtp_server_timeout", "on_send_rtp_stopped", "on_record_flv"]
         let dir = NSTemporaryDirectory() + "liverelay-zlm-rec-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -3,7 +3,7 @@ import Foundation
 /// A GB platform's hook endpoint in the ZLMediaKit dialect, as a python3 child process on a
 /// free port: every hook is answered `{"code":0,"msg":"success"}`, on_publish also with
 /// `stream_replace` (wvp-GB28181-pro `service/impl/MediaServiceImpl.java` authenticatePublish
-/// renames `rtp/<hex>` to `<device>_<channel>`). It prints each hook's path, one per line.
+/// renames `rtp/<hex>` to `<device>_<channel>`). It prints `NAME BODY` per call, one per line.
 final class ZLMHookResponder: Sendable {
     let process: ChildProcess
     let port: Int
@@ -14,7 +14,7 @@ replace = sys.argv[1]
 class H(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         n = int(self.headers.get('Content-Length') or 0)
-        self.rfile.read(n)
+        request = self.rfile.read(n)
         answer = {"code": 0, "msg": "success"}
         if self.path.endswith("/on_publish") and replace:
             answer["stream_replace"] = replace
@@ -24,7 +24,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-        print(self.path, flush=True)
+        print(self.path.rsplit("/", 1)[-1], request.decode(), flush=True)
     def log_message(self, *a):
         pass
 s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
@@ -56,8 +56,24 @@ s.serve_forever()
     /// `http://127.0.0.1:PORT/index/hook/NAME`, as wvp's prefix.
     func url(_ name: String) -> String { "http://127.0.0.1:\(port)/index/hook/\(name)" }
 
-    /// Hook paths received so far.
-    var paths: [String] { process.stdout.split(separator: "\n").dropFirst().map(String.init) }
+    /// The hooks called so far, by name, with their JSON bodies, in order.
+    var calls: [(name: String, body: [String: Any])] {
+        process.stdout.split(separator: "\n").dropFirst().compactMap { line in
+            guard let space = line.firstIndex(of: " ") else { return nil }
+            let body = try? JSONSerialization.jsonObject(with: Data(line[line.index(after: space)...].utf8)) as? [String: Any]
+            return (String(line[..<space]), body ?? [:])
+        }
+    }
+
+    /// Waits for a call of `hook` whose body satisfies `match`; nil after `seconds`.
+    func wait(_ hook: String, seconds: Double = 10, _ match: ([String: Any]) -> Bool = { _ in true }) async -> [String: Any]? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            if let found = calls.first(where: { $0.name == hook && match($0.body) }) { return found.body }
+            if Date() >= deadline { return nil }
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+    }
 
     func stop() { process.terminate() }
 }
