@@ -1,6 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 import RelayCore
+import RelayGB28181
 import RelayHooks
 
 /// The dialect's webhooks (ZLMediaKit `server/WebHook.cpp`), made from the core's events: every
@@ -63,8 +64,9 @@ public final class ZLMHookDialect: HookDialect {
         case .publish, .play, .streamNotFound:
             if let session { base.merge(Self.peer(session)) { a, _ in a } }
             if event == .publish, let session {
-                base["originType"] = .number(Double(Self.originType(session.protocolName).0))
-                base["originTypeStr"] = .string(Self.originType(session.protocolName).1)
+                let origin = ZLMName.origin(session.protocolName)
+                base["originType"] = .number(Double(origin.type))
+                base["originTypeStr"] = .string(origin.name)
             }
             return [body(base)]
         case .streamReady:
@@ -78,11 +80,11 @@ public final class ZLMHookDialect: HookDialect {
             base["aliveSecond"] = .number(0)
             base["bytesSpeed"] = .number(0)
             if let session {
-                let origin = Self.originType(session.protocolName)
-                base["originType"] = .number(Double(origin.0))
-                base["originTypeStr"] = .string(origin.1)
-                base["originUrl"] = .string("\(origin.scheme)://\(session.remoteAddress)/\(stream)")
-                base["params"] = .string(Self.query(session.params))
+                let origin = ZLMName.origin(session.protocolName)
+                base["originType"] = .number(Double(origin.type))
+                base["originTypeStr"] = .string(origin.name)
+                base["originUrl"] = .string("\(origin.scheme)://\(ZLMName.vhost)/\(stream)")  // as getMediaList writes it
+                base["params"] = .string(ZLMName.query(session.params))
                 base["createStamp"] = .number(Date().timeIntervalSince1970.rounded(.down))
             }
             return schemas.map { schema in
@@ -105,7 +107,8 @@ public final class ZLMHookDialect: HookDialect {
             var b: [String: JSONValue] = ["stream_id": .string(name.stream), "app": .string(name.app),
                                           "vhost": .string(ZLMName.vhost), "re_use_port": .bool(false)]
             b["local_port"] = extra["local_port"] ?? .number(0)
-            b["tcp_mode"] = .number(Double(Self.tcpMode(extra["mode"])))
+            let mode: GBMode? = if case .string(let text)? = extra["mode"] { GBMode(rawValue: text) } else { nil }
+            b["tcp_mode"] = .number(Double(ZLMFacade.tcpMode(mode ?? .udp)))
             if case .string(let ssrc)? = extra["ssrc"], let n = UInt32(ssrc) { b["ssrc"] = .number(Double(n)) } else { b["ssrc"] = .number(0) }
             return [body(b)]
         case .senderStop:
@@ -181,13 +184,9 @@ public final class ZLMHookDialect: HookDialect {
 
     /// `ip`, `port`, `id`, `schema`, `params` of the session that asks.
     static func peer(_ session: SessionInfo) -> [String: JSONValue] {
-        var ip = session.remoteAddress, port = 0
-        if let colon = ip.lastIndex(of: ":"), let p = Int(ip[ip.index(after: colon)...]) {
-            port = p
-            ip = String(ip[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        }
-        return ["ip": .string(ip), "port": .number(Double(port)), "id": .string(session.sessionID),
-                "schema": .string(schema(session.protocolName)), "params": .string(query(session.params))]
+        let peer = ZLMName.hostPort(session.remoteAddress) ?? (session.remoteAddress, 0)
+        return ["ip": .string(peer.host), "port": .number(Double(peer.port)), "id": .string(session.sessionID),
+                "schema": .string(schema(session.protocolName)), "params": .string(ZLMName.query(session.params))]
     }
 
     /// The dialect's schema of a session's protocol.
@@ -199,27 +198,8 @@ public final class ZLMHookDialect: HookDialect {
         }
     }
 
-    /// ZLMediaKit's MediaOriginType (`src/Common/MediaSource.h`) of an ingest protocol.
-    static func originType(_ protocolName: String) -> (Int, String, scheme: String) {
-        switch protocolName {
-        case "rtmp": return (1, "rtmp_push", "rtmp")
-        case "rtsp": return (2, "rtsp_push", "rtsp")
-        case "gb28181", "jt1078": return (3, "rtp_push", "rtp")
-        default: return (0, "unknown", protocolName)
-        }
-    }
 
-    static func tcpMode(_ mode: JSONValue?) -> Int {
-        switch mode {
-        case .string("tcp-passive")?: return 1
-        case .string("tcp-active")?: return 2
-        default: return 0
-        }
-    }
 
-    static func query(_ params: [String: String]) -> String {
-        params.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
-    }
 
     /// A number or a numeric string (answers write both).
     static func int(_ value: JSONValue?) -> Int? {

@@ -51,22 +51,22 @@ extension ZLMFacade {
     func mediaJSON(_ e: MediaEntry, receivers: [GBReceiverInfo]) -> [String: JSONValue] {
         let s = e.snapshot
         let (app, stream) = ZLMName.split(s.id)
-        let (originType, originName) = Self.originType(s.publisher.protocolName)
+        let origin = ZLMName.origin(s.publisher.protocolName)
         let alive = s.uptimeSeconds.isFinite ? max(0, s.uptimeSeconds) : 0
         let created = Date().timeIntervalSince1970 - alive
         let bytesSpeed = s.bitrateIn.isFinite ? max(0, s.bitrateIn / 8) : 0
         var o: [String: JSONValue] = [
             "schema": .string(e.schema), "vhost": .string(ZLMName.vhost), "app": .string(app), "stream": .string(stream),
-            "params": .string(Self.query(s.publisher.params)),
+            "params": .string(ZLMName.query(s.publisher.params)),
             "createStamp": .whole(Int(created)), "aliveSecond": .whole(Int(alive)),
             "bytesSpeed": .whole(Int(bytesSpeed.rounded())), "totalBytes": .whole(s.bytesIn),
             "readerCount": .whole(Self.readers(s, schema: e.schema)), "totalReaderCount": .whole(s.players.values.reduce(0, +)),
-            "originType": .whole(originType), "originTypeStr": .string(originName),
+            "originType": .whole(origin.type), "originTypeStr": .string(origin.name),
             "originUrl": .string(originURL(s, receivers: receivers)),
             "isRecordingMP4": .bool(false), "isRecordingHLS": .bool(false),
             "tracks": ZLMTracks.tracks(s.tracks, fps: s.videoFPS.isFinite ? s.videoFPS : 0),
         ]
-        if let peer = Self.hostPort(s.publisher.remoteAddress) {
+        if let peer = ZLMName.hostPort(s.publisher.remoteAddress) {
             o["originSock"] = .object(["peer_ip": .string(peer.host), "peer_port": .whole(peer.port),
                                        "identifier": .string(s.publisher.sessionID)])
         } else {
@@ -85,17 +85,6 @@ extension ZLMFacade {
         }
     }
 
-    /// ZLMediaKit's `MediaOriginType` (src/Common/MediaSource.h): 1 rtmp_push, 2 rtsp_push,
-    /// 3 rtp_push (GB28181 and JT/T 1078 ingest), 0 unknown.
-    static func originType(_ protocolName: String) -> (Int, String) {
-        switch protocolName {
-        case "rtmp": return (1, "rtmp_push")
-        case "rtsp": return (2, "rtsp_push")
-        case "gb28181", "jt1078": return (3, "rtp_push")
-        default: return (0, "unknown")
-        }
-    }
-
     /// `schema://vhost/app/stream` of the ingest (MediaInfo::getUrl). An RTP stream keeps its
     /// receiver's open-time id even when on_publish renamed it, as the dialect's RtpProcess does:
     /// platforms recover the SSRC from its `/rtp/<hex>` tail.
@@ -107,10 +96,6 @@ extension ZLMFacade {
         case "jt1078": return "rtp://\(ZLMName.vhost)/\(s.id)"
         default: return "\(s.publisher.protocolName)://\(ZLMName.vhost)/\(s.id)"
         }
-    }
-
-    static func query(_ params: [String: String]) -> String {
-        params.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
     }
 
     /// getMediaList(schema?, vhost?, app?, stream?) → `data: [media]`.

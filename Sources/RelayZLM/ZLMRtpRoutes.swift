@@ -111,7 +111,7 @@ extension ZLMFacade {
         guard let info = gb28181.receiver(named: id)?.info, info.state == .receiving else {
             return .json(["exist": .bool(false)])
         }
-        let peer = info.remoteAddress.flatMap(Self.hostPort)
+        let peer = info.remoteAddress.flatMap(ZLMName.hostPort)
         return .json([
             "exist": .bool(true), "peer_ip": .string(peer?.host ?? ""), "peer_port": .whole(peer?.port ?? 0),
             "local_ip": .string(gb28181.announcedIP()), "local_port": .whole(localPort(info)),
@@ -141,14 +141,5 @@ extension ZLMFacade {
             throw ZLMFailure(.notFound, "RtpServer not found by stream_id")
         }
         return .json([:])
-    }
-
-    /// "ip:port" or "[v6]:port" → parts.
-    static func hostPort(_ text: String) -> (host: String, port: Int)? {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-              (0...65535).contains(port) else { return nil }
-        var host = text[..<colon]
-        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
-        return (String(host), port)
     }
 }

@@ -55,4 +55,29 @@ public enum ZLMName {
     public static func join(app: String, stream: String) -> String {
         app.isEmpty ? stream : "\(app)/\(stream)"
     }
+
+    /// ZLMediaKit's `MediaOriginType` (`src/Common/MediaSource.h`) of an ingest protocol, with
+    /// the scheme of its origin URL: 1 rtmp_push, 2 rtsp_push, 3 rtp_push (GB28181, JT/T 1078).
+    static func origin(_ protocolName: String) -> (type: Int, name: String, scheme: String) {
+        switch protocolName {
+        case "rtmp": return (1, "rtmp_push", "rtmp")
+        case "rtsp": return (2, "rtsp_push", "rtsp")
+        case "gb28181", "jt1078": return (3, "rtp_push", "rtp")
+        default: return (0, "unknown", protocolName)
+        }
+    }
+
+    /// A session's parameters as the dialect's `params` (a query string, keys sorted).
+    static func query(_ params: [String: String]) -> String {
+        params.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "&")
+    }
+
+    /// "ip:port" or "[v6]:port" → parts.
+    static func hostPort(_ text: String) -> (host: String, port: Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+              (0...65535).contains(port) else { return nil }
+        var host = text[..<colon]
+        if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+        return (String(host), port)
+    }
 }
