@@ -23,8 +23,8 @@ func tool(_ name: String, _ dependencies: [Target.Dependency], path: String? = n
     .executableTarget(name: name, dependencies: dependencies, path: path, swiftSettings: strict)
 }
 
-func tests(_ name: String, _ dependencies: [Target.Dependency]) -> Target {
-    .testTarget(name: name, dependencies: dependencies, swiftSettings: strict)
+func tests(_ name: String, _ dependencies: [Target.Dependency], exclude: [String] = []) -> Target {
+    .testTarget(name: name, dependencies: dependencies, exclude: exclude, swiftSettings: strict)
 }
 
 let package = Package(
@@ -35,6 +35,7 @@ let package = Package(
             "RelayServer",
             // The parser modules, for the libFuzzer package in Fuzz/ (which depends on this one by path).
             "RelayCore", "RelayFLV", "RelayRTMP", "RelayRTP", "RelayRTSP", "RelayJT1078", "RelayGB28181", "RelayZLM",
+            "RelayMP4", "RelayHLS",
             // A hand-driven event loop and channel for session tests and the pipeline fuzz targets.
             "RelayTestSupport",
         ].map { .library(name: $0, targets: [$0]) },
@@ -56,6 +57,12 @@ let package = Package(
         module("RelayCore", serving + [.product(name: "CoreMetrics", package: "swift-metrics")]),
         // FLV tags (shared with RTMP, whose messages are FLV tag bodies) and HTTP-FLV play.
         module("RelayFLV", ["RelayCore", logging] + nio("Core", "Posix", "HTTP1", "WebSocket")),
+        // Fragmented MP4 (ISO BMFF, CMAF): init segments and fragments from AVPackets; the HTTP and
+        // WebSocket fMP4 TransStreams and HLS's fMP4 segments.
+        module("RelayMP4", ["RelayCore", logging] + nio("Core")),
+        // HLS and LL-HLS: the MPEG-TS muxer, the segmenter (a sink of the HLS TransStreams),
+        // playlists, sessions and the HTTP routes of playlists and segments.
+        module("RelayHLS", ["RelayCore", "RelayMP4"] + serving),
         // RTMP handshake, chunk stream, AMF0, server sessions, client, RTMP TransStream.
         module("RelayRTMP", ["RelayCore", "RelayFLV", logging, .product(name: "Crypto", package: "swift-crypto")]
             + nio("Core", "Posix")),
@@ -70,8 +77,9 @@ let package = Package(
         module("RelayGB28181", ["RelayCore", "RelayRTP"] + serving),
         // JT/T 1078 ingest (2016 and 2019 layouts): frame decoder, sub-package reassembly, sessions; the sender's packetizer.
         module("RelayJT1078", ["RelayCore"] + serving),
-        // Admin REST API (/api/v1) and Prometheus /metrics on Hummingbird, on a listener of its own.
-        module("RelayAdmin", [
+        // Admin REST API (/api/v1), Prometheus /metrics and the web console (plain files in
+        // Console/, served at /) on Hummingbird, on a listener of its own.
+        .target(name: "RelayAdmin", dependencies: [
             "RelayCore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -79,20 +87,20 @@ let package = Package(
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-        ] + serving),
+        ] + serving, resources: [.copy("Console")], swiftSettings: strict),
         // ZLMediaKit-compatible facade for GB28181 platforms: `/index/api/*` over the core and the
         // GB28181 module, and the dialect's webhooks through RelayHooks.
         module("RelayZLM", ["RelayCore", "RelayGB28181", "RelayHooks"] + serving),
         // Wires config, listeners and registry together; used by `relay` and by the tests.
         module("RelayServer", [
             "RelayCore", "RelayFLV", "RelayRTMP", "RelayRTSP", "RelayHooks", "RelayGB28181", "RelayJT1078", "RelayAdmin",
-            "RelayZLM",
+            "RelayZLM", "RelayMP4", "RelayHLS",
         ] + serving),
         // ManualLoop (an event loop driven by hand, usable as a Source's actor executor, which
         // EmbeddedEventLoop is not) and ManualChannel: protocol sessions tested without sockets.
         module("RelayTestSupport", ["RelayCore", logging] + nio("Core", "ConcurrencyHelpers")),
         // Clients that parse what they receive (players for tests and relay-bench).
-        module("RelayBenchKit", ["RelayCore", "RelayFLV", "RelayRTMP"] + nio("Core", "ConcurrencyHelpers", "Posix")),
+        module("RelayBenchKit", ["RelayCore", "RelayFLV", "RelayRTMP"] + nio("Core", "ConcurrencyHelpers", "Posix", "HTTP1", "WebSocket")),
         tool("relay-bench", ["RelayBenchKit", "RelayRTP", "RelayCore", "RelayJT1078", "RelayCamera", argumentParser]
             + nio("Core", "Posix")),
         // The fan-out floor for BENCHMARKS.md: segments written to N sockets, nothing else.
@@ -114,12 +122,15 @@ let package = Package(
         tests("RelayAdminTests", ["RelayAdmin", "RelayCore", logging, .product(name: "Prometheus", package: "swift-prometheus")]
             + nio("Core", "Posix")),
         tests("RelayRTPTests", ["RelayRTP", "RelayCore", "RelayTestSupport"] + nio("Core", "TestUtils")),
+        tests("RelayMP4Tests", ["RelayMP4", "RelayCore", "RelayTestSupport", logging] + nio("Core")),
+        tests("RelayHLSTests", ["RelayHLS", "RelayMP4", "RelayCore", "RelayTestSupport", logging] + nio("Core", "Posix", "ConcurrencyHelpers")),
         tests("RelayZLMTests", ["RelayZLM", "RelayGB28181", "RelayHooks", "RelayCore", "RelayTestSupport"] + serving),
         tests("RelayGB28181Tests", ["RelayGB28181", "RelayRTP", "RelayCore", "RelayTestSupport"] + serving),
         tests("InteropTests", [
             "RelayServer", "RelayCore", "RelayRTMP", "RelayFLV", "RelayBenchKit", "RelayCamera", "RelayRTSP", "RelayHooks", "RelayJT1078",
-            "RelayGB28181", "RelayRTP", "RelayAdmin", "RelayZLM", "RelayTestSupport", .product(name: "Yams", package: "Yams"),
-        ] + serving),
+            "RelayGB28181", "RelayRTP", "RelayAdmin", "RelayZLM", "RelayMP4", "RelayHLS", "RelayTestSupport",
+            .product(name: "Yams", package: "Yams"),
+        ] + serving + nio("HTTP1", "WebSocket"), exclude: ["Scripts"]),
     ],
     swiftLanguageModes: [.v6]
 )

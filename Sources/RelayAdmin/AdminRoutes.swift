@@ -21,7 +21,7 @@ struct HTTPRouteMiddleware: RouterMiddleware {
     let routes: HTTPRouteTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let route = routes.route(for: request.uri.path[...]) else { return try await next(request, context) }
+        guard let route = routes.route(for: request.uri.path[...], onAdminPort: true) else { return try await next(request, context) }
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > HTTPRoute.maxBodyBytes {
             return Response(status: .contentTooLarge)
         }
@@ -37,7 +37,14 @@ struct HTTPRouteMiddleware: RouterMiddleware {
         let answer = await route.handle(call)
         var headers = HTTPFields()
         headers[.contentType] = answer.contentType
+        for (name, value) in answer.headers {
+            if let field = HTTPField.Name(name) { headers[field] = value }
+        }
+        let buffers = answer.buffers
         return Response(status: HTTPResponse.Status(code: answer.status), headers: headers,
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
+                        body: ResponseBody(contentLength: answer.contentLength) { writer in
+                            for buffer in buffers { try await writer.write(buffer) }
+                            try await writer.finish(nil)
+                        })
     }
 }

@@ -28,20 +28,10 @@ public final class FLVMuxer: Muxer {
         MuxerFactory(kind: .wsFLV) { FLVMuxer(framing: .none, hevcMode: hevcMode, logger: logger) }
     }
 
-    // "%08x\r\n": a fixed-width chunk-size line (leading zeros are valid HTTP/1.1) so it can be
-    // reserved before the segment's size is known.
-    public var segmentPrefixSize: Int { framing == .httpChunked ? 10 : 0 }
+    public var segmentPrefixSize: Int { framing == .httpChunked ? HTTPChunkFraming.prefixSize : 0 }
 
     public func finishSegment(_ buffer: inout ByteBuffer) {
-        guard framing == .httpChunked else { return }
-        let size = buffer.readableBytes - 10
-        let start = buffer.readerIndex
-        for i in 0..<8 {
-            let nibble = (size >> ((7 - i) * 4)) & 0xF
-            buffer.setInteger(UInt8(nibble < 10 ? 0x30 + nibble : 0x57 + nibble), at: start + i)
-        }
-        buffer.setInteger(UInt16(0x0D0A), at: start + 8)
-        buffer.writeInteger(UInt16(0x0D0A))
+        if framing == .httpChunked { HTTPChunkFraming.finish(&buffer) }
     }
 
     public func writeHeader(streams: [AVStream], into buffer: inout ByteBuffer) {

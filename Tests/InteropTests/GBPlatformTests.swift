@@ -2,7 +2,7 @@ import Foundation
 import RelayCore
 import Testing
 
-/// The node driven by a GB28181 platform in ZLMediaKit's dialect, end to end: Platform/gb_platform.py
+/// The node driven by a GB28181 platform in ZLMediaKit's dialect, end to end: Scripts/gb_platform.py
 /// plays the platform (wvp-GB28181-pro's calls, parameters and hook answers, as
 /// ../shared/reference/wvp-zlm-api.md reads them from its source) with its own hook server,
 /// `relay-bench gb-send` is the device and ffprobe the viewer. Each mode of the receiver is one
@@ -25,7 +25,7 @@ struct GBPlatformTests {
         let media = try await GBMedia.shared.files(.h264, audio: .g711a)
         let bench = try ProductBinary.bench.path()
         let server = try await Self.start()
-        let script = "\(HookServer.repoRoot)/Tests/InteropTests/Platform/gb_platform.py"
+        let script = "\(HookServer.repoRoot)/Tests/InteropTests/Scripts/gb_platform.py"
         var args = ["-u", script, "--api", "http://127.0.0.1:\(server.httpPort)", "--secret", Self.secret,
                     "--media-server-id", Self.nodeID, "--mode", mode, "--bench", bench,
                     "--video", media.video]

@@ -3,7 +3,7 @@ import RelayCore
 import Testing
 
 /// FLV over WebSocket on the HTTP-FLV port, played by a real client (Python's websocket-client,
-/// Support/ws_flv_player.py) and decoded by ffprobe.
+/// Scripts/ws_flv_player.py) and decoded by ffprobe.
 @Suite(.serialized)
 struct WSFLVTests {
     /// What ws_flv_player.py printed.
@@ -14,7 +14,7 @@ struct WSFLVTests {
     }
 
     static func play(_ url: String, seconds: Double = 2, out: String? = nil, ping: Bool = false) async throws -> Play {
-        let script = "\(HookServer.repoRoot)/Tests/InteropTests/Support/ws_flv_player.py"
+        let script = "\(HookServer.repoRoot)/Tests/InteropTests/Scripts/ws_flv_player.py"
         var args = ["-u", script, url, "--seconds", String(seconds)]
         if let out { args += ["--out", out] }
         if ping { args.append("--ping") }

@@ -45,13 +45,13 @@ struct MergeWriteBuffer {
     /// window of 0 a segment holds one packet: sizing it by recent segments would give a 1-byte
     /// audio frame the capacity of the last video frame).
     mutating func willAppend(atMs ms: Int64, cutBefore: Bool, resumable: Bool, pacing: Bool, expectedBytes: Int = 0)
-        -> (bytes: ByteBuffer, startsWithKey: Bool)? {
-        var cut: (ByteBuffer, Bool)?
+        -> Cut? {
+        var cut: Cut?
         if let buffer = open, buffer.readableBytes > prefixSize, cutBefore || spanReached(atMs: ms, pacing: pacing) {
-            cut = (buffer, openStartsWithKey)
+            cut = Cut(bytes: buffer, startsWithKey: openStartsWithKey, pacingMs: openFirstPacingMs)
             open = nil
         }
-        if let cut { noteSize(cut.0.readableBytes) }
+        if let cut { noteSize(cut.bytes.readableBytes) }
         ensureOpen(startsWithKey: resumable, expectedBytes: expectedBytes)
         if pacing {
             if openFirstPacingMs == nil { openFirstPacingMs = ms }
@@ -93,11 +93,18 @@ struct MergeWriteBuffer {
     var cutsEveryPacket: Bool { mergeWindowMs == 0 }
 
     /// Cuts whatever is open (window 0, or the source is flushing).
-    mutating func cut() -> (bytes: ByteBuffer, startsWithKey: Bool)? {
+    mutating func cut() -> Cut? {
         guard let buffer = open, buffer.readableBytes > prefixSize else { return nil }
         open = nil
         noteSize(buffer.readableBytes)
-        return (buffer, openStartsWithKey)
+        return Cut(bytes: buffer, startsWithKey: openStartsWithKey, pacingMs: openFirstPacingMs)
+    }
+
+    /// A segment cut from the buffer (`Segment`'s fields).
+    struct Cut {
+        var bytes: ByteBuffer
+        var startsWithKey: Bool
+        var pacingMs: Int64?
     }
 
     private mutating func noteSize(_ n: Int) {

@@ -8,12 +8,22 @@ public enum OutputKind: Hashable, Sendable, CustomStringConvertible {
     case wsFLV
     /// An FLV file being recorded (unchunked; a background sink, not a player).
     case flvFile
+    /// Fragmented MP4 over HTTP (chunked), for MSE players and ffplay.
+    case fmp4
+    /// Fragmented MP4 over WebSocket (each segment one binary frame).
+    case wsFMP4
+    /// HLS with MPEG-TS segments: one segmenter (a background sink) and the HLS sessions
+    /// (players that only count: they fetch from the segmenter's memory).
+    case hlsTS
+    /// HLS with fMP4 (CMAF) segments and LL-HLS parts; as `hlsTS`.
+    case hlsFMP4
     case rtsp(RTPChannelLayout)
     /// RTP carrying an MPEG program stream (GB28181 cascade senders: a background sink, not a
     /// player), every packet RFC 4571 framed; UDP senders send the framed packets as datagrams.
     case rtpPS(RTPPSFormat)
 
-    /// As the admin API, metrics and logs show it: "rtmp", "flv", "ws-flv", "flv-file", "rtsp/0:0-1/1:2-3",
+    /// As the admin API, metrics and logs show it: "rtmp", "flv", "ws-flv", "flv-file", "fmp4",
+    /// "ws-fmp4", "hls", "hls-fmp4", "rtsp/0:0-1/1:2-3",
     /// "rtp-ps/0100000001/96" ("…/96/audio" for an audio-only sender).
     public var description: String {
         switch self {
@@ -23,13 +33,18 @@ public enum OutputKind: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The players' protocol: "rtmp", "flv", "ws-flv", "flv-file", "rtsp", "rtp-ps".
+    /// The players' protocol: "rtmp", "flv", "ws-flv", "flv-file", "fmp4", "ws-fmp4", "hls",
+    /// "hls-fmp4", "rtsp", "rtp-ps".
     public var protocolName: String {
         switch self {
         case .rtmp: return "rtmp"
         case .flv: return "flv"
         case .wsFLV: return "ws-flv"
         case .flvFile: return "flv-file"
+        case .fmp4: return "fmp4"
+        case .wsFMP4: return "ws-fmp4"
+        case .hlsTS: return "hls"
+        case .hlsFMP4: return "hls-fmp4"
         case .rtsp: return "rtsp"
         case .rtpPS: return "rtp-ps"
         }

@@ -9,10 +9,15 @@ public struct Segment: Sendable {
     /// Starts with a video key frame (or is audio-only media after a cut): a player that skipped
     /// segments may resume here.
     public var startsWithKeyFrame: Bool
+    /// Media time (ms, the source's output clock) of its first packet of the pacing track (video
+    /// when the stream has video, else audio); nil when it has none (audio between video frames,
+    /// a sequence header). Outputs that cut media by time (HLS segments and parts) read it.
+    public var pacingMs: Int64?
 
-    public init(bytes: ByteBuffer, startsWithKeyFrame: Bool) {
+    public init(bytes: ByteBuffer, startsWithKeyFrame: Bool, pacingMs: Int64? = nil) {
         self.bytes = bytes
         self.startsWithKeyFrame = startsWithKeyFrame
+        self.pacingMs = pacingMs
     }
 }
 

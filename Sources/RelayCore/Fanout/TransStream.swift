@@ -45,7 +45,7 @@ final class TransStream {
         let videoKey = packet.isVideo && packet.isKeyFrame
         if let cut = merge.willAppend(atMs: ms, cutBefore: videoKey, resumable: hasVideo ? videoKey : true,
                                       pacing: !hasVideo || packet.isVideo, expectedBytes: packet.payload.readableBytes) {
-            emit(cut.bytes, startsWithKey: cut.startsWithKey)
+            emit(cut)
         }
         merge.withOpen { muxer.mux(packet, stream: stream, into: &$0) }
         let track = UInt64(1) << UInt64(clamping: min(packet.streamIndex, 63))
@@ -54,7 +54,7 @@ final class TransStream {
             // (The second case: the cached GOP has no packet of this track yet, e.g. a key frame
             // primed alone. Cut now rather than after the window, so a new RTSP player, whose PLAY
             // waits for a packet of every track, is not kept waiting up to a window.)
-            emit(cut.bytes, startsWithKey: cut.startsWithKey)
+            emit(cut)
         }
     }
 
@@ -66,7 +66,7 @@ final class TransStream {
         merge.ensureOpen(startsWithKey: false)
         merge.withOpen { muxer.configChanged(stream, streams: streams, into: &$0) }
         if merge.cutsEveryPacket, let cut = merge.cut() {
-            emit(cut.bytes, startsWithKey: cut.startsWithKey)
+            emit(cut)
         }
     }
 
@@ -93,7 +93,7 @@ final class TransStream {
     /// every cached packet into the start-up bytes, so its first player does not wait for the
     /// merge window to close.
     func flush() {
-        if let cut = merge.cut() { emit(cut.bytes, startsWithKey: cut.startsWithKey) }
+        if let cut = merge.cut() { emit(cut) }
     }
 
     /// Forgets the cached segments (too large, or the source is over its memory budget): new
@@ -118,10 +118,11 @@ final class TransStream {
         return buffer
     }
 
-    private func emit(_ bytes: ByteBuffer, startsWithKey: Bool) {
-        var bytes = bytes
+    private func emit(_ cut: MergeWriteBuffer.Cut) {
+        var bytes = cut.bytes
+        let startsWithKey = cut.startsWithKey
         muxer.finishSegment(&bytes)
-        let segment = Segment(bytes: bytes, startsWithKeyFrame: startsWithKey)
+        let segment = Segment(bytes: bytes, startsWithKeyFrame: startsWithKey, pacingMs: cut.pacingMs)
         let tracks = openTracks
         openTracks = 0
         if startsWithKey && hasVideo {

@@ -1,15 +1,26 @@
 import NIOConcurrencyHelpers
+import NIOCore
 
 /// An HTTP endpoint outside the admin API's JSON conventions, served on the players' HTTP port
-/// (HTTP-FLV) and on the admin port: a control dialect other software speaks (ZLMediaKit's
-/// `/index/api/*`). The route checks its own credentials; the admin token does not apply.
+/// (HTTP-FLV): a control dialect other software speaks (ZLMediaKit's `/index/api/*`, also on
+/// the admin port), or an output whose players make requests rather than hold a stream (HLS
+/// playlists and segments). The route checks its own credentials; the admin token does not apply.
 public struct HTTPRoute: Sendable {
-    /// Paths starting with it are this route's ("/index/api/").
-    public var prefix: String
+    /// Whether a path (percent-encoded, without the query) is this route's.
+    public var matches: @Sendable (Substring) -> Bool
+    /// Also served on the admin port (a control dialect); player routes are not.
+    public var onAdminPort: Bool
     public var handle: @Sendable (HTTPCall) async -> HTTPAnswer
 
+    /// Paths starting with `prefix` ("/index/api/"), on both ports.
     public init(prefix: String, handle: @escaping @Sendable (HTTPCall) async -> HTTPAnswer) {
-        self.prefix = prefix
+        self.init(onAdminPort: true, matching: { $0.hasPrefix(prefix) }, handle: handle)
+    }
+
+    public init(onAdminPort: Bool, matching: @escaping @Sendable (Substring) -> Bool,
+                handle: @escaping @Sendable (HTTPCall) async -> HTTPAnswer) {
+        self.matches = matching
+        self.onAdminPort = onAdminPort
         self.handle = handle
     }
 
@@ -50,13 +61,28 @@ public struct HTTPCall: Sendable {
 public struct HTTPAnswer: Sendable {
     public var status: Int
     public var contentType: String
-    public var body: [UInt8]
+    /// The body as buffers written one after the other: a segment served from memory is shared
+    /// storage, never copied per request.
+    public var buffers: [ByteBuffer]
+    /// More response headers ("Cache-Control" …).
+    public var headers: [(String, String)]
 
     public init(status: Int = 200, contentType: String, body: [UInt8]) {
+        self.init(status: status, contentType: contentType, buffers: [ByteBuffer(bytes: body)])
+    }
+
+    public init(status: Int = 200, contentType: String, buffers: [ByteBuffer], headers: [(String, String)] = []) {
         self.status = status
         self.contentType = contentType
-        self.body = body
+        self.buffers = buffers
+        self.headers = headers
     }
+
+    /// The body's length.
+    public var contentLength: Int { buffers.reduce(0) { $0 + $1.readableBytes } }
+
+    /// The body in one array (tests, small answers).
+    public var body: [UInt8] { buffers.flatMap { Array($0.readableBytesView) } }
 }
 
 /// The routes of every module, looked up by the listeners that serve them. Filled once by the
@@ -70,9 +96,10 @@ public final class HTTPRouteTable: Sendable {
         routes.withLockedValue { $0 = new }
     }
 
-    /// The route serving `path` (without its query), if any.
-    public func route(for path: Substring) -> HTTPRoute? {
-        routes.withLockedValue { $0.first { path.hasPrefix($0.prefix) } }
+    /// The route serving `path` (without its query), if any; on the admin port only the routes
+    /// that are served there.
+    public func route(for path: Substring, onAdminPort: Bool = false) -> HTTPRoute? {
+        routes.withLockedValue { $0.first { (!onAdminPort || $0.onAdminPort) && $0.matches(path) } }
     }
 
     public var all: [HTTPRoute] { routes.withLockedValue { $0 } }

@@ -5,10 +5,14 @@ import NIOCore
 /// Builds a protocol's muxer; registered per TransStream kind (`.rtmp`, `.flv`, …) by the server.
 public struct MuxerFactory: Sendable {
     public let kind: OutputKind
+    /// The merge window of this kind's TransStreams when it is not the source's
+    /// (`source.merge_write_ms`): HLS cuts its own segments and parts, from one packet each.
+    public let mergePolicy: MergeWritePolicy?
     public let make: @Sendable () -> any Muxer
 
-    public init(kind: OutputKind, make: @escaping @Sendable () -> any Muxer) {
+    public init(kind: OutputKind, mergePolicy: MergeWritePolicy? = nil, make: @escaping @Sendable () -> any Muxer) {
         self.kind = kind
+        self.mergePolicy = mergePolicy
         self.make = make
     }
 }
@@ -31,11 +35,15 @@ public final class RelayContext: Sendable {
     public let memory: MemoryBudget
     /// Routes of other HTTP dialects (`ProtocolModule.httpRoutes`), served by the HTTP listeners.
     public let httpRoutes = HTTPRouteTable()
+    /// Outputs played over one HTTP response or a WebSocket on the players' HTTP port, by suffix.
+    public let httpStreams: [HTTPStreamOutput]
     private let ids = NIOLockedValueBox<UInt64>(0)
 
     public init(config: RelayConfig, muxers: [MuxerFactory], logger: Logger,
-                hooks: (any EventHooks)? = nil, recorder: (any StreamRecorder)? = nil) {
+                hooks: (any EventHooks)? = nil, recorder: (any StreamRecorder)? = nil,
+                httpStreams: [HTTPStreamOutput] = [.flv]) {
         self.config = config
+        self.httpStreams = httpStreams
         self.memory = MemoryBudget(limit: config.limits.maxMemoryBytes)
         self.registry = StreamRegistry(maxStreams: config.limits.maxStreams, memory: memory)
         self.connections = ConnectionLimiter(limits: config.limits, logger: logger)

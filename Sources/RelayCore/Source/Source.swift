@@ -394,7 +394,7 @@ public actor Source {
         } else {
             guard let factory = muxer ?? context.muxers[kind] else { return false }
             ts = TransStream(kind: kind, muxer: factory.make(), streams: playable,
-                             merge: config.mergeWrite, maxGOPBytes: max(config.gopCacheMaxBytes, 1))
+                             merge: factory.mergePolicy ?? config.mergeWrite, maxGOPBytes: max(config.gopCacheMaxBytes, 1))
             for packet in gop.packets {
                 if let stream = tracks[packet.streamIndex] { ts.write(packet, stream: stream) }
             }

@@ -3,12 +3,13 @@ import NIOCore
 import NIOHTTP1
 import RelayCore
 
-/// One HTTP-FLV player connection: `GET /app/stream.flv[?query]` (or `.live.flv`, the
-/// ZLMediaKit-style name), the same URL asking for a WebSocket (`WebSocketPlay`), or one call
-/// of a module's `HTTPRoute` (`/index/api/…`).
+/// One connection of the players' HTTP port: a player of an `HTTPStreamOutput`
+/// (`GET /app/stream.flv[?query]`, `.live.flv`, `.mp4` …), the same URL asking for a WebSocket
+/// (`WebSocketPlay`), or calls of modules' `HTTPRoute`s (`/index/api/…`, HLS playlists and
+/// segments), several on one connection when the client keeps it alive.
 ///
-/// Responses are written as raw bytes (no HTTP encoder in the pipeline): after the head, the
-/// body is the FLV TransStream's segments, already framed as HTTP chunks and shared by all players.
+/// Responses are written as raw bytes (no HTTP encoder in the pipeline): after the head, a
+/// player's body is its TransStream's segments, already framed as HTTP chunks and shared by all players.
 final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = ByteBuffer
@@ -18,7 +19,10 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var request: HTTPRequestHead?
     private var sink: ChannelSink?
     private var source: Source?
+    private var kind = OutputKind.flv
     private var answered = false
+    /// A request arrived while a route call was being answered (pipelining): close after it.
+    private var closeAfterAnswer = false
     /// A call for a route, reading its body.
     private var routeRequest: HTTPRouteRequest?
 
@@ -30,7 +34,10 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
-            guard request == nil && !answered else { return }
+            guard request == nil && !answered else {
+                closeAfterAnswer = true
+                return
+            }
             if let call = HTTPRouteRequest(head, routes: relay.httpRoutes) {
                 request = head
                 routeRequest = call
@@ -101,8 +108,8 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         if let sink, let source {
             sink.markClosed()
-            source.detachLater(sink, kind: .flv)
-            logger.info("HTTP-FLV player left", metadata: ["remote": "\(sink.info.remoteAddress)", "stream": "\(source.id)"])
+            source.detachLater(sink, kind: kind)
+            logger.info("\(sink.info.protocolName) player left", metadata: ["remote": "\(sink.info.remoteAddress)", "stream": "\(source.id)"])
         }
         sink = nil
         source = nil
@@ -129,21 +136,19 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         let (rawPath, params) = splitQuery(head.uri[...])
-        guard rawPath.hasPrefix("/"), rawPath.hasSuffix(".flv") else {
+        guard let (output, id) = HTTPStreamOutput.match(rawPath[...], in: relay.httpStreams) else {
             respond(context, status: .notFound, body: "not found\n")
             return
         }
-        let suffix = rawPath.hasSuffix(".live.flv") ? 9 : 4
-        let id = String(rawPath.dropFirst().dropLast(suffix))
-        if WebSocketPlay.isUpgradeRequest(head), let kind = WebSocketPlay.kind(forPath: rawPath[...]) {
+        if WebSocketPlay.isUpgradeRequest(head), let kind = output.webSocket {
             playOverWebSocket(head, id: id, kind: kind, params: params, context: context)
             return
         }
-        let info = SessionInfo(sessionID: String(relay.nextID()), protocolName: "flv",
+        let info = SessionInfo(sessionID: String(relay.nextID()), protocolName: output.http.protocolName,
                                remoteAddress: remote(context), params: params)
         let isHead = head.method == .HEAD
         admit(id: id, info: info, context: context) { handler, source, context in
-            handler.start(source: source, info: info, isHead: isHead, context: context)
+            handler.start(source: source, output: output, info: info, isHead: isHead, context: context)
         }
     }
 
@@ -186,18 +191,36 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    /// Answers a route call from a task (the route may wait on other loops) and closes.
+    /// Answers a route call from a task (the route may wait on other loops). A client that keeps
+    /// the connection alive (HLS players polling) may send its next request; the connection guard
+    /// gives it a new deadline for that.
     private func serve(_ call: HTTPRouteRequest, context: ChannelHandlerContext) {
         let request = call.call(remoteIP: context.remoteAddress?.ipAddress ?? "")
         let cors = relay.config.httpFLV.cors
+        let keepAlive = call.head.isKeepAlive
+        let isHead = call.head.method == .HEAD
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let loop = context.eventLoop
         Task {
             let answer = await call.route.handle(request)
             loop.execute {
                 let (handler, context) = bound.value
-                context.writeAndFlush(handler.wrapOutboundOut(HTTPRouteRequest.response(answer, cors: cors)))
-                    .whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+                guard context.channel.isActive else { return }
+                let close = !keepAlive || handler.closeAfterAnswer
+                let head = HTTPRouteRequest.responseHead(answer, cors: cors, keepAlive: !close)
+                context.write(handler.wrapOutboundOut(head), promise: nil)
+                if !isHead {
+                    for buffer in answer.buffers { context.write(handler.wrapOutboundOut(buffer), promise: nil) }
+                }
+                let written = context.writeAndFlush(handler.wrapOutboundOut(ByteBuffer()))
+                if close {
+                    written.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+                } else {
+                    handler.request = nil
+                    handler.routeRequest = nil
+                    handler.answered = false
+                    ConnectionGuard.mark(.answered, context)
+                }
             }
         }
     }
@@ -216,9 +239,9 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func start(source: Source, info: SessionInfo, isHead: Bool, context: ChannelHandlerContext) {
+    private func start(source: Source, output: HTTPStreamOutput, info: SessionInfo, isHead: Bool, context: ChannelHandlerContext) {
         let id = source.id
-        var head = "HTTP/1.1 200 OK\r\nContent-Type: video/x-flv\r\nCache-Control: no-cache, no-store\r\n"
+        var head = "HTTP/1.1 200 OK\r\nContent-Type: \(output.contentType)\r\nCache-Control: no-cache, no-store\r\n"
         head += "Pragma: no-cache\r\nExpires: -1\r\nConnection: close\r\n"
         if relay.config.httpFLV.cors { head += "Access-Control-Allow-Origin: *\r\n" }
         if isHead {
@@ -232,15 +255,17 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
 
         let sink = ChannelSink(id: relay.nextID(), channel: context.channel, info: info,
                                policy: SlowPlayerPolicy(relay.config.player), logger: logger,
-                               trailer: { ByteBuffer(string: "0\r\n\r\n") })
+                               trailer: { HTTPChunkFraming.lastChunk })
+        let kind = output.http
         self.sink = sink
         self.source = source
+        self.kind = kind
         ConnectionGuard.mark(.playing, context)
-        logger.info("HTTP-FLV player joined", metadata: ["remote": "\(info.remoteAddress)", "stream": "\(id)"])
+        logger.info("\(info.protocolName) player joined", metadata: ["remote": "\(info.remoteAddress)", "stream": "\(id)"])
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         Task {
-            let attached = await source.attach(sink, kind: .flv)
+            let attached = await source.attach(sink, kind: kind)
             if !attached {
                 loop.execute {
                     let (handler, context) = bound.value

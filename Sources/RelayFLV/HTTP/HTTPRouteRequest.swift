@@ -37,14 +37,19 @@ struct HTTPRouteRequest {
                         contentType: head.headers.first(name: "Content-Type"), body: body, remoteIP: remoteIP)
     }
 
-    /// The answer as HTTP/1.1 bytes; the connection closes after it.
-    static func response(_ answer: HTTPAnswer, cors: Bool) -> ByteBuffer {
+    /// The answer's status line and headers as HTTP/1.1 bytes; its buffers follow as they are.
+    static func responseHead(_ answer: HTTPAnswer, cors: Bool, keepAlive: Bool) -> ByteBuffer {
         let status = HTTPResponseStatus(statusCode: answer.status)
-        var text = "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nConnection: close\r\n"
+        var text = "HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\nConnection: \(keepAlive ? "keep-alive" : "close")\r\n"
         if cors { text += "Access-Control-Allow-Origin: *\r\n" }
-        text += "Content-Type: \(answer.contentType)\r\nContent-Length: \(answer.body.count)\r\n\r\n"
-        var out = ByteBuffer(string: text)
-        out.writeBytes(answer.body)
-        return out
+        for (name, value) in answer.headers where Self.isToken(name) && !value.contains(where: { $0 == "\r" || $0 == "\n" }) {
+            text += "\(name): \(value)\r\n"
+        }
+        text += "Content-Type: \(answer.contentType)\r\nContent-Length: \(answer.contentLength)\r\n\r\n"
+        return ByteBuffer(string: text)
+    }
+
+    private static func isToken(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { $0 > 32 && $0 < 127 && $0 != UInt8(ascii: ":") }
     }
 }

@@ -5,7 +5,7 @@ import NIOWebSocket
 import RelayCore
 
 /// Players over WebSocket on the HTTP-FLV port (`ws://HOST/APP/STREAM.flv`, as flv.js and
-/// mpegts.js play it). The request is admitted like an HTTP-FLV one (a refusal is a plain HTTP
+/// mpegts.js play it; `.mp4` for fMP4, and any `HTTPStreamOutput` with a WebSocket kind). The request is admitted like an HTTP-FLV one (a refusal is a plain HTTP
 /// 4xx, no upgrade); once admitted, NIO's upgrader checks the handshake and installs its frame
 /// codec, and the connection becomes a `ChannelSink` player of a WebSocket TransStream:
 ///
@@ -15,11 +15,6 @@ enum WebSocketPlay {
     /// The largest frame a player may send (it only sends pings and close): larger is a
     /// protocol error, answered with a close frame.
     static let maxFrameSize = 64 * 1024
-
-    /// The TransStream a WebSocket player of `path` ("/app/stream.flv") plays; nil: no such output.
-    static func kind(forPath path: Substring) -> OutputKind? {
-        path.hasSuffix(".flv") ? .wsFLV : nil
-    }
 
     /// A GET that asks for a WebSocket (`Upgrade: websocket`); whether its handshake is valid is
     /// the upgrader's question.
