@@ -72,7 +72,7 @@ public final class RelayServer: Sendable {
             RTMPMuxer.factory(chunkSize: config.rtmp.chunkSize, hevcMode: hevc, logger: logger),
             FLVMuxer.factory(hevcMode: hevc, logger: logger),
             FLVMuxer.webSocketFactory(hevcMode: hevc, logger: logger),
-        ], logger: logger, hooks: allHooks, recorder: recorder)
+        ], logger: logger, hooks: allHooks, recorder: recorder, httpStreams: [.flv, .fmp4])
         let gb28181 = GB28181Service(context: context, group: self.group)
         self.gb28181 = gb28181
         // The facade reads the listeners' ports, known once they are bound.

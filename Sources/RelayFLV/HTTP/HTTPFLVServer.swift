@@ -3,7 +3,8 @@ import NIOCore
 import NIOHTTP1
 import RelayCore
 
-/// The HTTP-FLV listener (default port 8080): HTTP-FLV and WS-FLV players, and the modules' HTTP routes.
+/// The players' HTTP listener (default port 8080, config `http_flv`): HTTP-FLV, fMP4 and their
+/// WebSocket players (`HTTPStreamOutput`), and the modules' HTTP routes (HLS, `/index/api`).
 public enum HTTPFLVServer {
     public static func bind(host: String, port: Int, group: any EventLoopGroup, relay: RelayContext) async throws -> any Channel {
         let logger = relay.logger
@@ -27,7 +28,8 @@ public enum HTTPFLVServer {
         let listeners = c.enabled ? [ListenerModule.Listener(name: "http_flv", host: c.host, port: c.port) {
             try await bind(host: c.host, port: c.port, group: group, relay: relay)
         }] : []
-        return ListenerModule(name: "http_flv", sessionProtocols: ["flv", OutputKind.wsFLV.protocolName],
+        let protocols = relay.httpStreams.flatMap { [$0.http.protocolName] + ($0.webSocket.map { [$0.protocolName] } ?? []) }
+        return ListenerModule(name: "http_flv", sessionProtocols: protocols,
                               serverConfig: ["record": .bool(relay.config.record.enabled)],
                               listeners: listeners, logger: relay.logger)
     }
