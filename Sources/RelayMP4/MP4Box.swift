@@ -36,4 +36,27 @@ enum MP4Box {
         let size = buffer.writerIndex - start
         buffer.setInteger(UInt32(truncatingIfNeeded: size), at: start)
     }
+
+    /// The unity transformation matrix of `mvhd` and `tkhd` (§8.2.2: 16.16 and 2.30 fixed point).
+    static func writeUnityMatrix(into buffer: inout ByteBuffer) {
+        for value: UInt32 in [0x0001_0000, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000] {
+            buffer.writeInteger(value)
+        }
+    }
+
+    static func writeZeros(_ count: Int, into buffer: inout ByteBuffer) {
+        buffer.writeRepeatingByte(0, count: count)
+    }
+
+    /// An MPEG-4 descriptor (ISO/IEC 14496-1 §8.3.3: tag, expandable size) around `body`; the
+    /// size is always written in its 4-byte form so it can be patched after the body.
+    static func writeDescriptor(tag: UInt8, into buffer: inout ByteBuffer, body: (inout ByteBuffer) -> Void) {
+        buffer.writeInteger(tag)
+        let sizeAt = buffer.writerIndex
+        buffer.writeInteger(UInt32(0))
+        body(&buffer)
+        let size = UInt32(truncatingIfNeeded: buffer.writerIndex - sizeAt - 4) & 0x0FFF_FFFF
+        buffer.setInteger(0x8080_8000 | (size << 3 & 0x7F00_0000) | (size << 2 & 0x007F_0000)
+                          | (size << 1 & 0x0000_7F00) | (size & 0x7F), at: sizeAt)
+    }
 }
