@@ -9,6 +9,7 @@ import RelayFLV
 import RelayGB28181
 import RelayHooks
 import RelayJT1078
+import RelayMP4
 import RelayRTMP
 import RelayRTSP
 import RelayZLM
@@ -72,6 +73,8 @@ public final class RelayServer: Sendable {
             RTMPMuxer.factory(chunkSize: config.rtmp.chunkSize, hevcMode: hevc, logger: logger),
             FLVMuxer.factory(hevcMode: hevc, logger: logger),
             FLVMuxer.webSocketFactory(hevcMode: hevc, logger: logger),
+            FMP4Muxer.factory(logger: logger),
+            FMP4Muxer.webSocketFactory(logger: logger),
         ], logger: logger, hooks: allHooks, recorder: recorder, httpStreams: [.flv, .fmp4])
         let gb28181 = GB28181Service(context: context, group: self.group)
         self.gb28181 = gb28181
