@@ -38,7 +38,7 @@ struct HTTPRouteMiddleware: RouterMiddleware {
         var headers = HTTPFields()
         headers[.contentType] = answer.contentType
         for (name, value) in answer.headers {
-            if let field = HTTPField.Name(name) { headers[field] = value }
+            if let field = HTTPFields.Element.Name(name) { headers[field] = value }
         }
         let buffers = answer.buffers
         return Response(status: HTTPResponse.Status(code: answer.status), headers: headers,
