@@ -1,0 +1,72 @@
+import RelayCore
+
+/// What an HLS URL names: `/APP/STREAM.m3u8` (a playlist) or `/APP/STREAM.hls/SESSION/FILE`
+/// (a segment `N.ts`/`N.m4s`, a part `N.P.m4s`, an init segment `init.mp4`/`init-K.mp4`).
+/// Anything else, or a number that is not plain decimal digits, is nil (404).
+enum HLSPath: Equatable {
+    case playlist(stream: String)
+    case file(stream: String, session: String, file: HLSFile)
+
+    static let playlistSuffix = ".m3u8"
+    static let filesMarker = ".hls/"
+
+    /// Whether the route serves `path` (percent-encoded, without the query).
+    static func matches(_ path: Substring) -> Bool {
+        path.hasSuffix(playlistSuffix) || path.contains(filesMarker)
+    }
+
+    init?(_ path: Substring) {
+        guard path.first == "/" else { return nil }
+        let body = path.dropFirst()
+        if body.hasSuffix(Self.playlistSuffix) {
+            let stream = String(body.dropLast(Self.playlistSuffix.count))
+            guard isValidStreamID(stream) else { return nil }
+            self = .playlist(stream: stream)
+            return
+        }
+        guard let marker = body.ranges(of: Self.filesMarker).last else { return nil }
+        let stream = String(body[..<marker.lowerBound])
+        let rest = body[marker.upperBound...].split(separator: "/", omittingEmptySubsequences: false)
+        guard isValidStreamID(stream), rest.count == 2, HLSRegistry.isToken(rest[0]),
+              let file = HLSFile(rest[1]) else { return nil }
+        self = .file(stream: stream, session: String(rest[0]), file: file)
+    }
+}
+
+enum HLSFile: Equatable {
+    case segment(msn: Int, format: HLSFormat)
+    case part(msn: Int, part: Int)
+    case initSegment(Int)
+
+    init?(_ name: Substring) {
+        if name == "init.mp4" {
+            self = .initSegment(0)
+            return
+        }
+        if name.hasPrefix("init-"), name.hasSuffix(".mp4") {
+            guard let id = Self.number(name.dropFirst(5).dropLast(4)) else { return nil }
+            self = .initSegment(id)
+            return
+        }
+        let pieces = name.split(separator: ".", omittingEmptySubsequences: false)
+        switch (pieces.count, pieces.last) {
+        case (2, "ts"):
+            guard let msn = Self.number(pieces[0]) else { return nil }
+            self = .segment(msn: msn, format: .ts)
+        case (2, "m4s"):
+            guard let msn = Self.number(pieces[0]) else { return nil }
+            self = .segment(msn: msn, format: .fmp4)
+        case (3, "m4s"):
+            guard let msn = Self.number(pieces[0]), let part = Self.number(pieces[1]) else { return nil }
+            self = .part(msn: msn, part: part)
+        default:
+            return nil
+        }
+    }
+
+    /// Plain decimal digits, at most 15 of them (no sign, no overflow).
+    static func number(_ s: Substring) -> Int? {
+        guard !s.isEmpty, s.utf8.count <= 15, s.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
+        return Int(s)
+    }
+}

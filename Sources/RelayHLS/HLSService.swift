@@ -1,0 +1,242 @@
+import Logging
+import NIOCore
+import RelayCore
+
+/// Answers every HLS request of the players' HTTP port (one `HTTPRoute`): new sessions, media
+/// playlists (blocking reloads included), segments, parts and init segments, all from memory.
+final class HLSService: Sendable {
+    let context: RelayContext
+    let config: HLSConfig
+    let muxers: HLSMuxers
+    let registry = HLSRegistry()
+    private let group: any EventLoopGroup
+    private let logger: Logger
+
+    init(context: RelayContext, config: HLSConfig, group: any EventLoopGroup, muxers: HLSMuxers) {
+        self.context = context
+        self.config = config
+        self.group = group
+        self.muxers = muxers
+        var logger = context.logger
+        logger[metadataKey: "module"] = "hls"
+        self.logger = logger
+    }
+
+    var route: HTTPRoute {
+        HTTPRoute(onAdminPort: false, matching: { HLSPath.matches($0) }, handle: { [self] in await self.handle($0) })
+    }
+
+    func handle(_ call: HTTPCall) async -> HTTPAnswer {
+        guard call.method == "GET" || call.method == "HEAD" else {
+            return HLSAnswer.text(405, "method not allowed\n", headers: [("Allow", "GET, HEAD")])
+        }
+        guard let path = HLSPath(call.path[...]) else { return HLSAnswer.notFound }
+        let params = call.query.isEmpty ? [:] : splitQuery(("?" + call.query)[...]).params
+        let counted = call.method == "GET"
+        switch path {
+        case .playlist(let stream):
+            guard let token = params["session"] else { return await newSession(stream, params: params, call: call) }
+            guard HLSRegistry.isToken(token[...]) else { return HLSAnswer.notFound }
+            return await mediaPlaylist(stream, token: token, params: params)
+        case .file(let stream, let token, let file):
+            return await serveFile(file, stream: stream, token: token, counted: counted)
+        }
+    }
+
+    // MARK: sessions
+
+    /// `STREAM.m3u8` without a session: admission (on_play, limits, play_wait), then a session
+    /// and the multivariant playlist that points at its media playlist.
+    private func newSession(_ stream: String, params: [String: String], call: HTTPCall) async -> HTTPAnswer {
+        let format = HLSFormat(query: params["format"], fmp4Default: config.fmp4Default)
+        let token = HLSRegistry.newToken()
+        let info = SessionInfo(sessionID: token, protocolName: format.protocolName, remoteAddress: call.remoteIP,
+                               params: params)
+        let source: Source
+        switch await context.admitPlayer(PlayRequest(streamID: stream, session: info), on: group.next()) {
+        case .success(let admitted): source = admitted
+        case .failure(let refusal): return refuse(refusal, info: info)
+        }
+        for _ in 0..<3 {
+            let hls = registry.stream(for: source, format: format) { makeStream(source, format: format) }
+            let answer = try? await source.eventLoop.submit { [self] () -> NewSession in
+                let session = HLSSession(id: context.nextID(), token: token, info: info, stream: hls,
+                                         timeoutMs: config.sessionTimeoutMs)
+                switch hls.add(session) {
+                case .streamClosed: return .retry
+                case .refused: return .answer(HLSAnswer.text(503, "stream cannot take players now\n"))
+                case .added: return .answer(multivariant(hls, stream: stream, token: token))
+                }
+            }.get()
+            switch answer {
+            case .answer(let answer): return answer
+            case .retry: continue
+            case nil: return HLSAnswer.text(503, "stream unavailable\n")
+            }
+        }
+        return HLSAnswer.text(503, "stream unavailable\n")
+    }
+
+    private enum NewSession: Sendable {
+        case answer(HTTPAnswer)
+        /// The stream found was closing: ask the registry again.
+        case retry
+    }
+
+    private func makeStream(_ source: Source, format: HLSFormat) -> HLSStream {
+        let segmenter = HLSSegmenter(id: context.nextID(), eventLoop: source.eventLoop,
+                                     config: HLSWindowConfig(format: format, config: config), memory: context.memory)
+        return HLSStream(source: source, format: format, segmenter: segmenter, muxer: muxers.factory(format),
+                         registry: registry, logger: logger)
+    }
+
+    /// On the source's loop, right after the session attached.
+    private func multivariant(_ hls: HLSStream, stream: String, token: String) -> HTTPAnswer {
+        let (tracks, bitrateIn) = hls.source.assumeIsolated { ($0.streams, $0.snapshot().bitrateIn) }
+        let codecs = tracks.compactMap(muxers.codecString)
+        let video = tracks.first { $0.video != nil }?.video
+        let measured = max(hls.segmenter.window.peakBitrate ?? 0, Int(clamping: Int64(min(max(bitrateIn, 0), 1e12) * 1.1)))
+        let name = stream.split(separator: "/").last.map(String.init) ?? stream
+        let uri = "\(name).m3u8?session=\(token)" + (hls.format == .fmp4 ? "&format=fmp4" : "")
+        let text = HLSPlaylist.multivariant(mediaURI: uri, bandwidth: measured > 0 ? measured : 2_000_000, codecs: codecs,
+                                            resolution: video.map { ($0.width, $0.height) },
+                                            version: HLSPlaylist.version(hls.segmenter.window.config))
+        return HLSAnswer.playlist(text)
+    }
+
+    private func refuse(_ refusal: PlayRefusal, info: SessionInfo) -> HTTPAnswer {
+        switch refusal {
+        case .invalidStreamID:
+            return HLSAnswer.text(400, "bad stream id\n")
+        case .denied(let decision):
+            logger.warning("\(info.protocolName) play from \(info.remoteAddress) refused: \(refusal)")
+            return HLSAnswer.text(decision.deniedHTTPStatus == 401 ? 401 : 403, "play denied: \(decision.reason)\n")
+        case .notFound(let id):
+            logger.info("\(info.protocolName) play of unknown stream \(id) from \(info.remoteAddress)")
+            return HLSAnswer.text(404, "stream not found\n")
+        }
+    }
+
+    // MARK: playlists and files
+
+    /// `STREAM.m3u8?session=ID[&_HLS_msn=M[&_HLS_part=P]]`: waits for the first segment, or for
+    /// what a blocking reload asks (400 when too far ahead, 503 after three target durations).
+    private func mediaPlaylist(_ stream: String, token: String, params: [String: String]) async -> HTTPAnswer {
+        let msn = params["_HLS_msn"].map { HLSFile.number($0[...]) }
+        let part = params["_HLS_part"].map { HLSFile.number($0[...]) }
+        if msn == .some(nil) { return HLSAnswer.text(400, "bad _HLS_msn\n") }
+        if part == .some(nil) || (part != nil && msn == nil) { return HLSAnswer.text(400, "bad _HLS_part\n") }
+        return await playlist(stream, token: token, msn: msn ?? nil, part: part ?? nil)
+    }
+
+    private func playlist(_ stream: String, token: String, msn: Int?, part: Int?) async -> HTTPAnswer {
+        return await withSession(token, stream: stream) { session, finish in
+            let segmenter = session.stream.segmenter
+            let window = segmenter.window
+            let wait: HLSWait
+            if let msn {
+                guard window.acceptsReload(msn: msn, part: part) else {
+                    return finish(HLSAnswer.text(400, "_HLS_msn/_HLS_part too far ahead of the playlist\n"))
+                }
+                wait = part.flatMap { window.config.lowLatency ? .part(msn: msn, part: $0) : nil } ?? .segment(msn)
+            } else {
+                wait = .anySegment
+            }
+            segmenter.wait(for: wait, timeoutMs: window.blockingTimeoutMs) { outcome in
+                switch outcome {
+                case .ready:
+                    session.touch()
+                    let prefix = Self.filesPrefix(stream, token: token)
+                    finish(HLSAnswer.playlist(HLSPlaylist.media(segmenter.window, uriPrefix: prefix)))
+                case .timedOut: finish(HLSAnswer.text(503, "playlist not updated in time\n"))
+                case .overloaded: finish(HLSAnswer.text(503, "too many requests waiting\n"))
+                case .ended: finish(HLSAnswer.notFound)
+                }
+            }
+        }
+    }
+
+    private func serveFile(_ file: HLSFile, stream: String, token: String, counted: Bool) async -> HTTPAnswer {
+        await withSession(token, stream: stream) { session, finish in
+            let segmenter = session.stream.segmenter
+            let window = segmenter.window
+            let format = window.config.format
+            func send(_ buffers: [ByteBuffer], _ type: String) {
+                if counted { session.served(buffers.reduce(0) { $0 &+ $1.readableBytes }) }
+                finish(HLSAnswer.media(buffers, contentType: type))
+            }
+            switch file {
+            case .segment(let msn, let asked):
+                guard asked == format, let segment = window.segment(msn) else { return finish(HLSAnswer.notFound) }
+                send(segment.buffers, format.segmentContentType)
+            case .initSegment(let id):
+                guard format == .fmp4, let bytes = window.inits[id] else { return finish(HLSAnswer.notFound) }
+                send([bytes], "video/mp4")
+            case .part(let msn, let index):
+                guard window.config.lowLatency else { return finish(HLSAnswer.notFound) }
+                if let part = window.part(msn, index) { return send([part.bytes], format.segmentContentType) }
+                // The preload hint: the request waits until the part is cut.
+                guard window.isNextPart(msn, index) else { return finish(HLSAnswer.notFound) }
+                segmenter.wait(for: .part(msn: msn, part: index), timeoutMs: window.blockingTimeoutMs) { outcome in
+                    switch outcome {
+                    case .ready:
+                        session.touch()
+                        guard let part = segmenter.window.part(msn, index) else { return finish(HLSAnswer.notFound) }
+                        send([part.bytes], format.segmentContentType)
+                    case .timedOut, .overloaded: finish(HLSAnswer.text(503, "part not ready in time\n"))
+                    case .ended: finish(HLSAnswer.notFound)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs `body` on the session's loop (after refreshing it); 404 for an unknown or ended
+    /// session, or one of another stream. `finish` must be called once.
+    private func withSession(_ token: String, stream: String,
+                             _ body: @escaping @Sendable (HLSSession, @escaping (HTTPAnswer) -> Void) -> Void) async -> HTTPAnswer {
+        guard let session = registry.session(token), session.stream.source.id == stream else { return HLSAnswer.notFound }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<HTTPAnswer, Never>) in
+            session.eventLoop.execute {
+                guard !session.isGone else { return continuation.resume(returning: HLSAnswer.notFound) }
+                session.touch()
+                body(session) { continuation.resume(returning: $0) }
+            }
+        }
+    }
+
+    /// Where a session's files are, relative to its playlist: `STREAM.hls/TOKEN/`.
+    static func filesPrefix(_ stream: String, token: String) -> String {
+        let name = stream.split(separator: "/").last.map(String.init) ?? stream
+        return "\(name)\(HLSPath.filesMarker)\(token)/"
+    }
+
+    /// Server stop: every session ends (on_play_done) and the segmenters leave.
+    func endAll() async {
+        for hls in registry.streams {
+            try? await hls.eventLoop.submit { hls.endAll() }.get()
+        }
+    }
+}
+
+/// The answers HLS gives.
+enum HLSAnswer {
+    static let playlistType = "application/vnd.apple.mpegurl"
+
+    static func playlist(_ text: String) -> HTTPAnswer {
+        HTTPAnswer(status: 200, contentType: playlistType, buffers: [ByteBuffer(string: text)],
+                   headers: [("Cache-Control", "no-cache")])
+    }
+
+    /// Segments, parts and init segments never change under their URL (a session's own).
+    static func media(_ buffers: [ByteBuffer], contentType: String) -> HTTPAnswer {
+        HTTPAnswer(status: 200, contentType: contentType, buffers: buffers, headers: [("Cache-Control", "max-age=60")])
+    }
+
+    static func text(_ status: Int, _ body: String, headers: [(String, String)] = []) -> HTTPAnswer {
+        HTTPAnswer(status: status, contentType: "text/plain", buffers: [ByteBuffer(string: body)],
+                   headers: [("Cache-Control", "no-cache")] + headers)
+    }
+
+    static var notFound: HTTPAnswer { text(404, "not found\n") }
+}
