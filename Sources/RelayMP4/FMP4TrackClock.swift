@@ -25,6 +25,13 @@ struct FMP4TrackClock {
     mutating func next(dts: Int64, pts: Int64, timebase: Int, fixedDuration: Int64?) -> Timing {
         var time = max(0, dts.rescaled(from: timebase, to: timescale))
         if let last {
+            if let fixed = fixedDuration, fixed > 0 {
+                // Frames of a fixed duration are contiguous: a time within half a frame of the
+                // previous frame's end is that end (RTMP's millisecond times would otherwise
+                // leave gaps and overlaps of a few samples between AAC frames).
+                let end = last.addingReportingOverflow(fixed).partialValue
+                if time.subtractingReportingOverflow(end).partialValue.magnitude <= UInt64(fixed / 2) { time = end }
+            }
             if time > last {
                 lastStep = min(time &- last, maxStep)
             } else {

@@ -15,12 +15,13 @@ import Testing
             FMP4Fixtures.packet(audio, dts: 23, bytes: 21, seed: 4),
             FMP4Fixtures.packet(video, dts: 80, pts: 160, bytes: 60, seed: 5),
             FMP4Fixtures.packet(video, dts: 140, pts: 140, bytes: 70, seed: 6),
+            FMP4Fixtures.packet(audio, dts: 100, bytes: 22, seed: 7),
         ]
         let (_, bytes) = FMP4Fixtures.mux([video, audio], packets)
         let fragments = try #require(ReadFragment.parseAll(bytes))
         #expect(fragments.count == packets.count)
         #expect(fragments.map(\.sequence) == Array(1...UInt32(packets.count)), "mfhd sequence numbers increase")
-        #expect(fragments.map(\.trackID) == [1, 2, 1, 2, 1, 1])
+        #expect(fragments.map(\.trackID) == [1, 2, 1, 2, 1, 1, 2])
         for (fragment, packet) in zip(fragments, packets) {
             #expect(fragment.tfhdFlags == 0x02_0000, "default-base-is-moof")
             #expect(fragment.trunVersion == 1 && fragment.trunFlags == 0x00_0F01 && fragment.sampleCount == 1)
@@ -32,8 +33,10 @@ import Testing
         #expect(v.map(\.compositionOffset) == [7200, 0, 7200, 0])
         #expect(v.map(\.duration) == [3600, 3600, 3600, 5400], "1/25 s first, then the last dts step")
         #expect(v.map(\.sampleFlags) == [0x0200_0000, 0x0101_0000, 0x0101_0000, 0x0101_0000], "sync, then non-sync")
-        #expect(a.map(\.decodeTime) == [0, 1014], "23 ms at 44.1 kHz")
-        #expect(a.map(\.duration) == [1024, 1024])
+        // 23 ms is 1014 at 44.1 kHz: within half a frame of the first frame's end, so contiguous;
+        // 100 ms is a gap (a lost frame), kept.
+        #expect(a.map(\.decodeTime) == [0, 1024, 4410])
+        #expect(a.map(\.duration) == [1024, 1024, 1024])
         #expect(a.allSatisfy { $0.sampleFlags == 0x0200_0000 })
     }
 
