@@ -108,6 +108,7 @@ public struct AdminAPI: Sendable {
         let endpoints = self.endpoints
         router.add(middleware: HTTPRouteMiddleware(routes: env.context.httpRoutes))
         router.add(middleware: ErrorMiddleware(allowed: { path in Self.allowedMethods(path, endpoints) }))
+        router.add(middleware: ConsoleMiddleware(files: ConsoleFiles.load(logger: env.context.logger)))
         router.add(middleware: TokenMiddleware(token: config.token))
         for e in endpoints {
             // `{stream}` carries slashes: a recursive wildcard; other parameters are one segment.

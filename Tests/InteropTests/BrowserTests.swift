@@ -1,0 +1,53 @@
+import Foundation
+import RelayCore
+import Testing
+
+/// The web console in a real browser: headless Chromium opens the admin port's page with a live
+/// H.264 + AAC stream preselected, lists it and plays it through Media Source Extensions from the
+/// players' port (Support/BrowserConsole.swift drives it over the DevTools protocol).
+@Suite(.serialized)
+struct BrowserTests {
+    static func consoleURL(_ server: TestServer, _ stream: String, via: String) -> String {
+        "http://127.0.0.1:\(server.adminPort)/#/play/\(stream)?via=\(via)"
+    }
+
+    /// The browser's preview is a player of the relay like any other: listed with its protocol.
+    static func listedPlayer(_ server: TestServer, _ stream: String, token: String? = nil) async throws -> [String] {
+        let api = AdminHTTP(port: server.adminPort, token: token)
+        for _ in 0..<300 {
+            let players = try await api.get("/api/v1/players?stream=\(stream)").value["players"]?.items ?? []
+            if !players.isEmpty { return players.compactMap { $0["protocol"]?.string } }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+        return []
+    }
+
+    /// Each preview transport: fMP4 over WebSocket, over HTTP, and LL-HLS with fMP4 parts.
+    @Test(arguments: [("ws", "ws-fmp4"), ("http", "fmp4"), ("llhls", "hls-fmp4")])
+    func theConsoleListsAndPlaysALiveStream(via: String, protocolName: String) async throws {
+        let stream = "live/browser-\(via)"
+        let (server, publisher) = try await TestServer.startPublishing(stream)
+        defer { publisher.terminate() }
+        async let played = BrowserConsole.open(Self.consoleURL(server, stream, via: via), stream: stream)
+        let players = try await Self.listedPlayer(server, stream)
+        let run = try await played
+        run.expectPlayed()
+        #expect(!run.loginShown, "no token configured, no login: \(run.json)")
+        #expect(players == [protocolName], "the preview's player: \(players)")
+        print("browser first frame (\(protocolName)): \(run.firstFrameMs.map { String($0) } ?? "none") ms from navigation start")
+        await server.stop()
+    }
+
+    @Test func withAnAdminTokenThePageAsksThenWorks() async throws {
+        let stream = "live/browser-token"
+        let server = try await TestServer.start(admin: #", "token": "s3cret""#)
+        let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: stream)
+        defer { publisher.terminate() }
+        let run = try await BrowserConsole.open(Self.consoleURL(server, stream, via: "ws"), stream: stream, login: ["wrong", "s3cret"])
+        #expect(run.loginShown, "the page asks for the token: \(run.json)")
+        #expect(run.refused.count == 1, "the wrong token is refused: \(run.json)")
+        run.expectPlayed()
+        #expect(run.reloadListed == true, "a reload keeps the token (localStorage): \(run.json)")
+        await server.stop()
+    }
+}

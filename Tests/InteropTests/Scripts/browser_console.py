@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""Drives LiveRelay's web console in headless Chromium over the DevTools protocol (the real-browser
+test, Tests/InteropTests/BrowserTests.swift, and bench/browser-first-frame.sh).
+
+Starts `chromium --headless=new` with a fresh profile in a temporary directory and
+--remote-debugging-port=0, reads the port from <profile>/DevToolsActivePort, opens URL (the console
+with a stream preselected, e.g. http://127.0.0.1:8090/#/play/live/x) and watches the page:
+the stream's row in the list, the login form, the <video>'s currentTime and decoded frames.
+With --login TOKEN (repeatable) it types each token into the login form in turn: every one but
+the last must be refused (the form comes back), the last must let the page in; then it reloads
+and expects the page to come back without asking (the token kept in localStorage).
+
+Prints one JSON line: listed, login_shown, refused (tokens the form refused), first_frame_ms
+(performance.now() of the first decoded frame, from the page's navigation start), frames and
+times ([at first frame, --seconds later]), codecs, lag_s (live edge minus playhead at the end),
+dropped, reload_listed, errors (console errors and exceptions), timed_out. Chromium is killed and
+the profile removed whatever happens. Python's stdlib plus websocket-client.
+"""
+import argparse
+import ctypes
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import websocket
+
+PROBE = """(() => {
+  const v = document.getElementById('video');
+  const q = v && v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
+  const stream = %s;
+  const row = stream && document.querySelector(`#streams tbody tr[data-stream="${stream}"]`);
+  const login = document.getElementById('login');
+  const b = v && v.buffered;
+  const stats = window.relayConsole && window.relayConsole.stats;
+  return JSON.stringify({
+    listed: !!row, row: row ? row.textContent : null,
+    login_shown: !!login && !login.hidden,
+    login_error: document.getElementById('login-error')?.textContent || '',
+    current_time: v ? v.currentTime : 0, frames: q ? q.totalVideoFrames : 0, dropped: q ? q.droppedVideoFrames : 0,
+    lag_s: b && b.length ? b.end(b.length - 1) - v.currentTime : null,
+    ready_state: v ? v.readyState : 0,
+    stats: stats ? Object.assign({}, stats) : null,
+    preview_status: document.getElementById('preview-status')?.textContent || '',
+  });
+})()"""
+
+
+class DevTools:
+    """One page target over the DevTools protocol: commands in order, events kept."""
+
+    def __init__(self, url):
+        self.ws = websocket.create_connection(url, timeout=10, suppress_origin=True)
+        self.next_id = 0
+        self.errors = []
+
+    def call(self, method, **params):
+        self.next_id += 1
+        ident = self.next_id
+        self.ws.send(json.dumps({"id": ident, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv())
+            if message.get("id") == ident:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+            self.event(message)
+
+    def event(self, message):
+        method = message.get("method")
+        params = message.get("params", {})
+        if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "warning"):
+            text = " ".join(str(a.get("value", a.get("description", ""))) for a in params.get("args", []))
+            self.errors.append(f"console.{params['type']}: {text}"[:300])
+        elif method == "Runtime.exceptionThrown":
+            details = params.get("exceptionDetails", {})
+            text = details.get("exception", {}).get("description") or details.get("text", "")
+            self.errors.append(f"exception: {text}"[:300])
+
+    def evaluate(self, expression):
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"evaluate: {result['exceptionDetails']}")
+        return result.get("result", {}).get("value")
+
+    def probe(self, stream):
+        return json.loads(self.evaluate(PROBE % json.dumps(stream)))
+
+    def close(self):
+        try:
+            self.ws.close()
+        except Exception:
+            pass
+
+
+def die_with_parent():
+    """The browser goes when this script goes, even on SIGKILL (Linux's PR_SET_PDEATHSIG)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    except Exception:
+        pass
+    os.setsid()
+
+
+def launch(chromium, profile):
+    args = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required",
+            "--remote-debugging-port=0", f"--user-data-dir={profile}", "--no-first-run", "--no-default-browser-check",
+            "--disable-extensions", "--disable-background-networking", "--disable-component-update",
+            "--disable-dev-shm-usage", "--mute-audio", "about:blank"]
+    log = open(os.path.join(profile, "chromium.log"), "wb")
+    return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+
+
+def devtools_port(profile, browser, seconds=20):
+    path = os.path.join(profile, "DevToolsActivePort")
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if browser.poll() is not None:
+            raise RuntimeError(f"chromium exited with {browser.returncode}")
+        try:
+            with open(path) as f:
+                lines = f.read().split("\n")
+            if lines and lines[0].strip().isdigit():
+                return int(lines[0])
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("chromium wrote no DevToolsActivePort")
+
+
+def page_target(port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as answer:
+        targets = json.load(answer)
+    for t in targets:
+        if t.get("type") == "page":
+            return t["webSocketDebuggerUrl"]
+    raise RuntimeError(f"no page target in {targets}")
+
+
+def wait_for(dev, stream, predicate, seconds, what):
+    deadline = time.time() + seconds
+    state = dev.probe(stream)
+    while not predicate(state):
+        if time.time() > deadline:
+            raise TimeoutError(f"{what}: last state {json.dumps(state)[:600]}")
+        time.sleep(0.05)
+        state = dev.probe(stream)
+    return state
+
+
+def run(a, dev, result):
+    dev.call("Runtime.enable")
+    dev.call("Page.enable")
+    dev.call("Page.navigate", url=a.url)
+    if a.login:
+        for i, token in enumerate(a.login):
+            wait_for(dev, a.stream, lambda s: s["login_shown"], a.timeout, "the login form")
+            result["login_shown"] = True
+            dev.evaluate(f"document.getElementById('token').value = {json.dumps(token)};"
+                         "document.getElementById('login').requestSubmit(); true")
+            if i < len(a.login) - 1:
+                # Refused: the form comes back with its error.
+                state = wait_for(dev, a.stream, lambda s: s["login_shown"] and s["login_error"], a.timeout, "the refusal")
+                result.setdefault("refused", []).append(state["login_error"])
+    state = wait_for(dev, a.stream, lambda s: s["listed"], a.timeout, "the stream in the list")
+    result["listed"] = True
+    result["row"] = state["row"]
+    result["login_shown"] = result.get("login_shown", False) or state["login_shown"]
+    if a.no_preview:
+        return
+    first = wait_for(dev, a.stream, lambda s: s["frames"] > 0 and (s["stats"] or {}).get("firstFrameMs") is not None,
+                     a.timeout, "the first decoded frame")
+    stats = first["stats"]
+    result["first_frame_ms"] = round(stats["firstFrameMs"], 1)
+    result["first_byte_ms"] = round(stats["firstByteMs"], 1) if stats.get("firstByteMs") is not None else None
+    result["codecs"] = stats.get("codecs")
+    time.sleep(a.seconds)
+    last = dev.probe(a.stream)
+    result["frames"] = [first["frames"], last["frames"]]
+    result["times"] = [first["current_time"], last["current_time"]]
+    result["dropped"] = last["dropped"]
+    result["lag_s"] = last["lag_s"]
+    result["jumps"] = (last["stats"] or {}).get("jumps")
+    result["preview_status"] = last["preview_status"]
+    if a.login:
+        # The token stays in localStorage: a reload lists the stream without asking.
+        dev.call("Page.reload")
+        time.sleep(0.2)
+        state = wait_for(dev, a.stream, lambda s: s["listed"] or s["login_shown"], a.timeout, "the page after a reload")
+        result["reload_listed"] = state["listed"] and not state["login_shown"]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("url")
+    ap.add_argument("--stream", required=True, help="the stream id the list must show")
+    ap.add_argument("--seconds", type=float, default=3.0, help="how long to watch playback after the first frame")
+    ap.add_argument("--timeout", type=float, default=15.0, help="for each step")
+    ap.add_argument("--login", action="append", default=[], help="a token to type into the login form (repeatable)")
+    ap.add_argument("--no-preview", action="store_true", help="only the list")
+    ap.add_argument("--chromium", default=os.environ.get("CHROMIUM", "chromium"))
+    a = ap.parse_args()
+
+    result = {"listed": False, "login_shown": False}
+    profile = tempfile.mkdtemp(prefix="liverelay-chromium-")
+    browser = None
+    dev = None
+    # A SIGTERM (the test's timeout) still cleans up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
+    try:
+        browser = launch(a.chromium, profile)
+        dev = DevTools(page_target(devtools_port(profile, browser)))
+        run(a, dev, result)
+    except TimeoutError as e:
+        result["timed_out"] = str(e)
+    except Exception as e:
+        result["failure"] = f"{type(e).__name__}: {e}"
+    finally:
+        if dev:
+            result["errors"] = dev.errors
+            dev.close()
+        if browser:
+            try:
+                os.killpg(browser.pid, signal.SIGTERM)
+                browser.wait(5)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                try:
+                    os.killpg(browser.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                browser.wait()
+        if "failure" in result or "timed_out" in result:
+            try:
+                with open(os.path.join(profile, "chromium.log"), "rb") as f:
+                    result["chromium_log"] = f.read()[-1500:].decode("utf-8", "replace")
+            except OSError:
+                pass
+        shutil.rmtree(profile, ignore_errors=True)
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
