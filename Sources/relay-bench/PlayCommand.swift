@@ -49,7 +49,7 @@ struct PlayCommand: AsyncParsableCommand {
             if ramp > 0 && i > 0 { try await Task.sleep(nanoseconds: UInt64(1e9 / ramp)) }
             let url = target.url(stream: i)
             do {
-                list.append(try await connectPlayer(url: url, group: group, measureLatency: latency))
+                list.append(try await connectPlayer(url: url, protocol: target.resolvedProtocol, group: group, measureLatency: latency))
             } catch {
                 connectFailures += 1
             }
@@ -58,7 +58,7 @@ struct PlayCommand: AsyncParsableCommand {
         for i in 0..<stall {
             let url = target.url(stream: i)
             do {
-                stalled.append(try await connectPlayer(url: url, group: group, measureLatency: false,
+                stalled.append(try await connectPlayer(url: url, protocol: target.resolvedProtocol, group: group, measureLatency: false,
                                                        receiveBufferBytes: stallReceiveBuffer))
             } catch {
                 connectFailures += 1
@@ -117,7 +117,7 @@ struct PlayCommand: AsyncParsableCommand {
         let perPlayer = zip(stats, bytesAtStart).map { $0.bytes - $1 }
         let bytes = perPlayer.reduce(0, +)
         let latencies = zip(stats, latencyCountAtStart).flatMap { s, n in s.latenciesMicros.dropFirst(n).map { Double($0) / 1000 } }
-        let failures = connectFailures + stats.filter { $0.error != nil || $0.status != 200 || $0.closed || $0.videoFrames == 0 }.count
+        let failures = connectFailures + stats.filter { $0.error != nil || !$0.statusOK || $0.closed || $0.videoFrames == 0 }.count
         let ttff = stats.compactMap { $0.timeToFirstFrame.map { Double($0.nanoseconds) / 1e6 } }
         let mbps = Double(bytes) * 8 / seconds / 1e6
         var report: [(String, String)] = [
@@ -152,7 +152,7 @@ struct PlayCommand: AsyncParsableCommand {
         if let a = selfStart, let b = ProcStat(pid: getpid()) {
             report.append(("bench_cpu_pct", String(format: "%.1f", (b.cpuSeconds - a.cpuSeconds) / Date().timeIntervalSince(began) * 100)))
         }
-        if let firstError = stats.lazy.compactMap({ $0.error ?? ($0.status.map { $0 == 200 ? nil : "status \($0)" } ?? "no status") }).first,
+        if let firstError = stats.lazy.compactMap({ $0.error ?? ($0.statusOK ? nil : $0.status.map { "status \($0)" } ?? "no status") }).first,
            failures > 0 {
             report.append(("first_error", firstError.replacingOccurrences(of: "\"", with: "'")))
         }
@@ -200,6 +200,11 @@ struct FrameWindow {
     }
 }
 
+extension PlayerStats {
+    /// 200, or 101 for a WebSocket player whose upgrade succeeded.
+    var statusOK: Bool { status == 200 || status == 101 }
+}
+
 /// The players relay-bench can run; each parses everything it receives.
 protocol BenchPlayer: Sendable {
     var stats: PlayerStats { get }
@@ -212,20 +217,37 @@ protocol BenchPlayer: Sendable {
 extension HTTPFLVPlayer: BenchPlayer {}
 extension RTMPPlayer: BenchPlayer {}
 extension RTSPPlayer: BenchPlayer {}
+extension WebSocketPlayer: BenchPlayer {}
+extension FMP4Player: BenchPlayer {}
+extension HLSPlayer: BenchPlayer {}
 
-func connectPlayer(url: String, group: any EventLoopGroup, measureLatency: Bool,
+func connectPlayer(url: String, protocol proto: PlayerProtocol? = nil, group: any EventLoopGroup, measureLatency: Bool,
                    receiveBufferBytes: Int = 0) async throws -> any BenchPlayer {
-    if url.hasPrefix("rtmp://") {
+    switch proto ?? PlayerProtocol(url: url) {
+    case .rtmp:
         return try await RTMPPlayer.connect(url: url, group: group, measureLatency: measureLatency,
                                             receiveBufferBytes: receiveBufferBytes)
-    }
-    if url.hasPrefix("rtsp://") {
+    case .rtsp:
         return try await RTSPPlayer.connect(url: url, group: group, measureLatency: measureLatency,
                                             receiveBufferBytes: receiveBufferBytes)
+    case .flv:
+        let target = try HTTPTarget(url)
+        return try await HTTPFLVPlayer.connect(host: target.host, port: target.port, path: target.path, group: group,
+                                               measureLatency: measureLatency, receiveBufferBytes: receiveBufferBytes)
+    case .wsFLV, .wsFMP4:
+        let target = try HTTPTarget(url)
+        return try await WebSocketPlayer.connect(host: target.host, port: target.port, path: target.path,
+                                                 payload: proto == .wsFMP4 || (proto == nil && PlayerProtocol(url: url) == .wsFMP4) ? .fmp4 : .flv,
+                                                 group: group, measureLatency: measureLatency, receiveBufferBytes: receiveBufferBytes)
+    case .fmp4:
+        let target = try HTTPTarget(url)
+        return try await FMP4Player.connect(host: target.host, port: target.port, path: target.path, group: group,
+                                            receiveBufferBytes: receiveBufferBytes)
+    case .hls:
+        let target = try HTTPTarget(url)
+        return try await HLSPlayer.connect(host: target.host, port: target.port, path: target.path, group: group,
+                                           receiveBufferBytes: receiveBufferBytes)
     }
-    let target = try HTTPTarget(url)
-    return try await HTTPFLVPlayer.connect(host: target.host, port: target.port, path: target.path, group: group,
-                                           measureLatency: measureLatency, receiveBufferBytes: receiveBufferBytes)
 }
 
 struct HTTPTarget {
@@ -234,8 +256,10 @@ struct HTTPTarget {
     let path: String
 
     init(_ url: String) throws {
-        guard url.hasPrefix("http://") else { throw ValidationError("URL must be http://…flv or rtmp://…") }
-        let rest = url.dropFirst("http://".count)
+        guard let scheme = ["http://", "ws://"].first(where: url.hasPrefix) else {
+            throw ValidationError("URL must be http://…, ws://…, rtmp://… or rtsp://…")
+        }
+        let rest = url.dropFirst(scheme.count)
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
         let hostPort = rest[..<slash]
         path = String(rest[slash...])

@@ -100,7 +100,7 @@ struct SoakCommand: AsyncParsableCommand {
         let stay = min(Double.random(in: 0.2...(2 * lifetime)), max(0, end.timeIntervalSinceNow))
         let player: any BenchPlayer
         do {
-            player = try await connectPlayer(url: url, group: group, measureLatency: false)
+            player = try await connectPlayer(url: url, protocol: target.resolvedProtocol, group: group, measureLatency: false)
         } catch {
             tally.withLockedValue { $0.connects += 1; $0.failures += 1 }
             try? await Task.sleep(nanoseconds: 200_000_000)
@@ -115,7 +115,7 @@ struct SoakCommand: AsyncParsableCommand {
             $0.videoFrames += s.videoFrames
             if s.status == 404 {
                 $0.notFound += 1
-            } else if s.error != nil || (s.status != nil && s.status != 200) {
+            } else if s.error != nil || (s.status != nil && !s.statusOK) {
                 $0.failures += 1
                 if $0.failures <= 5 {
                     FileHandle.standardError.write(Data("player failed (\(url)): \(s.error ?? "status \(s.status ?? 0)")\n".utf8))
