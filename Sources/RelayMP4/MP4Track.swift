@@ -60,15 +60,24 @@ struct MP4Track {
     }
 
     /// The stream's AVCDecoderConfigurationRecord: its extradata when that parses, else one
-    /// built from the parameter sets the ingest parsed.
+    /// built from the parameter sets the ingest parsed. Samples carry 4-byte NAL lengths
+    /// (`AVPacket`), so a record that says otherwise is rewritten to say 4.
     static func avcRecord(_ stream: AVStream) -> ByteBuffer? {
-        if (try? AVCDecoderConfigurationRecord(parsing: stream.extradata)) != nil { return stream.extradata }
+        if var record = try? AVCDecoderConfigurationRecord(parsing: stream.extradata) {
+            guard record.nalLengthSize != 4 else { return stream.extradata }
+            record.nalLengthSize = 4
+            return record.encoded()
+        }
         guard let video = stream.video else { return nil }
         return (try? AVCDecoderConfigurationRecord(sps: video.sps, pps: video.pps))?.encoded()
     }
 
     static func hevcRecord(_ stream: AVStream) -> ByteBuffer? {
-        if (try? HEVCDecoderConfigurationRecord(parsing: stream.extradata)) != nil { return stream.extradata }
+        if var record = try? HEVCDecoderConfigurationRecord(parsing: stream.extradata) {
+            guard record.nalLengthSize != 4 else { return stream.extradata }
+            record.nalLengthSize = 4
+            return record.encoded()
+        }
         guard let video = stream.video else { return nil }
         return (try? HEVCDecoderConfigurationRecord(vps: video.vps, sps: video.sps, pps: video.pps))?.encoded()
     }

@@ -97,6 +97,17 @@ import Testing
         #expect(ReadBox.parse(empty)?.last?.all("trak").isEmpty == true)
     }
 
+    @Test func aRecordWithShortNALLengthsIsRewrittenToFourBytes() throws {
+        var video = try FMP4Fixtures.h264()
+        var record = try AVCDecoderConfigurationRecord(parsing: video.extradata)
+        record.nalLengthSize = 2
+        video.extradata = record.encoded()
+        let moov = try #require(ReadBox.parse(FMP4Fixtures.mux([video], []).header)?.last)
+        let avcC = try #require(moov.find("trak/mdia/minf/stbl/stsd")?.boxes(after: 8).first?.boxes(after: 78).first)
+        let written = try AVCDecoderConfigurationRecord(parsing: avcC.body)
+        #expect(written.nalLengthSize == 4 && written.sps == record.sps && written.pps == record.pps)
+    }
+
     /// The payload of the first descriptor with `tag` (4-byte expandable sizes as the muxer writes).
     static func descriptorPayload(_ bytes: [UInt8], tag: UInt8) -> [UInt8]? {
         var i = 0
