@@ -1,5 +1,6 @@
 import Foundation
 import RelayCore
+import RelayMP4
 import Testing
 
 /// The web console in a real browser: headless Chromium opens the admin port's page with a live
@@ -35,6 +36,35 @@ struct BrowserTests {
         #expect(!run.loginShown, "no token configured, no login: \(run.json)")
         #expect(players == [protocolName], "the preview's player: \(players)")
         print("browser first frame (\(protocolName)): \(run.firstFrameMs.map { String($0) } ?? "none") ms from navigation start")
+        await server.stop()
+    }
+
+    /// H.265 + AAC: the codecs the page reads from the init segment (hvcC, esds) are the relay's
+    /// own RFC 6381 strings. Headless Chromium on Linux decodes no HEVC: the page then says which
+    /// codec the browser lacks and stops (no reconnecting); a browser that has it plays.
+    @Test func anH265StreamIsNamedByItsCodecs() async throws {
+        let stream = "live/browser-hevc"
+        let server = try await TestServer.start()
+        let camera = try ProductBinary.camera.start([
+            "--input", try await CameraMedia.shared.h265(), "--audio", try await CameraMedia.shared.aac(),
+            "--url", server.rtmpURL(stream), "--loop", "--quiet",
+        ])
+        defer { camera.terminate() }
+        #expect(await server.waitPlayable(stream), "camera did not publish: \(camera.stderr)")
+        let source = try #require(server.server.context.registry.source(stream))
+        let expected = await source.streams.compactMap(MP4CodecString.rfc6381).joined(separator: ",")
+        #expect(expected.hasPrefix("hvc1.") && expected.hasSuffix(",mp4a.40.2"), "\(expected)")
+
+        let run = try await BrowserConsole.open(Self.consoleURL(server, stream, via: "ws"), stream: stream)
+        #expect(run.listed, "\(run.json)")
+        #expect(run.codecs == expected, "page \(run.codecs), relay \(expected)")
+        if let failed = run.previewFailed {
+            #expect(failed == "this browser cannot play video/mp4; codecs=\"\(expected)\"", "\(run.json)")
+            #expect(run.json["retried"]?.bool == false, "the page gives up, no reconnecting: \(run.json)")
+        } else {
+            let f = run.frames
+            #expect(f.count == 2 && f[1] > f[0], "\(run.json)")
+        }
         await server.stop()
     }
 

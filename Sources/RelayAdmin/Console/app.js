@@ -178,7 +178,13 @@
       watch.type = 'button';
       watch.disabled = !s.ready;
       watch.addEventListener('click', () => {
-        location.hash = `#/play/${s.id}?via=${$('transport').value}`;
+        const target = `#/play/${s.id}?via=${$('transport').value}`;
+        if (location.hash !== target) {
+          location.hash = target;
+        } else {
+          stopPreview();  // the same stream again: a fresh start
+          applyRoute();
+        }
       });
       const cell = el('td');
       cell.append(watch);
@@ -274,9 +280,10 @@
         return;
       }
       // A player that fails (a decode error, a codec this browser lacks) ends its connection too.
-      this.player = new MSEPlayer(this.video, (text, bad) => previewStatus(text, bad), this.openedAt, (why) => {
+      this.player = new MSEPlayer(this.video, (text, bad) => previewStatus(text, bad), this.openedAt, (why, permanent) => {
         this.feed?.close();
-        this.ended(why);
+        if (permanent) this.stopped = true;
+        else this.ended(why);
       });
       window.relayConsole.player = this.player;
       const ended = (why) => this.ended(why);

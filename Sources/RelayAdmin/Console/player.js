@@ -203,6 +203,9 @@ window.LiveRelayPlayer = (() => {
 
   // MARK: MSE player
 
+  /// A stream this browser cannot play at all.
+  class Unplayable extends Error {}
+
   /// Splits a byte stream into whole top-level ISO BMFF boxes, however it was chunked.
   class BoxSplitter {
     constructor() {
@@ -274,7 +277,7 @@ window.LiveRelayPlayer = (() => {
       try {
         for (const box of this.splitter.push(data)) this.box(box);
       } catch (e) {
-        this.fail(e.message);
+        this.fail(e.message, e instanceof Unplayable);
       }
     }
 
@@ -288,12 +291,13 @@ window.LiveRelayPlayer = (() => {
         const init = this.ftyp ? concat([this.ftyp, b]) : b;
         this.ftyp = null;
         const codecs = codecsOf(b);
+        const changed = codecs !== this.stats.codecs;
+        this.stats.codecs = codecs;
         if (!this.mediaSource) {
           this.open(codecs);
-        } else if (codecs !== this.stats.codecs && this.sb && this.sb.changeType) {
+        } else if (changed && this.sb && this.sb.changeType) {
           this.enqueue({ changeType: `video/mp4; codecs="${codecs}"` });
         }
-        this.stats.codecs = codecs;
         this.enqueue(init);
         return;
       }
@@ -305,9 +309,9 @@ window.LiveRelayPlayer = (() => {
 
     open(codecs) {
       const MS = window.ManagedMediaSource || window.MediaSource;
-      if (!MS) throw new Error('this browser has no Media Source Extensions');
+      if (!MS) throw new Unplayable('this browser has no Media Source Extensions');
       const mime = `video/mp4; codecs="${codecs}"`;
-      if (!MS.isTypeSupported(mime)) throw new Error(`this browser cannot play ${mime}`);
+      if (!MS.isTypeSupported(mime)) throw new Unplayable(`this browser cannot play ${mime}`);
       this.stats.initMs = performance.now();
       this.mediaSource = new MS();
       this.video.disableRemotePlayback = true;  // ManagedMediaSource (Safari) wants it
@@ -414,12 +418,13 @@ window.LiveRelayPlayer = (() => {
       }
     }
 
-    fail(message) {
+    /// `permanent`: trying again would fail the same way (a codec this browser lacks).
+    fail(message, permanent = false) {
       if (this.stopped) return;
       this.status(message, true);
       console.error(`preview: ${message}`);
       this.stop(message);
-      this.failed(message);
+      this.failed(message, permanent);
     }
 
     stop(why) {

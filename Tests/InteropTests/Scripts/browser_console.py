@@ -13,7 +13,8 @@ and expects the page to come back without asking (the token kept in localStorage
 Prints one JSON line: listed, login_shown, refused (tokens the form refused), first_frame_ms
 (performance.now() of the first decoded frame, from the page's navigation start), frames and
 times ([at first frame, --seconds later]), codecs, lag_s (live edge minus playhead at the end),
-dropped, reload_listed, errors (console errors and exceptions), timed_out. Chromium is killed and
+dropped, reload_listed, preview_failed (why the page gave up the preview, e.g. a codec the browser
+lacks) and retried (whether it started again anyway), errors (console errors and exceptions), timed_out. Chromium is killed and
 the profile removed whatever happens. Python's stdlib plus websocket-client.
 """
 import argparse
@@ -173,9 +174,18 @@ def run(a, dev, result):
     result["login_shown"] = result.get("login_shown", False) or state["login_shown"]
     if a.no_preview:
         return
-    first = wait_for(dev, a.stream, lambda s: s["frames"] > 0 and (s["stats"] or {}).get("firstFrameMs") is not None,
-                     a.timeout, "the first decoded frame")
+    first = wait_for(dev, a.stream, lambda s: (s["frames"] > 0 and (s["stats"] or {}).get("firstFrameMs") is not None)
+                     or "stopped" in (s["stats"] or {}), a.timeout, "the first decoded frame")
     stats = first["stats"]
+    if "stopped" in stats:
+        # The page gave up (a codec this browser lacks): what it said, with the codecs it read.
+        result["preview_failed"] = stats["stopped"]
+        result["codecs"] = stats.get("codecs")
+        # Past the page's retry delay (2 s): a new player would have replaced the stopped one.
+        time.sleep(2.5)
+        later = dev.probe(a.stream)["stats"] or {}
+        result["retried"] = "stopped" not in later or later.get("firstByteMs") != stats.get("firstByteMs")
+        return
     result["first_frame_ms"] = round(stats["firstFrameMs"], 1)
     result["first_byte_ms"] = round(stats["firstByteMs"], 1) if stats.get("firstByteMs") is not None else None
     result["codecs"] = stats.get("codecs")

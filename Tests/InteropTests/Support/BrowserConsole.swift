@@ -18,6 +18,8 @@ struct BrowserConsole {
     var frames: [Int] { (json["frames"]?.items ?? []).compactMap(\.int) }
     var times: [Double] { (json["times"]?.items ?? []).compactMap(\.double) }
     var errors: [String] { (json["errors"]?.items ?? []).compactMap(\.string) }
+    /// Why the page gave the preview up (a codec the browser lacks), nil while it plays.
+    var previewFailed: String? { json["preview_failed"]?.string }
     var failure: String? { json["failure"]?.string ?? json["timed_out"]?.string }
 
     /// Opens `url` (the console, a stream preselected) and watches `stream` play for `seconds`
