@@ -256,4 +256,24 @@ import Testing
         segmenter.sourceEnded()
         #expect(outcomes == [.overloaded, .ended, .ended])
     }
+
+    @Test func heldSegmentsAreAccountedAndReleased() throws {
+        let memory = MemoryBudget(limit: 0)
+        let loop = ManualLoop()
+        let segmenter = HLSSegmenter(id: 1, eventLoop: loop, config: HLSWindowConfig(format: .fmp4, config: .defaults),
+                                     memory: memory)
+        segmenter.start(StartupBytes(header: StandInMuxer.initBoxes, segments: []))
+        for n in 0..<200 {
+            var bytes = ByteBuffer()
+            bytes.writeInteger(UInt32(8 + 1000))
+            bytes.writeString("moof")
+            bytes.writeRepeatingByte(1, count: 1000)
+            segmenter.deliver(Segment(bytes: bytes, startsWithKeyFrame: n % 25 == 0, pacingMs: Int64(n) * 40))
+        }
+        // Every held part is counted as allocated: at least its bytes.
+        #expect(memory.usedBytes >= segmenter.window.segments.reduce(0) { $0 + $1.byteCount })
+        #expect(memory.usedBytes == segmenter.window.heldBytes && memory.usedBytes > 100_000)
+        segmenter.sourceEnded()
+        #expect(memory.usedBytes == 0)
+    }
 }
