@@ -86,6 +86,7 @@ struct FMP4Tests {
         let head = try await ChildProcess.run("curl", ["-s", "-D", "-", "-o", "/dev/null", "--max-time", "1", url], timeout: 10)
         #expect(head.out.lowercased().contains("content-type: video/mp4"), "\(head.out)")
         #expect(head.out.lowercased().contains("transfer-encoding: chunked"), "\(head.out)")
+        #expect(try await api.get("/metrics").text.contains("protocol=\"fmp4\""), "fmp4 series present")
         await server.stop()
     }
 
@@ -121,6 +122,16 @@ struct FMP4Tests {
         let decode = try await Self.decode(file)
         expectCleanDecode(decode.status, decode.err, "WS fMP4 file")
         #expect(decode.videoFrames >= 50, "\(decode.videoFrames) frames")
+        await server.stop()
+    }
+
+    @Test func aMissingStreamIsA404OverHTTPAndWebSocket() async throws {
+        let server = try await TestServer.start(#""source": {"play_wait_ms": 300}"#)
+        let http = try await ChildProcess.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
+                                                       Self.mp4URL(server, "live/none")], timeout: 10)
+        #expect(http.out == "404", "\(http.out) \(http.err)")
+        let ws = try await WSFLVTests.play("ws://127.0.0.1:\(server.httpPort)/live/none.live.mp4", seconds: 1)
+        #expect(ws.status == 404 && ws.frames == 0, "\(ws.json)")
         await server.stop()
     }
 
