@@ -25,8 +25,6 @@ public final class HLSModule: ProtocolModule {
 
     public var httpRoutes: [HTTPRoute] { service.config.enabled ? [service.route] : [] }
 
-    public var stats: [String: JSONValue] { ["hls_sessions": .number(Double(service.registry.sessionCount))] }
-
     public var gauges: [ModuleGauge] {
         [ModuleGauge(name: "relay_hls_sessions", help: "HLS sessions (viewers polling playlists)",
                      value: Double(service.registry.sessionCount))]

@@ -22,6 +22,10 @@ final class HLSService: Sendable {
         self.logger = logger
     }
 
+    /// Sessions open at once: a session costs no connection, so requests alone could pile them
+    /// up for a whole `session_timeout_ms`; past this, new ones are answered 503.
+    static let maxSessions = 50_000
+
     var route: HTTPRoute {
         HTTPRoute(onAdminPort: false, matching: { HLSPath.matches($0) }, handle: { [self] in await self.handle($0) })
     }
@@ -48,6 +52,10 @@ final class HLSService: Sendable {
     /// `STREAM.m3u8` without a session: admission (on_play, limits, play_wait), then a session
     /// and the multivariant playlist that points at its media playlist.
     private func newSession(_ stream: String, params: [String: String], call: HTTPCall) async -> HTTPAnswer {
+        guard registry.sessionCount < Self.maxSessions else {
+            logger.warning("HLS session from \(call.remoteIP) refused: \(Self.maxSessions) sessions open")
+            return HLSAnswer.text(503, "too many HLS sessions\n")
+        }
         let format = HLSFormat(query: params["format"], fmp4Default: config.fmp4Default)
         let token = HLSRegistry.newToken()
         let info = SessionInfo(sessionID: token, protocolName: format.protocolName, remoteAddress: call.remoteIP,

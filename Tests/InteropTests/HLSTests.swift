@@ -143,8 +143,8 @@ struct HLSTests {
         let api = AdminHTTP(port: server.adminPort)
         let players = try await FMP4Tests.waitForPlayers(api, stream: "live/sess")
         #expect(players.count == 1 && players.first?["protocol"]?.string == "hls", "\(players)")
-        let stats = try await api.get("/api/v1/stats").value
-        #expect(stats["hls_sessions"]?.int == 1, "\(stats)")
+        let metrics = try await api.get("/metrics").text
+        #expect(metrics.contains("relay_hls_sessions 1"), "\(metrics.split(separator: "\n").filter { $0.contains("hls") })")
         // Requests keep it; silence ends it.
         for _ in 0..<3 {
             try await Task.sleep(nanoseconds: 700_000_000)
