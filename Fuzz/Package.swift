@@ -53,7 +53,8 @@ let package = Package(
         // Players of every output and the checks the pipeline targets share.
         .target(
             name: "PipelineSupport",
-            dependencies: ["FuzzSupport", "CFuzzer"] + relay("RelayCore", "RelayFLV", "RelayRTMP", "RelayRTSP") + nio("Core")
+            dependencies: ["FuzzSupport", "CFuzzer"] + relay("RelayCore", "RelayFLV", "RelayRTMP", "RelayRTSP", "RelayMP4", "RelayHLS")
+                + nio("Core")
         ),
     ] + fuzzers.map { fuzzer in
         .executableTarget(

@@ -7,6 +7,7 @@ import RelayAdmin
 import RelayCore
 import RelayFLV
 import RelayGB28181
+import RelayHLS
 import RelayHooks
 import RelayJT1078
 import RelayMP4
@@ -21,7 +22,7 @@ public final class RelayServer: Sendable {
     /// besides the core's).
     public static let configSections: [any ConfigSection.Type] = [
         RTMPConfig.self, HTTPFLVConfig.self, RecordConfig.self, RTSPConfig.self, GB28181Config.self, JT1078Config.self,
-        AdminConfig.self, ZLMConfig.self,
+        AdminConfig.self, ZLMConfig.self, HLSConfig.self,
     ]
 
     public let context: RelayContext
@@ -95,6 +96,7 @@ public final class RelayServer: Sendable {
         [
             RTMPServer.module(relay: context, group: group),
             HTTPFLVServer.module(relay: context, group: group),
+            HLSModule(context: context, group: group),
             RTSPServer.module(relay: context, group: group),
             gb28181,
             JT1078Server.module(relay: context, group: group),

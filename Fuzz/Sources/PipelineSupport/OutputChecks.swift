@@ -54,15 +54,7 @@ final class FLVOutputCheck: OutputCheck {
     }
 
     func consume(_ bytes: ByteBuffer) {
-        var buffer = bytes
-        guard let line = buffer.readBytes(length: 10), line[8] == 0x0D, line[9] == 0x0A,
-              let size = Int(String(decoding: line[0..<8], as: UTF8.self), radix: 16) else {
-            invariant(false, "HTTP-FLV write does not start with a chunk size line")
-            return
-        }
-        invariant(buffer.readableBytes == size + 2, "HTTP chunk says \(size) bytes, the write has \(buffer.readableBytes - 2)")
-        guard var body = buffer.readSlice(length: size) else { return }
-        invariant(buffer.readBytes(length: 2) == [0x0D, 0x0A], "HTTP chunk not terminated by CRLF")
+        guard var body = HTTPChunkCheck.body(of: bytes, output: "HTTP-FLV") else { return }
         if !sawHeader {
             sawHeader = true
             invariant(body.readBytes(length: 3) == Array("FLV".utf8), "HTTP-FLV body does not start with an FLV header")

@@ -4,6 +4,8 @@ import FuzzSupport
 import NIOCore
 import RelayCore
 import RelayFLV
+import RelayHLS
+import RelayMP4
 import RelayRTMP
 @testable import RelayRTSP
 
@@ -17,8 +19,9 @@ import RelayRTMP
 /// - when the publisher's connection has closed and the timers have run, no source is left.
 ///
 /// Players: an RTMP and an RTSP (TCP interleaved, every track) player as soon as a source is
-/// playable; a late HTTP-FLV player (a new TransStream primed from the source's GOP cache) and a
-/// second RTMP player (started from the RTMP TransStream's cached segments) some reads later.
+/// playable; a late HTTP-FLV, HTTP fMP4 and HLS TS player (new TransStreams primed from the
+/// source's GOP cache) and a second RTMP player (started from the RTMP TransStream's cached
+/// segments) some reads later.
 /// They are the real ChannelSink / RTSPPlayerSink on a ManualChannel whose writes are checked and
 /// dropped.
 public final class PipelineHarness {
@@ -52,6 +55,7 @@ public final class PipelineHarness {
         relay = RelayContext(config: config, muxers: [
             RTMPMuxer.factory(chunkSize: config.rtmp.chunkSize, hevcMode: hevc),
             FLVMuxer.factory(hevcMode: hevc),
+            FMP4Muxer.factory(logger: quietLogger),
         ], logger: quietLogger)
         rng = UInt64(seed) &* 0x2545_F491_4F6C_DD1D | 1
     }
@@ -103,6 +107,8 @@ public final class PipelineHarness {
             guard entry.atStep <= step else { return false }
             if entry.source.assumeIsolated({ !$0.isClosed }) {
                 attachFLV(entry.source)
+                attachFMP4(entry.source)
+                attachTS(entry.source)
                 attachRTMP(entry.source)
             }
             return true
@@ -134,6 +140,20 @@ public final class PipelineHarness {
         let channel = playerChannel(FLVOutputCheck(monotonic: monotonic))
         let player = sink(channel, "http-flv")
         _ = source.assumeIsolated { $0.attach(player, kind: .flv) }
+    }
+
+    private func attachFMP4(_ source: Source) {
+        let channel = playerChannel(FMP4OutputCheck())
+        let player = sink(channel, "fmp4")
+        _ = source.assumeIsolated { $0.attach(player, kind: .fmp4) }
+    }
+
+    /// The HLS TS TransStream (a segment per packet) as the HLS segmenter gets it.
+    private func attachTS(_ source: Source) {
+        let channel = playerChannel(TSOutputCheck())
+        let player = sink(channel, "hls")
+        let factory = MuxerFactory(kind: .hlsTS, mergePolicy: .fixed(ms: 0)) { TSMuxer(logger: quietLogger) }
+        _ = source.assumeIsolated { $0.attach(player, kind: .hlsTS, muxer: factory) }
     }
 
     private func attachRTSP(_ source: Source) {
