@@ -103,7 +103,8 @@ final class HLSService: Sendable {
         let (tracks, bitrateIn) = hls.source.assumeIsolated { ($0.streams, $0.snapshot().bitrateIn) }
         let codecs = tracks.compactMap(muxers.codecString)
         let video = tracks.first { $0.video != nil }?.video
-        let measured = max(hls.segmenter.window.peakBitrate ?? 0, Int(clamping: Int64(min(max(bitrateIn, 0), 1e12) * 1.1)))
+        let input = bitrateIn.isFinite ? Int(min(max(bitrateIn, 0), 1e12) * 1.1) : 0
+        let measured = max(hls.segmenter.window.peakBitrate ?? 0, input)
         let name = stream.split(separator: "/").last.map(String.init) ?? stream
         let uri = "\(name).m3u8?session=\(token)" + (hls.format == .fmp4 ? "&format=fmp4" : "")
         let text = HLSPlaylist.multivariant(mediaURI: uri, bandwidth: measured > 0 ? measured : 2_000_000, codecs: codecs,
