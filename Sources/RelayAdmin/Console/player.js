@@ -86,6 +86,8 @@ window.LiveRelayPlayer = (() => {
       this.hasParts = list.segments.some((s) => s.parts.length);
       // A variant (multivariant) playlist: follow its first stream.
       if (list.variants.length && !list.segments.length) {
+        if (this.followed) throw new Error('the variant playlist is a multivariant playlist again');
+        this.followed = true;
         this.url = list.variants[0];
         return this.playlist();
       }
@@ -492,7 +494,7 @@ window.LiveRelayPlayer = (() => {
       const codec = entry && sampleEntryCodec(moov, entry);
       if (codec) codecs.push(codec);
     }
-    if (!codecs.length) throw new Error('the init segment has no track the preview knows');
+    if (!codecs.length) throw new Unplayable('the init segment has no track the preview can play');
     return codecs.join(',');
   }
 
