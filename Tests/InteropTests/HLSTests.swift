@@ -92,6 +92,29 @@ struct HLSTests {
         await server.stop()
     }
 
+    /// Audio alone: segments cut by time (TS segments that do not start with PAT/PMT are served
+    /// after the stream's tables), decoded cleanly over both variants.
+    @Test func audioOnlyStreamsAreCutByTimeAndDecodeCleanly() async throws {
+        let server = try await TestServer.start("\"hls\": {\"segment_ms\": 1000}")
+        let media = try await TestMedia.shared.h264AACFLV()
+        let publisher = try ChildProcess("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1", "-i", media,
+                                                    "-vn", "-c", "copy", "-f", "flv", server.rtmpURL("live/audio")])
+        defer { publisher.terminate() }
+        #expect(await server.waitPlayable("live/audio"))
+        for format in ["ts", "fmp4"] {
+            var client = HLSClient(port: server.httpPort, stream: "live/audio")
+            try await client.open(query: "format=\(format)")
+            #expect(client.multivariant.contains("CODECS=\"mp4a.40.2\"") && !client.multivariant.contains("RESOLUTION"))
+            let decode = try await ChildProcess.run("ffmpeg", ["-v", "error", "-i", Self.url(server, "live/audio", "format=\(format)"),
+                                                               "-t", "4", "-f", "null", "-"], timeout: 40)
+            expectCleanDecode(decode.status, decode.err, "audio-only HLS \(format)")
+            let p = try await client.playlist()
+            #expect(p.playlist.violations.isEmpty && p.playlist.segments.count >= 3, "\(p.text)")
+            #expect(p.playlist.segments.allSatisfy { $0.duration >= 1 && $0.duration < 1.1 }, "\(p.text)")
+        }
+        await server.stop()
+    }
+
     /// A client doing blocking reloads for the next part: each arrives within about a part
     /// target of the previous one, and within a second of the live edge (the part's last frame
     /// reaching the relay, from PROGRAM-DATE-TIME and the part durations).
