@@ -24,7 +24,7 @@ struct BrowserConsole {
 
     /// Opens `url` (the console, a stream preselected) and watches `stream` play for `seconds`
     /// after its first frame; `login`: tokens typed into the login form in turn.
-    static func open(_ url: String, stream: String, login: [String] = [], seconds: Double = 3,
+    static func open(_ url: String, stream: String, login: [String] = [], seconds: Double = 2,
                      sourceLocation: SourceLocation = #_sourceLocation) async throws -> BrowserConsole {
         let script = "\(HookServer.repoRoot)/Tests/InteropTests/Scripts/browser_console.py"
         var args = ["-u", script, url, "--stream", stream, "--seconds", String(seconds)]
@@ -38,7 +38,7 @@ struct BrowserConsole {
     }
 
     /// The stream was listed and played: frames decoded and the playhead moving, no page errors.
-    func expectPlayed(seconds: Double = 3, sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectPlayed(seconds: Double = 2, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(listed, "the stream list shows the stream: \(json)", sourceLocation: sourceLocation)
         #expect(firstFrameMs != nil, "a first frame: \(json)", sourceLocation: sourceLocation)
         #expect(codecs.hasPrefix("avc1.") && codecs.contains("mp4a.40.2"), "codecs from the init segment: \(codecs)",
