@@ -188,9 +188,17 @@ struct FMP4Tests {
     /// ffmpeg decodes `url` (to `seconds` of output if given) to null; video frames counted.
     static func decode(_ url: String, seconds: Int? = nil) async throws -> (status: Int32?, err: String, videoFrames: Int) {
         let limit = seconds.map { ["-t", String($0)] } ?? []
+        let progress = Self.outputFile("progress")
+        defer { try? FileManager.default.removeItem(atPath: progress) }
         let r = try await ChildProcess.run("ffmpeg", ["-v", "error", "-nostats", "-i", url] + limit
-                                           + ["-f", "null", "-", "-progress", "pipe:1"], timeout: 40)
-        return (r.status, r.err, RTSPTests.lastFrameCount(r.out))
+                                           + ["-f", "null", "-", "-progress", progress], timeout: 40)
+        return (r.status, r.err, RTSPTests.lastFrameCount((try? String(contentsOfFile: progress, encoding: .utf8)) ?? ""))
+    }
+
+    /// A temporary path for a tool's long output: ChildProcess gives the pipes only a moment to
+    /// drain after exit, so under load the end of a long stdout can be missing.
+    static func outputFile(_ what: String) -> String {
+        NSTemporaryDirectory() + "liverelay-fmp4-\(what)-\(UUID().uuidString).txt"
     }
 
     /// The admin API's players of `stream` once one is listed (or after ~3 s).
@@ -254,9 +262,12 @@ struct FMP4Tests {
 
     /// (pts, dts) in seconds of every packet of the first video ("v") or audio ("a") stream.
     static func packetTimes(_ file: String, _ kind: String) async throws -> [(Double, Double)] {
+        let out = Self.outputFile("packets")
+        defer { try? FileManager.default.removeItem(atPath: out) }
         let r = try await ChildProcess.run("ffprobe", ["-v", "error", "-select_streams", "\(kind):0", "-show_entries",
-                                                       "packet=pts_time,dts_time", "-of", "csv=p=0", file], timeout: 30)
-        return r.out.split(separator: "\n").compactMap { line in
+                                                       "packet=pts_time,dts_time", "-of", "csv=p=0", "-o", out, file], timeout: 30)
+        #expect(r.status == 0, "ffprobe \(file): \(r.err)")
+        return ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
             let fields = line.split(separator: ",").compactMap { Double($0) }
             return fields.count == 2 ? (fields[0], fields[1]) : nil
         }
