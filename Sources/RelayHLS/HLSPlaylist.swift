@@ -1,3 +1,30 @@
+import NIOCore
+
+/// A media playlist rendered once per change of its window, with the places where a session's
+/// URI prefix goes: each request only copies the pieces and its prefix into one buffer.
+struct HLSPlaylistTemplate: Sendable {
+    private let pieces: [ByteBuffer]
+    private let length: Int
+
+    init(_ w: HLSSegmentWindow) {
+        let text = HLSPlaylist.media(w, uriPrefix: Self.marker)
+        pieces = text.split(separator: "\u{1}", omittingEmptySubsequences: false).map { ByteBuffer(substring: $0) }
+        length = pieces.reduce(0) { $0 &+ $1.readableBytes }
+    }
+
+    /// Where the prefix goes (a control character: never in playlist text).
+    private static let marker = "\u{1}"
+
+    func render(uriPrefix: String) -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: length &+ max(pieces.count &- 1, 0) &* uriPrefix.utf8.count)
+        for (i, piece) in pieces.enumerated() {
+            if i > 0 { buffer.writeString(uriPrefix) }
+            buffer.writeImmutableBuffer(piece)
+        }
+        return buffer
+    }
+}
+
 /// Playlist text (RFC 8216, and rfc8216bis for LL-HLS) from a segment window.
 enum HLSPlaylist {
     /// EXT-X-VERSION: 3 for TS (decimal EXTINF), 6 for fMP4 (EXT-X-MAP), 9 for LL-HLS.
@@ -10,7 +37,7 @@ enum HLSPlaylist {
     static let segmentsWithParts = 2
 
     /// A session's media playlist; URIs are relative to it (`x.hls/SESSION/N.ts`).
-    static func media(_ w: HLSSegmentWindow, uriPrefix: String) -> String {
+    static func media(_ w: HLSSegmentWindow, uriPrefix: some StringProtocol) -> String {
         let config = w.config
         var text = "#EXTM3U\n#EXT-X-VERSION:\(version(config))\n#EXT-X-TARGETDURATION:\(w.targetDurationS)\n"
         if config.lowLatency {
@@ -44,7 +71,7 @@ enum HLSPlaylist {
         return text
     }
 
-    private static func partLine(_ text: inout String, _ part: HLSPart, _ prefix: String, _ msn: Int, _ index: Int) {
+    private static func partLine(_ text: inout String, _ part: HLSPart, _ prefix: some StringProtocol, _ msn: Int, _ index: Int) {
         text += "#EXT-X-PART:DURATION=\(seconds(part.durationMs)),URI=\"\(prefix)\(msn).\(index).m4s\""
         text += part.independent ? ",INDEPENDENT=YES\n" : "\n"
     }

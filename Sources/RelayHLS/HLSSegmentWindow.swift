@@ -32,7 +32,7 @@ struct HLSWindowConfig: Sendable {
 /// stream) once it spans `segmentMs` of media time, and parts before the packet that would make
 /// the open part longer than the part target. Durations come from the pacing track's clock
 /// (`Segment.pacingMs`): a segment ends where the next begins.
-struct HLSSegmentWindow {
+struct HLSSegmentWindow: Sendable {
     let config: HLSWindowConfig
     /// Completed segments, oldest first, contiguous media sequence numbers.
     private(set) var segments: [HLSSegment] = []
@@ -191,6 +191,14 @@ struct HLSSegmentWindow {
         }
         let oldest = segments.first?.initID ?? open.initID
         for id in inits.keys where id < oldest { inits[id] = nil }
+    }
+
+    /// A copy for readers on other threads: everything but the open part's buffer, which stays
+    /// uniquely referenced here (so appending to it never copies).
+    func published() -> HLSSegmentWindow {
+        var copy = self
+        copy.open.partBytes = nil
+        return copy
     }
 
     // MARK: what playlists list

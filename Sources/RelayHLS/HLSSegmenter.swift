@@ -1,6 +1,15 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import RelayCore
+
+/// The segmenter's state as requests read it from any thread: replaced at every part or
+/// segment cut, never mutated, so a request that finds what it asks for is answered without a
+/// hop to the segmenter's loop.
+struct HLSSnapshot: Sendable {
+    let window: HLSSegmentWindow
+    let playlist: HLSPlaylistTemplate
+}
 
 /// The one segmenter of a (Source, HLS variant): a background sink of that variant's TransStream
 /// (merge window 0: a `Segment` per packet) that builds segments and parts in memory
@@ -29,6 +38,10 @@ final class HLSSegmenter: BackgroundSink, @unchecked Sendable {
     let maxWaiters: Int
     /// Called once when the source ends (the stream's sessions go with it).
     var onEnd: (() -> Void)?
+    private let published = NIOLockedValueBox<HLSSnapshot?>(nil)
+
+    /// The latest snapshot (any thread); nil before the start-up bytes and after the end.
+    var snapshot: HLSSnapshot? { published.withLockedValue { $0 } }
 
     init(id: SinkID, eventLoop: any EventLoop, config: HLSWindowConfig, memory: MemoryBudget, maxWaiters: Int = 4096) {
         self.id = id
@@ -63,6 +76,7 @@ final class HLSSegmenter: BackgroundSink, @unchecked Sendable {
         memory.add(-reportedBytes)
         reportedBytes = 0
         window = HLSSegmentWindow(config: window.config)
+        published.withLockedValue { $0 = nil }
         let waiting = waiters
         waiters.removeAll()
         for waiter in waiting {
@@ -97,8 +111,11 @@ final class HLSSegmenter: BackgroundSink, @unchecked Sendable {
         waiter.done(.timedOut)
     }
 
-    /// A part or segment was completed: account its memory and wake what it satisfies.
+    /// A part or segment was completed: publish, account its memory and wake what it satisfies.
     private func changed() {
+        let copy = window.published()
+        let snapshot = HLSSnapshot(window: copy, playlist: HLSPlaylistTemplate(copy))
+        published.withLockedValue { $0 = snapshot }
         let held = window.heldBytes
         if held != reportedBytes {
             memory.add(held &- reportedBytes)

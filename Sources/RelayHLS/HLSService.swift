@@ -138,25 +138,24 @@ final class HLSService: Sendable {
         return await playlist(stream, token: token, msn: msn ?? nil, part: part ?? nil)
     }
 
+    /// Answered from the segmenter's snapshot on the calling thread when it has what is asked
+    /// (most requests); otherwise the request waits on the segmenter's loop.
     private func playlist(_ stream: String, token: String, msn: Int?, part: Int?) async -> HTTPAnswer {
-        return await withSession(token, stream: stream) { session, finish in
-            let segmenter = session.stream.segmenter
-            let window = segmenter.window
-            let wait: HLSWait
-            if let msn {
-                guard window.acceptsReload(msn: msn, part: part) else {
-                    return finish(HLSAnswer.text(400, "_HLS_msn/_HLS_part too far ahead of the playlist\n"))
-                }
-                wait = part.flatMap { window.config.lowLatency ? .part(msn: msn, part: $0) : nil } ?? .segment(msn)
-            } else {
-                wait = .anySegment
-            }
-            segmenter.wait(for: wait, timeoutMs: window.blockingTimeoutMs) { outcome in
+        guard let session = session(token, stream: stream) else { return HLSAnswer.notFound }
+        let segmenter = session.stream.segmenter
+        let prefix = Self.filesPrefix(stream, token: token)
+        if let snapshot = segmenter.snapshot {
+            guard let wait = Self.playlistWait(snapshot.window, msn: msn, part: part) else { return Self.tooFarAhead }
+            if snapshot.window.isSatisfied(wait) { return HLSAnswer.playlist(snapshot.playlist.render(uriPrefix: prefix)) }
+        }
+        return await onLoop(session) { finish in
+            guard let wait = Self.playlistWait(segmenter.window, msn: msn, part: part) else { return finish(Self.tooFarAhead) }
+            segmenter.wait(for: wait, timeoutMs: segmenter.window.blockingTimeoutMs) { outcome in
                 switch outcome {
                 case .ready:
                     session.touch()
-                    let prefix = Self.filesPrefix(stream, token: token)
-                    finish(HLSAnswer.playlist(HLSPlaylist.media(segmenter.window, uriPrefix: prefix)))
+                    guard let snapshot = segmenter.snapshot else { return finish(HLSAnswer.notFound) }
+                    finish(HLSAnswer.playlist(snapshot.playlist.render(uriPrefix: prefix)))
                 case .timedOut: finish(HLSAnswer.text(503, "playlist not updated in time\n"))
                 case .overloaded: finish(HLSAnswer.text(503, "too many requests waiting\n"))
                 case .ended: finish(HLSAnswer.notFound)
@@ -165,51 +164,75 @@ final class HLSService: Sendable {
         }
     }
 
+    private static var tooFarAhead: HTTPAnswer { HLSAnswer.text(400, "_HLS_msn/_HLS_part too far ahead of the playlist\n") }
+
+    /// What a playlist request waits for: the first segment, or what its blocking reload asks;
+    /// nil when that is too far ahead (400).
+    static func playlistWait(_ window: HLSSegmentWindow, msn: Int?, part: Int?) -> HLSWait? {
+        guard let msn else { return .anySegment }
+        guard window.acceptsReload(msn: msn, part: part) else { return nil }
+        if let part, window.config.lowLatency { return .part(msn: msn, part: part) }
+        return .segment(msn)
+    }
+
     private func serveFile(_ file: HLSFile, stream: String, token: String, counted: Bool) async -> HTTPAnswer {
-        await withSession(token, stream: stream) { session, finish in
-            let segmenter = session.stream.segmenter
+        guard let session = session(token, stream: stream) else { return HLSAnswer.notFound }
+        let segmenter = session.stream.segmenter
+        guard let snapshot = segmenter.snapshot else { return HLSAnswer.notFound }
+        if let answer = Self.file(file, in: snapshot.window, session: session, counted: counted) { return answer }
+        // Not cut yet: only the part a preload hint names (or the next segment's first) waits.
+        guard case .part(let msn, let index) = file else { return HLSAnswer.notFound }
+        return await onLoop(session) { finish in
             let window = segmenter.window
-            let format = window.config.format
-            func send(_ buffers: [ByteBuffer], _ type: String) {
-                if counted { session.served(buffers.reduce(0) { $0 &+ $1.readableBytes }) }
-                finish(HLSAnswer.media(buffers, contentType: type))
-            }
-            switch file {
-            case .segment(let msn, let asked):
-                guard asked == format, let segment = window.segment(msn) else { return finish(HLSAnswer.notFound) }
-                send(segment.buffers, format.segmentContentType)
-            case .initSegment(let id):
-                guard format == .fmp4, let bytes = window.inits[id] else { return finish(HLSAnswer.notFound) }
-                send([bytes], "video/mp4")
-            case .part(let msn, let index):
-                guard window.config.lowLatency else { return finish(HLSAnswer.notFound) }
-                if let part = window.part(msn, index) { return send([part.bytes], format.segmentContentType) }
-                // The preload hint: the request waits until the part is cut.
-                guard window.isNextPart(msn, index) else { return finish(HLSAnswer.notFound) }
-                segmenter.wait(for: .part(msn: msn, part: index), timeoutMs: window.blockingTimeoutMs) { outcome in
-                    switch outcome {
-                    case .ready:
-                        session.touch()
-                        guard let part = segmenter.window.part(msn, index) else { return finish(HLSAnswer.notFound) }
-                        send([part.bytes], format.segmentContentType)
-                    case .timedOut, .overloaded: finish(HLSAnswer.text(503, "part not ready in time\n"))
-                    case .ended: finish(HLSAnswer.notFound)
-                    }
+            if let answer = Self.file(file, in: window, session: session, counted: counted) { return finish(answer) }
+            guard window.isNextPart(msn, index) else { return finish(HLSAnswer.notFound) }
+            segmenter.wait(for: .part(msn: msn, part: index), timeoutMs: window.blockingTimeoutMs) { outcome in
+                switch outcome {
+                case .ready:
+                    session.touch()
+                    finish(Self.file(file, in: segmenter.window, session: session, counted: counted) ?? HLSAnswer.notFound)
+                case .timedOut, .overloaded: finish(HLSAnswer.text(503, "part not ready in time\n"))
+                case .ended: finish(HLSAnswer.notFound)
                 }
             }
         }
     }
 
-    /// Runs `body` on the session's loop (after refreshing it); 404 for an unknown or ended
-    /// session, or one of another stream. `finish` must be called once.
-    private func withSession(_ token: String, stream: String,
-                             _ body: @escaping @Sendable (HLSSession, @escaping (HTTPAnswer) -> Void) -> Void) async -> HTTPAnswer {
-        guard let session = registry.session(token), session.stream.source.id == stream else { return HLSAnswer.notFound }
-        return await withCheckedContinuation { (continuation: CheckedContinuation<HTTPAnswer, Never>) in
+    /// The file from `window`: its bytes, 404 when it cannot exist, nil for a part not cut yet.
+    static func file(_ file: HLSFile, in window: HLSSegmentWindow, session: HLSSession, counted: Bool) -> HTTPAnswer? {
+        let format = window.config.format
+        func send(_ buffers: [ByteBuffer], _ type: String) -> HTTPAnswer {
+            if counted { session.served(buffers.reduce(0) { $0 &+ $1.readableBytes }) }
+            return HLSAnswer.media(buffers, contentType: type)
+        }
+        switch file {
+        case .segment(let msn, let asked):
+            guard asked == format, let segment = window.segment(msn) else { return HLSAnswer.notFound }
+            return send(segment.buffers, format.segmentContentType)
+        case .initSegment(let id):
+            guard format == .fmp4, let bytes = window.inits[id] else { return HLSAnswer.notFound }
+            return send([bytes], "video/mp4")
+        case .part(let msn, let index):
+            guard window.config.lowLatency else { return HLSAnswer.notFound }
+            return window.part(msn, index).map { send([$0.bytes], format.segmentContentType) }
+        }
+    }
+
+    /// The live session `token` of `stream` (refreshed), or nil: 404.
+    private func session(_ token: String, stream: String) -> HLSSession? {
+        guard let session = registry.session(token), !session.isGone, session.stream.source.id == stream else { return nil }
+        session.touch()
+        return session
+    }
+
+    /// Runs `body` on the session's loop; 404 when the session ended meanwhile. `finish` must be
+    /// called once.
+    private func onLoop(_ session: HLSSession,
+                        _ body: @escaping @Sendable (@escaping (HTTPAnswer) -> Void) -> Void) async -> HTTPAnswer {
+        await withCheckedContinuation { (continuation: CheckedContinuation<HTTPAnswer, Never>) in
             session.eventLoop.execute {
                 guard !session.isGone else { return continuation.resume(returning: HLSAnswer.notFound) }
-                session.touch()
-                body(session) { continuation.resume(returning: $0) }
+                body { continuation.resume(returning: $0) }
             }
         }
     }
@@ -233,13 +256,19 @@ enum HLSAnswer {
     static let playlistType = "application/vnd.apple.mpegurl"
 
     static func playlist(_ text: String) -> HTTPAnswer {
-        HTTPAnswer(status: 200, contentType: playlistType, buffers: [ByteBuffer(string: text)],
-                   headers: [("Cache-Control", "no-cache")])
+        playlist(ByteBuffer(string: text))
     }
+
+    static func playlist(_ bytes: ByteBuffer) -> HTTPAnswer {
+        HTTPAnswer(status: 200, contentType: playlistType, buffers: [bytes], headers: noCache)
+    }
+
+    private static let noCache = [("Cache-Control", "no-cache")]
+    private static let maxAge = [("Cache-Control", "max-age=60")]
 
     /// Segments, parts and init segments never change under their URL (a session's own).
     static func media(_ buffers: [ByteBuffer], contentType: String) -> HTTPAnswer {
-        HTTPAnswer(status: 200, contentType: contentType, buffers: buffers, headers: [("Cache-Control", "max-age=60")])
+        HTTPAnswer(status: 200, contentType: contentType, buffers: buffers, headers: maxAge)
     }
 
     static func text(_ status: Int, _ body: String, headers: [(String, String)] = []) -> HTTPAnswer {

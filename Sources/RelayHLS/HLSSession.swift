@@ -1,13 +1,14 @@
 import NIOCore
 import RelayCore
+import Synchronization
 
 /// One HLS viewer: a player of its stream's HLS TransStream, so the core counts it (admin
 /// players list and kick, on_play_done, idle timeout, traffic totals) like any player.
 ///
 /// It receives no media: HLS players fetch segments by request, and the stream's segmenter (a
 /// sink of the same TransStream) already holds them, shared by every session. It ends after
-/// `session_timeout_ms` without a request, on a kick, or with the source. Confined to its
-/// stream's event loop.
+/// `session_timeout_ms` without a request, on a kick, or with the source. Its sink calls run on
+/// its stream's event loop; requests on any thread only touch its atomics.
 final class HLSSession: InspectableSink, @unchecked Sendable {
     let id: SinkID
     /// The unguessable id in its URLs (`?session=`, `STREAM.hls/TOKEN/…`).
@@ -21,10 +22,14 @@ final class HLSSession: InspectableSink, @unchecked Sendable {
     /// timeouts) ends.
     private let tick: TimeAmount
     static let ticksPerTimeout = 5
-    private var idleTicks = 0
+    private let idleTicks = Atomic<Int>(0)
     private var expiry: Scheduled<Void>?
-    private(set) var bytesSent: UInt64 = 0
-    private(set) var isGone = false
+    private let sent = Atomic<UInt64>(0)
+    private let gone = Atomic<Bool>(false)
+
+    var bytesSent: UInt64 { sent.load(ordering: .relaxed) }
+    /// Ended (timeout, kick, source end): its URLs are 404.
+    var isGone: Bool { gone.load(ordering: .relaxed) }
 
     init(id: SinkID, token: String, info: SessionInfo, stream: HLSStream, timeoutMs: Int) {
         self.id = id
@@ -54,13 +59,13 @@ final class HLSSession: InspectableSink, @unchecked Sendable {
 
     // MARK: requests
 
-    /// A request arrived: the session lives on.
+    /// A request arrived (any thread): the session lives on.
     func touch() {
-        idleTicks = 0
+        idleTicks.store(0, ordering: .relaxed)
     }
 
     func served(_ bytes: Int) {
-        bytesSent &+= UInt64(truncatingIfNeeded: bytes)
+        sent.wrappingAdd(UInt64(truncatingIfNeeded: bytes), ordering: .relaxed)
     }
 
     func armExpiry() {
@@ -69,8 +74,7 @@ final class HLSSession: InspectableSink, @unchecked Sendable {
 
     private func checkExpiry() {
         guard !isGone else { return }
-        idleTicks &+= 1
-        if idleTicks >= Self.ticksPerTimeout {
+        if idleTicks.wrappingAdd(1, ordering: .relaxed).newValue >= Self.ticksPerTimeout {
             leave(detach: true)
         } else {
             armExpiry()
@@ -79,8 +83,7 @@ final class HLSSession: InspectableSink, @unchecked Sendable {
 
     /// `detach`: tell the source (on_play_done); not when the source ended it.
     private func leave(detach: Bool) {
-        guard !isGone else { return }
-        isGone = true
+        guard !gone.exchange(true, ordering: .relaxed) else { return }
         expiry?.cancel()
         expiry = nil
         stream.remove(self, detach: detach)
