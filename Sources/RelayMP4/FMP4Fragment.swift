@@ -19,7 +19,8 @@ enum FMP4Fragment {
     static let nonSyncFlags: UInt32 = 0x0101_0000
 
     /// Bytes the boxes around one sample take: moof 8 + mfhd 16 + traf 8 + tfhd 16 + tfdt 20
-    /// + trun 36, and the mdat header 8.
+    /// + trun 36, and the mdat header 8 (within the framing allowance a TransStream sizes a
+    /// one-packet segment with, so it needs no regrowth).
     static let overhead = 112
 
     static func write(sequence: UInt32, trackID: UInt32, sample: Sample, payload: ByteBuffer,

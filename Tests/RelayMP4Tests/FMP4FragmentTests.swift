@@ -20,6 +20,7 @@ import Testing
         let (_, bytes) = FMP4Fixtures.mux([video, audio], packets)
         let fragments = try #require(ReadFragment.parseAll(bytes))
         #expect(fragments.count == packets.count)
+        #expect(bytes.readableBytes == packets.reduce(0) { $0 + $1.payload.readableBytes + FMP4Fragment.overhead })
         #expect(fragments.map(\.sequence) == Array(1...UInt32(packets.count)), "mfhd sequence numbers increase")
         #expect(fragments.map(\.trackID) == [1, 2, 1, 2, 1, 1, 2])
         for (fragment, packet) in zip(fragments, packets) {
