@@ -50,9 +50,12 @@ public final class FMP4Muxer: Muxer {
     }
 
     public func mux(_ packet: AVPacket, stream: AVStream, into buffer: inout ByteBuffer) {
-        // An empty sample decodes to nothing and some decoders reject it.
+        // An empty sample decodes to nothing and some decoders reject it; a packet of another
+        // codec than its track's sample entry (before the config change that announces it)
+        // would not decode either.
         guard packet.payload.readableBytes > 0,
-              let track = tracks.first(where: { $0.streamIndex == packet.streamIndex }) else { return }
+              let track = tracks.first(where: { $0.streamIndex == packet.streamIndex }),
+              track.codec == packet.codec else { return }
         var clock = clocks[track.id] ?? FMP4TrackClock(timescale: track.timescale)
         let timing = clock.next(dts: packet.dts, pts: packet.pts, timebase: stream.timebase,
                                 fixedDuration: track.fixedDuration)

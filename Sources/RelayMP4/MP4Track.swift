@@ -18,6 +18,7 @@ struct MP4Track {
 
     let id: UInt32
     let streamIndex: Int
+    let codec: CodecID
     let entry: Entry
     /// Ticks per second of decode times and durations: 90 kHz video, the sample rate for audio.
     let timescale: Int
@@ -32,19 +33,19 @@ struct MP4Track {
         case .h264:
             guard let record = avcRecord(stream) else { return .failure(.noConfig) }
             let size = dimensions(stream)
-            return .success(MP4Track(id: videoID, streamIndex: stream.index,
+            return .success(MP4Track(id: videoID, streamIndex: stream.index, codec: stream.codec,
                                      entry: .avc(record: record, width: size.width, height: size.height),
                                      timescale: 90_000, fixedDuration: nil))
         case .h265:
             guard let record = hevcRecord(stream) else { return .failure(.noConfig) }
             let size = dimensions(stream)
-            return .success(MP4Track(id: videoID, streamIndex: stream.index,
+            return .success(MP4Track(id: videoID, streamIndex: stream.index, codec: stream.codec,
                                      entry: .hevc(record: record, width: size.width, height: size.height),
                                      timescale: 90_000, fixedDuration: nil))
         case .aac:
             guard let (config, parsed) = aacConfig(stream), parsed.sampleRate > 0 else { return .failure(.noConfig) }
             let channels = parsed.channels > 0 ? parsed.channels : max(1, stream.audio?.channels ?? 2)
-            return .success(MP4Track(id: audioID, streamIndex: stream.index,
+            return .success(MP4Track(id: audioID, streamIndex: stream.index, codec: stream.codec,
                                      entry: .aac(config: config, channels: channels, sampleRate: parsed.sampleRate),
                                      timescale: parsed.sampleRate, fixedDuration: 1024))
         case .g711a, .g711u, .mp3, .opus:

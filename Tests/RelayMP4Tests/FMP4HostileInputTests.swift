@@ -42,6 +42,8 @@ import Testing
         muxer.mux(FMP4Fixtures.packet(video, dts: 7, key: true), stream: video, into: &out)
         muxer.mux(AVPacket(streamIndex: 9, codec: .aac, dts: 0, pts: 0, isKeyFrame: true, payload: patternBuffer(10)),
                   stream: audio, into: &out)
+        muxer.mux(AVPacket(streamIndex: 0, codec: .h265, dts: 9, pts: 9, isKeyFrame: true, payload: patternBuffer(10)),
+                  stream: video, into: &out)
         let fragments = try #require(ReadFragment.parseAll(out))
         #expect(fragments.count == 1 && fragments[0].decodeTime == 0)
     }
