@@ -24,6 +24,12 @@ struct BrowserTests {
     }
 
     /// Each preview transport: fMP4 over WebSocket, over HTTP, and LL-HLS with fMP4 parts.
+    /// The stream's RFC 6381 codecs as the relay writes them into the init segment and playlists.
+    static func codecs(_ server: TestServer, _ stream: String) async throws -> String {
+        let source = try #require(server.server.context.registry.source(stream))
+        return await source.streams.compactMap(MP4CodecString.rfc6381).joined(separator: ",")
+    }
+
     @Test(arguments: [("ws", "ws-fmp4"), ("http", "fmp4"), ("llhls", "hls-fmp4")])
     func theConsoleListsAndPlaysALiveStream(via: String, protocolName: String) async throws {
         let stream = "live/browser-\(via)"
@@ -33,6 +39,7 @@ struct BrowserTests {
         let players = try await Self.listedPlayer(server, stream)
         let run = try await played
         run.expectPlayed()
+        #expect(run.codecs == (try await Self.codecs(server, stream)), "the page's codecs are the relay's own")
         #expect(!run.loginShown, "no token configured, no login: \(run.json)")
         #expect(players == [protocolName], "the preview's player: \(players)")
         print("browser first frame (\(protocolName)): \(run.firstFrameMs.map { String($0) } ?? "none") ms from navigation start")
@@ -51,8 +58,7 @@ struct BrowserTests {
         ])
         defer { camera.terminate() }
         #expect(await server.waitPlayable(stream), "camera did not publish: \(camera.stderr)")
-        let source = try #require(server.server.context.registry.source(stream))
-        let expected = await source.streams.compactMap(MP4CodecString.rfc6381).joined(separator: ",")
+        let expected = try await Self.codecs(server, stream)
         #expect(expected.hasPrefix("hvc1.") && expected.hasSuffix(",mp4a.40.2"), "\(expected)")
 
         let run = try await BrowserConsole.open(Self.consoleURL(server, stream, via: "ws"), stream: stream)
