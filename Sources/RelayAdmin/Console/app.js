@@ -14,7 +14,8 @@
     token: localStorage.getItem(TOKEN_KEY) || '',
     server: null,
     pollTimer: 0,
-    polling: false,
+    // Each poll() call starts a new loop; an older loop's answers are dropped.
+    generation: 0,
     preview: null,
   };
 
@@ -32,20 +33,24 @@
 
   async function poll() {
     clearTimeout(state.pollTimer);
-    state.polling = true;
+    const generation = ++state.generation;
+    const current = () => generation === state.generation;
     try {
       // The preview starts as soon as the server's ports are known (its first frame sooner).
       const known = api('/api/v1/server').then((server) => {
+        if (!current()) return server;
         state.server = server;
         showMain();
         applyRoute();
         return server;
       });
       const [server, stats, list] = await Promise.all([known, api('/api/v1/stats'), api('/api/v1/streams')]);
+      if (!current()) return;
       renderSummary(server, stats);
       renderStreams(list.streams || []);
       setStatus('updated ' + new Date().toLocaleTimeString());
     } catch (e) {
+      if (!current()) return;
       if (e instanceof Unauthorized) {
         askToken(state.token ? 'That token was refused.' : '');
         return;
@@ -68,7 +73,7 @@
 
   function askToken(message) {
     clearTimeout(state.pollTimer);
-    state.polling = false;
+    stopPreview();  // restarted from the URL once the page is let in
     if (state.token) localStorage.removeItem(TOKEN_KEY);
     state.token = '';
     $('main').hidden = true;
@@ -203,7 +208,13 @@
     const match = path.match(/^\/play\/(.+)$/);
     if (!match) return null;
     const via = new URLSearchParams(q < 0 ? '' : hash.slice(q + 1)).get('via');
-    return { stream: decodeURIComponent(match[1]), via: ['ws', 'http', 'llhls'].includes(via) ? via : 'ws' };
+    let stream;
+    try {
+      stream = decodeURIComponent(match[1]);
+    } catch {
+      return null;  // a malformed escape
+    }
+    return { stream, via: ['ws', 'http', 'llhls'].includes(via) ? via : 'ws' };
   }
 
   function applyRoute() {
