@@ -9,6 +9,8 @@ final class ChildProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var outData = Data()
     private var errData = Data()
+    /// Pipes read to their end (the child and anything that inherited them closed them).
+    private var closedPipes = 0
 
     init(_ executable: String, _ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: try Tools.path(executable))
@@ -19,12 +21,12 @@ final class ChildProcess: @unchecked Sendable {
         outPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
             let d = h.availableData
             guard let self else { return }
-            self.lock.withLock { self.outData.append(d) }
+            self.lock.withLock { d.isEmpty ? self.pipeClosed(h) : self.outData.append(d) }
         }
         errPipe.fileHandleForReading.readabilityHandler = { [weak self] h in
             let d = h.availableData
             guard let self else { return }
-            self.lock.withLock { self.errData.append(d) }
+            self.lock.withLock { d.isEmpty ? self.pipeClosed(h) : self.errData.append(d) }
         }
         try process.run()
     }
@@ -45,9 +47,19 @@ final class ChildProcess: @unchecked Sendable {
             terminate()
             return nil
         }
-        // Let the pipes drain.
-        try? await Task.sleep(nanoseconds: 50_000_000)
+        // Read both pipes to their end (a long stdout is still in the pipe when the child exits),
+        // for at most 2 s.
+        let drained = Date().addingTimeInterval(2)
+        while lock.withLock({ closedPipes < 2 }) && Date() < drained {
+            try? await Task.sleep(nanoseconds: 5_000_000)
+        }
         return process.terminationStatus
+    }
+
+    /// Called under `lock` when a pipe reads empty: its end.
+    private func pipeClosed(_ handle: FileHandle) {
+        handle.readabilityHandler = nil
+        closedPipes += 1
     }
 
     func terminate() {
