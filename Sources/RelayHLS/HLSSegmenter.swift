@@ -6,9 +6,15 @@ import RelayCore
 /// The segmenter's state as requests read it from any thread: replaced at every part or
 /// segment cut, never mutated, so a request that finds what it asks for is answered without a
 /// hop to the segmenter's loop.
-struct HLSSnapshot: Sendable {
+/// (A class: a request takes one reference, not a copy of every field.)
+final class HLSSnapshot: Sendable {
     let window: HLSSegmentWindow
     let playlist: HLSPlaylistTemplate
+
+    init(window: HLSSegmentWindow, playlist: HLSPlaylistTemplate) {
+        self.window = window
+        self.playlist = playlist
+    }
 }
 
 /// The one segmenter of a (Source, HLS variant): a background sink of that variant's TransStream

@@ -30,20 +30,58 @@ final class HLSService: Sendable {
         HTTPRoute(onAdminPort: false, matching: { HLSPath.matches($0) }, handle: { [self] in await self.handle($0) })
     }
 
-    func handle(_ call: HTTPCall) async -> HTTPAnswer {
+    /// A request, parsed once.
+    enum Request {
+        case answer(HTTPAnswer)
+        case newSession(stream: String, params: [String: String])
+        case playlist(stream: String, token: String, msn: Int?, part: Int?)
+        case file(HLSFile, stream: String, token: String, counted: Bool)
+    }
+
+    func parse(_ call: HTTPCall) -> Request {
         guard call.method == "GET" || call.method == "HEAD" else {
-            return HLSAnswer.text(405, "method not allowed\n", headers: [("Allow", "GET, HEAD")])
+            return .answer(HLSAnswer.text(405, "method not allowed\n", headers: [("Allow", "GET, HEAD")]))
         }
-        guard let path = HLSPath(call.path[...]) else { return HLSAnswer.notFound }
-        let params = call.query.isEmpty ? [:] : splitQuery(("?" + call.query)[...]).params
-        let counted = call.method == "GET"
+        guard let path = HLSPath(call.path[...]) else { return .answer(HLSAnswer.notFound) }
         switch path {
         case .playlist(let stream):
-            guard let token = params["session"] else { return await newSession(stream, params: params, call: call) }
-            guard HLSRegistry.isToken(token[...]) else { return HLSAnswer.notFound }
-            return await mediaPlaylist(stream, token: token, params: params)
+            let params = call.query.isEmpty ? [:] : splitQuery(("?" + call.query)[...]).params
+            guard let token = params["session"] else { return .newSession(stream: stream, params: params) }
+            guard HLSRegistry.isToken(token[...]) else { return .answer(HLSAnswer.notFound) }
+            let msn = params["_HLS_msn"].map { HLSFile.number($0[...]) }
+            let part = params["_HLS_part"].map { HLSFile.number($0[...]) }
+            if msn == .some(nil) { return .answer(HLSAnswer.text(400, "bad _HLS_msn\n")) }
+            if part == .some(nil) || (part != nil && msn == nil) { return .answer(HLSAnswer.text(400, "bad _HLS_part\n")) }
+            return .playlist(stream: stream, token: token, msn: msn ?? nil, part: part ?? nil)
         case .file(let stream, let token, let file):
-            return await serveFile(file, stream: stream, token: token, counted: counted)
+            return .file(file, stream: stream, token: token, counted: call.method == "GET")
+        }
+    }
+
+    /// The answer when it needs no waiting (most requests: playlists and files found in the
+    /// segmenter's snapshot), on the calling thread; nil when the request must be admitted
+    /// (a new session) or wait (a blocking reload, a preload hint, a stream's first segment).
+    func answerNow(_ call: HTTPCall) -> HTTPAnswer? {
+        switch parse(call) {
+        case .answer(let answer): return answer
+        case .newSession: return nil
+        case .playlist(let stream, let token, let msn, let part): return playlistNow(stream, token: token, msn: msn, part: part)
+        case .file(let file, let stream, let token, let counted): return fileNow(file, stream: stream, token: token, counted: counted)
+        }
+    }
+
+    func handle(_ call: HTTPCall) async -> HTTPAnswer {
+        switch parse(call) {
+        case .answer(let answer):
+            return answer
+        case .newSession(let stream, let params):
+            return await newSession(stream, params: params, call: call)
+        case .playlist(let stream, let token, let msn, let part):
+            if let answer = playlistNow(stream, token: token, msn: msn, part: part) { return answer }
+            return await playlistLater(stream, token: token, msn: msn, part: part)
+        case .file(let file, let stream, let token, let counted):
+            if let answer = fileNow(file, stream: stream, token: token, counted: counted) { return answer }
+            return await fileLater(file, stream: stream, token: token, counted: counted)
         }
     }
 
@@ -128,26 +166,22 @@ final class HLSService: Sendable {
 
     // MARK: playlists and files
 
-    /// `STREAM.m3u8?session=ID[&_HLS_msn=M[&_HLS_part=P]]`: waits for the first segment, or for
-    /// what a blocking reload asks (400 when too far ahead, 503 after three target durations).
-    private func mediaPlaylist(_ stream: String, token: String, params: [String: String]) async -> HTTPAnswer {
-        let msn = params["_HLS_msn"].map { HLSFile.number($0[...]) }
-        let part = params["_HLS_part"].map { HLSFile.number($0[...]) }
-        if msn == .some(nil) { return HLSAnswer.text(400, "bad _HLS_msn\n") }
-        if part == .some(nil) || (part != nil && msn == nil) { return HLSAnswer.text(400, "bad _HLS_part\n") }
-        return await playlist(stream, token: token, msn: msn ?? nil, part: part ?? nil)
+    /// `STREAM.m3u8?session=ID[&_HLS_msn=M[&_HLS_part=P]]` from the segmenter's snapshot when
+    /// it has what is asked; nil: wait (`playlistLater`).
+    private func playlistNow(_ stream: String, token: String, msn: Int?, part: Int?) -> HTTPAnswer? {
+        guard let session = session(token, stream: stream) else { return HLSAnswer.notFound }
+        guard let snapshot = session.stream.segmenter.snapshot else { return nil }
+        guard let wait = Self.playlistWait(snapshot.window, msn: msn, part: part) else { return Self.tooFarAhead }
+        guard snapshot.window.isSatisfied(wait) else { return nil }
+        return HLSAnswer.playlist(snapshot.playlist.render(uriPrefix: Self.filesPrefix(stream, token: token)))
     }
 
-    /// Answered from the segmenter's snapshot on the calling thread when it has what is asked
-    /// (most requests); otherwise the request waits on the segmenter's loop.
-    private func playlist(_ stream: String, token: String, msn: Int?, part: Int?) async -> HTTPAnswer {
+    /// Waits on the segmenter's loop for the first segment or what a blocking reload asks (400
+    /// when too far ahead, 503 after three target durations).
+    private func playlistLater(_ stream: String, token: String, msn: Int?, part: Int?) async -> HTTPAnswer {
         guard let session = session(token, stream: stream) else { return HLSAnswer.notFound }
         let segmenter = session.stream.segmenter
         let prefix = Self.filesPrefix(stream, token: token)
-        if let snapshot = segmenter.snapshot {
-            guard let wait = Self.playlistWait(snapshot.window, msn: msn, part: part) else { return Self.tooFarAhead }
-            if snapshot.window.isSatisfied(wait) { return HLSAnswer.playlist(snapshot.playlist.render(uriPrefix: prefix)) }
-        }
         return await onLoop(session) { finish in
             guard let wait = Self.playlistWait(segmenter.window, msn: msn, part: part) else { return finish(Self.tooFarAhead) }
             segmenter.wait(for: wait, timeoutMs: segmenter.window.blockingTimeoutMs) { outcome in
@@ -175,13 +209,17 @@ final class HLSService: Sendable {
         return .segment(msn)
     }
 
-    private func serveFile(_ file: HLSFile, stream: String, token: String, counted: Bool) async -> HTTPAnswer {
+    /// A segment, part or init segment from the snapshot; nil: a part not cut yet (`fileLater`).
+    private func fileNow(_ file: HLSFile, stream: String, token: String, counted: Bool) -> HTTPAnswer? {
         guard let session = session(token, stream: stream) else { return HLSAnswer.notFound }
+        guard let snapshot = session.stream.segmenter.snapshot else { return HLSAnswer.notFound }
+        return Self.file(file, in: snapshot.window, session: session, counted: counted)
+    }
+
+    /// Only the part a preload hint names (or the next segment's first) waits until it is cut.
+    private func fileLater(_ file: HLSFile, stream: String, token: String, counted: Bool) async -> HTTPAnswer {
+        guard let session = session(token, stream: stream), case .part(let msn, let index) = file else { return HLSAnswer.notFound }
         let segmenter = session.stream.segmenter
-        guard let snapshot = segmenter.snapshot else { return HLSAnswer.notFound }
-        if let answer = Self.file(file, in: snapshot.window, session: session, counted: counted) { return answer }
-        // Not cut yet: only the part a preload hint names (or the next segment's first) waits.
-        guard case .part(let msn, let index) = file else { return HLSAnswer.notFound }
         return await onLoop(session) { finish in
             let window = segmenter.window
             if let answer = Self.file(file, in: window, session: session, counted: counted) { return finish(answer) }
