@@ -12,19 +12,34 @@ enum HLSPath: Equatable {
 
     /// Whether the route serves `path` (percent-encoded, without the query).
     static func matches(_ path: Substring) -> Bool {
-        path.hasSuffix(playlistSuffix) || path.contains(filesMarker)
+        path.utf8.hasSuffix(playlistSuffix.utf8) || lastMarker(in: path) != nil
+    }
+
+    /// Where the last `.hls/` starts and ends, by bytes (no Foundation string search per request).
+    static func lastMarker(in path: Substring) -> Range<Substring.Index>? {
+        let bytes = path.utf8, marker = Array(filesMarker.utf8)
+        var end = bytes.endIndex
+        while let slash = bytes[..<end].lastIndex(of: UInt8(ascii: "/")) {
+            let after = bytes.index(after: slash)
+            if let start = bytes.index(slash, offsetBy: -(marker.count - 1), limitedBy: bytes.startIndex),
+               bytes[start..<after].elementsEqual(marker) {
+                return start..<after
+            }
+            end = slash
+        }
+        return nil
     }
 
     init?(_ path: Substring) {
         guard path.first == "/" else { return nil }
         let body = path.dropFirst()
-        if body.hasSuffix(Self.playlistSuffix) {
+        if body.utf8.hasSuffix(Self.playlistSuffix.utf8) {
             let stream = String(body.dropLast(Self.playlistSuffix.count))
             guard isValidStreamID(stream) else { return nil }
             self = .playlist(stream: stream)
             return
         }
-        guard let marker = body.ranges(of: Self.filesMarker).last else { return nil }
+        guard let marker = Self.lastMarker(in: body) else { return nil }
         let stream = String(body[..<marker.lowerBound])
         let rest = body[marker.upperBound...].split(separator: "/", omittingEmptySubsequences: false)
         guard isValidStreamID(stream), rest.count == 2, HLSRegistry.isToken(rest[0]),
@@ -43,7 +58,7 @@ enum HLSFile: Equatable {
             self = .initSegment(0)
             return
         }
-        if name.hasPrefix("init-"), name.hasSuffix(".mp4") {
+        if name.utf8.starts(with: "init-".utf8), name.utf8.hasSuffix(".mp4".utf8) {
             guard let id = Self.number(name.dropFirst(5).dropLast(4)) else { return nil }
             self = .initSegment(id)
             return
@@ -68,5 +83,11 @@ enum HLSFile: Equatable {
     static func number(_ s: Substring) -> Int? {
         guard !s.isEmpty, s.utf8.count <= 15, s.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else { return nil }
         return Int(s)
+    }
+}
+
+extension Substring.UTF8View {
+    func hasSuffix(_ suffix: String.UTF8View) -> Bool {
+        count >= suffix.count && self.suffix(suffix.count).elementsEqual(suffix)
     }
 }
