@@ -12,10 +12,16 @@ import Testing
     final class Harness: TestRelay {
         init() {
             super.init(muxers: [FLVMuxer.factory(hevcMode: .enhanced)])
-            relay.httpRoutes.install([HTTPRoute(onAdminPort: false, matching: { $0.hasSuffix(".txt") }) { call in
-                HTTPAnswer(contentType: "text/plain", buffers: [ByteBuffer(string: "a:"), ByteBuffer(string: call.path)],
-                           headers: [("Cache-Control", "no-cache"), ("Bad\r\nName", "x")])
-            }])
+            relay.httpRoutes.install([
+                HTTPRoute(onAdminPort: false, matching: { $0.hasSuffix(".txt") }) { call in
+                    HTTPAnswer(contentType: "text/plain", buffers: [ByteBuffer(string: "a:"), ByteBuffer(string: call.path)],
+                               headers: [("Cache-Control", "no-cache"), ("Bad\r\nName", "x")])
+                },
+                // Answers at once unless the query says "wait".
+                HTTPRoute(onAdminPort: false, matching: { $0.hasSuffix(".now") },
+                          answerNow: { $0.query == "wait" ? nil : HTTPAnswer(contentType: "text/plain", body: Array("now".utf8)) },
+                          handle: { _ in HTTPAnswer(contentType: "text/plain", body: Array("later".utf8)) }),
+            ])
         }
 
         func connect() throws -> (ManualChannel, WrittenBytes) {
@@ -44,6 +50,16 @@ import Testing
         #expect(await h.loop.run(until: { !channel.isActive }))
         let second = Self.text(written.take())
         #expect(second.hasPrefix("HTTP/1.1 200 OK\r\nConnection: close\r\n") && second.hasSuffix("a:/two.txt"))
+    }
+
+    @Test func aRouteThatCanAnswerAtOnceDoesSoOnTheLoop() async throws {
+        let h = Harness()
+        let (channel, written) = try h.connect()
+        channel.receive(ByteBuffer(string: "GET /x.now HTTP/1.1\r\nHost: x\r\n\r\n"))
+        #expect(Self.text(written.take()).hasSuffix("\r\n\r\nnow"), "answered within the read, no task")
+        channel.receive(ByteBuffer(string: "GET /x.now?wait HTTP/1.1\r\nHost: x\r\n\r\n"))
+        #expect(await h.loop.run(until: { Self.text(written.buffer).hasSuffix("later") }))
+        #expect(channel.isActive)
     }
 
     @Test func aPipelinedRequestClosesAfterTheAnswer() async throws {

@@ -191,37 +191,43 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    /// Answers a route call from a task (the route may wait on other loops). A client that keeps
-    /// the connection alive (HLS players polling) may send its next request; the connection guard
-    /// gives it a new deadline for that.
+    /// Answers a route call: at once when the route can (`answerNow`), else from a task (the
+    /// route may wait on other loops). A client that keeps the connection alive (HLS players
+    /// polling) may send its next request; the connection guard gives it a new deadline for that.
     private func serve(_ call: HTTPRouteRequest, context: ChannelHandlerContext) {
         let request = call.call(remoteIP: context.remoteAddress?.ipAddress ?? "")
-        let cors = relay.config.httpFLV.cors
         let keepAlive = call.head.isKeepAlive
         let isHead = call.head.method == .HEAD
+        if let answer = call.route.answerNow?(request) {
+            write(answer, keepAlive: keepAlive, isHead: isHead, context: context)
+            return
+        }
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let loop = context.eventLoop
         Task {
             let answer = await call.route.handle(request)
             loop.execute {
                 let (handler, context) = bound.value
-                guard context.channel.isActive else { return }
-                let close = !keepAlive || handler.closeAfterAnswer
-                let head = HTTPRouteRequest.responseHead(answer, cors: cors, keepAlive: !close)
-                context.write(handler.wrapOutboundOut(head), promise: nil)
-                if !isHead {
-                    for buffer in answer.buffers { context.write(handler.wrapOutboundOut(buffer), promise: nil) }
-                }
-                let written = context.writeAndFlush(handler.wrapOutboundOut(ByteBuffer()))
-                if close {
-                    written.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
-                } else {
-                    handler.request = nil
-                    handler.routeRequest = nil
-                    handler.answered = false
-                    ConnectionGuard.mark(.answered, context)
-                }
+                handler.write(answer, keepAlive: keepAlive, isHead: isHead, context: context)
             }
+        }
+    }
+
+    private func write(_ answer: HTTPAnswer, keepAlive: Bool, isHead: Bool, context: ChannelHandlerContext) {
+        guard context.channel.isActive else { return }
+        let close = !keepAlive || closeAfterAnswer
+        let head = HTTPRouteRequest.responseHead(answer, cors: relay.config.httpFLV.cors, keepAlive: !close)
+        let body = isHead ? [] : answer.buffers
+        context.write(wrapOutboundOut(head), promise: nil)
+        for buffer in body.dropLast() { context.write(wrapOutboundOut(buffer), promise: nil) }
+        let written = context.writeAndFlush(wrapOutboundOut(body.last ?? ByteBuffer()))
+        if close {
+            written.whenComplete { [channel = context.channel] _ in channel.close(promise: nil) }
+        } else {
+            request = nil
+            routeRequest = nil
+            answered = false
+            ConnectionGuard.mark(.answered, context)
         }
     }
 
