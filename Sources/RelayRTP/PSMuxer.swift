@@ -121,7 +121,7 @@ public struct PSMuxer: Sendable {
             out.writeInteger(UInt16(0))
         }
         let crc = out.withUnsafeReadableBytes { p in
-            Self.crc32(p[(start - out.readerIndex)...])
+            MPEG2Systems.crc32(UnsafeRawBufferPointer(rebasing: p[(start - out.readerIndex)...]))
         }
         out.writeInteger(crc)
     }
@@ -136,28 +136,9 @@ public struct PSMuxer: Sendable {
         out.writeInteger(UInt8(pts == nil ? 0 : (dts == nil ? 0x80 : 0xC0)))
         out.writeInteger(UInt8(timeBytes))
         if let pts {
-            writeTimestamp(pts, prefix: dts == nil ? 0x2 : 0x3, into: &out)
-            if let dts { writeTimestamp(dts, prefix: 0x1, into: &out) }
+            MPEG2Systems.writeTimestamp(pts, prefix: dts == nil ? 0x2 : 0x3, into: &out)
+            if let dts { MPEG2Systems.writeTimestamp(dts, prefix: 0x1, into: &out) }
         }
         out.writeImmutableBuffer(payload)
-    }
-
-    static func writeTimestamp(_ t: Int64, prefix: UInt8, into out: inout ByteBuffer) {
-        let v = UInt64(truncatingIfNeeded: t) & 0x1_FFFF_FFFF
-        out.writeInteger(prefix << 4 | UInt8(v >> 29 & 0x0E) | 0x01)
-        out.writeInteger(UInt16(v >> 14 & 0xFFFE) | 0x01)
-        out.writeInteger(UInt16(v << 1 & 0xFFFE) | 0x01)
-    }
-
-    /// CRC-32/MPEG-2 (polynomial 0x04C11DB7, no reflection, initial 0xFFFFFFFF).
-    static func crc32(_ bytes: some Sequence<UInt8>) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
-        for b in bytes {
-            crc ^= UInt32(b) << 24
-            for _ in 0..<8 {
-                crc = crc & 0x8000_0000 != 0 ? crc << 1 ^ 0x04C1_1DB7 : crc << 1
-            }
-        }
-        return crc
     }
 }

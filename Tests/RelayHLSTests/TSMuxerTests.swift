@@ -20,10 +20,10 @@ import Testing
     }
 
     @Test func crcIsMPEG2() {
-        let check = Array("123456789".utf8).withUnsafeBytes { MPEG2CRC32.checksum($0) }
+        let check = Array("123456789".utf8).withUnsafeBytes { MPEG2Systems.crc32($0) }
         #expect(check == 0x0376_E6E7)
         let data = pattern(1000)
-        #expect(data.withUnsafeBytes { MPEG2CRC32.checksum($0) } == data.withUnsafeBytes { MPEG2CRC32Check.checksum($0) })
+        #expect(data.withUnsafeBytes { MPEG2Systems.crc32($0) } == data.withUnsafeBytes { MPEG2CRC32Check.checksum($0) })
     }
 
     @Test func headerIsPATAndPMT() {

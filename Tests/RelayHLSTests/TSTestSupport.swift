@@ -232,7 +232,7 @@ func runTool(_ name: String, _ args: [String]) throws -> Data {
     p.arguments = [name] + args
     let out = Pipe()
     let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("ts-\(UUID().uuidString).err")
-    FileManager.default.createFile(atPath: errFile.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
     defer { try? FileManager.default.removeItem(at: errFile) }
     p.standardOutput = out
     p.standardError = try FileHandle(forWritingTo: errFile)

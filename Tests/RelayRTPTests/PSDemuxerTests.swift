@@ -274,7 +274,7 @@ struct PSDemuxerTests {
         let ps = Self.packs(3) { i, b in
             if i == 0 { muxer.writeMap(into: &b) }
             b.writeBytes([0x00, 0x00, 0x01, 0xE0, 0x00, 0x00, 0x80, 0x80, 0x05])
-            PSMuxer.writeTimestamp(Int64(i) * 3600, prefix: 2, into: &b)
+            MPEG2Systems.writeTimestamp(Int64(i) * 3600, prefix: 2, into: &b)
             b.writeImmutableBuffer(Fixtures.annexB(Fixtures.h264Frame(i, key: i == 0)))
         }
         let d = try Self.demux(Self.rechunk(ps, size: 1000))

@@ -122,8 +122,8 @@ public final class TSMuxer: Muxer {
             out.writeInteger(UInt8(0x84))  // '10', data_alignment_indicator
             out.writeInteger(UInt8(withDTS ? 0xC0 : 0x80))
             out.writeInteger(UInt8(headerBytes - 9))
-            Self.writeTimestamp(pts, prefix: withDTS ? 0x3 : 0x2, into: &out)
-            if withDTS { Self.writeTimestamp(dts, prefix: 0x1, into: &out) }
+            MPEG2Systems.writeTimestamp(pts, prefix: withDTS ? 0x3 : 0x2, into: &out)
+            if withDTS { MPEG2Systems.writeTimestamp(dts, prefix: 0x1, into: &out) }
         }
         body(&p, &out)
         if p.finish(into: &out) > 0 {
@@ -143,14 +143,6 @@ public final class TSMuxer: Muxer {
     private func writeTables(at dts: Int64, into out: inout ByteBuffer) {
         tables.write(into: &out)
         lastTables = dts
-    }
-
-    /// 33-bit PTS/DTS with its 4-bit prefix and marker bits (2.4.3.7).
-    static func writeTimestamp(_ t: Int64, prefix: UInt8, into out: inout ByteBuffer) {
-        let v = UInt64(truncatingIfNeeded: t) & TS.timestampMask
-        out.writeInteger(prefix << 4 | UInt8(truncatingIfNeeded: v >> 29) & 0x0E | 0x01)
-        out.writeInteger(UInt16(truncatingIfNeeded: v >> 14) & 0xFFFE | 0x01)
-        out.writeInteger(UInt16(truncatingIfNeeded: v << 1) & 0xFFFE | 0x01)
     }
 
     /// Takes the first video and the first audio track TS can carry; PIDs keep their counters.

@@ -1,4 +1,5 @@
 import NIOCore
+import RelayCore
 
 /// The program-specific information of the one program the muxer writes: PAT and PMT
 /// (ISO/IEC 13818-1 2.4.4), each a single transport packet.
@@ -62,25 +63,9 @@ struct TSProgramTables {
         let sectionStart = out.writerIndex
         body(&out)
         let crc = out.withUnsafeReadableBytes { bytes in
-            MPEG2CRC32.checksum(UnsafeRawBufferPointer(rebasing: bytes[(sectionStart - out.readerIndex)...]))
+            MPEG2Systems.crc32(UnsafeRawBufferPointer(rebasing: bytes[(sectionStart - out.readerIndex)...]))
         }
         out.writeInteger(crc)
         out.writeRepeatingByte(0xFF, count: max(0, TS.packetSize - (out.writerIndex - packetStart)))
-    }
-}
-
-/// CRC-32/MPEG-2 (polynomial 0x04C11DB7, not reflected, initial 0xFFFFFFFF, no final xor): the
-/// CRC_32 of PSI sections; over a whole section including its CRC it gives 0.
-enum MPEG2CRC32 {
-    private static let table: [UInt32] = (0..<256).map { i in
-        var c = UInt32(i) << 24
-        for _ in 0..<8 { c = c & 0x8000_0000 != 0 ? c << 1 ^ 0x04C1_1DB7 : c << 1 }
-        return c
-    }
-
-    static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
-        for b in bytes { crc = crc << 8 ^ table[Int((crc >> 24) ^ UInt32(b))] }
-        return crc
     }
 }
