@@ -33,13 +33,13 @@ private final class FLVClientHandler: PlayerHandler {
     private let measureLatency: Bool
     private var phase = Phase.head
     private var pending = ByteBuffer()
-    private var flv = ByteBuffer()
-    private var reader = FLVTagReader()
+    private var tags: FLVTagCounter
 
     init(state: NIOLockedValueBox<PlayerStats>, keepTimestamps: Bool, measureLatency: Bool) {
         self.state = state
         self.keepTimestamps = keepTimestamps
         self.measureLatency = measureLatency
+        self.tags = FLVTagCounter(measureLatency: measureLatency, keepTimestamps: keepTimestamps)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -85,9 +85,8 @@ private final class FLVClientHandler: PlayerHandler {
                 phase = size == 0 ? .done : .chunkData(size)
             case .chunkData(let size):
                 guard pending.readableBytes >= size else { return }
-                var data = pending.readSlice(length: size)!
-                flv.writeBuffer(&data)
-                try drainFLV()
+                guard let data = pending.readSlice(length: size) else { return }
+                try tags.consume(data, state: state)
                 phase = .chunkEnd
             case .chunkEnd:
                 guard pending.readableBytes >= 2 else { return }
@@ -98,20 +97,5 @@ private final class FLVClientHandler: PlayerHandler {
                 return
             }
         }
-    }
-
-    private func drainFLV() throws {
-        while let tag = try reader.next(from: &flv) {
-            switch tag.type {
-            case FLVTagType.video:
-                try state.recordFLVVideo(tag.body, timestamp: tag.timestamp, keepTimestamps: keepTimestamps,
-                                         measureLatency: measureLatency)
-            case FLVTagType.audio:
-                state.withLockedValue { $0.audioFrames += 1 }
-            default:
-                break
-            }
-        }
-        flv.discardReadBytes()
     }
 }

@@ -93,15 +93,19 @@ struct FLVTagCounter {
     private var reader = FLVTagReader()
     private var buffer = ByteBuffer()
     let measureLatency: Bool
+    let keepTimestamps: Bool
 
-    init(measureLatency: Bool) { self.measureLatency = measureLatency }
+    init(measureLatency: Bool, keepTimestamps: Bool = false) {
+        self.measureLatency = measureLatency
+        self.keepTimestamps = keepTimestamps
+    }
 
     mutating func consume(_ data: ByteBuffer, state: NIOLockedValueBox<PlayerStats>) throws {
         buffer.writeImmutableBuffer(data)
         while let tag = try reader.next(from: &buffer) {
             switch tag.type {
             case FLVTagType.video:
-                try state.recordFLVVideo(tag.body, timestamp: tag.timestamp, keepTimestamps: false, measureLatency: measureLatency)
+                try state.recordFLVVideo(tag.body, timestamp: tag.timestamp, keepTimestamps: keepTimestamps, measureLatency: measureLatency)
             case FLVTagType.audio:
                 state.withLockedValue { $0.audioFrames += 1 }
             default:
