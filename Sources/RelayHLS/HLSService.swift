@@ -27,7 +27,8 @@ final class HLSService: Sendable {
     static let maxSessions = 50_000
 
     var route: HTTPRoute {
-        HTTPRoute(onAdminPort: false, matching: { HLSPath.matches($0) }, handle: { [self] in await self.handle($0) })
+        HTTPRoute(onAdminPort: false, matching: { HLSPath.matches($0) }, answerNow: { [self] in self.answerNow($0) },
+                  handle: { [self] in await self.handle($0) })
     }
 
     /// A request, parsed once.
