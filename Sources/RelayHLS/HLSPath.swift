@@ -9,6 +9,7 @@ enum HLSPath: Equatable {
 
     static let playlistSuffix = ".m3u8"
     static let filesMarker = ".hls/"
+    private static let markerBytes = Array(filesMarker.utf8)
 
     /// Whether the route serves `path` (percent-encoded, without the query).
     static func matches(_ path: Substring) -> Bool {
@@ -17,7 +18,7 @@ enum HLSPath: Equatable {
 
     /// Where the last `.hls/` starts and ends, by bytes (no Foundation string search per request).
     static func lastMarker(in path: Substring) -> Range<Substring.Index>? {
-        let bytes = path.utf8, marker = Array(filesMarker.utf8)
+        let bytes = path.utf8, marker = markerBytes
         var end = bytes.endIndex
         while let slash = bytes[..<end].lastIndex(of: UInt8(ascii: "/")) {
             let after = bytes.index(after: slash)
@@ -89,5 +90,24 @@ enum HLSFile: Equatable {
 extension Substring.UTF8View {
     func hasSuffix(_ suffix: String.UTF8View) -> Bool {
         count >= suffix.count && self.suffix(suffix.count).elementsEqual(suffix)
+    }
+}
+
+/// The query fields a session's requests use, read by bytes without decoding (their values are
+/// hex and digits; an encoded one fails its check: 404/400). A new session's query goes to the
+/// hook whole, decoded (`splitQuery`).
+struct HLSQuery {
+    var session: Substring?
+    var msn: Substring?
+    var part: Substring?
+
+    init(_ query: String) {
+        for pair in query.utf8.split(separator: UInt8(ascii: "&")) {
+            guard let eq = pair.firstIndex(of: UInt8(ascii: "=")) else { continue }
+            let key = pair[..<eq], value = Substring(pair[pair.index(after: eq)...])
+            if key.elementsEqual("session".utf8) { session = value }
+            else if key.elementsEqual("_HLS_msn".utf8) { msn = value }
+            else if key.elementsEqual("_HLS_part".utf8) { part = value }
+        }
     }
 }

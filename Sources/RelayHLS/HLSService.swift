@@ -46,14 +46,17 @@ final class HLSService: Sendable {
         guard let path = HLSPath(call.path[...]) else { return .answer(HLSAnswer.notFound) }
         switch path {
         case .playlist(let stream):
-            let params = call.query.isEmpty ? [:] : splitQuery(("?" + call.query)[...]).params
-            guard let token = params["session"] else { return .newSession(stream: stream, params: params) }
-            guard HLSRegistry.isToken(token[...]) else { return .answer(HLSAnswer.notFound) }
-            let msn = params["_HLS_msn"].map { HLSFile.number($0[...]) }
-            let part = params["_HLS_part"].map { HLSFile.number($0[...]) }
+            let query = HLSQuery(call.query)
+            guard let token = query.session else {
+                let params = call.query.isEmpty ? [:] : splitQuery(("?" + call.query)[...]).params
+                return .newSession(stream: stream, params: params)
+            }
+            guard HLSRegistry.isToken(token) else { return .answer(HLSAnswer.notFound) }
+            let msn = query.msn.map { HLSFile.number($0) }
+            let part = query.part.map { HLSFile.number($0) }
             if msn == .some(nil) { return .answer(HLSAnswer.text(400, "bad _HLS_msn\n")) }
             if part == .some(nil) || (part != nil && msn == nil) { return .answer(HLSAnswer.text(400, "bad _HLS_part\n")) }
-            return .playlist(stream: stream, token: token, msn: msn ?? nil, part: part ?? nil)
+            return .playlist(stream: stream, token: String(token), msn: msn ?? nil, part: part ?? nil)
         case .file(let stream, let token, let file):
             return .file(file, stream: stream, token: token, counted: call.method == "GET")
         }
@@ -144,8 +147,7 @@ final class HLSService: Sendable {
         let video = tracks.first { $0.video != nil }?.video
         let input = bitrateIn.isFinite ? Int(min(max(bitrateIn, 0), 1e12) * 1.1) : 0
         let measured = max(hls.segmenter.window.peakBitrate ?? 0, input)
-        let name = stream.split(separator: "/").last.map(String.init) ?? stream
-        let uri = "\(name).m3u8?session=\(token)" + (hls.format == .fmp4 ? "&format=fmp4" : "")
+        let uri = "\(Self.lastComponent(stream)).m3u8?session=\(token)" + (hls.format == .fmp4 ? "&format=fmp4" : "")
         let text = HLSPlaylist.multivariant(mediaURI: uri, bandwidth: measured > 0 ? measured : 2_000_000, codecs: codecs,
                                             resolution: video.map { ($0.width, $0.height) },
                                             version: HLSPlaylist.version(hls.segmenter.window.config))
@@ -278,8 +280,14 @@ final class HLSService: Sendable {
 
     /// Where a session's files are, relative to its playlist: `STREAM.hls/TOKEN/`.
     static func filesPrefix(_ stream: String, token: String) -> String {
-        let name = stream.split(separator: "/").last.map(String.init) ?? stream
-        return "\(name)\(HLSPath.filesMarker)\(token)/"
+        "\(lastComponent(stream))\(HLSPath.filesMarker)\(token)/"
+    }
+
+    /// `cam` of `live/cam`.
+    static func lastComponent(_ stream: String) -> Substring {
+        let utf8 = stream.utf8
+        guard let slash = utf8.lastIndex(of: UInt8(ascii: "/")) else { return stream[...] }
+        return stream[utf8.index(after: slash)...]
     }
 
     /// Server stop: every session ends (on_play_done) and the segmenters leave.
