@@ -42,7 +42,7 @@ enum HLSPath: Equatable {
         }
         guard let marker = Self.lastMarker(in: body) else { return nil }
         let stream = String(body[..<marker.lowerBound])
-        let rest = body[marker.upperBound...].split(separator: "/", omittingEmptySubsequences: false)
+        let rest = HLSFile.pieces(body[marker.upperBound...], UInt8(ascii: "/"))
         guard isValidStreamID(stream), rest.count == 2, HLSRegistry.isToken(rest[0]),
               let file = HLSFile(rest[1]) else { return nil }
         self = .file(stream: stream, session: String(rest[0]), file: file)
@@ -64,7 +64,7 @@ enum HLSFile: Equatable {
             self = .initSegment(id)
             return
         }
-        let pieces = name.split(separator: ".", omittingEmptySubsequences: false)
+        let pieces = Self.pieces(name, UInt8(ascii: "."))
         switch (pieces.count, pieces.last) {
         case (2, "ts"):
             guard let msn = Self.number(pieces[0]) else { return nil }
@@ -78,6 +78,11 @@ enum HLSFile: Equatable {
         default:
             return nil
         }
+    }
+
+    /// `s` split at every `separator` byte (ASCII: always a character boundary).
+    static func pieces(_ s: Substring, _ separator: UInt8) -> [Substring] {
+        s.utf8.split(separator: separator, omittingEmptySubsequences: false).map { Substring($0) }
     }
 
     /// Plain decimal digits, at most 15 of them (no sign, no overflow).
