@@ -158,6 +158,37 @@ struct HLSTests {
         await server.stop()
     }
 
+    /// A publisher that drops and comes back within `source.publisher_grace_ms`: the sessions go on;
+    /// fMP4 marks the new publisher's initialization segment with a discontinuity and a new map.
+    @Test func sessionsContinueWhenThePublisherComesBackWithinTheGrace() async throws {
+        let (server, first) = try await TestServer.startPublishing("live/hgrace", "\"source\": {\"publisher_grace_ms\": 5000}")
+        defer { first.terminate() }
+        var ts = HLSClient(port: server.httpPort, stream: "live/hgrace")
+        var fmp4 = HLSClient(port: server.httpPort, stream: "live/hgrace")
+        try await ts.open()
+        try await fmp4.open(query: "format=fmp4")
+        try await Task.sleep(nanoseconds: 2_500_000_000)
+        let tsBefore = try await ts.playlist(), fmp4Before = try await fmp4.playlist()
+        first.signal(SIGKILL)
+        _ = await first.wait(seconds: 5)
+        try await Task.sleep(nanoseconds: 700_000_000)
+        let second = try server.publish(try await TestMedia.shared.h264AACFLV(), stream: "live/hgrace")
+        defer { second.terminate() }
+        try await Task.sleep(nanoseconds: 5_000_000_000)
+        for (name, client, before) in [("ts", ts, tsBefore), ("fmp4", fmp4, fmp4Before)] {
+            let after = try await client.playlist()
+            #expect(after.status == 200, "\(name): \(after.status)")
+            #expect(after.playlist.violations.isEmpty && after.playlist.violations(after: before.playlist).isEmpty,
+                    "\(name): \(after.playlist.violations(after: before.playlist)) \(after.text)")
+            #expect(after.playlist.nextMSN > before.playlist.nextMSN + 1, "\(name): \(after.text)")
+            let last = try #require(after.playlist.segments.last)
+            #expect(try await client.file(last.uri).status == 200)
+        }
+        let after = try await fmp4.playlist()
+        #expect(after.playlist.segments.contains { $0.discontinuity && $0.map?.contains("init-") == true }, "\(after.text)")
+        await server.stop()
+    }
+
     @Test func aSessionIsListedAsAPlayerAndLeavesAfterTheTimeout() async throws {
         let (server, publisher) = try await TestServer.startPublishing("live/sess", "\"hls\": {\"session_timeout_ms\": 1500}")
         defer { publisher.terminate() }
