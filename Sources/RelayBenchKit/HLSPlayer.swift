@@ -4,8 +4,8 @@ import NIOHTTP1
 
 /// An HLS client as a browser player behaves, on one HTTP/1.1 keep-alive connection: the
 /// multivariant playlist, then the media playlist, each new segment fetched once (the init
-/// section first for fMP4), the playlist polled every half target duration. Every segment's
-/// frames are counted (`HLSSegmentCounter`); bytes are counted as received.
+/// section first for fMP4), the playlist reloaded after the target duration when it changed and
+/// after half of it when not (RFC 8216 6.3.4). Every segment's frames are counted (`HLSSegmentCounter`); bytes are counted as received.
 public final class HLSPlayer: BenchPlayer {
     public let connection: PlayerConnection
 
@@ -114,7 +114,10 @@ private final class HLSClientHandler: ChannelInboundHandler {
             queue.append(.playlist(mediaPlaylist ?? path))
         case .media(let media)?:
             mediaPlaylist = path
-            pollEvery = .milliseconds(Int64(max(100, media.targetDuration * 500)))
+            // RFC 8216 6.3.4: after a playlist that changed, wait the target duration before
+            // reloading; after one that did not, half of it.
+            let changed = media.segments.last.map { $0.sequence != lastSequence } ?? false
+            pollEvery = .milliseconds(Int64(max(100, media.targetDuration * (changed ? 1000 : 500))))
             if let uri = media.initSection, uri != initSection {
                 initSection = uri
                 queue.append(.initSection(HLSPlaylist.resolve(uri, against: path)))

@@ -117,7 +117,8 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func remote(_ context: ChannelHandlerContext) -> String {
-        context.remoteAddress?.displayString ?? "?"
+        // The channel's cached address: the context's asks the kernel (getpeername) on every call.
+        context.channel.remoteAddress?.displayString ?? "?"
     }
 
     private func handle(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
@@ -195,7 +196,7 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
     /// route may wait on other loops). A client that keeps the connection alive (HLS players
     /// polling) may send its next request; the connection guard gives it a new deadline for that.
     private func serve(_ call: HTTPRouteRequest, context: ChannelHandlerContext) {
-        let request = call.call(remoteIP: context.remoteAddress?.ipAddress ?? "")
+        let request = call.call(remoteIP: context.channel.remoteAddress?.ipAddress ?? "")
         let keepAlive = call.head.isKeepAlive
         let isHead = call.head.method == .HEAD
         if let answer = call.route.answerNow?(request) {
