@@ -16,12 +16,7 @@ public final class FMP4Player: BenchPlayer {
                 try pipeline.addHandler(FMP4ResponseHandler(state: state))
             }
         }
-        var headers = HTTPHeaders()
-        headers.add(name: "Host", value: "\(host):\(port)")
-        headers.add(name: "User-Agent", value: "relay-bench")
-        connection.channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)),
-                                 promise: nil)
-        try await connection.channel.writeAndFlush(HTTPClientRequestPart.end(nil))
+        try await connection.sendGET(path, host: host, port: port)
         return FMP4Player(connection: connection)
     }
 

@@ -1,5 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOHTTP1
 
 /// The first handler of the players built on NIO's HTTP and WebSocket codecs (WS-FLV, WS-fMP4,
 /// HTTP fMP4, HLS): counts every byte received, framing included (as the HTTP-FLV player does,
@@ -44,5 +45,17 @@ extension NIOLockedValueBox where Value == PlayerStats {
     func fail(_ context: ChannelHandlerContext, _ message: String) {
         withLockedValue { if $0.error == nil { $0.error = message } }
         context.close(promise: nil)
+    }
+}
+
+extension PlayerConnection {
+    /// Sends `GET path` through the pipeline's HTTP client encoder (the fMP4 and WebSocket players).
+    func sendGET(_ path: String, host: String, port: Int) async throws {
+        var headers = HTTPHeaders()
+        headers.add(name: "Host", value: "\(host):\(port)")
+        headers.add(name: "User-Agent", value: "relay-bench")
+        channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)),
+                      promise: nil)
+        try await channel.writeAndFlush(HTTPClientRequestPart.end(nil))
     }
 }

@@ -31,12 +31,7 @@ public final class WebSocketPlayer: BenchPlayer {
                                                    }))
             }
         }
-        var headers = HTTPHeaders()
-        headers.add(name: "Host", value: "\(host):\(port)")
-        headers.add(name: "User-Agent", value: "relay-bench")
-        connection.channel.write(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: path, headers: headers)),
-                                 promise: nil)
-        try await connection.channel.writeAndFlush(HTTPClientRequestPart.end(nil))
+        try await connection.sendGET(path, host: host, port: port)
         return WebSocketPlayer(connection: connection)
     }
 
