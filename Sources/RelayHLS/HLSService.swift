@@ -109,7 +109,7 @@ final class HLSService: Sendable {
         }
         for _ in 0..<3 {
             let hls = registry.stream(for: source, format: format) { makeStream(source, format: format) }
-            let answer = try? await source.eventLoop.submit { [self] () -> NewSession in
+            let answer = await Self.onLoop(source.eventLoop) { [self] () -> NewSession in
                 let session = HLSSession(id: context.nextID(), token: token, info: info, stream: hls,
                                          timeoutMs: config.sessionTimeoutMs)
                 switch hls.add(session) {
@@ -117,11 +117,10 @@ final class HLSService: Sendable {
                 case .refused: return .answer(HLSAnswer.text(503, "stream cannot take players now\n"))
                 case .added: return .answer(multivariant(hls, stream: stream, token: token))
                 }
-            }.get()
+            }
             switch answer {
             case .answer(let answer): return answer
             case .retry: continue
-            case nil: return HLSAnswer.text(503, "stream unavailable\n")
             }
         }
         return HLSAnswer.text(503, "stream unavailable\n")
@@ -293,7 +292,15 @@ final class HLSService: Sendable {
     /// Server stop: every session ends (on_play_done) and the segmenters leave.
     func endAll() async {
         for hls in registry.streams {
-            try? await hls.eventLoop.submit { hls.endAll() }.get()
+            await Self.onLoop(hls.eventLoop) { hls.endAll() }
+        }
+    }
+
+    /// Runs `body` on `loop` and returns its result through a continuation the loop resumes (no
+    /// EventLoopFuture: nothing to allocate, and no callback registered from off the loop).
+    private static func onLoop<T: Sendable>(_ loop: any EventLoop, _ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            loop.execute { continuation.resume(returning: body()) }
         }
     }
 }
