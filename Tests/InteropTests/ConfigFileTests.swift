@@ -3,6 +3,7 @@ import RelayAdmin
 import RelayCore
 import RelayFLV
 import RelayGB28181
+import RelayHLS
 import RelayJT1078
 import RelayRTMP
 import RelayRTSP
@@ -23,14 +24,15 @@ import Testing
         }
         #expect(c.rtmp == RTMPConfig.defaults && c.httpFLV == HTTPFLVConfig.defaults && c.record == RecordConfig.defaults)
         #expect(c.rtsp == RTSPConfig.defaults && c.gb28181 == GB28181Config.defaults && c.jt1078 == JT1078Config.defaults)
-        #expect(c.admin == AdminConfig.defaults)
+        #expect(c.admin == AdminConfig.defaults && c.hls == HLSConfig.defaults)
     }
 
     /// The server's parse knows every module section; a key none declares is refused.
     @Test func theServerReadsEveryModuleSection() throws {
         let c = try RelayConfig.parse(Data(#"{"rtmp": {"chunk_size": 128}, "gb28181": {"port_min": 2000, "port_max": 2001}, "admin": {"port": 1}}"#.utf8))
         #expect(c.rtmp.chunkSize == 128 && c.gb28181.portMax == 2001 && c.admin.listener.port == 1)
-        #expect(throws: ConfigError(field: "hls", message: "unknown key")) { try RelayConfig.parse(Data(#"{"hls": {}}"#.utf8)) }
+        #expect(c.hls.segmentMs == 2000)
+        #expect(throws: ConfigError(field: "webrtc", message: "unknown key")) { try RelayConfig.parse(Data(#"{"webrtc": {}}"#.utf8)) }
         #expect(throws: ConfigError(field: "jt1078.port_2019", message: "must differ from port (1078)")) {
             try RelayConfig.parse(Data(#"{"jt1078": {"port_2019": 1078}}"#.utf8))
         }
