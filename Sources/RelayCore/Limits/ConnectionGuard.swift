@@ -72,10 +72,13 @@ public final class ConnectionGuard: ChannelDuplexHandler {
     private var state = ConnectionState.waiting
     /// Deadline time left when it is paused (`.serving`); nil when it is not paused.
     private var remaining: TimeAmount?
+    /// When the connection must be playing or publishing; nil while no deadline runs.
+    private var deadline: NIODeadline?
+    /// The timer that checks `deadline`, and when it fires. It is moved only to an earlier time:
+    /// a later deadline (a keep-alive client's next request) is re-armed when the timer fires,
+    /// so a client polling many times a second costs no timer per request.
     private var deadlineTask: Scheduled<Void>?
-    private var deadlineArmedAt = NIODeadline.now()
-    /// Deadline time used before the current arming (earlier `.waiting` spells).
-    private var usedBefore = TimeAmount.zero
+    private var deadlineTaskAt: NIODeadline?
     private var idleTask: RepeatedTask?
     private var sawTraffic = false
     private var quietTicks: Int64 = 0
@@ -116,7 +119,7 @@ public final class ConnectionGuard: ChannelDuplexHandler {
     private func start(_ context: ChannelHandlerContext) {
         guard !started else { return }
         started = true
-        armDeadline(context, in: policy.establish)
+        setDeadline(context, in: policy.establish)
         if let idle = policy.idle {
             let tick = TimeAmount.nanoseconds(max(idle.nanoseconds / Self.ticksPerIdle, 10_000_000))
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
@@ -130,6 +133,8 @@ public final class ConnectionGuard: ChannelDuplexHandler {
     private func stopTimers() {
         deadlineTask?.cancel()
         deadlineTask = nil
+        deadlineTaskAt = nil
+        deadline = nil
         idleTask?.cancel()
         idleTask = nil
     }
@@ -165,39 +170,53 @@ public final class ConnectionGuard: ChannelDuplexHandler {
         switch next {
         case .answered:
             remaining = nil
-            armDeadline(context, in: policy.establish)
+            setDeadline(context, in: policy.establish)
         case .serving:
-            guard let task = deadlineTask else { return }
-            task.cancel()
-            deadlineTask = nil
-            let used = usedBefore.nanoseconds &+ (context.eventLoop.now - deadlineArmedAt).nanoseconds
-            remaining = .nanoseconds(max(0, (policy.establish?.nanoseconds ?? 0) &- used))
+            guard let due = deadline else { return }
+            remaining = .nanoseconds(max(0, (due - context.eventLoop.now).nanoseconds))
+            deadline = nil
         case .waiting:
             // Back from the server's work: the time left. After a play or publish ended: a new deadline.
             let delay = previous == .serving ? (remaining ?? policy.establish) : policy.establish
             remaining = nil
-            armDeadline(context, in: delay, budget: policy.establish)
+            setDeadline(context, in: delay)
         case .playing, .publishing:
             deadlineTask?.cancel()
             deadlineTask = nil
+            deadlineTaskAt = nil
+            deadline = nil
             remaining = nil
         }
     }
 
-    /// Arms the deadline to fire in `delay`; `budget` is the whole deadline, of which
-    /// `budget - delay` was used before (`.serving` subtracts both from it).
-    private func armDeadline(_ context: ChannelHandlerContext, in delay: TimeAmount?, budget: TimeAmount? = nil) {
+    /// Starts the deadline to end in `delay` (nil: no deadline).
+    private func setDeadline(_ context: ChannelHandlerContext, in delay: TimeAmount?) {
+        guard let delay else {
+            deadline = nil
+            return
+        }
+        let due = context.eventLoop.now + delay
+        deadline = due
+        if let armed = deadlineTaskAt, armed <= due { return }  // fires first and re-arms for `due`
+        armTimer(context, at: due)
+    }
+
+    private func armTimer(_ context: ChannelHandlerContext, at due: NIODeadline) {
         deadlineTask?.cancel()
-        deadlineTask = nil
-        guard let delay, let total = budget ?? policy.establish else { return }
-        deadlineArmedAt = context.eventLoop.now
-        usedBefore = .nanoseconds(max(0, total.nanoseconds &- delay.nanoseconds))
+        deadlineTaskAt = due
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        deadlineTask = context.eventLoop.scheduleTask(in: delay) {
+        deadlineTask = context.eventLoop.scheduleTask(deadline: due) {
             let (guardian, context) = bound.value
             guardian.deadlineTask = nil
+            guardian.deadlineTaskAt = nil
+            guard let deadline = guardian.deadline else { return }  // paused, or no longer waiting
+            if deadline > context.eventLoop.now {
+                guardian.armTimer(context, at: deadline)
+                return
+            }
+            let total = guardian.policy.establish.map(Self.ms) ?? 0
             guardian.close(context, reason: "establish",
-                           "not \(guardian.policy.expecting) within \(Self.ms(total)) ms (\(guardian.policy.establishKey))")
+                           "not \(guardian.policy.expecting) within \(total) ms (\(guardian.policy.establishKey))")
         }
     }
 
