@@ -43,6 +43,8 @@ final class HLSSession: InspectableSink, @unchecked Sendable {
 
     func start(_ startup: StartupBytes) {}
     func deliver(_ segment: Segment) {}
+    /// The segmenter has the bytes; the session only counts as a player.
+    var receivesSegments: Bool { false }
 
     func sourceEnded() {
         leave(detach: false)

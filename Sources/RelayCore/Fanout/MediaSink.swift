@@ -12,6 +12,13 @@ public protocol MediaSink: AnyObject, Sendable {
     func deliver(_ segment: Segment)
     /// The publisher left: finish the player's stream (protocol trailer) and close.
     func sourceEnded()
+    /// False for a player that only counts (an HLS session fetches from its segmenter's memory):
+    /// it gets `start` and `sourceEnded` but no `deliver`, so a segment costs nothing per such player.
+    var receivesSegments: Bool { get }
+}
+
+extension MediaSink {
+    public var receivesSegments: Bool { true }
 }
 
 /// A player as the admin API and hooks see it.

@@ -7,18 +7,24 @@ import NIOCore
 final class LoopSinkGroup: @unchecked Sendable {
     let loop: any EventLoop
     private var sinks: [any MediaSink] = []
+    /// Players that take no segments (`MediaSink.receivesSegments`), kept to be ended.
+    private var counted: [any MediaSink] = []
 
     init(loop: any EventLoop) { self.loop = loop }
 
     func add(_ sink: any MediaSink, startup: StartupBytes) {
         loop.assertInEventLoop()
-        sinks.append(sink)
+        if sink.receivesSegments { sinks.append(sink) } else { counted.append(sink) }
         sink.start(startup)
     }
 
     func remove(_ id: SinkID) {
         loop.assertInEventLoop()
-        if let i = sinks.firstIndex(where: { $0.id == id }) { sinks.remove(at: i) }
+        if let i = sinks.firstIndex(where: { $0.id == id }) {
+            sinks.remove(at: i)
+        } else if let i = counted.firstIndex(where: { $0.id == id }) {
+            counted.remove(at: i)
+        }
     }
 
     func deliver(_ segment: Segment) {
@@ -28,8 +34,9 @@ final class LoopSinkGroup: @unchecked Sendable {
 
     func endAll() {
         loop.assertInEventLoop()
-        let ending = sinks
+        let ending = sinks + counted
         sinks.removeAll()
+        counted.removeAll()
         for sink in ending { sink.sourceEnded() }
     }
 }
