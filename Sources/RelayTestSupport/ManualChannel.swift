@@ -16,7 +16,8 @@ public final class ManualChannel: Channel, ChannelCore, @unchecked Sendable {
     public var parent: (any Channel)? { nil }
     public private(set) var isActive = false
     public private(set) var isOpen = true
-    public var isWritable: Bool { true }
+    /// A test sets it false to stand for a peer that does not read (its buffers full).
+    public var isWritable = true
     public var _channelCore: any ChannelCore { self }
     /// The first error that reached the end of the pipeline.
     public private(set) var error: (any Error)?

@@ -62,6 +62,17 @@ import Testing
         #expect(channel.isActive)
     }
 
+    @Test func aClientThatAsksWithoutReadingGetsOneMoreAnswerThenTheEnd() async throws {
+        let h = Harness()
+        let (channel, written) = try h.connect()
+        channel.receive(ByteBuffer(string: "GET /x.now HTTP/1.1\r\nHost: x\r\n\r\n"))
+        #expect(Self.text(written.take()).contains("Connection: keep-alive"))
+        channel.isWritable = false  // the answer is still queued: the client does not read
+        channel.receive(ByteBuffer(string: "GET /x.now HTTP/1.1\r\nHost: x\r\n\r\n"))
+        #expect(await h.loop.run(until: { !channel.isActive }))
+        #expect(Self.text(written.take()).contains("Connection: close"))
+    }
+
     @Test func aPipelinedRequestClosesAfterTheAnswer() async throws {
         let h = Harness()
         let (channel, written) = try h.connect()

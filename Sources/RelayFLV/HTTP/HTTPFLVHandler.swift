@@ -38,6 +38,9 @@ final class HTTPFLVHandler: ChannelInboundHandler, RemovableChannelHandler {
                 closeAfterAnswer = true
                 return
             }
+            // A request while the last answer still waits to be sent: the client asks without
+            // reading. Its queue of answers would grow with every request; this one is its last.
+            if !context.channel.isWritable { closeAfterAnswer = true }
             if let call = HTTPRouteRequest(head, routes: relay.httpRoutes) {
                 request = head
                 routeRequest = call
