@@ -5,7 +5,8 @@ import NIOHTTP1
 /// An HLS client as a browser player behaves, on one HTTP/1.1 keep-alive connection: the
 /// multivariant playlist, then the media playlist, each new segment fetched once (the init
 /// section first for fMP4), the playlist reloaded after the target duration when it changed and
-/// after half of it when not (RFC 8216 6.3.4). Every segment's frames are counted (`HLSSegmentCounter`); bytes are counted as received.
+/// after half of it when not (RFC 8216 6.3.4). Every segment's frames are counted
+/// (`HLSSegmentCounter`); bytes are counted as received.
 public final class HLSPlayer: BenchPlayer {
     public let connection: PlayerConnection
 
