@@ -35,7 +35,7 @@ let package = Package(
             "RelayServer",
             // The parser modules, for the libFuzzer package in Fuzz/ (which depends on this one by path).
             "RelayCore", "RelayFLV", "RelayRTMP", "RelayRTP", "RelayRTSP", "RelayJT1078", "RelayGB28181", "RelayZLM",
-            "RelayMP4", "RelayHLS",
+            "RelayMP4", "RelayHLS", "RelayWebRTC",
             // A hand-driven event loop and channel for session tests and the pipeline fuzz targets.
             "RelayTestSupport",
         ].map { .library(name: $0, targets: [$0]) },
@@ -63,6 +63,13 @@ let package = Package(
         // HLS and LL-HLS: the MPEG-TS muxer, the segmenter (a sink of the HLS TransStreams),
         // playlists, sessions and the HTTP routes of playlists and segments.
         module("RelayHLS", ["RelayCore", "RelayMP4"] + serving),
+        // Debian's OpenSSL (DTLS) and libsrtp2 (SRTP) for WebRTC, as a system library.
+        .systemLibrary(name: "CWebRTCCrypto", path: "Sources/CWebRTCCrypto",
+                       providers: [.apt(["libssl-dev", "libsrtp2-dev"])]),
+        // WebRTC: WHEP play and WHIP publish; ICE-lite (STUN) on one UDP port, DTLS-SRTP, SDP offer/answer,
+        // the RTP TransStream's packets per viewer with NACK/PLI/FIR.
+        module("RelayWebRTC", ["RelayCore", "RelayRTP", "CWebRTCCrypto", .product(name: "Crypto", package: "swift-crypto")]
+            + serving),
         // RTMP handshake, chunk stream, AMF0, server sessions, client, RTMP TransStream.
         module("RelayRTMP", ["RelayCore", "RelayFLV", logging, .product(name: "Crypto", package: "swift-crypto")]
             + nio("Core", "Posix")),
@@ -94,13 +101,13 @@ let package = Package(
         // Wires config, listeners and registry together; used by `relay` and by the tests.
         module("RelayServer", [
             "RelayCore", "RelayFLV", "RelayRTMP", "RelayRTSP", "RelayHooks", "RelayGB28181", "RelayJT1078", "RelayAdmin",
-            "RelayZLM", "RelayMP4", "RelayHLS",
+            "RelayZLM", "RelayMP4", "RelayHLS", "RelayWebRTC",
         ] + serving),
         // ManualLoop (an event loop driven by hand, usable as a Source's actor executor, which
         // EmbeddedEventLoop is not) and ManualChannel: protocol sessions tested without sockets.
         module("RelayTestSupport", ["RelayCore", logging] + nio("Core", "ConcurrencyHelpers")),
         // Clients that parse what they receive (players for tests and relay-bench).
-        module("RelayBenchKit", ["RelayCore", "RelayFLV", "RelayRTMP"] + nio("Core", "ConcurrencyHelpers", "Posix", "HTTP1", "WebSocket")),
+        module("RelayBenchKit", ["RelayCore", "RelayFLV", "RelayRTMP", "RelayRTP", "RelayWebRTC"] + nio("Core", "ConcurrencyHelpers", "Posix", "HTTP1", "WebSocket")),
         tool("relay-bench", ["RelayBenchKit", "RelayRTP", "RelayCore", "RelayJT1078", "RelayCamera", argumentParser]
             + nio("Core", "Posix")),
         // The fan-out floor for BENCHMARKS.md: segments written to N sockets, nothing else.
@@ -124,11 +131,13 @@ let package = Package(
         tests("RelayRTPTests", ["RelayRTP", "RelayCore", "RelayTestSupport"] + nio("Core", "TestUtils")),
         tests("RelayMP4Tests", ["RelayMP4", "RelayCore", "RelayTestSupport", logging] + nio("Core")),
         tests("RelayHLSTests", ["RelayHLS", "RelayMP4", "RelayCore", "RelayTestSupport", logging] + nio("Core", "Posix", "ConcurrencyHelpers")),
+        tests("RelayWebRTCTests", ["RelayWebRTC", "RelayRTP", "RelayCore", "RelayTestSupport", logging]
+            + nio("Core", "Posix", "ConcurrencyHelpers")),
         tests("RelayZLMTests", ["RelayZLM", "RelayGB28181", "RelayHooks", "RelayCore", "RelayTestSupport"] + serving),
         tests("RelayGB28181Tests", ["RelayGB28181", "RelayRTP", "RelayCore", "RelayTestSupport"] + serving),
         tests("InteropTests", [
             "RelayServer", "RelayCore", "RelayRTMP", "RelayFLV", "RelayBenchKit", "RelayCamera", "RelayRTSP", "RelayHooks", "RelayJT1078",
-            "RelayGB28181", "RelayRTP", "RelayAdmin", "RelayZLM", "RelayMP4", "RelayHLS", "RelayTestSupport",
+            "RelayGB28181", "RelayRTP", "RelayAdmin", "RelayZLM", "RelayMP4", "RelayHLS", "RelayWebRTC", "RelayTestSupport",
             .product(name: "Yams", package: "Yams"),
         ] + serving + nio("HTTP1", "WebSocket"), exclude: ["Scripts"]),
     ],
