@@ -18,23 +18,27 @@ public enum OutputKind: Hashable, Sendable, CustomStringConvertible {
     /// HLS with fMP4 (CMAF) segments and LL-HLS parts; as `hlsTS`.
     case hlsFMP4
     case rtsp(RTPChannelLayout)
+    /// WebRTC (WHEP) viewers: RTP packets framed like RTSP's (smaller, to fit SRTP in a path
+    /// MTU), protected and sent per viewer.
+    case webrtc(RTPChannelLayout)
     /// RTP carrying an MPEG program stream (GB28181 cascade senders: a background sink, not a
     /// player), every packet RFC 4571 framed; UDP senders send the framed packets as datagrams.
     case rtpPS(RTPPSFormat)
 
     /// As the admin API, metrics and logs show it: "rtmp", "flv", "ws-flv", "flv-file", "fmp4",
-    /// "ws-fmp4", "hls", "hls-fmp4", "rtsp/0:0-1/1:2-3",
+    /// "ws-fmp4", "hls", "hls-fmp4", "rtsp/0:0-1/1:2-3", "webrtc/0:0-1",
     /// "rtp-ps/0100000001/96" ("…/96/audio" for an audio-only sender).
     public var description: String {
         switch self {
-        case .rtsp(let layout): return "rtsp/" + layout.entries.map { "\($0.streamIndex):\($0.rtp)-\($0.rtcp)" }.joined(separator: "/")
+        case .rtsp(let layout): return "rtsp/" + layout.channelsDescription
+        case .webrtc(let layout): return "webrtc/" + layout.channelsDescription
         case .rtpPS(let format): return "rtp-ps/\(format.ssrc)/\(format.payloadType)\(format.audioOnly ? "/audio" : "")"
         default: return protocolName
         }
     }
 
     /// The players' protocol: "rtmp", "flv", "ws-flv", "flv-file", "fmp4", "ws-fmp4", "hls",
-    /// "hls-fmp4", "rtsp", "rtp-ps".
+    /// "hls-fmp4", "rtsp", "webrtc", "rtp-ps".
     public var protocolName: String {
         switch self {
         case .rtmp: return "rtmp"
@@ -46,6 +50,7 @@ public enum OutputKind: Hashable, Sendable, CustomStringConvertible {
         case .hlsTS: return "hls"
         case .hlsFMP4: return "hls-fmp4"
         case .rtsp: return "rtsp"
+        case .webrtc: return "webrtc"
         case .rtpPS: return "rtp-ps"
         }
     }
@@ -90,6 +95,11 @@ public struct RTPChannelLayout: Sendable, Hashable {
 
     /// The TransStream kind of this layout's players.
     public var kind: OutputKind { .rtsp(self) }
+
+    /// "0:0-1/1:2-3": stream index, RTP and RTCP channel of each entry.
+    public var channelsDescription: String {
+        entries.map { "\($0.streamIndex):\($0.rtp)-\($0.rtcp)" }.joined(separator: "/")
+    }
 
     public func entry(forChannel channel: UInt8) -> Entry? {
         entries.first { $0.rtp == channel || $0.rtcp == channel }

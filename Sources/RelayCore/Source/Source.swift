@@ -68,6 +68,9 @@ public actor Source {
     public private(set) var packetsIn: UInt64 = 0
     public private(set) var bytesIn: UInt64 = 0
     private var meter = RateMeter()
+    /// Asks the publisher for a key frame; set by publishers that can produce one on demand
+    /// (WHIP: a PLI to the browser). Players that lost a picture (a WebRTC viewer's PLI) call it.
+    private var keyFrameRequester: (@Sendable () -> Void)?
     private var players: [SinkID: (sink: any MediaSink, kind: OutputKind)] = [:]
 
     public init(id: String, eventLoop: any EventLoop, publisher: SessionInfo, context: RelayContext) {
@@ -366,6 +369,7 @@ public actor Source {
         lifecycle.sourceClosed(reason: reason, bytesIn: bytesIn, packetsIn: packetsIn, startedAt: startedAt)
         let callbacks = onClose
         onClose.removeAll()
+        keyFrameRequester = nil
         for cb in callbacks { cb() }
     }
 
@@ -374,7 +378,21 @@ public actor Source {
         if isClosed { body() } else { onClose.append(body) }
     }
 
+    /// The publisher can make a key frame when asked (`requestKeyFrame`).
+    public func setKeyFrameRequester(_ requester: (@Sendable () -> Void)?) {
+        keyFrameRequester = requester
+    }
+
     // MARK: player side
+
+    /// Asks the publisher for a key frame; false when it cannot (RTMP, GB28181: the next key
+    /// frame comes when the encoder sends it).
+    @discardableResult
+    public func requestKeyFrame() -> Bool {
+        guard let keyFrameRequester, !isClosed else { return false }
+        keyFrameRequester()
+        return true
+    }
 
     /// Adds a player of protocol `kind`; false when the source is gone or the kind unknown.
     ///
