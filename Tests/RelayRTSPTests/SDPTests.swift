@@ -1,5 +1,6 @@
 import NIOCore
 import RelayCore
+import RelayRTP
 @testable import RelayRTSP
 import Testing
 import RelayTestSupport

@@ -7,6 +7,7 @@ import RelayFLV
 import RelayHLS
 import RelayMP4
 import RelayRTMP
+import RelayRTP
 @testable import RelayRTSP
 
 /// One input's server: a fresh RelayContext (registry, muxers of every output) on a ManualLoop,

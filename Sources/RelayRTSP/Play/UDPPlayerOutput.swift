@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import RelayCore
+import RelayRTP
 
 /// Sends a player's segments as UDP datagrams: each interleaved-framed packet of the shared
 /// segment goes, as a slice (no copy), from the server socket of its channel to the client port

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import RelayCore
+import RelayRTP
 
 extension RTSPServerHandler {
     func handle(_ request: RTSPRequest, context: ChannelHandlerContext) {

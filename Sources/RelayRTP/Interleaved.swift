@@ -1,9 +1,8 @@
 import NIOCore
-import RelayRTP
 
 /// RTSP interleaved framing (RFC 2326 §10.12): `$`, channel, 16-bit length, packet. The RTP
-/// muxer writes every RTP/RTCP packet this way, so one segment serves TCP players as is and UDP
-/// players as a list of datagrams.
+/// muxer writes every RTP/RTCP packet this way, so one segment serves RTSP TCP players as is and
+/// UDP players (RTSP, WebRTC) as a list of datagrams.
 public enum Interleaved {
     public static let magic = UInt8(ascii: "$")
 

@@ -1,9 +1,8 @@
 import NIOCore
 import RelayCore
-import RelayRTP
-@testable import RelayRTSP
-import Testing
+@testable import RelayRTP
 import RelayTestSupport
+import Testing
 
 @Suite struct RTPMuxerTests {
     static let layout = RTPChannelLayout([
@@ -11,8 +10,11 @@ import RelayTestSupport
         .init(streamIndex: 0, rtp: 0, rtcp: 1),
     ])
 
+    static let sps = hexBuffer("6742c01fda014016ec0440000003004000000c83c60ca8")
+    static let pps = hexBuffer("68ce0fc8")
+
     func streams() throws -> [AVStream] {
-        [try AVStream.h264(index: 0, timebase: 1000, sps: [SDPTests.sps264], pps: [SDPTests.pps264]),
+        [try AVStream.h264(index: 0, timebase: 1000, sps: [Self.sps], pps: [Self.pps]),
          try AVStream.aac(index: 1, timebase: 44100, sampleRate: 44100, channels: 2)]
     }
 
@@ -86,31 +88,35 @@ import RelayTestSupport
         #expect(Array(InterleavedFrames(out)).map(\.channel) == [1, 0, 0, 0])
     }
 
-    @Test func playStartGateFindsEachTracksFirstPacketFromTheFirstKeySegment() throws {
-        let streams = try streams()
+    @Test func kindAndFactoryFollowTheCaller() throws {
         let muxer = RTPMuxer(layout: Self.layout)
-        var header = ByteBuffer()
-        muxer.writeHeader(streams: streams, into: &header)
-        func segment(_ p: AVPacket, key: Bool) -> Segment {
-            var b = ByteBuffer()
-            muxer.mux(p, stream: streams[p.streamIndex], into: &b)
-            return Segment(bytes: b, startsWithKeyFrame: key)
-        }
-        var gate = PlayStartGate(rtpChannels: [0, 2])
-        gate.offer(segment(video(0, key: false), key: false))
-        #expect(gate.segments.isEmpty, "nothing before a key frame")
-        let keySegment = segment(video(40, key: true), key: true)
-        gate.offer(keySegment)
-        #expect(!gate.isComplete)
-        let firstVideo = try #require(parseFrames(keySegment.bytes).first { $0.channel == 0 })
-        #expect(gate.starts[0] == RTPStart(sequence: firstVideo.header.sequence, rtpTime: firstVideo.header.timestamp,
-                                           ssrc: firstVideo.header.ssrc))
-        let audioSegment = segment(audio(4410), key: false)
-        gate.offer(audioSegment)
-        #expect(gate.isComplete)
-        let firstAudio = try #require(parseFrames(audioSegment.bytes).first { $0.channel == 2 })
-        #expect(gate.starts[2]?.sequence == firstAudio.header.sequence)
-        #expect(gate.segments.count == 2)
+        #expect(muxer.kind == Self.layout.kind)
+        let other = OutputKind.rtpPS(RTPPSFormat(ssrc: 1, payloadType: 96))
+        let factory = RTPMuxer.factory(layout: Self.layout, kind: other, maxPayload: 200, mergePolicy: .fixed(ms: 0))
+        #expect(factory.kind == other && factory.mergePolicy == .fixed(ms: 0))
+        #expect(RTPMuxer.factory(layout: Self.layout).kind == Self.layout.kind)
+        let made = try #require(factory.make() as? RTPMuxer)
+        #expect(made.kind == other && made.layout == Self.layout)
+        let streams = try streams()
+        var out = ByteBuffer()
+        made.writeHeader(streams: streams, into: &out)
+        made.mux(video(0, key: true, size: 1000), stream: streams[0], into: &out)
+        let packets = Array(InterleavedFrames(out)).filter { $0.channel == 0 }
+        #expect(packets.count > 3 && packets.allSatisfy { $0.packet.readableBytes <= 200 + 12 }, "maxPayload reaches the writers")
+    }
+
+    @Test func interleavedFramesStopAtAnIncompleteFrame() {
+        var b = ByteBuffer()
+        Interleaved.write(channel: 7, into: &b) { $0.writeBytes([1, 2, 3]) }
+        Interleaved.write(channel: 8, into: &b) { $0.writeBytes([4]) }
+        #expect(Array(b.readableBytesView) == [0x24, 7, 0, 3, 1, 2, 3, 0x24, 8, 0, 1, 4])
+        #expect(Array(InterleavedFrames(b)).map { [$0.channel] + Array($0.packet.readableBytesView) } == [[7, 1, 2, 3], [8, 4]])
+        var cut = b.getSlice(at: 0, length: b.readableBytes - 1)!
+        #expect(Array(InterleavedFrames(cut)).count == 1)
+        _ = Interleaved.readFrame(from: &cut)
+        #expect(Interleaved.readFrame(from: &cut) == nil && cut.readableBytes == 4, "nothing read of the incomplete frame")
+        var wrongMagic = ByteBuffer(bytes: [0x25, 7, 0, 1, 9])
+        #expect(Interleaved.readFrame(from: &wrongMagic) == nil)
     }
 
     @Test func byeIsACompoundPacketWithCNAME() {

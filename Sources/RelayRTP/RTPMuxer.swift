@@ -1,10 +1,9 @@
 import NIOCore
 import RelayCore
-import RelayRTP
 
-/// The RTSP TransStream's muxer: RTP packets (and RTCP sender reports) framed on the layout's
-/// interleaved channels, written once for every player of that layout — TCP players get the
-/// segments as they are, UDP players send the framed packets as datagrams.
+/// The RTP TransStream's muxer: RTP packets (and RTCP sender reports) framed on the layout's
+/// interleaved channels, written once for every player of that layout — RTSP TCP players get the
+/// segments as they are, RTSP UDP players and WebRTC viewers send the framed packets as datagrams.
 ///
 /// Timestamps are the packets' pts rescaled to the RTP clock plus a random offset per track.
 /// Every video key frame is preceded by a sender report for each track, so a player starting
@@ -32,6 +31,8 @@ public final class RTPMuxer: Muxer {
     }
 
     public let layout: RTPChannelLayout
+    /// The TransStream kind these bytes serve (`.rtsp(layout)` unless told otherwise).
+    public let kind: OutputKind
     private let maxPayload: Int
     private var tracks: [Track] = []
     /// Wall clock (µs since 1970) for media time `mediaAnchorUs`: the NTP side of sender reports.
@@ -39,14 +40,21 @@ public final class RTPMuxer: Muxer {
     private var mediaAnchorUs: Int64?
     static let reportIntervalUs: Int64 = 5_000_000
 
-    public init(layout: RTPChannelLayout, maxPayload: Int = RTPPacketWriter.defaultMaxPayload) {
+    /// `kind`: the TransStream kind of the players (nil: `layout.kind`, RTSP); WebRTC passes its
+    /// own so its viewers share one muxer with each other but not with RTSP players.
+    public init(layout: RTPChannelLayout, kind: OutputKind? = nil, maxPayload: Int = RTPPacketWriter.defaultMaxPayload) {
         self.layout = layout
+        self.kind = kind ?? layout.kind
         self.maxPayload = maxPayload
         self.wallAnchorUs = RTCP.nowMicros()
     }
 
-    public static func factory(layout: RTPChannelLayout) -> MuxerFactory {
-        MuxerFactory(kind: layout.kind) { RTPMuxer(layout: layout) }
+    public static func factory(layout: RTPChannelLayout, kind: OutputKind? = nil,
+                               maxPayload: Int = RTPPacketWriter.defaultMaxPayload,
+                               mergePolicy: MergeWritePolicy? = nil) -> MuxerFactory {
+        MuxerFactory(kind: kind ?? layout.kind, mergePolicy: mergePolicy) {
+            RTPMuxer(layout: layout, kind: kind, maxPayload: maxPayload)
+        }
     }
 
     /// SSRC and first sequence number per RTP channel (tests, logs).
