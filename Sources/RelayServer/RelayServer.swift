@@ -13,6 +13,7 @@ import RelayJT1078
 import RelayMP4
 import RelayRTMP
 import RelayRTSP
+import RelayWebRTC
 import RelayZLM
 
 /// The whole server: event loops, the stream registry and the protocol modules (one listener
@@ -22,7 +23,7 @@ public final class RelayServer: Sendable {
     /// besides the core's).
     public static let configSections: [any ConfigSection.Type] = [
         RTMPConfig.self, HTTPFLVConfig.self, RecordConfig.self, RTSPConfig.self, GB28181Config.self, JT1078Config.self,
-        AdminConfig.self, ZLMConfig.self, HLSConfig.self,
+        AdminConfig.self, ZLMConfig.self, HLSConfig.self, WebRTCConfig.self,
     ]
 
     public let context: RelayContext
@@ -97,6 +98,7 @@ public final class RelayServer: Sendable {
             RTMPServer.module(relay: context, group: group),
             HTTPFLVServer.module(relay: context, group: group),
             HLSModule(context: context, group: group),
+            WebRTCModule(context: context, group: group),
             RTSPServer.module(relay: context, group: group),
             gb28181,
             JT1078Server.module(relay: context, group: group),
