@@ -91,39 +91,31 @@ public struct RTCPReport: Sendable, Equatable {
     /// bytes never trap, and at most one report per 4 bytes of input is read.
     public static func parse(_ compound: ByteBuffer) -> (reports: [RTCPReport], malformed: Bool) {
         var reports: [RTCPReport] = []
-        var at = compound.readerIndex
-        let end = compound.writerIndex
-        while at < end {
-            guard end - at >= 4, let b0 = compound.getInteger(at: at, as: UInt8.self), b0 >> 6 == 2,
-                  let type = compound.getInteger(at: at + 1, as: UInt8.self),
-                  let words = compound.getInteger(at: at + 2, as: UInt16.self) else { return (reports, true) }
-            let length = 4 * (Int(words) + 1)
-            guard length <= end - at else { return (reports, true) }
-            let count = Int(b0 & 0x1F)
-            if type == RTCP.senderReport || type == RTCP.receiverReport {
-                let isSR = type == RTCP.senderReport
-                let blocksAt = at + 8 + (isSR ? 20 : 0)
-                guard blocksAt + count * RTCPReportBlock.size <= at + length,
-                      let ssrc = compound.getInteger(at: at + 4, as: UInt32.self) else { return (reports, true) }
-                var sender: RTCPSenderInfo?
-                if isSR {
-                    guard let ntp = compound.getInteger(at: at + 8, as: UInt64.self),
-                          let rtpTime = compound.getInteger(at: at + 16, as: UInt32.self),
-                          let packets = compound.getInteger(at: at + 20, as: UInt32.self),
-                          let octets = compound.getInteger(at: at + 24, as: UInt32.self) else { return (reports, true) }
-                    sender = RTCPSenderInfo(ntp: ntp, rtpTime: rtpTime, packets: packets, octets: octets)
-                }
-                var blocks: [RTCPReportBlock] = []
-                for k in 0..<count {
-                    guard let block = RTCPReportBlock(compound, at: blocksAt + k * RTCPReportBlock.size) else {
-                        return (reports, true)
-                    }
-                    blocks.append(block)
-                }
-                reports.append(RTCPReport(ssrc: ssrc, sender: sender, blocks: blocks))
+        var packets = RTCPCompound(compound)
+        while let packet = packets.next() {
+            guard packet.type == RTCP.senderReport || packet.type == RTCP.receiverReport else { continue }
+            let at = packet.at, count = packet.count
+            let isSR = packet.type == RTCP.senderReport
+            let blocksAt = at + 8 + (isSR ? 20 : 0)
+            guard blocksAt + count * RTCPReportBlock.size <= at + packet.length,
+                  let ssrc = compound.getInteger(at: at + 4, as: UInt32.self) else { return (reports, true) }
+            var sender: RTCPSenderInfo?
+            if isSR {
+                guard let ntp = compound.getInteger(at: at + 8, as: UInt64.self),
+                      let rtpTime = compound.getInteger(at: at + 16, as: UInt32.self),
+                      let sent = compound.getInteger(at: at + 20, as: UInt32.self),
+                      let octets = compound.getInteger(at: at + 24, as: UInt32.self) else { return (reports, true) }
+                sender = RTCPSenderInfo(ntp: ntp, rtpTime: rtpTime, packets: sent, octets: octets)
             }
-            at += length
+            var blocks: [RTCPReportBlock] = []
+            for k in 0..<count {
+                guard let block = RTCPReportBlock(compound, at: blocksAt + k * RTCPReportBlock.size) else {
+                    return (reports, true)
+                }
+                blocks.append(block)
+            }
+            reports.append(RTCPReport(ssrc: ssrc, sender: sender, blocks: blocks))
         }
-        return (reports, false)
+        return (reports, packets.malformed)
     }
 }
