@@ -1,6 +1,7 @@
-// LiveRelay web console: the admin API's streams and server summary (polled), and a live
-// preview of a stream (player.js) from the relay's players' port. Plain JS, no build step,
-// nothing loaded from elsewhere.
+// LiveRelay web console: the admin API's streams and server summary (polled), a live preview
+// of a stream from the relay's players' port (player.js: fMP4 over MSE; webrtc.js: WHEP), and
+// a publish page (the browser's camera over WHIP). Plain JS, no build step, nothing loaded from
+// elsewhere.
 'use strict';
 
 (() => {
@@ -9,6 +10,8 @@
   const RETRY_MS = 2000;
   const $ = (id) => document.getElementById(id);
   const { MSEPlayer, WSFeed, HTTPFeed, HLSFeed } = window.LiveRelayPlayer;
+  const { WHEPPlayer, WHIPPublisher, canReceive } = window.LiveRelayWebRTC;
+  const TRANSPORTS = ['ws', 'http', 'llhls', 'webrtc'];
 
   const state = {
     token: localStorage.getItem(TOKEN_KEY) || '',
@@ -17,6 +20,11 @@
     // Each poll() call starts a new loop; an older loop's answers are dropped.
     generation: 0,
     preview: null,
+    publish: null,
+    // The last stream list, and the first one's promise (the WebRTC preview reads a stream's
+    // video codec from it).
+    streams: null,
+    firstList: null,
   };
 
   // MARK: admin API
@@ -44,7 +52,9 @@
         applyRoute();
         return server;
       });
-      const [server, stats, list] = await Promise.all([known, api('/api/v1/stats'), api('/api/v1/streams')]);
+      const listed = api('/api/v1/streams');
+      state.firstList ||= listed.then((l) => l.streams || [], () => []);
+      const [server, stats, list] = await Promise.all([known, api('/api/v1/stats'), listed]);
       if (!current()) return;
       renderSummary(server, stats);
       renderStreams(list.streams || []);
@@ -74,6 +84,7 @@
   function askToken(message) {
     clearTimeout(state.pollTimer);
     stopPreview();  // restarted from the URL once the page is let in
+    stopPublish();
     if (state.token) localStorage.removeItem(TOKEN_KEY);
     state.token = '';
     $('main').hidden = true;
@@ -167,6 +178,7 @@
   }
 
   function renderStreams(streams) {
+    state.streams = streams;
     $('stream-count').textContent = `(${streams.length})`;
     $('no-streams').hidden = streams.length > 0;
     const selected = route()?.stream;
@@ -199,26 +211,31 @@
     $('streams').tBodies[0].replaceChildren(...rows);
   }
 
-  // MARK: routing: #/play/APP/STREAM[?via=ws|http|llhls]
+  // MARK: routing: #/play/APP/STREAM[?via=ws|http|llhls|webrtc], #/publish/APP/STREAM
 
   function route() {
     const hash = location.hash.replace(/^#/, '');
     const q = hash.indexOf('?');
     const path = q < 0 ? hash : hash.slice(0, q);
-    const match = path.match(/^\/play\/(.+)$/);
+    const match = path.match(/^\/(play|publish)\/(.+)$/);
     if (!match) return null;
     const via = new URLSearchParams(q < 0 ? '' : hash.slice(q + 1)).get('via');
     let stream;
     try {
-      stream = decodeURIComponent(match[1]);
+      stream = decodeURIComponent(match[2]);
     } catch {
       return null;  // a malformed escape
     }
-    return { stream, via: ['ws', 'http', 'llhls'].includes(via) ? via : 'ws' };
+    return { page: match[1], stream, via: TRANSPORTS.includes(via) ? via : 'ws' };
   }
 
   function applyRoute() {
     const want = route();
+    applyPublish(want?.page === 'publish' ? want : null);
+    applyPreview(want?.page === 'play' ? want : null);
+  }
+
+  function applyPreview(want) {
     const now = state.preview;
     if (!want) {
       if (now) stopPreview();
@@ -233,9 +250,21 @@
   window.addEventListener('hashchange', applyRoute);
   $('transport').addEventListener('change', () => {
     const r = route();
-    if (r) location.hash = `#/play/${r.stream}?via=${$('transport').value}`;
+    if (r?.page === 'play') location.hash = `#/play/${r.stream}?via=${$('transport').value}`;
   });
   $('preview-stop').addEventListener('click', () => { location.hash = ''; });
+  $('publish-open').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const id = $('publish-stream').value.trim().replace(/^\/+|\/+$/g, '');
+    if (id) location.hash = `#/publish/${id}`;
+  });
+  $('publish-toggle').addEventListener('click', () => state.publish?.toggle());
+  $('publish-close').addEventListener('click', () => { location.hash = ''; });
+  // Leaving the page ends its WebRTC sessions (DELETE with keepalive outlives the page).
+  window.addEventListener('pagehide', () => {
+    stopPreview();
+    stopPublish();
+  });
 
   // MARK: preview
 
@@ -245,6 +274,16 @@
     if (!listener) return null;
     const path = stream.split('/').map(encodeURIComponent).join('/');
     return `${scheme}://${location.hostname}:${listener.port}/${path}${suffix}`;
+  }
+
+  /// Why this browser cannot play `stream` over WebRTC, if it cannot: an H.265 stream where
+  /// the browser's WebRTC receives no H.265 (the relay does not transcode).
+  function webrtcUnplayable(stream, streams) {
+    const video = streams.find((s) => s.id === stream)?.tracks.find((t) => t.kind === 'video');
+    if (video?.codec === 'h265' && !canReceive('video/H265')) {
+      return 'this browser offered no H.265 (its WebRTC does not receive it); the stream is H.265: try an fMP4 transport';
+    }
+    return null;
   }
 
   function startPreview(stream, via) {
@@ -285,9 +324,14 @@
       let url;
       if (this.via === 'ws') url = mediaURL(tls ? 'wss' : 'ws', this.stream, '.mp4');
       else if (this.via === 'http') url = mediaURL(tls ? 'https' : 'http', this.stream, '.mp4');
+      else if (this.via === 'webrtc') url = mediaURL(tls ? 'https' : 'http', this.stream, '/whep');
       else url = mediaURL(tls ? 'https' : 'http', this.stream, '.m3u8?format=fmp4');
       if (!url) {
         previewStatus('no preview: the relay has no http_flv listener (the players\' port)', true);
+        return;
+      }
+      if (this.via === 'webrtc') {
+        this.startWebRTC(url);
         return;
       }
       // A player that fails (a decode error, a codec this browser lacks) ends its connection too.
@@ -306,6 +350,32 @@
       console.info(`preview ${this.stream} via ${this.via}: ${url}`);
     }
 
+    async startWebRTC(url) {
+      const list = state.streams || await state.firstList || [];
+      if (this.stopped) return;
+      const unplayable = webrtcUnplayable(this.stream, list);
+      if (unplayable) {
+        this.giveUp(unplayable);
+        return;
+      }
+      this.player = new WHEPPlayer(this.video, url, (text, bad) => previewStatus(text, bad), this.openedAt, (why, permanent) => {
+        if (!permanent) this.ended(why);
+        else this.giveUp(webrtcUnplayable(this.stream, state.streams || []) || why);
+      });
+      window.relayConsole.player = this.player;
+      previewStatus(`WHEP offer to ${url}`);
+      console.info(`preview ${this.stream} via webrtc: ${url}`);
+    }
+
+    /// Stops for good: trying again would fail the same way.
+    giveUp(why) {
+      this.stopped = true;
+      if (this.player) this.player.stats.stopped = why;  // it stopped itself
+      else window.relayConsole.player = { stats: { via: this.via, stopped: why } };
+      previewStatus(why, true);
+      console.error(`preview ${this.stream}: ${why}`);
+    }
+
     ended(why) {
       if (this.stopped) return;
       this.player?.stop(why);
@@ -322,10 +392,124 @@
     }
   }
 
-  // For tests and the curious: the preview's player and its timings (performance.now() ms).
+  // MARK: publish: #/publish/APP/STREAM, the browser's camera and microphone over WHIP
+
+  function applyPublish(want) {
+    const now = state.publish;
+    if (now && (!want || now.stream !== want.stream)) stopPublish();
+    if (!want || state.publish || !state.server) return;
+    state.publish = new PublishPage(want.stream);
+  }
+
+  function stopPublish() {
+    state.publish?.close();
+    state.publish = null;
+  }
+
+  function publishStatus(text, bad = false) {
+    $('publish-status').textContent = text;
+    $('publish-status').classList.toggle('error', bad);
+  }
+
+  /// The camera's preview, and a WHIP publish of it while started.
+  class PublishPage {
+    constructor(stream) {
+      this.stream = stream;
+      this.closed = false;
+      this.camera = 'opening';
+      this.publisher = null;
+      $('publish').hidden = false;
+      $('publish-id').textContent = stream;
+      $('publish-toggle').textContent = 'Start';
+      $('publish-toggle').disabled = true;
+      this.ticker = setInterval(() => this.show(), 500);
+      this.open();
+    }
+
+    async open() {
+      if (!navigator.mediaDevices?.getUserMedia) {
+        this.camera = 'no camera: the page must be on https or localhost';
+        publishStatus(this.camera, true);
+        return;
+      }
+      publishStatus('asking for the camera');
+      let media;
+      try {
+        media = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+      } catch (e) {
+        // No microphone: the camera alone.
+        try {
+          if (e.name !== 'NotFoundError') throw e;
+          media = await navigator.mediaDevices.getUserMedia({ video: true });
+        } catch (e2) {
+          this.camera = `camera: ${e2.name} ${e2.message}`;
+          publishStatus(this.camera, true);
+          return;
+        }
+      }
+      if (this.closed) {
+        media.getTracks().forEach((t) => t.stop());
+        return;
+      }
+      this.media = media;
+      this.camera = 'ready';
+      $('camera').srcObject = media;
+      $('publish-toggle').disabled = false;
+      publishStatus(`camera ready (${media.getTracks().map((t) => t.label || t.kind).join(', ')})`);
+    }
+
+    toggle() {
+      if (this.publisher && !this.publisher.stopped) this.stop();
+      else this.start();
+    }
+
+    start() {
+      if (!this.media || this.closed) return;
+      const url = mediaURL(location.protocol === 'https:' ? 'https' : 'http', this.stream, '/whip');
+      if (!url) {
+        publishStatus('no publish: the relay has no http_flv listener (the players\' port)', true);
+        return;
+      }
+      this.publisher = new WHIPPublisher(this.media, url, (why) => {
+        $('publish-toggle').textContent = 'Start';
+        publishStatus(why, true);
+      });
+      $('publish-toggle').textContent = 'Stop';
+      publishStatus(`WHIP offer to ${url}`);
+      console.info(`publish ${this.stream}: ${url}`);
+    }
+
+    stop() {
+      this.publisher?.stop('stopped');
+      $('publish-toggle').textContent = 'Start';
+      publishStatus('stopped');
+    }
+
+    show() {
+      const s = this.publisher?.stats;
+      if (!s || this.publisher.stopped || !s.answerAt) return;
+      publishStatus(`${s.state}: ${s.codecs || '…'} · ${s.framesEncoded} frames, ${s.packetsSent + s.audioPacketsSent} packets sent`);
+    }
+
+    close() {
+      this.closed = true;
+      clearInterval(this.ticker);
+      this.publisher?.stop('closed');
+      this.media?.getTracks().forEach((t) => t.stop());
+      $('camera').srcObject = null;
+      $('publish').hidden = true;
+    }
+  }
+
+  // For tests and the curious: the preview's player and its timings (performance.now() ms),
+  // and the publish page's state.
   window.relayConsole = {
     player: null,
     get stats() { return this.player ? this.player.stats : null; },
+    get publish() {
+      const p = state.publish;
+      return p ? Object.assign({ stream: p.stream, camera: p.camera }, p.publisher?.stats) : null;
+    },
   };
 
   poll();

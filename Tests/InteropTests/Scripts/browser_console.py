@@ -14,8 +14,18 @@ Prints one JSON line: listed, login_shown, refused (tokens the form refused), fi
 (performance.now() of the first decoded frame, from the page's navigation start), frames and
 times ([at first frame, --seconds later]), codecs, lag_s (live edge minus playhead at the end),
 dropped, reload_listed, preview_failed (why the page gave up the preview, e.g. a codec the browser
-lacks) and retried (whether it started again anyway), errors (console errors and exceptions), timed_out. Chromium is killed and
-the profile removed whatever happens. Python's stdlib plus websocket-client.
+lacks) and retried (whether it started again anyway), errors (console errors and exceptions), timed_out.
+
+A WebRTC preview (via=webrtc) counts the frames of getStats() (framesDecoded) and adds answer_ms
+(when the WHEP answer was set), answer_to_first_frame_ms, audio_packets ([at first frame, later]),
+packets_lost; then it stops the preview and waits for the session's DELETE to be answered.
+`requests`: the WHEP/WHIP requests the page made (method, path, status; the DevTools Network domain).
+With --publish the URL is the publish page (#/publish/APP/STREAM) and Chromium's fake camera
+and microphone (--use-fake-device-for-media-stream) publish over WHIP: it presses Start, waits
+for encoded frames and sent packets, for the stream in the list, then publishes until
+--stop-file exists (or --seconds pass), presses Stop and waits for the DELETE's answer; it
+reports `publish` (the page's stats at start and end) and `requests`.
+Chromium is killed and the profile removed whatever happens. Python's stdlib plus websocket-client.
 """
 import argparse
 import ctypes
@@ -27,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 import websocket
@@ -43,11 +54,15 @@ PROBE = """(() => {
     listed: !!row, row: row ? row.textContent : null,
     login_shown: !!login && !login.hidden,
     login_error: document.getElementById('login-error')?.textContent || '',
-    current_time: v ? v.currentTime : 0, frames: q ? q.totalVideoFrames : 0, dropped: q ? q.droppedVideoFrames : 0,
+    current_time: v ? v.currentTime : 0,
+    frames: stats && stats.via === 'webrtc' ? stats.framesDecoded || 0 : q ? q.totalVideoFrames : 0,
+    dropped: stats && stats.via === 'webrtc' ? stats.framesDropped || 0 : q ? q.droppedVideoFrames : 0,
     lag_s: b && b.length ? b.end(b.length - 1) - v.currentTime : null,
     ready_state: v ? v.readyState : 0,
     stats: stats ? Object.assign({}, stats) : null,
     preview_status: document.getElementById('preview-status')?.textContent || '',
+    publish: window.relayConsole ? window.relayConsole.publish : null,
+    publish_status: document.getElementById('publish-status')?.textContent || '',
   });
 })()"""
 
@@ -59,6 +74,8 @@ class DevTools:
         self.ws = websocket.create_connection(url, timeout=10, suppress_origin=True)
         self.next_id = 0
         self.errors = []
+        # WHEP/WHIP requests the page made: requestId -> {method, path, status}.
+        self.requests = {}
 
     def call(self, method, **params):
         self.next_id += 1
@@ -82,6 +99,23 @@ class DevTools:
             details = params.get("exceptionDetails", {})
             text = details.get("exception", {}).get("description") or details.get("text", "")
             self.errors.append(f"exception: {text}"[:300])
+        elif method == "Network.requestWillBeSent":
+            request = params.get("request", {})
+            path = urllib.parse.urlsplit(request.get("url", "")).path
+            if request.get("method") != "OPTIONS" and ("/whep" in path or "/whip" in path):
+                self.requests[params["requestId"]] = {"method": request.get("method"), "path": path, "status": None}
+        elif method == "Network.responseReceived" and params.get("requestId") in self.requests:
+            self.requests[params["requestId"]]["status"] = params.get("response", {}).get("status")
+        elif method == "Network.loadingFailed" and params.get("requestId") in self.requests:
+            self.requests[params["requestId"]]["error"] = params.get("errorText")
+
+    def webrtc_requests(self):
+        return list(self.requests.values())
+
+    def answered(self, method):
+        """The status of the last `method` WHEP/WHIP request, once answered (None before)."""
+        found = [r for r in self.requests.values() if r["method"] == method and (r["status"] or r.get("error"))]
+        return (found[-1]["status"] or found[-1]["error"]) if found else None
 
     def evaluate(self, expression):
         result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
@@ -108,11 +142,13 @@ def die_with_parent():
     os.setsid()
 
 
-def launch(chromium, profile):
+def launch(chromium, profile, fake_camera=False):
     args = [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--autoplay-policy=no-user-gesture-required",
             "--remote-debugging-port=0", f"--user-data-dir={profile}", "--no-first-run", "--no-default-browser-check",
             "--disable-extensions", "--disable-background-networking", "--disable-component-update",
             "--disable-dev-shm-usage", "--mute-audio", "about:blank"]
+    if fake_camera:
+        args[-1:-1] = ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
     log = open(os.path.join(profile, "chromium.log"), "wb")
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
 
@@ -157,7 +193,11 @@ def wait_for(dev, stream, predicate, seconds, what):
 def run(a, dev, result):
     dev.call("Runtime.enable")
     dev.call("Page.enable")
+    dev.call("Network.enable")
     dev.call("Page.navigate", url=a.url)
+    if a.publish:
+        publish(a, dev, result)
+        return
     if a.login:
         for i, token in enumerate(a.login):
             wait_for(dev, a.stream, lambda s: s["login_shown"], a.timeout, "the login form")
@@ -197,12 +237,56 @@ def run(a, dev, result):
     result["lag_s"] = last["lag_s"]
     result["jumps"] = (last["stats"] or {}).get("jumps")
     result["preview_status"] = last["preview_status"]
+    if (last["stats"] or {}).get("via") == "webrtc":
+        webrtc_preview(a, dev, first["stats"], last["stats"], result)
     if a.login:
         # The token stays in localStorage: a reload lists the stream without asking.
         dev.call("Page.reload")
         time.sleep(0.2)
         state = wait_for(dev, a.stream, lambda s: s["listed"] or s["login_shown"], a.timeout, "the page after a reload")
         result["reload_listed"] = state["listed"] and not state["login_shown"]
+
+
+def webrtc_preview(a, dev, first, last, result):
+    """The WHEP figures, then the preview stopped: its session's DELETE answered."""
+    result["answer_ms"] = round(first["answerAt"], 1) if first.get("answerAt") is not None else None
+    if result["answer_ms"] is not None:
+        result["answer_to_first_frame_ms"] = round(first["firstFrameMs"] - first["answerAt"], 1)
+    result["audio_packets"] = [first.get("audioPacketsReceived", 0), last.get("audioPacketsReceived", 0)]
+    result["video_packets"] = [first.get("videoPacketsReceived", 0), last.get("videoPacketsReceived", 0)]
+    result["packets_lost"] = last.get("packetsLost")
+    result["session"] = last.get("session")
+    dev.evaluate("location.hash = ''; true")
+    deadline = time.time() + a.timeout
+    while dev.answered("DELETE") is None and time.time() < deadline:
+        time.sleep(0.05)
+        dev.evaluate("true")  # takes the Network events in
+
+
+def publish(a, dev, result):
+    """The publish page: camera, Start, frames out, listed, --stop-file, Stop, DELETE answered."""
+    def publishing(s):
+        p = s["publish"] or {}
+        if p.get("stopped") or (p.get("camera") not in (None, "opening", "ready")):
+            raise RuntimeError(f"publish failed: {json.dumps(p)} {s['publish_status']}")
+        return p.get("state") == "publishing" and p.get("framesEncoded", 0) > 0 and p.get("packetsSent", 0) > 0
+    wait_for(dev, a.stream, lambda s: (s["publish"] or {}).get("camera") == "ready", a.timeout, "the camera")
+    dev.evaluate("document.getElementById('publish-toggle').click(); true")
+    first = wait_for(dev, a.stream, publishing, a.timeout, "WHIP publishing")["publish"]
+    state = wait_for(dev, a.stream, lambda s: s["listed"], a.timeout, "the published stream in the list")
+    result["listed"] = True
+    result["row"] = state["row"]
+    deadline = time.time() + a.seconds
+    while time.time() < deadline and not (a.stop_file and os.path.exists(a.stop_file)):
+        time.sleep(0.1)
+    state = dev.probe(a.stream)
+    last = state["publish"] or {}
+    result["publish"] = {"first": first, "last": last, "status": state["publish_status"]}
+    dev.evaluate("document.getElementById('publish-toggle').click(); true")
+    deadline = time.time() + a.timeout
+    while dev.answered("DELETE") is None and time.time() < deadline:
+        time.sleep(0.05)
+        dev.evaluate("true")
 
 
 def main():
@@ -213,6 +297,9 @@ def main():
     ap.add_argument("--timeout", type=float, default=15.0, help="for each step")
     ap.add_argument("--login", action="append", default=[], help="a token to type into the login form (repeatable)")
     ap.add_argument("--no-preview", action="store_true", help="only the list")
+    ap.add_argument("--publish", action="store_true", help="the URL is the publish page: publish the fake camera over WHIP")
+    ap.add_argument("--stop-file", help="with --publish: stop publishing once this file exists (at most --seconds)")
+    ap.add_argument("--fake-camera", action="store_true", help="Chromium's fake camera and microphone (implied by --publish)")
     ap.add_argument("--chromium", default=os.environ.get("CHROMIUM", "chromium"))
     a = ap.parse_args()
 
@@ -223,7 +310,7 @@ def main():
     # A SIGTERM (the test's timeout) still cleans up.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(3))
     try:
-        browser = launch(a.chromium, profile)
+        browser = launch(a.chromium, profile, fake_camera=a.fake_camera or a.publish)
         dev = DevTools(page_target(devtools_port(profile, browser)))
         run(a, dev, result)
     except TimeoutError as e:
@@ -233,6 +320,8 @@ def main():
     finally:
         if dev:
             result["errors"] = dev.errors
+            if dev.requests:
+                result["requests"] = dev.webrtc_requests()
             dev.close()
         if browser:
             try:

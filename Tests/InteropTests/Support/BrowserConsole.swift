@@ -22,12 +22,28 @@ struct BrowserConsole {
     var previewFailed: String? { json["preview_failed"]?.string }
     var failure: String? { json["failure"]?.string ?? json["timed_out"]?.string }
 
+    // WebRTC (via=webrtc, or the publish page): see WebRTCBrowserTests.
+    /// From the WHEP answer set to the first decoded frame, ms.
+    var answerToFirstFrameMs: Double? { json["answer_to_first_frame_ms"]?.double }
+    /// Audio RTP packets received at the first frame and `seconds` later.
+    var audioPackets: [Int] { (json["audio_packets"]?.items ?? []).compactMap(\.int) }
+    /// The WHEP or WHIP requests the page made (method, path, status).
+    var webrtcRequests: [(method: String, path: String, status: Int?)] {
+        (json["requests"]?.items ?? []).map {
+            (method: $0["method"]?.string ?? "", path: $0["path"]?.string ?? "", status: $0["status"]?.int)
+        }
+    }
+    /// The publish page's stats when publishing began and when it was stopped.
+    var publishFirst: JSONValue { json["publish"]?["first"] ?? .null }
+    var publishLast: JSONValue { json["publish"]?["last"] ?? .null }
+
     /// Opens `url` (the console, a stream preselected) and watches `stream` play for `seconds`
     /// after its first frame; `login`: tokens typed into the login form in turn.
-    static func open(_ url: String, stream: String, login: [String] = [], seconds: Double = 2,
+    /// `more`: the script's other options (`--publish`, `--stop-file PATH`).
+    static func open(_ url: String, stream: String, login: [String] = [], seconds: Double = 2, more: [String] = [],
                      sourceLocation: SourceLocation = #_sourceLocation) async throws -> BrowserConsole {
         let script = "\(HookServer.repoRoot)/Tests/InteropTests/Scripts/browser_console.py"
-        var args = ["-u", script, url, "--stream", stream, "--seconds", String(seconds)]
+        var args = ["-u", script, url, "--stream", stream, "--seconds", String(seconds)] + more
         for token in login { args += ["--login", token] }
         let r = try await ChildProcess.run("python3", args, timeout: seconds + 60)
         #expect(r.status == 0, "browser_console.py: \(r.err)", sourceLocation: sourceLocation)
