@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 import RelayCore
 import Testing
@@ -13,21 +12,24 @@ import Testing
     }
 
     /// WHEP for an H.264 + AAC source: video answered on 108, audio rejected.
-    static func whepAnswer(_ offer: WebRTCOffer, audio: CodecID = .aac) throws -> String {
+    static func whepAnswer(_ offer: WebRTCOffer, audio: CodecID = .aac, candidates: [SocketAddress]? = nil) throws -> String {
         let media = offer.media.map { line in
             let codec = line.kind == "video" ? CodecNegotiation.forSending(line, codec: .h264, profileLevelID: "64001f")
                 : CodecNegotiation.forSending(line, codec: audio, profileLevelID: nil)
-            return WebRTCAnswer.Media(mid: line.mid, codec: codec, direction: .sendonly, ssrc: line.kind == "video" ? 0x1234_5678 : 0x0BAD_CAFE)
+            let ssrc: UInt32 = line.kind == "video" ? 0x1234_5678 : 0x0BAD_CAFE
+            return WebRTCAnswer.Media(mid: line.mid, codec: codec, direction: .sendonly, ssrc: ssrc)
         }
-        return WebRTCAnswer.render(offer: offer, media: media, ice: ice, fingerprint: fingerprint, candidates: try candidates(),
+        return WebRTCAnswer.render(offer: offer, media: media, ice: ice, fingerprint: fingerprint,
+                                   candidates: try candidates ?? Self.candidates(),
                                    sessionID: .max, cname: "relay", streamLabel: "live/cam 1")
     }
 
-    static func whipAnswer(_ offer: WebRTCOffer) throws -> String {
+    static func whipAnswer(_ offer: WebRTCOffer, candidates: [SocketAddress]? = nil) throws -> String {
         let media = offer.media.map {
             WebRTCAnswer.Media(mid: $0.mid, codec: CodecNegotiation.forReceiving($0), direction: .recvonly, ssrc: nil)
         }
-        return WebRTCAnswer.render(offer: offer, media: media, ice: ice, fingerprint: fingerprint, candidates: try candidates(),
+        return WebRTCAnswer.render(offer: offer, media: media, ice: ice, fingerprint: fingerprint,
+                                   candidates: try candidates ?? Self.candidates(),
                                    sessionID: 42, cname: "relay", streamLabel: "live/cam")
     }
 
@@ -90,24 +92,5 @@ import Testing
         let sdp = try SessionDescription(parsing: text)
         #expect(!sdp.attributes.contains { $0.name == "group" })
         #expect(sdp.media.allSatisfy { $0.port == 0 && $0.has("inactive") })
-    }
-
-    /// For the by-hand check in Chromium (docs: /work/notes/ice-docs.md): with WEBRTC_ANSWER_DIR set,
-    /// waits for offer-whep.sdp / offer-whip.sdp that the DevTools script writes there and writes the
-    /// answers this code renders next to them. Off otherwise.
-    @Test(.enabled(if: ProcessInfo.processInfo.environment["WEBRTC_ANSWER_DIR"] != nil))
-    func answerChromiumsLiveOffers() async throws {
-        let dir = URL(fileURLWithPath: try #require(ProcessInfo.processInfo.environment["WEBRTC_ANSWER_DIR"]))
-        for kind in ["whep", "whip"] {
-            let offerURL = dir.appendingPathComponent("offer-\(kind).sdp")
-            var text: String?
-            for _ in 0..<600 where text == nil {
-                text = try? String(contentsOf: offerURL, encoding: .utf8)
-                if text == nil { try await Task.sleep(for: .milliseconds(100)) }
-            }
-            let offer = try WebRTCOffer(parsing: try #require(text))
-            let answer = kind == "whep" ? try Self.whepAnswer(offer, audio: .g711a) : try Self.whipAnswer(offer)
-            try answer.write(to: dir.appendingPathComponent("answer-\(kind).sdp"), atomically: true, encoding: .utf8)
-        }
     }
 }

@@ -80,7 +80,8 @@ import Testing
         #expect(throws: SDPError.self) { try WebRTCOffer(parsing: shortPair) }
         let sameMid = ChromeOffers.recvonly.replacingOccurrences(of: "a=mid:1", with: "a=mid:0")
         #expect(throws: SDPError.self) { try WebRTCOffer(parsing: sameMid) }
-        let shortPassword = ChromeOffers.recvonly.replacingOccurrences(of: "a=ice-pwd:w+wWzrEtHsLnBovJp/4h1u0f", with: "a=ice-pwd:short")
+        let shortPassword = ChromeOffers.recvonly.replacingOccurrences(of: "a=ice-pwd:w+wWzrEtHsLnBovJp/4h1u0f",
+                                                                      with: "a=ice-pwd:short")
         #expect(throws: SDPError.self) { try WebRTCOffer(parsing: shortPassword) }
         let setup = ChromeOffers.recvonly.replacingOccurrences(of: "a=setup:actpass", with: "a=setup:holdconn")
         #expect(throws: SDPError.self) { try WebRTCOffer(parsing: setup) }
