@@ -7,11 +7,11 @@ import RelayCore
 
 /// What `play` and `soak` play, and how: stream URL, stream count, server PID, threads.
 struct PlayerTargetOptions: ParsableArguments {
-    @Option(help: "Stream URL: http://host:port/app/stream.flv (.mp4: fMP4, .m3u8: HLS), ws://host:port/app/stream.flv (or .mp4), rtmp://host:port/app/stream or rtsp://host:port/app/stream (RTP over TCP). {i} is replaced by a stream number < --streams.")
+    @Option(help: "Stream URL: http://host:port/app/stream.flv (.mp4: fMP4, .m3u8: HLS, /whep or --protocol whep: WebRTC), ws://host:port/app/stream.flv (or .mp4), rtmp://host:port/app/stream or rtsp://host:port/app/stream (RTP over TCP). {i} is replaced by a stream number < --streams.")
     var url: String
 
     @Option(name: .customLong("protocol"),
-            help: "Player protocol: rtmp, rtsp, flv, ws-flv, fmp4, ws-fmp4 or hls (default: from the URL's scheme and suffix).")
+            help: "Player protocol: rtmp, rtsp, flv, ws-flv, fmp4, ws-fmp4, hls or whep (default: from the URL's scheme and suffix).")
     var playerProtocol: PlayerProtocol?
 
     @Option(help: "Streams to play ({i} in --url): play spreads its players over them, soak picks one at random.")
@@ -34,14 +34,14 @@ struct PlayerTargetOptions: ParsableArguments {
 
 /// What a bench player speaks.
 enum PlayerProtocol: String, ExpressibleByArgument, CaseIterable {
-    case rtmp, rtsp, flv, wsFLV = "ws-flv", fmp4, wsFMP4 = "ws-fmp4", hls
+    case rtmp, rtsp, flv, wsFLV = "ws-flv", fmp4, wsFMP4 = "ws-fmp4", hls, whep
 
-    /// From the scheme and the path's suffix: rtmp://, rtsp://, ws://….mp4 (else WS-FLV), http://….m3u8, ….mp4 (else HTTP-FLV).
+    /// From the scheme and the path's suffix: rtmp://, rtsp://, ws://….mp4 (else WS-FLV), http://….m3u8, ….mp4, …/whep (else HTTP-FLV).
     init(url: String) {
         let path = url.split(separator: "?", maxSplits: 1).first.map(String.init) ?? url
         if url.hasPrefix("rtmp://") { self = .rtmp } else if url.hasPrefix("rtsp://") { self = .rtsp } else if url.hasPrefix("ws://") {
             self = path.hasSuffix(".mp4") ? .wsFMP4 : .wsFLV
-        } else if path.hasSuffix(".m3u8") { self = .hls } else if path.hasSuffix(".mp4") { self = .fmp4 } else { self = .flv }
+        } else if path.hasSuffix(".m3u8") { self = .hls } else if path.hasSuffix("/whep") { self = .whep } else if path.hasSuffix(".mp4") { self = .fmp4 } else { self = .flv }
     }
 }
 

@@ -45,6 +45,7 @@ struct PlayCommand: AsyncParsableCommand {
 
         var list: [any BenchPlayer] = []
         var connectFailures = 0
+        var connectError: String?
         for i in 0..<players {
             if ramp > 0 && i > 0 { try await Task.sleep(nanoseconds: UInt64(1e9 / ramp)) }
             let url = target.url(stream: i)
@@ -52,6 +53,7 @@ struct PlayCommand: AsyncParsableCommand {
                 list.append(try await connectPlayer(url: url, protocol: target.resolvedProtocol, group: group, measureLatency: latency))
             } catch {
                 connectFailures += 1
+                if connectError == nil { connectError = "\(error)" }
             }
         }
         var stalled: [any BenchPlayer] = []
@@ -130,10 +132,13 @@ struct PlayCommand: AsyncParsableCommand {
             ("video_frames", "\(stats.reduce(0) { $0 + $1.videoFrames })"),
         ]
         report += windows
+        let whep = list.compactMap { $0 as? WHEPPlayer }
+        if !whep.isEmpty { report += whepReport(whep) }
         if latency {
             report += [
                 ("g2g_frames", "\(latencies.count)"),
                 ("g2g_p50_ms", percentile(latencies, 50).map { String(format: "%.1f", $0) } ?? "-"),
+                ("g2g_p95_ms", percentile(latencies, 95).map { String(format: "%.1f", $0) } ?? "-"),
                 ("g2g_p99_ms", percentile(latencies, 99).map { String(format: "%.1f", $0) } ?? "-"),
             ]
         }
@@ -152,7 +157,7 @@ struct PlayCommand: AsyncParsableCommand {
         if let a = selfStart, let b = ProcStat(pid: getpid()) {
             report.append(("bench_cpu_pct", String(format: "%.1f", (b.cpuSeconds - a.cpuSeconds) / Date().timeIntervalSince(began) * 100)))
         }
-        if let firstError = stats.lazy.compactMap({ $0.error ?? ($0.statusOK ? nil : $0.status.map { "status \($0)" } ?? "no status") }).first,
+        if let firstError = connectError ?? stats.lazy.compactMap({ $0.error ?? ($0.statusOK ? nil : $0.status.map { "status \($0)" } ?? "no status") }).first,
            failures > 0 {
             report.append(("first_error", firstError.replacingOccurrences(of: "\"", with: "'")))
         }
@@ -180,6 +185,20 @@ extension PlayCommand {
     }
 }
 
+/// WHEP's own lines: the first frame counted from the SDP answer (what a page sees after
+/// setRemoteDescription), and the transport's repairs.
+private func whepReport(_ players: [WHEPPlayer]) -> [(String, String)] {
+    let fromAnswer = players.compactMap { $0.answerToFirstFrame.map { Double($0.nanoseconds) / 1e6 } }
+    let transport = players.map(\.transport)
+    return [
+        ("ttff_after_answer_p50_ms", percentile(fromAnswer, 50).map { String(format: "%.1f", $0) } ?? "-"),
+        ("ttff_after_answer_p99_ms", percentile(fromAnswer, 99).map { String(format: "%.1f", $0) } ?? "-"),
+        ("nacked_packets", "\(transport.reduce(0) { $0 + $1.nackedPackets })"),
+        ("dropped_frames", "\(transport.reduce(0) { $0 + $1.droppedFrames })"),
+        ("srtp_dropped", "\(transport.reduce(0) { $0 + $1.srtpDropped })"),
+    ]
+}
+
 /// What the reading players saw in one measurement window.
 struct FrameWindow {
     var fps: [Double]
@@ -201,8 +220,8 @@ struct FrameWindow {
 }
 
 extension PlayerStats {
-    /// 200, or 101 for a WebSocket player whose upgrade succeeded.
-    var statusOK: Bool { status == 200 || status == 101 }
+    /// 200, 101 for a WebSocket player whose upgrade succeeded, 201 for a WHEP session created.
+    var statusOK: Bool { status == 200 || status == 101 || status == 201 }
 }
 
 /// The players relay-bench can run; each parses everything it receives.
@@ -220,6 +239,7 @@ extension RTSPPlayer: BenchPlayer {}
 extension WebSocketPlayer: BenchPlayer {}
 extension FMP4Player: BenchPlayer {}
 extension HLSPlayer: BenchPlayer {}
+extension WHEPPlayer: BenchPlayer {}
 
 func connectPlayer(url: String, protocol proto: PlayerProtocol? = nil, group: any EventLoopGroup, measureLatency: Bool,
                    receiveBufferBytes: Int = 0) async throws -> any BenchPlayer {
@@ -247,6 +267,10 @@ func connectPlayer(url: String, protocol proto: PlayerProtocol? = nil, group: an
         let target = try HTTPTarget(url)
         return try await HLSPlayer.connect(host: target.host, port: target.port, path: target.path, group: group,
                                            receiveBufferBytes: receiveBufferBytes)
+    case .whep:
+        let target = try HTTPTarget(url)
+        return try await WHEPPlayer.connect(host: target.host, port: target.port, path: target.path, group: group,
+                                            measureLatency: measureLatency, receiveBufferBytes: receiveBufferBytes)
     }
 }
 
