@@ -135,7 +135,7 @@ window.LiveRelayWebRTC = (() => {
         this.video.play().catch((e) => { if (!this.stopped) this.status(`press play (${e.message})`, true); });
         this.lastFrames = 0;
         this.lastProgress = performance.now();
-        this.poller = setInterval(() => this.poll(), STATS_MS);
+        this.poller = setInterval(() => this.poll().catch(() => {}), STATS_MS);
       } catch (e) {
         this.fail(e.message || String(e), e instanceof Refused && e.permanent);
       }
@@ -238,7 +238,7 @@ window.LiveRelayWebRTC = (() => {
         }
         await pc.setRemoteDescription({ type: 'answer', sdp });
         this.stats.answerAt = performance.now();
-        this.poller = setInterval(() => this.poll(), STATS_MS);
+        this.poller = setInterval(() => this.poll().catch(() => {}), STATS_MS);
       } catch (e) {
         this.fail(e.message || String(e));
       }
