@@ -5,10 +5,13 @@ import RelayCore
 /// The UDP port every WebRTC session's media crosses (ICE-lite: the browser checks, we answer).
 /// Datagrams are told apart by their first byte (RFC 7983): STUN is routed by the ICE ufrag in
 /// its USERNAME and must carry our password's MESSAGE-INTEGRITY; DTLS and SRTP only come from
-/// addresses that passed such a check. Anything else is dropped and counted. Confined to the
-/// channel's loop.
+/// addresses that passed such a check. Anything else is dropped and counted.
+///
+/// One socket per local address, all on one loop and sharing the session table: a reply must
+/// leave from the address the browser sent to (its ICE check fails otherwise), which a socket
+/// bound to 0.0.0.0 cannot choose. Confined to `eventLoop`.
 final class WebRTCPort {
-    let channel: any Channel
+    let eventLoop: any EventLoop
     private(set) var table = WebRTCSessionTable()
     private let logger: Logger
     private let config: WebRTCConfig
@@ -18,15 +21,13 @@ final class WebRTCPort {
     /// Tells the module's gauges a session of a role came (+1) or went (-1).
     private let counts: @Sendable (WebRTCSession.Role, Int) -> Void
 
-    init(channel: any Channel, config: WebRTCConfig, logger: Logger,
+    init(eventLoop: any EventLoop, config: WebRTCConfig, logger: Logger,
          counts: @escaping @Sendable (WebRTCSession.Role, Int) -> Void = { _, _ in }) {
-        self.channel = channel
+        self.eventLoop = eventLoop
         self.config = config
         self.logger = logger
         self.counts = counts
     }
-
-    var eventLoop: any EventLoop { channel.eventLoop }
 
     func startSweeping() {
         let connect = TimeAmount.milliseconds(Int64(config.connectTimeoutMs))
@@ -58,16 +59,17 @@ final class WebRTCPort {
 
     // MARK: receive
 
-    func receive(_ envelope: AddressedEnvelope<ByteBuffer>) {
+    /// A datagram that arrived on `channel` (one of the port's sockets).
+    func receive(_ envelope: AddressedEnvelope<ByteBuffer>, on channel: any Channel) {
         let datagram = envelope.data
         let address = envelope.remoteAddress
         guard let first = datagram.getInteger(at: datagram.readerIndex, as: UInt8.self) else { return }
         switch first {
         case 0...3:
-            stun(datagram, from: address)
+            stun(datagram, from: address, on: channel)
         case 20...63:
             guard let session = table.session(at: address) else { return drop("DTLS from an address without a valid ICE check", address) }
-            session.receiveDTLS(datagram, from: address)
+            session.receiveDTLS(datagram, from: address, on: channel)
         case 128...191:
             guard let session = table.session(at: address) else { return drop("RTP/RTCP from an address without a valid ICE check", address) }
             session.receiveSRTP(datagram)
@@ -78,9 +80,16 @@ final class WebRTCPort {
 
     /// A binding request for one of our sessions: answered only when its MESSAGE-INTEGRITY is
     /// made with that session's password (no reflection for strangers).
-    private func stun(_ datagram: ByteBuffer, from address: SocketAddress) {
-        guard STUNMessage.isSTUN(datagram), let message = try? STUNMessage(parsing: datagram) else {
-            return drop("malformed STUN", address)
+    private func stun(_ datagram: ByteBuffer, from address: SocketAddress, on channel: any Channel) {
+        guard STUNMessage.isSTUN(datagram) else {
+            let head = datagram.getBytes(at: datagram.readerIndex, length: min(24, datagram.readableBytes)) ?? []
+            return drop("malformed STUN header (\(datagram.readableBytes) bytes: \(head.map { String($0, radix: 16) }.joined(separator: " ")))", address)
+        }
+        let message: STUNMessage
+        do {
+            message = try STUNMessage(parsing: datagram)
+        } catch {
+            return drop("malformed STUN: \(error)", address)
         }
         guard message.method == STUNMessage.bindingMethod, message.messageClass == .request else { return }
         guard let username = message.username, let colon = username.firstIndex(of: ":") else {
@@ -95,7 +104,7 @@ final class WebRTCPort {
         let answer = STUN.bindingSuccess(transactionID: message.transactionID, mapped: address, password: session.local.password)
         channel.writeAndFlush(AddressedEnvelope(remoteAddress: address, data: answer), promise: nil)
         let oldest = session.addresses.count == WebRTCSession.maxAddresses ? session.addresses.first : nil
-        if session.checked(from: address, nominate: message.useCandidate) {
+        if session.checked(from: address, on: channel, nominate: message.useCandidate) {
             if let oldest { table.unroute(oldest, from: session) }
             table.route(address, to: session)
         }
@@ -110,26 +119,15 @@ final class WebRTCPort {
     }
 }
 
-/// Hands the port's datagrams to its `WebRTCPort` (made with the channel).
+/// Hands one socket's datagrams to the shared `WebRTCPort`.
 final class WebRTCPortHandler: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    private let config: WebRTCConfig
-    private let logger: Logger
-    private let counts: @Sendable (WebRTCSession.Role, Int) -> Void
-    private(set) var port: WebRTCPort?
+    private let port: NIOLoopBound<WebRTCPort>
 
-    init(config: WebRTCConfig, logger: Logger, counts: @escaping @Sendable (WebRTCSession.Role, Int) -> Void) {
-        self.config = config
-        self.logger = logger
-        self.counts = counts
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        port = WebRTCPort(channel: context.channel, config: config, logger: logger, counts: counts)
-    }
+    init(port: NIOLoopBound<WebRTCPort>) { self.port = port }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        port?.receive(unwrapInboundIn(data))
+        port.value.receive(unwrapInboundIn(data), on: context.channel)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

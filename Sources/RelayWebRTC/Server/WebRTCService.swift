@@ -17,11 +17,13 @@ final class WebRTCService: Sendable {
 
     /// What exists while the port is bound.
     struct Running: Sendable {
-        let channel: any Channel
+        /// One socket per local address (the first one's is the port's listed address).
+        let channels: [any Channel]
         let port: NIOLoopBound<WebRTCPort>
         let certificate: DTLSCertificate
         let candidates: [SocketAddress]
-        var loop: any EventLoop { channel.eventLoop }
+        var loop: any EventLoop { port.eventLoop }
+        var channel: any Channel { channels[0] }
     }
 
     init(context: RelayContext, config: WebRTCConfig, group: any EventLoopGroup) {
@@ -39,44 +41,63 @@ final class WebRTCService: Sendable {
 
     // MARK: start and stop
 
+    /// Binds the port on every local address the listener's host covers (one socket each, all
+    /// on one loop, the same port number), then lists the candidates.
     func start() async throws {
         guard config.enabled else { return }
         let certificate = try DTLSCertificate.generate()
+        let loop = group.next()
         let counts = sessionCounts
-        let handlerConfig = config, handlerLogger = logger
-        let channel = try await DatagramBootstrap(group: group.next())
+        let (config, logger) = (self.config, self.logger)
+        let port = try await loop.submit {
+            NIOLoopBound(WebRTCPort(eventLoop: loop, config: config, logger: logger) { role, delta in
+                counts.withLockedValue { $0[role, default: 0] += delta }
+            }, eventLoop: loop)
+        }.get()
+        var channels: [any Channel] = []
+        do {
+            var number = config.listener.port
+            for host in WebRTCCandidates.bindAddresses(host: config.listener.host) {
+                let channel = try await Self.bind(host: host, port: number, loop: loop, port: port)
+                number = channel.localAddress?.port ?? number
+                channels.append(channel)
+            }
+        } catch {
+            for channel in channels { try? await channel.close() }
+            throw error
+        }
+        guard let first = channels.first else { throw ChannelError.inappropriateOperationForState }
+        try await loop.submit { port.value.startSweeping() }.get()
+        let number = first.localAddress?.port ?? config.listener.port
+        let bound = channels.compactMap { $0.localAddress?.ipAddress }
+        let candidates = WebRTCCandidates.addresses(configured: config.candidates, bound: bound, port: number, logger: logger)
+        running.withLockedValue { $0 = Running(channels: channels, port: port, certificate: certificate, candidates: candidates) }
+        logger.info("WebRTC (WHEP/WHIP) media on udp port \(number) of \(bound.joined(separator: ", ")); candidates \(candidates.map(\.displayString).joined(separator: ", "))")
+    }
+
+    private static func bind(host: String, port number: Int, loop: any EventLoop, port: NIOLoopBound<WebRTCPort>) async throws -> any Channel {
+        try await DatagramBootstrap(group: loop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelOption(.socketOption(.so_sndbuf), value: 4 << 20)
-            .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
+            // recvmmsg: the buffer is split between the messages of one read (2 KiB each).
+            .channelOption(ChannelOptions.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 32 * 2048))
             .channelOption(ChannelOptions.datagramVectorReadMessageCount, value: 32)
             // Past this much queued, `isWritable` turns false and viewers skip to a key frame.
             .channelOption(ChannelOptions.writeBufferWaterMark, value: .init(low: 2 << 20, high: 8 << 20))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(WebRTCPortHandler(config: handlerConfig, logger: handlerLogger) { role, delta in
-                        counts.withLockedValue { $0[role, default: 0] += delta }
-                    })
+                    try channel.pipeline.syncOperations.addHandler(WebRTCPortHandler(port: port))
                 }
             }
-            .bind(host: config.listener.host, port: config.listener.port).get()
-        let port = try await channel.eventLoop.submit {
-            let handler = try channel.pipeline.syncOperations.handler(type: WebRTCPortHandler.self)
-            guard let port = handler.port else { throw ChannelError.ioOnClosedChannel }
-            port.startSweeping()
-            return NIOLoopBound(port, eventLoop: channel.eventLoop)
-        }.get()
-        let candidates = WebRTCCandidates.addresses(configured: config.candidates, host: config.listener.host,
-                                                    port: channel.localAddress?.port ?? config.listener.port, logger: logger)
-        running.withLockedValue { $0 = Running(channel: channel, port: port, certificate: certificate, candidates: candidates) }
-        logger.info("WebRTC (WHEP/WHIP) media on udp \(channel.localAddress?.displayString ?? "?"), candidates \(candidates.map(\.displayString).joined(separator: ", "))")
+            .bind(host: host, port: number).get()
     }
 
     func stop() async {
         guard let current = running.withLockedValue({ r -> Running? in defer { r = nil }; return r }) else { return }
         let port = current.port
         try? await current.loop.submit { port.value.endAll("server stopping") }.get()
-        try? await current.channel.close()
+        for channel in current.channels { try? await channel.close() }
     }
 
     // MARK: HTTP

@@ -30,7 +30,9 @@ final class WebRTCSession {
     let info: SessionInfo
     let local: ICECredentials
     let remoteUfrag: String
-    let channel: any Channel
+    /// The socket the peer's checks arrive on (the port has one per local address): replies and
+    /// media leave from the address the browser sends to.
+    private(set) var channel: any Channel
     let logger: Logger
     var media: (any WebRTCMedia)?
 
@@ -75,13 +77,14 @@ final class WebRTCSession {
 
     /// A binding request with the right credentials arrived from `address`.
     /// Returns whether the address is new to this session (the port then routes it here).
-    func checked(from address: SocketAddress, nominate: Bool) -> Bool {
+    func checked(from address: SocketAddress, on channel: any Channel, nominate: Bool) -> Bool {
         lastConsent = .now()
         if nominate || !nominated {
             if nominate, !nominated || peer != address {
                 logger.debug("WebRTC \(role.rawValue) peer nominated \(address.displayString)")
             }
             peer = address
+            self.channel = channel
             nominated = nominated || nominate
         }
         guard !addresses.contains(address) else { return false }
@@ -92,16 +95,20 @@ final class WebRTCSession {
 
     // MARK: DTLS
 
-    func receiveDTLS(_ datagram: ByteBuffer, from address: SocketAddress) {
+    /// DTLS answers go back the way the datagram came (before nomination too).
+    func receiveDTLS(_ datagram: ByteBuffer, from address: SocketAddress, on channel: any Channel) {
         guard !isEnded else { return }
         bytesReceived &+= UInt64(datagram.readableBytes)
-        handle(dtls.receive(datagram), to: address)
+        handle(dtls.receive(datagram), to: (address, channel))
     }
 
-    private func handle(_ output: DTLSOutput, to address: SocketAddress?) {
-        if let target = address ?? peer {
-            for datagram in output.datagrams { write(datagram, to: target) }
-            if !output.datagrams.isEmpty { channel.flush() }
+    private func handle(_ output: DTLSOutput, to route: (address: SocketAddress, channel: any Channel)?) {
+        if let (target, via) = route ?? peer.map({ ($0, channel) }) {
+            for datagram in output.datagrams {
+                bytesSent &+= UInt64(datagram.readableBytes)
+                via.write(AddressedEnvelope(remoteAddress: target, data: datagram), promise: nil)
+            }
+            if !output.datagrams.isEmpty { via.flush() }
         }
         scheduleRetransmit()
         if let reason = output.closed {
