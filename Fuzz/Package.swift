@@ -18,10 +18,12 @@ let fuzzers: [(name: String, deps: [Target.Dependency])] = [
     ("FuzzZLM", ["RelayZLM", "RelayGB28181", "RelayCore"]),
     ("FuzzHLS", ["RelayHLS", "RelayCore", "RelayTestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
     ("FuzzConfig", ["RelayCore", "RelayRTMP", "RelayFLV", "RelayRTSP", "RelayGB28181", "RelayJT1078"]),
+    ("FuzzWebRTC", ["RelayWebRTC", "RelayRTP", "RelayCore"]),
     // Pipeline targets: peer bytes -> session -> Source -> every muxer with a player attached.
     ("FuzzPipelineRTMP", ["PipelineSupport", "RelayRTMP", "RelayFLV", "RelayCore"]),
     ("FuzzPipelineGB", ["PipelineSupport", "RelayGB28181", "RelayRTP", "RelayCore"]),
     ("FuzzPipelineJT1078", ["PipelineSupport", "RelayJT1078", "RelayCore"]),
+    ("FuzzPipelineWHIP", ["PipelineSupport", "RelayWebRTC", "RelayCore"]),
 ]
 
 /// swift-nio products by the part after "NIO": `nio("Core", "Embedded")`.
@@ -54,7 +56,7 @@ let package = Package(
         // Players of every output and the checks the pipeline targets share.
         .target(
             name: "PipelineSupport",
-            dependencies: ["FuzzSupport", "CFuzzer"] + relay("RelayCore", "RelayFLV", "RelayRTMP", "RelayRTSP", "RelayMP4", "RelayHLS")
+            dependencies: ["FuzzSupport", "CFuzzer"] + relay("RelayCore", "RelayFLV", "RelayRTMP", "RelayRTP", "RelayRTSP", "RelayMP4", "RelayHLS")
                 + nio("Core")
         ),
     ] + fuzzers.map { fuzzer in

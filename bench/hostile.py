@@ -122,6 +122,7 @@ class Relay:
                   "admin": {"host": "127.0.0.1", "port": p["admin"]},
                   "jt1078": {"host": "127.0.0.1", "port": p["jt"]},
                   "gb28181": {"host": "127.0.0.1", "shared_udp_port": p["gb"], "shared_tcp_port": p["gb"]},
+                  "webrtc": {"host": "127.0.0.1", "port": 0},
                   "limits": {"max_connections_per_ip": 0}}
         for section, values in extra.items(): config.setdefault(section, {}).update(values)
         open(f"{self.dir}/config.json", "w").write(json.dumps(config))

@@ -56,6 +56,8 @@ wait_port() {
 start_relay() {
   local merge=$1 extra=${2:-} admin='{"enabled": false}'
   local gb=${GB28181:-'{"enabled": false}'} jt=${JT1078:-'{"enabled": false}'}
+  # WEBRTC: the webrtc section (WHEP/WHIP media on a free UDP port of loopback unless set).
+  local webrtc=${WEBRTC:-'{"host": "127.0.0.1", "port": 0}'}
   [ "$merge" = auto ] && merge='"auto"'
   # ADMIN_PORT set: the admin API listens there (bench/soak.sh asks it what is left at the end).
   [ -n "${ADMIN_PORT:-}" ] && admin="{\"enabled\": true, \"host\": \"127.0.0.1\", \"port\": $ADMIN_PORT}"
@@ -65,7 +67,7 @@ start_relay() {
  "rtmp": {"host": "127.0.0.1", "port": $RTMP_PORT},
  "http_flv": {"host": "127.0.0.1", "port": $HTTP_PORT},
  "rtsp": {"host": "127.0.0.1", "port": $RTSP_PORT},
- "admin": $admin, "gb28181": $gb, "jt1078": $jt,
+ "admin": $admin, "gb28181": $gb, "jt1078": $jt, "webrtc": $webrtc,
  "limits": {"max_connections_per_ip": 0},
  "source": {"merge_write_ms": $merge, "idle_timeout_ms": 0}${extra}}
 JSON

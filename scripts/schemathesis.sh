@@ -57,6 +57,7 @@ cat > "$WORK/config.json" <<JSON
   "rtmp": {"host": "127.0.0.1", "port": $RTMP_PORT},
   "http_flv": {"host": "127.0.0.1", "port": 0},
   "rtsp": {"host": "127.0.0.1", "port": 0},
+  "webrtc": {"host": "127.0.0.1", "port": 0},
   "jt1078": {"host": "127.0.0.1", "port": 0},
   "source": {"receive_timeout_ms": 0, "idle_timeout_ms": 0},
   "gb28181": {"host": "127.0.0.1", "shared_udp_port": 0, "shared_tcp_port": 0,

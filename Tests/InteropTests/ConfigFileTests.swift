@@ -8,6 +8,7 @@ import RelayJT1078
 import RelayRTMP
 import RelayRTSP
 import RelayServer
+import RelayWebRTC
 import Testing
 
 /// config.json at the repo root, with every section the server links.
@@ -32,7 +33,8 @@ import Testing
         let c = try RelayConfig.parse(Data(#"{"rtmp": {"chunk_size": 128}, "gb28181": {"port_min": 2000, "port_max": 2001}, "admin": {"port": 1}}"#.utf8))
         #expect(c.rtmp.chunkSize == 128 && c.gb28181.portMax == 2001 && c.admin.listener.port == 1)
         #expect(c.hls.segmentMs == 2000)
-        #expect(throws: ConfigError(field: "webrtc", message: "unknown key")) { try RelayConfig.parse(Data(#"{"webrtc": {}}"#.utf8)) }
+        #expect(c.webrtc.listener.port == 8189)
+        #expect(throws: ConfigError(field: "srt", message: "unknown key")) { try RelayConfig.parse(Data(#"{"srt": {}}"#.utf8)) }
         #expect(throws: ConfigError(field: "jt1078.port_2019", message: "must differ from port (1078)")) {
             try RelayConfig.parse(Data(#"{"jt1078": {"port_2019": 1078}}"#.utf8))
         }

@@ -26,7 +26,7 @@ struct ShutdownTests {
         let config = """
         {"log_level": "info",
          "rtmp": {"host": "127.0.0.1", "port": 0}, "http_flv": {"host": "127.0.0.1", "port": 0},
-         "rtsp": {"enabled": false}, "admin": {"enabled": false}, "jt1078": {"enabled": false},
+         "rtsp": {"enabled": false}, "admin": {"enabled": false}, "jt1078": {"enabled": false}, "webrtc": {"enabled": false},
          "gb28181": {"enabled": false},
          "record": {"enabled": true, "dir": "\(dir)/rec", "segment_ms": 0},
          "hooks": {"on_publish_done": "\(hooks.url)", "on_play_done": "\(hooks.url)", "on_record": "\(hooks.url)"}}

@@ -71,6 +71,11 @@ final class WHIPIngest: WebRTCMedia {
     }
 
     func receivedRTP(_ datagram: ByteBuffer, session: WebRTCSession) {
+        receive(rtp: datagram)
+    }
+
+    /// One decrypted RTP packet of the browser's (the pipeline fuzz target feeds these).
+    func receive(rtp datagram: ByteBuffer) {
         guard !ended, let packet = try? RTPPacket(parsing: datagram) else { return }
         let now = Self.nowNanos()
         if let videoPayloadType, packet.payloadType == videoPayloadType {
@@ -144,13 +149,7 @@ final class WHIPIngest: WebRTCMedia {
     private func tick() {
         guard !ended, let session, session.isConnected else { return }
         let now = Self.nowNanos()
-        var units: [RTPAccessUnit] = []
-        if let deadline = videoOrder.deadline, deadline <= now {
-            videoOrder.expire(now: now) { output in
-                if case .packet(let p) = output { video.push(p) { units.append($0) } }
-            }
-        }
-        for unit in units { emitVideo(unit) }
+        releaseExpired(now: now)
         if let media = videoSSRC {
             let missing = nack.due(now: now)
             if !missing.isEmpty {
@@ -171,6 +170,16 @@ final class WHIPIngest: WebRTCMedia {
             requestKeyFrame(force: true)
         }
         session.flush()
+    }
+
+    /// Gives up the gaps whose held packets waited long enough, delivering what follows them.
+    func releaseExpired(now: Int64) {
+        guard let deadline = videoOrder.deadline, deadline <= now else { return }
+        var units: [RTPAccessUnit] = []
+        videoOrder.expire(now: now) { output in
+            if case .packet(let p) = output { video.push(p) { units.append($0) } }
+        }
+        for unit in units { emitVideo(unit) }
     }
 
     /// A PLI to the browser: at most every 500 ms unless it is the periodic one.

@@ -48,7 +48,7 @@ final class FixedPortServer: Sendable {
         {"log_level": "debug",
          "rtmp": {"host": "127.0.0.1", "port": \(rtmpPort)},
          "http_flv": {"host": "127.0.0.1", "port": \(httpPort)},
-         "rtsp": {"enabled": false}, "admin": {"enabled": false}, "jt1078": {"enabled": false},
+         "rtsp": {"enabled": false}, "admin": {"enabled": false}, "jt1078": {"enabled": false}, "webrtc": {"enabled": false},
          "gb28181": {"enabled": false}}
         """
         let (server, _) = try await TestServer.startRelay(json, logLevel: .info)

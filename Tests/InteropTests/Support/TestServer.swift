@@ -19,10 +19,12 @@ final class TestServer: Sendable {
     /// The JT/T 1078 port (layout detected), and the port pinned to 2019 when `port_2019` was set.
     let jtPort: Int
     let jt2019Port: Int
+    /// WHEP/WHIP media (UDP).
+    let webrtcPort: Int
 
-    /// `rtmp` / `http` / `rtsp` / `admin` / `jt1078` / `gb28181`: extra keys for those sections (", \"key\": value"); `extra`: more sections.
+    /// `rtmp` / `http` / `rtsp` / `admin` / `jt1078` / `gb28181` / `webrtc`: extra keys for those sections (", \"key\": value"); `extra`: more sections.
     static func start(_ extra: String = "", rtmp: String = "", http: String = "", rtsp: String = "",
-                      admin: String = "", jt1078: String = "", gb28181: String = "") async throws -> TestServer {
+                      admin: String = "", jt1078: String = "", gb28181: String = "", webrtc: String = "") async throws -> TestServer {
         let json = """
         {"log_level": "debug",
          "rtmp": {"host": "127.0.0.1", "port": 0\(rtmp)},
@@ -30,7 +32,8 @@ final class TestServer: Sendable {
          "rtsp": {"host": "127.0.0.1", "port": 0\(rtsp)},
          "admin": {"host": "127.0.0.1", "port": 0\(admin)},
          "jt1078": {"host": "127.0.0.1", "port": 0\(jt1078)},
-         "gb28181": {"host": "127.0.0.1", "shared_udp_port": 0, "shared_tcp_port": 0\(gb28181)}\(extra.isEmpty ? "" : ", " + extra)}
+         "gb28181": {"host": "127.0.0.1", "shared_udp_port": 0, "shared_tcp_port": 0\(gb28181)},
+         "webrtc": {"host": "127.0.0.1", "port": 0\(webrtc)}\(extra.isEmpty ? "" : ", " + extra)}
         """
         let (server, capture) = try await startRelay(json, logLevel: .debug)
         return TestServer(server: server, logs: capture)
@@ -53,6 +56,7 @@ final class TestServer: Sendable {
         self.adminPort = server.port("admin") ?? 0
         self.jtPort = server.port("jt1078") ?? 0
         self.jt2019Port = server.port("jt1078_2019") ?? 0
+        self.webrtcPort = server.port("webrtc") ?? 0
         self.captured = logs
     }
 
