@@ -21,7 +21,7 @@ public final class WHEPPlayer: Sendable {
     /// making 200 would only measure key generation).
     static let certificate = Result { () throws(DTLSError) -> DTLSCertificate in try DTLSCertificate.generate(commonName: "relay-bench") }
 
-    /// `path`: /APP/STREAM (or /APP/STREAM/whep); `receiveBufferBytes`: SO_RCVBUF of the UDP
+    /// `path`: /APP/STREAM, or /APP/STREAM/whep (which a stream named "whep" needs); `receiveBufferBytes`: SO_RCVBUF of the UDP
     /// socket (0: 1 MiB, room for a GOP cache burst).
     public static func connect(host: String, port: Int, path: String, group: any EventLoopGroup, measureLatency: Bool = false,
                                receiveBufferBytes: Int = 0) async throws -> WHEPPlayer {
@@ -36,7 +36,8 @@ public final class WHEPPlayer: Sendable {
             $0.milestones.append(("answer", .now()))
         }
         guard reply.status == 201 else {
-            throw WHEPError("POST \(endpoint): HTTP \(reply.status) \(reply.body.prefix(200))")
+            let why = reply.body.prefix(200).split(whereSeparator: \.isNewline).joined(separator: " ")
+            throw WHEPError("POST \(endpoint): HTTP \(reply.status) \(why)")
         }
         let answer = try WHEPAnswer(parsing: reply.body)
         guard answer.videoPayloadType != nil else { throw WHEPError("POST \(endpoint): the answer has no video") }
@@ -92,12 +93,13 @@ public final class WHEPPlayer: Sendable {
 
     public func resume() async { await channel.setReading(true) }
 
-    /// DELETEs the session (its answer status is not waited beyond a second), then closes the socket.
+    /// Closes the socket (no DTLS alert answers the server's own close), then DELETEs the session
+    /// (its answer waited for a second at most).
     public func close() async {
+        try? await channel.close()
         if let location {
             _ = try? await WHEPExchange.send(.DELETE, host: host, port: port, path: location, body: nil, group: group,
                                              timeout: .seconds(1))
         }
-        try? await channel.close()
     }
 }

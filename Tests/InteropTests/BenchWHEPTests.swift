@@ -60,12 +60,12 @@ struct BenchWHEPTests {
         let server = try await TestServer.start("\"webrtc\": {\"host\": \"127.0.0.1\", \"port\": 0}")
         let camera = try ProductBinary.camera.start([
             "--input", try await CameraMedia.shared.h264(), "--audio", try await CameraMedia.shared.alaw(),
-            "--url", server.rtmpURL("live/whep"), "--loop", "--stamp", "--quiet",
+            "--url", server.rtmpURL("live/bench"), "--loop", "--stamp", "--quiet",
         ])
         defer { camera.terminate() }
-        #expect(await server.waitPlayable("live/whep"), "camera did not publish: \(camera.stderr)")
+        #expect(await server.waitPlayable("live/bench"), "camera did not publish: \(camera.stderr)")
         let bench = try ProductBinary.bench.start([
-            "play", "--url", "http://127.0.0.1:\(server.httpPort)/live/whep", "--protocol", "whep",
+            "play", "--url", "http://127.0.0.1:\(server.httpPort)/live/bench", "--protocol", "whep",
             "--players", "3", "--duration", "3", "--latency",
         ])
         defer { bench.terminate() }
