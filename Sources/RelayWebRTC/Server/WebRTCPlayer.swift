@@ -47,6 +47,10 @@ final class WebRTCPlayer: InspectableSink, WebRTCMedia, @unchecked Sendable {
     private var lastKeyFrameRequest: NIODeadline?
     private let since = NIODeadline.now()
     private let logger: Logger
+    /// Retransmissions the viewer may still ask for: one more per packet sent, at most
+    /// `maxRetransmitCredit`, so NACKs can at most double what a viewer costs (no amplification).
+    private var retransmitCredit = 0
+    static let maxRetransmitCredit = 512
     private(set) var packetsSent: UInt64 = 0
     private(set) var retransmitted: UInt64 = 0
     private(set) var segmentsDropped: UInt64 = 0
@@ -214,6 +218,7 @@ final class WebRTCPlayer: InspectableSink, WebRTCMedia, @unchecked Sendable {
             if tracks[t].isVideo {
                 history.record(sequence: sequence, timestamp: timestamp, packet: packet)
                 tracks[t].lastTimestamp = timestamp
+                if retransmitCredit < Self.maxRetransmitCredit { retransmitCredit += 1 }
             }
             sendRTP(packet, track: t, sequence: sequence, timestamp: timestamp)
         }
@@ -260,8 +265,9 @@ final class WebRTCPlayer: InspectableSink, WebRTCMedia, @unchecked Sendable {
     }
 
     private func retransmit(_ sequences: ArraySlice<UInt16>, track t: Int) {
-        for sequence in sequences {
+        for sequence in sequences where retransmitCredit > 0 {
             guard let (packet, timestamp) = history.packet(sequence) else { continue }
+            retransmitCredit -= 1
             sendRTP(packet, track: t, sequence: sequence, timestamp: timestamp)
             retransmitted &+= 1
         }
