@@ -14,10 +14,7 @@ VIA=${2:-ws}
 (cd "$ROOT" && swift build -c release --scratch-path "$SCRATCH" --product relay >/dev/null)
 make_media
 ADMIN_PORT=$(free_port)
-WEBRTC=""
-# The WebRTC media port (UDP) on loopback: its host candidate.
-[ "$VIA" = webrtc ] && WEBRTC=", \"webrtc\": {\"host\": \"127.0.0.1\", \"port\": $(free_port)}"
-start_relay auto "$WEBRTC"
+start_relay auto
 publish live/browser
 for _ in $(seq "$RUNS"); do
   $LOAD_TASKSET python3 "$ROOT/Tests/InteropTests/Scripts/browser_console.py" \

@@ -10,11 +10,6 @@ import Testing
 struct WebRTCBrowserTests {
     static let media = MediaCache("webrtc")
 
-    /// A relay whose WebRTC media port is a free one on loopback (its host candidate).
-    static func server() async throws -> TestServer {
-        try await TestServer.start(#""webrtc": {"host": "127.0.0.1", "port": 0}"#)
-    }
-
     /// 720p25 H.264 as libx264 makes it by default (High: CABAC, 8x8 transforms; no B-frames,
     /// which WebRTC does not carry) + AAC, FLV. Chromium offers no High profile-level-id, so the
     /// relay's answer must still give the browser a stream it decodes.
@@ -69,7 +64,7 @@ struct WebRTCBrowserTests {
         let file = try await Self.h264HighAAC()
         let probe = try await FFprobe.run(file, entries: "stream=codec_name,profile")
         #expect(probe.out.contains("codec_name=h264|profile=High"), "the clip is High profile: \(probe.out)")
-        let server = try await Self.server()
+        let server = try await TestServer.start()
         let publisher = try await server.publishPlayable(file, stream: stream)
         defer { publisher.terminate() }
         async let played = BrowserConsole.open(BrowserTests.consoleURL(server, stream, via: "webrtc"), stream: stream)
@@ -85,7 +80,7 @@ struct WebRTCBrowserTests {
 
     @Test func whepPlaysH264WithG711Audio() async throws {
         let stream = "live/whep-g711"
-        let server = try await Self.server()
+        let server = try await TestServer.start()
         let publisher = try await server.publishPlayable(try await TestMedia.shared.h264G711FLV(), stream: stream)
         defer { publisher.terminate() }
         let run = try await BrowserConsole.open(BrowserTests.consoleURL(server, stream, via: "webrtc"), stream: stream)
@@ -102,7 +97,7 @@ struct WebRTCBrowserTests {
     /// (no reconnecting). A browser that has it plays.
     @Test func anH265StreamOverWebRTCIsRefusedByThePage() async throws {
         let stream = "live/whep-hevc"
-        let server = try await Self.server()
+        let server = try await TestServer.start()
         let camera = try ProductBinary.camera.start([
             "--input", try await CameraMedia.shared.h265(), "--audio", try await CameraMedia.shared.aac(),
             "--url", server.rtmpURL(stream), "--loop", "--quiet",
@@ -123,7 +118,7 @@ struct WebRTCBrowserTests {
 
     @Test func whipPublishesTheFakeCameraReadBackOverRTMPAndRTSP() async throws {
         let stream = "live/whip-\(UInt32.random(in: 0...UInt32.max))"
-        let server = try await Self.server()
+        let server = try await TestServer.start()
         let stopFile = NSTemporaryDirectory() + "liverelay-whip-stop-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: stopFile) }
         async let published = BrowserConsole.open("http://127.0.0.1:\(server.adminPort)/#/publish/\(stream)", stream: stream,
@@ -139,9 +134,10 @@ struct WebRTCBrowserTests {
                 #expect(r.status == 0, "ffprobe \(url): \(r.err)")
                 #expect(r.out.contains("codec_name=h264|width="), "\(url): \(r.out)")
                 #expect(r.out.contains("codec_name=pcm_alaw|") || r.out.contains("codec_name=pcm_mulaw|"), "\(url): \(r.out)")
+                print("WHIP read back over \(url.prefix { $0 != ":" }): \(r.out.split(separator: "\n").joined(separator: "; "))")
             }
         }
-        FileManager.default.createFile(atPath: stopFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: stopFile, contents: nil)
         let run = try await published
         #expect(run.listed && run.json["row"]?.string?.contains("webrtc") == true, "listed with its protocol: \(run.json)")
         let first = run.publishFirst, last = run.publishLast

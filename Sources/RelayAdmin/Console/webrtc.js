@@ -10,6 +10,7 @@ window.LiveRelayWebRTC = (() => {
   const STALLED_MS = 5000;
   // A 'disconnected' connection that does not come back within this long has ended.
   const DISCONNECTED_MS = 3000;
+  const RELEASE_WAIT_MS = 1000;
 
   /// An answer that trying again cannot change (a bad offer, no codec in common).
   class Refused extends Error {
@@ -40,9 +41,16 @@ window.LiveRelayWebRTC = (() => {
     return { sdp: await answer.text(), session: location ? new URL(location, url).href : null };
   }
 
-  /// Ends a session; keepalive lets it outlive the page (sendBeacon cannot DELETE).
-  function release(session) {
-    if (session) fetch(session, { method: 'DELETE', keepalive: true }).catch(() => {});
+  /// Ends a session, then `close`s the peer connection: after the DELETE's answer (at most
+  /// RELEASE_WAIT_MS), so the relay hears the DELETE rather than the DTLS close first.
+  /// keepalive lets the DELETE outlive the page (sendBeacon cannot DELETE).
+  function release(session, close) {
+    if (!session) {
+      close();
+      return;
+    }
+    const deleted = fetch(session, { method: 'DELETE', keepalive: true }).catch(() => {});
+    Promise.race([deleted, new Promise((resolve) => setTimeout(resolve, RELEASE_WAIT_MS))]).then(close);
   }
 
   /// "H264 profile-level-id=42e01f,PCMA": the codecs in use, from the stats' codec entries.
@@ -124,7 +132,7 @@ window.LiveRelayWebRTC = (() => {
         const { sdp, session } = await exchange(url, pc.localDescription.sdp);
         this.stats.session = session;
         if (this.stopped) {
-          release(session);
+          release(session, () => pc.close());
           return;
         }
         await pc.setRemoteDescription({ type: 'answer', sdp });
@@ -195,8 +203,8 @@ window.LiveRelayWebRTC = (() => {
       this.stats.stopped = why;
       clearInterval(this.poller);
       this.unwatch?.();
-      this.pc?.close();
-      release(this.stats.session);
+      const pc = this.pc;
+      release(this.stats.session, () => pc?.close());
       this.video.pause();
       this.video.srcObject = null;
     }
@@ -233,7 +241,7 @@ window.LiveRelayWebRTC = (() => {
         const { sdp, session } = await exchange(url, pc.localDescription.sdp);
         this.stats.session = session;
         if (this.stopped) {
-          release(session);
+          release(session, () => pc.close());
           return;
         }
         await pc.setRemoteDescription({ type: 'answer', sdp });
@@ -280,8 +288,8 @@ window.LiveRelayWebRTC = (() => {
       this.stats.stopped = why;
       clearInterval(this.poller);
       this.unwatch?.();
-      this.pc?.close();
-      release(this.stats.session);
+      const pc = this.pc;
+      release(this.stats.session, () => pc?.close());
     }
   }
 
