@@ -140,6 +140,27 @@ private struct Pair {
         #expect(pair.serverKeys == pair.clientKeys.map { SRTPKeys(profile: $0.profile, local: $0.remote, remote: $0.local) })
     }
 
+    @Test func lostFinalServerFlightIsSentAgainWhenTheClientRetransmits() async throws {
+        var pair = try Pair(serverExpects: nil, clientExpects: nil)
+        let hello = pair.note(pair.client.start(), fromServer: false)
+        var toClient: [ByteBuffer] = []
+        for datagram in hello { toClient += pair.note(pair.server.receive(datagram), fromServer: true) }
+        var toServer: [ByteBuffer] = []
+        for datagram in toClient { toServer += pair.note(pair.client.receive(datagram), fromServer: false) }
+        // The server completes on the client's Finished; its own ChangeCipherSpec + Finished are lost.
+        for datagram in toServer { _ = pair.note(pair.server.receive(datagram), fromServer: true) }
+        #expect(pair.server.isConnected && !pair.client.isConnected)
+        let wait = try #require(pair.client.retransmitIn)
+        try await Task.sleep(for: .milliseconds(wait.nanoseconds / 1_000_000 + 20))
+        let again = pair.note(pair.client.handleTimeout(), fromServer: false)
+        #expect(!again.isEmpty)
+        // Connected, the server answers the retransmitted flight with its final flight again.
+        pair.run(clientFlight: again)
+        #expect(pair.client.isConnected && pair.server.isConnected)
+        #expect(pair.serverClosed == nil && pair.clientClosed == nil)
+        #expect(pair.clientKeys?.remote == pair.serverKeys?.local)
+    }
+
     @Test func closeNotifyClosesThePeer() throws {
         var pair = try Pair(serverExpects: nil, clientExpects: nil)
         pair.handshake()
