@@ -175,7 +175,7 @@ window.LiveRelayWebRTC = (() => {
       s.packetsLost = 0;
       report.forEach((r) => { if (r.type === 'inbound-rtp') s.packetsLost += r.packetsLost || 0; });
       for (const c of [s.videoCodec, s.audioCodec]) if (c) codecs.push(c);
-      if (codecs.length) s.codecs = codecs.join(',');
+      if (codecs.length) s.codecs = codecs.join(', ');
       if (s.framesDecoded > 0) {
         this.firstFrame();
         this.status(`WebRTC ${s.codecs || ''}: ${s.framesDecoded} frames, ${s.packetsLost} packets lost`);
@@ -270,7 +270,7 @@ window.LiveRelayWebRTC = (() => {
         }
       });
       for (const c of [s.videoCodec, s.audioCodec]) if (c) codecs.push(c);
-      if (codecs.length) s.codecs = codecs.join(',');
+      if (codecs.length) s.codecs = codecs.join(', ');
     }
 
     fail(why) {
