@@ -53,7 +53,7 @@ window.LiveRelayWebRTC = (() => {
     Promise.race([deleted, new Promise((resolve) => setTimeout(resolve, RELEASE_WAIT_MS))]).then(close);
   }
 
-  /// "H264 profile-level-id=42e01f,PCMA": the codecs in use, from the stats' codec entries.
+  /// "H264 42e01f" or "PCMA": a codec in use (with its H.264 profile-level-id), from the stats.
   function codecName(report, id) {
     const c = id && report.get(id);
     if (!c) return null;
