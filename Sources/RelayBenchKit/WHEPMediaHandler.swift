@@ -9,7 +9,7 @@ public struct WHEPTransportStats: Sendable {
     public var nacksSent = 0
     public var nackedPackets = 0
     public var receiverReports = 0
-    /// SRTP/SRTCP packets that failed authentication (or replays): dropped.
+    /// SRTP/SRTCP packets dropped: failed authentication, or replays (a NACKed packet that came twice).
     public var srtpDropped = 0
     /// Video frames the depacketizer dropped (a packet of theirs never came) and sequence gaps it saw.
     public var droppedFrames: UInt64 = 0

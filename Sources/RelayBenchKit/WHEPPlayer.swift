@@ -22,7 +22,7 @@ public final class WHEPPlayer: Sendable {
     static let certificate = Result { () throws(DTLSError) -> DTLSCertificate in try DTLSCertificate.generate(commonName: "relay-bench") }
 
     /// `path`: /APP/STREAM, or /APP/STREAM/whep (which a stream named "whep" needs); `receiveBufferBytes`: SO_RCVBUF of the UDP
-    /// socket (0: 1 MiB, room for a GOP cache burst).
+    /// socket (0: 4 MiB, room for the GOP cache burst and a loaded machine).
     public static func connect(host: String, port: Int, path: String, group: any EventLoopGroup, measureLatency: Bool = false,
                                receiveBufferBytes: Int = 0) async throws -> WHEPPlayer {
         let certificate = try certificate.get()
@@ -48,7 +48,7 @@ public final class WHEPPlayer: Sendable {
         let transport = NIOLockedValueBox(WHEPTransportStats())
         let vectorRead = 8
         let channel = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes > 0 ? receiveBufferBytes : 1 << 20))
+            .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(receiveBufferBytes > 0 ? receiveBufferBytes : 4 << 20))
             .channelOption(.datagramVectorReadMessageCount, value: vectorRead)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: vectorRead * 2048))
             .channelInitializer { ch in
