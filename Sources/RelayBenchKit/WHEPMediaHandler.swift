@@ -53,6 +53,7 @@ final class WHEPMediaHandler: ChannelInboundHandler {
     /// NIO's read buffer, so decrypting it in place would copy it anyway).
     private var scratch = ByteBuffer()
     private var transaction: [UInt8] = []
+    private var request: ByteBuffer?
     private var iceConnected = false
     private let started = NIODeadline.now()
     private let tieBreaker = UInt64.random(in: .min ... .max)
@@ -103,16 +104,20 @@ final class WHEPMediaHandler: ChannelInboundHandler {
 
     // MARK: ICE
 
-    /// A binding request with a fresh transaction; the next check or consent refresh scheduled.
+    /// A binding request: until ICE succeeds the same one again (RFC 5389 7.2.1: a retransmission
+    /// keeps its transaction, so a late answer still counts), then a fresh one per consent check;
+    /// the next one scheduled.
     private func check(_ context: ChannelHandlerContext) {
         if !iceConnected, NIODeadline.now() - started > Self.iceTimeout {
             return fail(context, "ICE: no answer to STUN checks in \(Self.iceTimeout.nanoseconds / 1_000_000_000) s")
         }
-        transaction = (0..<12).map { _ in UInt8.random(in: .min ... .max) }
-        let request = STUN.bindingRequest(transactionID: transaction, username: "\(session.remote.ufrag):\(session.local.ufrag)",
+        if iceConnected || request == nil {
+            transaction = (0..<12).map { _ in UInt8.random(in: .min ... .max) }
+            request = STUN.bindingRequest(transactionID: transaction, username: "\(session.remote.ufrag):\(session.local.ufrag)",
                                           password: session.remote.password, priority: 0x6E00_1EFF,
                                           tieBreaker: tieBreaker, useCandidate: true)
-        send(request, context)
+        }
+        if let request { send(request, context) }
         checkTimer = context.eventLoop.assumeIsolated().scheduleTask(in: iceConnected ? Self.consentInterval : Self.checkInterval) {
             [self] in check(context)
         }
