@@ -14,6 +14,10 @@ public struct WHEPTransportStats: Sendable {
     /// Video frames the depacketizer dropped (a packet of theirs never came) and sequence gaps it saw.
     public var droppedFrames: UInt64 = 0
     public var sequenceGaps: UInt64 = 0
+    /// `--drop-video-percent`: video packets thrown away on arrival (as a lossy network would), and
+    /// those that came again (the relay's NACK retransmissions) and were taken.
+    public var injectedLosses = 0
+    public var retransmissionsReceived = 0
 }
 
 /// What the media handler needs of the signalling.
@@ -26,6 +30,8 @@ struct WHEPSessionParameters: Sendable {
     var videoPayloadType: UInt8?
     var audioPayloadType: UInt8?
     var measureLatency: Bool
+    /// Video packets dropped on arrival, in percent (0: none): a lossy link for the NACK path.
+    var dropVideoPercent: Int = 0
 }
 
 /// One WHEP viewer's UDP socket, as a browser drives it against an ICE-lite server: STUN checks
@@ -58,6 +64,9 @@ final class WHEPMediaHandler: ChannelInboundHandler {
     private let started = NIODeadline.now()
     private let tieBreaker = UInt64.random(in: .min ... .max)
     private let ssrc = UInt32.random(in: 1 ... .max)
+    /// Sequence numbers of video packets dropped on purpose, until they come again.
+    private var dropped: Set<UInt16> = []
+    private var lossState: UInt64 = 0x9E37_79B9_7F4A_7C15
     private var checkTimer: Scheduled<Void>?
     private var dtlsTimer: Scheduled<Void>?
     private var reportTimer: Scheduled<Void>?
@@ -178,6 +187,7 @@ final class WHEPMediaHandler: ChannelInboundHandler {
 
     private func srtpPacket(_ datagram: ByteBuffer, _ context: ChannelHandlerContext) {
         guard let srtp else { return }
+        if session.dropVideoPercent > 0, !injectLoss(datagram) { return }
         var datagram = datagram
         scratch.clear()
         scratch.writeBuffer(&datagram)
@@ -196,6 +206,26 @@ final class WHEPMediaHandler: ChannelInboundHandler {
         let now = Int64(truncatingIfNeeded: NIODeadline.now().uptimeNanoseconds)
         media.receive(packet, now: now, stats: stats)
         sendNACKs(now: now, context)
+    }
+
+    /// False: drop this datagram (a video packet picked by the seeded loss). The RTP header is
+    /// clear text under SRTP, so the choice is made before decrypting: a packet dropped here was
+    /// never seen by SRTP's replay check, and its retransmission is taken (and counted).
+    private func injectLoss(_ datagram: ByteBuffer) -> Bool {
+        let at = datagram.readerIndex
+        guard let type = datagram.getInteger(at: at + 1, as: UInt8.self), type & 0x7F == session.videoPayloadType,
+              let sequence = datagram.getInteger(at: at + 2, as: UInt16.self) else { return true }
+        if dropped.remove(sequence) != nil {
+            transport.withLockedValue { $0.retransmissionsReceived += 1 }
+            return true
+        }
+        lossState ^= lossState << 13
+        lossState ^= lossState >> 7
+        lossState ^= lossState << 17
+        guard Int(lossState % 100) < session.dropVideoPercent, dropped.count < 4096 else { return true }
+        dropped.insert(sequence)
+        transport.withLockedValue { $0.injectedLosses += 1 }
+        return false
     }
 
     /// NACKs what is due, and keeps a timer for retries while something is missing.

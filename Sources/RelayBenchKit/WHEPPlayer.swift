@@ -23,8 +23,9 @@ public final class WHEPPlayer: Sendable {
 
     /// `path`: /APP/STREAM, or /APP/STREAM/whep (which a stream named "whep" needs); `receiveBufferBytes`: SO_RCVBUF of the UDP
     /// socket (0: 4 MiB, room for the GOP cache burst and a loaded machine).
+    /// `dropVideoPercent`: video packets dropped on arrival (a lossy link: the relay's NACK path).
     public static func connect(host: String, port: Int, path: String, group: any EventLoopGroup, measureLatency: Bool = false,
-                               receiveBufferBytes: Int = 0) async throws -> WHEPPlayer {
+                               receiveBufferBytes: Int = 0, dropVideoPercent: Int = 0) async throws -> WHEPPlayer {
         let certificate = try certificate.get()
         let local = ICECredentials.random()
         let endpoint = path.hasSuffix("/whep") ? path : path + "/whep"
@@ -44,7 +45,7 @@ public final class WHEPPlayer: Sendable {
         let session = WHEPSessionParameters(server: answer.candidate, local: local, remote: answer.ice,
                                             remoteFingerprint: answer.fingerprint, certificate: certificate,
                                             videoPayloadType: answer.videoPayloadType, audioPayloadType: answer.audioPayloadType,
-                                            measureLatency: measureLatency)
+                                            measureLatency: measureLatency, dropVideoPercent: dropVideoPercent)
         let transport = NIOLockedValueBox(WHEPTransportStats())
         let vectorRead = 8
         let channel = try await DatagramBootstrap(group: group)

@@ -25,6 +25,9 @@ struct PlayCommand: AsyncParsableCommand {
     @Flag(help: "Read relay-camera --stamp capture stamps from the video and report glass-to-glass latency.")
     var latency = false
 
+    @Option(help: "WHEP: drop this percentage of the video packets on arrival (a lossy link; the relay retransmits on NACK).")
+    var dropVideoPercent = 0
+
     @Option(help: "Extra players that stop reading --stall-after seconds into the measurement (slow viewers); the others' frame rate and gaps are reported before and during.")
     var stall = 0
 
@@ -50,7 +53,8 @@ struct PlayCommand: AsyncParsableCommand {
             if ramp > 0 && i > 0 { try await Task.sleep(nanoseconds: UInt64(1e9 / ramp)) }
             let url = target.url(stream: i)
             do {
-                list.append(try await connectPlayer(url: url, protocol: target.resolvedProtocol, group: group, measureLatency: latency))
+                list.append(try await connectPlayer(url: url, protocol: target.resolvedProtocol, group: group, measureLatency: latency,
+                                                    dropVideoPercent: dropVideoPercent))
             } catch {
                 connectFailures += 1
                 if connectError == nil { connectError = "\(error)" }
@@ -196,6 +200,8 @@ private func whepReport(_ players: [WHEPPlayer]) -> [(String, String)] {
         ("nacked_packets", "\(transport.reduce(0) { $0 + $1.nackedPackets })"),
         ("dropped_frames", "\(transport.reduce(0) { $0 + $1.droppedFrames })"),
         ("srtp_dropped", "\(transport.reduce(0) { $0 + $1.srtpDropped })"),
+        ("injected_losses", "\(transport.reduce(0) { $0 + $1.injectedLosses })"),
+        ("retransmissions_received", "\(transport.reduce(0) { $0 + $1.retransmissionsReceived })"),
     ]
 }
 
@@ -242,7 +248,7 @@ extension HLSPlayer: BenchPlayer {}
 extension WHEPPlayer: BenchPlayer {}
 
 func connectPlayer(url: String, protocol proto: PlayerProtocol? = nil, group: any EventLoopGroup, measureLatency: Bool,
-                   receiveBufferBytes: Int = 0) async throws -> any BenchPlayer {
+                   receiveBufferBytes: Int = 0, dropVideoPercent: Int = 0) async throws -> any BenchPlayer {
     switch proto ?? PlayerProtocol(url: url) {
     case .rtmp:
         return try await RTMPPlayer.connect(url: url, group: group, measureLatency: measureLatency,
@@ -270,7 +276,8 @@ func connectPlayer(url: String, protocol proto: PlayerProtocol? = nil, group: an
     case .whep:
         let target = try HTTPTarget(url)
         return try await WHEPPlayer.connect(host: target.host, port: target.port, path: target.path, group: group,
-                                            measureLatency: measureLatency, receiveBufferBytes: receiveBufferBytes)
+                                            measureLatency: measureLatency, receiveBufferBytes: receiveBufferBytes,
+                                            dropVideoPercent: dropVideoPercent)
     }
 }
 

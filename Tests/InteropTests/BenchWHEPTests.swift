@@ -57,7 +57,7 @@ struct BenchWHEPTests {
     /// Three WHEP viewers of a stamped camera stream (H.264 + G.711) for 3 s: every one gets
     /// frames and bytes, nothing fails, and the capture stamps give glass-to-glass latency.
     @Test func benchPlaysWHEPWithLatency() async throws {
-        let server = try await TestServer.start("\"webrtc\": {\"host\": \"127.0.0.1\", \"port\": 0}")
+        let server = try await TestServer.start()
         let camera = try ProductBinary.camera.start([
             "--input", try await CameraMedia.shared.h264(), "--audio", try await CameraMedia.shared.alaw(),
             "--url", server.rtmpURL("live/bench"), "--loop", "--stamp", "--quiet",
@@ -83,6 +83,37 @@ struct BenchWHEPTests {
         #expect(p50 != nil && p50! >= 0 && p50! < 500, "glass-to-glass p50: \(line)")
         #expect(report["ttff_after_answer_p50_ms"] is Double, "\(line)")
         #expect(report["srtp_dropped"] as? Int == 0, "\(line)")
+        await server.stop()
+    }
+
+    /// A lossy link: the player drops 5 % of the video packets on arrival and NACKs them; the
+    /// relay sends them again from the viewer's history, so frames keep coming whole.
+    @Test func nacksAreAnsweredOnALossyLink() async throws {
+        let server = try await TestServer.start()
+        let camera = try ProductBinary.camera.start([
+            "--input", try await CameraMedia.shared.h264(), "--url", server.rtmpURL("live/lossy"), "--loop", "--quiet",
+        ])
+        defer { camera.terminate() }
+        #expect(await server.waitPlayable("live/lossy"), "camera did not publish: \(camera.stderr)")
+        let bench = try ProductBinary.bench.start([
+            "play", "--url", "http://127.0.0.1:\(server.httpPort)/live/lossy", "--protocol", "whep",
+            "--players", "2", "--duration", "4", "--drop-video-percent", "5",
+        ])
+        defer { bench.terminate() }
+        let status = await bench.wait(seconds: 40)
+        let line = bench.stdout.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? "{}"
+        print("relay-bench play --protocol whep --drop-video-percent 5: \(line)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                                  "no JSON line: \(bench.stdout) \(bench.stderr)")
+        #expect(status == 0, "relay-bench: \(bench.stdout) \(bench.stderr)")
+        let injected = report["injected_losses"] as? Int ?? 0
+        let repaired = report["retransmissions_received"] as? Int ?? 0
+        #expect(injected > 20, "losses injected: \(line)")
+        #expect(repaired * 10 >= injected * 9, "most dropped packets came again after a NACK: \(line)")
+        #expect((report["nacked_packets"] as? Int ?? 0) * 10 >= injected * 9, "the player asked again for them: \(line)")
+        let frames = report["video_frames"] as? Int ?? 0
+        #expect(frames >= 2 * 60, "\(line)")
+        #expect((report["dropped_frames"] as? Int ?? 0) * 20 <= frames, "at most 5 % of the frames broken: \(line)")
         await server.stop()
     }
 }
