@@ -176,34 +176,11 @@ final class WebRTCService: Sendable {
             logger.warning("WHEP offer from \(info.remoteAddress) for \(path.stream) refused: \(negotiated.why)")
             return WebRTCAnswers.text(406, "no codec in common: \(negotiated.why)\n")
         }
-        let (config, logger, context) = (self.config, self.logger, self.context)
-        let port = running.port
-        let answer = await Self.onLoop(running.loop) { () -> SessionSetup in
-            let local = ICECredentials.random()
-            let dtls: DTLSEndpoint
-            do {
-                dtls = try DTLSEndpoint(role: .server, certificate: running.certificate, remoteFingerprint: offer.fingerprint)
-            } catch {
-                return .failed("\(error)")
-            }
-            let session = WebRTCSession(id: info.sessionID, streamID: source.id, role: .player, info: info, local: local,
-                                        remoteUfrag: offer.ice.ufrag, dtls: dtls, channel: running.channel, logger: logger)
-            session.media = WebRTCPlayer(id: context.nextID(), eventLoop: running.loop, info: info, source: source,
-                                         layout: negotiated.layout, tracks: negotiated.tracks,
-                                         historyPackets: config.nackHistoryPackets, logger: session.logger)
-            port.value.add(session)
-            return .answer(WebRTCAnswer.render(offer: offer, media: negotiated.answers, ice: local,
-                                                fingerprint: running.certificate.fingerprint, candidates: running.candidates,
-                                                sessionID: UInt64.random(in: 1...UInt64(Int64.max)), cname: "liverelay",
-                                                streamLabel: source.id))
-        }
-        switch answer {
-        case .answer(let sdp):
-            logger.info("WHEP viewer \(info.remoteAddress) of \(source.id): \(negotiated.summary)")
-            return WebRTCAnswers.created(sdp, location: "/\(path.stream)/whep/\(info.sessionID)")
-        case .failed(let error):
-            logger.error("WHEP: DTLS setup failed: \(error)")
-            return WebRTCAnswers.text(500, "DTLS setup failed\n")
+        let (config, context) = (self.config, self.context)
+        return await session(.player, offer: offer, info: info, source: source, answers: negotiated.answers,
+                             summary: negotiated.summary, running: running) { session in
+            WebRTCPlayer(id: context.nextID(), eventLoop: running.loop, info: info, source: source, layout: negotiated.layout,
+                         tracks: negotiated.tracks, historyPackets: config.nackHistoryPackets, logger: session.logger)
         }
     }
 
@@ -229,35 +206,48 @@ final class WebRTCService: Sendable {
         case .success(let s): source = s
         case .failure(let refusal): return WebRTCAnswers.refused(refusal, info: info, logger: logger)
         }
-        let (config, logger) = (self.config, self.logger)
+        let config = self.config
+        return await session(.publisher, offer: offer, info: info, source: source, answers: negotiated.answers,
+                             summary: negotiated.summary, running: running) { session in
+            let ingest = WHIPIngest(source: source, videoPayloadType: negotiated.video?.payloadType,
+                                    audio: negotiated.audio, config: config, logger: session.logger)
+            ingest.begin(on: running.loop)
+            return ingest
+        }
+    }
+
+    /// Makes the session on the port's loop (its DTLS endpoint, what it carries) and answers the
+    /// offer: 201 with the SDP and the session's URL. The URL names the source's id, which
+    /// `on_publish` may have changed. A publisher's Source is closed when that fails.
+    private func session(_ role: WebRTCSession.Role, offer: WebRTCOffer, info: SessionInfo, source: Source,
+                         answers: [WebRTCAnswer.Media], summary: String, running: Running,
+                         media: @escaping @Sendable (WebRTCSession) -> any WebRTCMedia) async -> HTTPAnswer {
+        let logger = self.logger
         let port = running.port
-        let answer = await Self.onLoop(loop) { () -> SessionSetup in
-            let local = ICECredentials.random()
+        let setup = await Self.onLoop(running.loop) { () -> SessionSetup in
             let dtls: DTLSEndpoint
             do {
                 dtls = try DTLSEndpoint(role: .server, certificate: running.certificate, remoteFingerprint: offer.fingerprint)
             } catch {
-                source.assumeIsolated { $0.close(reason: "WHIP: DTLS setup failed") }
+                if role == .publisher { source.assumeIsolated { $0.close(reason: "WHIP: DTLS setup failed") } }
                 return .failed("\(error)")
             }
-            let session = WebRTCSession(id: info.sessionID, streamID: source.id, role: .publisher, info: info, local: local,
+            let local = ICECredentials.random()
+            let session = WebRTCSession(id: info.sessionID, streamID: source.id, role: role, info: info, local: local,
                                         remoteUfrag: offer.ice.ufrag, dtls: dtls, channel: running.channel, logger: logger)
-            let ingest = WHIPIngest(source: source, videoPayloadType: negotiated.video?.payloadType,
-                                    audio: negotiated.audio, config: config, logger: session.logger)
-            session.media = ingest
-            ingest.begin(on: loop)
+            session.media = media(session)
             port.value.add(session)
-            return .answer(WebRTCAnswer.render(offer: offer, media: negotiated.answers, ice: local,
-                                                fingerprint: running.certificate.fingerprint, candidates: running.candidates,
-                                                sessionID: UInt64.random(in: 1...UInt64(Int64.max)), cname: "liverelay",
-                                                streamLabel: source.id))
+            return .answer(WebRTCAnswer.render(offer: offer, media: answers, ice: local,
+                                               fingerprint: running.certificate.fingerprint, candidates: running.candidates,
+                                               sessionID: UInt64.random(in: 1...UInt64(Int64.max)), cname: "liverelay",
+                                               streamLabel: source.id))
         }
-        switch answer {
+        switch setup {
         case .answer(let sdp):
-            logger.info("WHIP publisher \(info.remoteAddress) of \(source.id): \(negotiated.summary)")
-            return WebRTCAnswers.created(sdp, location: "/\(path.stream)/whip/\(info.sessionID)")
+            logger.info("\(role == .player ? "WHEP viewer" : "WHIP publisher") \(info.remoteAddress) of \(source.id): \(summary)")
+            return WebRTCAnswers.created(sdp, location: "/\(source.id)/\(role.rawValue)/\(info.sessionID)")
         case .failed(let error):
-            logger.error("WHIP: DTLS setup failed: \(error)")
+            logger.error("WebRTC \(role.rawValue): DTLS setup failed: \(error)")
             return WebRTCAnswers.text(500, "DTLS setup failed\n")
         }
     }
