@@ -39,9 +39,7 @@ public enum SDP {
         case .h264:
             var params = ["packetization-mode=1"]
             guard let video = stream.video else { return params[0] }
-            if let sps = video.sps.first, sps.readableBytes >= 4 {
-                params.append("profile-level-id=" + hex(sps.readableBytesView.dropFirst().prefix(3)))
-            }
+            if let profile = stream.h264ProfileLevelID { params.append("profile-level-id=" + profile) }
             let sets = (video.sps + video.pps).map(base64)
             if !sets.isEmpty { params.append("sprop-parameter-sets=" + sets.joined(separator: ",")) }
             return params.joined(separator: ";")

@@ -24,7 +24,7 @@ import Testing
         #expect(v.payloadType == videoCodec.payloadType && v.ssrc == play.answers[0].ssrc)
         #expect(play.answers[1].codec?.name == "PCMA" && a.payloadType == 8)
         #expect(play.layout.entries.map(\.streamIndex) == [0, 1])
-        #expect(WebRTCNegotiation.profileLevelID(video) == "640028")
+        #expect(video.h264ProfileLevelID == "640028")
     }
 
     @Test func aacIsNotSentAndTheAnswerSaysSo() throws {

@@ -132,6 +132,16 @@ public struct AVCDecoderConfigurationRecord: Sendable, Equatable {
 }
 
 extension AVStream {
+    /// RFC 6184's `profile-level-id` of an H.264 track: profile_idc, the constraint flags and
+    /// level_idc of its first SPS as six lowercase hex digits ("64001f"); nil for other codecs.
+    /// RTSP's SDP and WebRTC's codec choice both name the stream by it.
+    public var h264ProfileLevelID: String? {
+        guard codec == .h264, let sps = video?.sps.first,
+              let bytes = sps.getBytes(at: sps.readerIndex + 1, length: 3) else { return nil }
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, as: UTF8.self)
+    }
+
     /// An H.264 track from an AVCDecoderConfigurationRecord (kept as `extradata`); size,
     /// profile and level come from its first SPS.
     public static func h264(index: Int, timebase: Int, avcRecord: ByteBuffer) throws -> AVStream {

@@ -28,7 +28,7 @@ enum WebRTCNegotiation {
             var ssrc: UInt32?
             let receives = media.direction == .recvonly || media.direction == .sendrecv
             if receives, media.kind == "video", !videoTaken, let video,
-               let codec = CodecNegotiation.forSending(media, codec: video.codec, profileLevelID: profileLevelID(video)) {
+               let codec = CodecNegotiation.forSending(media, codec: video.codec, profileLevelID: video.h264ProfileLevelID) {
                 videoTaken = true
                 chosen = codec
                 ssrc = UInt32.random(in: 1...UInt32.max)
@@ -87,14 +87,5 @@ enum WebRTCNegotiation {
         result.why = "the relay takes H264 (packetization-mode 1) and PCMA/PCMU; the offer: \(offered.joined(separator: "; "))"
         result.summary = summary.joined(separator: ", ")
         return result
-    }
-
-    /// "64001f": profile_idc, constraint flags and level_idc of an H.264 track (its avcC record's
-    /// bytes 1–3), as SDP's profile-level-id writes them.
-    static func profileLevelID(_ stream: AVStream) -> String? {
-        guard stream.codec == .h264, let bytes = stream.extradata.getBytes(at: stream.extradata.readerIndex + 1, length: 3) else {
-            return nil
-        }
-        return bytes.map { b in (b < 16 ? "0" : "") + String(b, radix: 16) }.joined()
     }
 }
