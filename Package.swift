@@ -35,7 +35,7 @@ let package = Package(
             "RelayServer",
             // The parser modules, for the libFuzzer package in Fuzz/ (which depends on this one by path).
             "RelayCore", "RelayFLV", "RelayRTMP", "RelayRTP", "RelayRTSP", "RelayJT1078", "RelayGB28181", "RelayZLM",
-            "RelayMP4", "RelayHLS", "RelayWebRTC",
+            "RelayMP4", "RelayHLS", "RelayWebRTC", "RelayPull", "RelayCluster",
             // A hand-driven event loop and channel for session tests and the pipeline fuzz targets.
             "RelayTestSupport",
         ].map { .library(name: $0, targets: [$0]) },
@@ -51,6 +51,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Media model, codec parameter parsing and the fan-out core (Source, TransStream, sinks).
@@ -73,8 +74,9 @@ let package = Package(
         // RTMP handshake, chunk stream, AMF0, server sessions, client, RTMP TransStream.
         module("RelayRTMP", ["RelayCore", "RelayFLV", logging, .product(name: "Crypto", package: "swift-crypto")]
             + nio("Core", "Posix")),
-        // RTSP play: server, SDP, interleaved framing, the RTP TransStream muxer (on RelayRTP), TCP/UDP transports.
-        module("RelayRTSP", ["RelayCore", "RelayRTP"] + serving),
+        // RTSP play and publish (ANNOUNCE/RECORD): server, SDP, interleaved framing, TCP/UDP transports; the RTSP
+        // client of pull proxies (Digest auth through swift-crypto's MD5).
+        module("RelayRTSP", ["RelayCore", "RelayRTP", .product(name: "Crypto", package: "swift-crypto")] + serving),
         // HTTP hooks (on_publish, on_play …) on AsyncHTTPClient: the EventHooks of RelayCore.
         module("RelayHooks", ["RelayCore", .product(name: "AsyncHTTPClient", package: "async-http-client")] + serving),
         // RTP (RFC 3550) and RTCP, RFC 4571 framing, reorder buffer, H.264/H.265/AAC/G.711 packetizers and
@@ -84,6 +86,14 @@ let package = Package(
         module("RelayGB28181", ["RelayCore", "RelayRTP"] + serving),
         // JT/T 1078 ingest (2016 and 2019 layouts): frame decoder, sub-package reassembly, sessions; the sender's packetizer.
         module("RelayJT1078", ["RelayCore"] + serving),
+        // Pull proxies: streams brought from RTSP cameras and RTMP / HTTP-FLV origins (static, API, on demand),
+        // reconnecting with back-off; `/api/v1/pulls`.
+        module("RelayPull", ["RelayCore", "RelayRTMP", "RelayRTSP", "RelayFLV",
+                             .product(name: "AsyncHTTPClient", package: "async-http-client")] + serving + nio("HTTP1")),
+        // Origin/edge clusters: where each stream lives (PostgreSQL through postgres-nio, or the on_locate hook),
+        // and edges that pull a missing stream from its origin for their players.
+        module("RelayCluster", ["RelayCore", "RelayPull", .product(name: "PostgresNIO", package: "postgres-nio"),
+                                .product(name: "AsyncHTTPClient", package: "async-http-client")] + serving),
         // Admin REST API (/api/v1), Prometheus /metrics and the web console (plain files in
         // Console/, served at /) on Hummingbird, on a listener of its own.
         .target(name: "RelayAdmin", dependencies: [
@@ -101,7 +111,7 @@ let package = Package(
         // Wires config, listeners and registry together; used by `relay` and by the tests.
         module("RelayServer", [
             "RelayCore", "RelayFLV", "RelayRTMP", "RelayRTSP", "RelayHooks", "RelayGB28181", "RelayJT1078", "RelayAdmin",
-            "RelayZLM", "RelayMP4", "RelayHLS", "RelayWebRTC",
+            "RelayZLM", "RelayMP4", "RelayHLS", "RelayWebRTC", "RelayPull", "RelayCluster",
         ] + serving),
         // ManualLoop (an event loop driven by hand, usable as a Source's actor executor, which
         // EmbeddedEventLoop is not) and ManualChannel: protocol sessions tested without sockets.
@@ -134,10 +144,13 @@ let package = Package(
         tests("RelayWebRTCTests", ["RelayWebRTC", "RelayRTP", "RelayCore", "RelayTestSupport", logging]
             + nio("Core", "Posix", "ConcurrencyHelpers")),
         tests("RelayZLMTests", ["RelayZLM", "RelayGB28181", "RelayHooks", "RelayCore", "RelayTestSupport"] + serving),
+        tests("RelayPullTests", ["RelayPull", "RelayCore", "RelayTestSupport"] + serving),
+        tests("RelayClusterTests", ["RelayCluster", "RelayPull", "RelayCore", "RelayTestSupport"] + serving),
         tests("RelayGB28181Tests", ["RelayGB28181", "RelayRTP", "RelayCore", "RelayTestSupport"] + serving),
         tests("InteropTests", [
             "RelayServer", "RelayCore", "RelayRTMP", "RelayFLV", "RelayBenchKit", "RelayCamera", "RelayRTSP", "RelayHooks", "RelayJT1078",
             "RelayGB28181", "RelayRTP", "RelayAdmin", "RelayZLM", "RelayMP4", "RelayHLS", "RelayWebRTC", "RelayTestSupport",
+            "RelayPull", "RelayCluster",
             .product(name: "Yams", package: "Yams"),
         ] + serving + nio("HTTP1", "WebSocket"), exclude: ["Scripts"]),
     ],

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RelayAdmin
+import RelayCluster
 import RelayCore
 import RelayFLV
 import RelayGB28181
@@ -11,6 +12,7 @@ import RelayHLS
 import RelayHooks
 import RelayJT1078
 import RelayMP4
+import RelayPull
 import RelayRTMP
 import RelayRTSP
 import RelayWebRTC
@@ -23,7 +25,7 @@ public final class RelayServer: Sendable {
     /// besides the core's).
     public static let configSections: [any ConfigSection.Type] = [
         RTMPConfig.self, HTTPFLVConfig.self, RecordConfig.self, RTSPConfig.self, GB28181Config.self, JT1078Config.self,
-        AdminConfig.self, ZLMConfig.self, HLSConfig.self, WebRTCConfig.self,
+        AdminConfig.self, ZLMConfig.self, HLSConfig.self, WebRTCConfig.self, PullConfig.self, ClusterConfig.self,
     ]
 
     public let context: RelayContext

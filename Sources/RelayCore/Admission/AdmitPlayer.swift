@@ -19,6 +19,7 @@ extension RelayContext {
         guard decision.allowed else { return .failure(.denied(decision)) }
         if registry.source(id) == nil {
             notify(.streamNotFound, stream: id, session: request.session)
+            for provider in streams.providers where await provider.provide(id, for: request.session) { break }
         }
         let wait = TimeAmount.milliseconds(Int64(config.source.playWaitMs))
         guard let source = await registry.waitForPlayableSource(id, timeout: wait, on: loop) else {

@@ -18,7 +18,7 @@ extension RelayContext {
             then(.failure(.invalidStreamID(request.streamID)))
             return
         }
-        guard hasHook(.publish) else {
+        guard hasHook(.publish) || streams.hasGates else {
             claim(request, answer: .notConfigured, on: loop, then: then)
             return
         }
@@ -26,23 +26,32 @@ extension RelayContext {
         let asked = NIODeadline.now()
         Task {
             let decision = await self.authorize(.publish, stream: request.streamID, session: request.session)
-            loop.execute {
-                let waited = Double((NIODeadline.now() - asked).nanoseconds) / 1e6
-                self.logger.debug("on_publish decision for \(request.streamID) after \(waited) ms")
-                guard decision.allowed else {
-                    bound.value(.failure(.denied(reason: decision.reason)))
-                    return
-                }
-                var request = request
-                if let renamed = decision.streamReplace, renamed != request.streamID {
-                    guard isValidStreamID(renamed) else {
-                        bound.value(.failure(.invalidStreamID(renamed)))
-                        return
-                    }
+            var request = request
+            var refusal: PublishRefusal?
+            if !decision.allowed {
+                refusal = .denied(reason: decision.reason)
+            } else if let renamed = decision.streamReplace, renamed != request.streamID {
+                if isValidStreamID(renamed) {
                     self.logger.info("on_publish renames \(request.streamID) to \(renamed)")
                     request.streamID = renamed
+                } else {
+                    refusal = .invalidStreamID(renamed)
                 }
-                self.claim(request, answer: decision, on: loop, then: bound.value)
+            }
+            if refusal == nil {
+                for gate in self.streams.gates {
+                    refusal = await gate.check(request)
+                    if refusal != nil { break }
+                }
+            }
+            loop.execute { [request, refusal] in
+                let waited = Double((NIODeadline.now() - asked).nanoseconds) / 1e6
+                self.logger.debug("publish admission of \(request.streamID) after \(waited) ms")
+                if let refusal {
+                    bound.value(.failure(refusal))
+                } else {
+                    self.claim(request, answer: decision, on: loop, then: bound.value)
+                }
             }
         }
     }

@@ -37,6 +37,8 @@ public final class RelayContext: Sendable {
     public let httpRoutes = HTTPRouteTable()
     /// Outputs played over one HTTP response or a WebSocket on the players' HTTP port, by suffix.
     public let httpStreams: [HTTPStreamOutput]
+    /// Stream providers (on-demand pulls, a cluster's origins) and publish gates modules add.
+    public let streams = StreamExtensions()
     private let ids = NIOLockedValueBox<UInt64>(0)
 
     public init(config: RelayConfig, muxers: [MuxerFactory], logger: Logger,

@@ -23,6 +23,7 @@ public final class StreamRegistry: Sendable {
     }
 
     private let state = NIOLockedValueBox(State())
+    private let observers = NIOLockedValueBox<[any StreamObserver]>([])
 
     /// Live streams at most (0 = no limit).
     public let maxStreams: Int
@@ -32,6 +33,11 @@ public final class StreamRegistry: Sendable {
     public init(maxStreams: Int = 0, memory: MemoryBudget = MemoryBudget(limit: 0)) {
         self.maxStreams = maxStreams
         self.memory = memory
+    }
+
+    /// Told of every id claimed and released from now on (a cluster's registry).
+    public func addObserver(_ observer: any StreamObserver) {
+        observers.withLockedValue { $0.append(observer) }
     }
 
     private enum Claim {
@@ -69,16 +75,19 @@ public final class StreamRegistry: Sendable {
         case .takesOver(let old): source.registered(takingOverFrom: old)
         case .claimed: source.registered()  // timers and on_publish_done start now
         }
+        for observer in observers.withLockedValue({ $0 }) { observer.streamStarted(source) }
     }
 
     public func unregister(_ source: Source) {
-        state.withLockedValue { s in
-            if s.sources[source.id] === source {
-                s.sources[source.id] = nil
-                s.ready.remove(source.id)
-                s.lingering.remove(source.id)
-            }
+        let removed = state.withLockedValue { s -> Bool in
+            guard s.sources[source.id] === source else { return false }
+            s.sources[source.id] = nil
+            s.ready.remove(source.id)
+            s.lingering.remove(source.id)
+            return true
         }
+        guard removed else { return }
+        for observer in observers.withLockedValue({ $0 }) { observer.streamEnded(source) }
     }
 
     /// The source's publisher dropped; a new publisher of its id takes its players over.
