@@ -80,89 +80,9 @@ public struct PullSpec: Sendable, Equatable {
         stream = try r.string("stream", default: "")
         guard isValidStreamID(stream) else { throw r.error("stream", "must be a valid stream id (APP/STREAM), got '\(printableStreamID(stream))'") }
         url = try r.string("url", default: "")
-        guard PullURL(url) != nil else { throw r.error("url", "must be an rtsp://, rtmp://, http:// or https:// URL, got '\(printable(url))'") }
+        guard UpstreamURL(url) != nil else { throw r.error("url", "must be an rtsp://, rtmp://, http:// or https:// URL, got '\(printable(url))'") }
         transport = Transport(rawValue: try r.string("transport", default: "tcp", oneOf: ["tcp", "udp"])) ?? .tcp
         onDemand = try r.bool("on_demand", default: false)
-    }
-}
-
-/// A pull URL taken apart: scheme, credentials, host, port and the rest (path and query).
-public struct PullURL: Sendable, Equatable {
-    public enum Scheme: String, Sendable { case rtsp, rtmp, http, https }
-
-    public var scheme: Scheme
-    public var user: String?
-    public var password: String?
-    public var host: String
-    public var port: Int
-    /// From the first `/` after the authority ("/live/cam1?x=1"); "/" when absent.
-    public var path: String
-
-    /// nil when not one of the four schemes, without a host, or with a bad port.
-    public init?(_ text: String) {
-        guard text.count <= 2048, let colon = text.firstIndex(of: ":"),
-              let scheme = Scheme(rawValue: text[..<colon].lowercased()) else { return nil }
-        let afterScheme = text[colon...]
-        guard afterScheme.hasPrefix("://") else { return nil }
-        let rest = afterScheme.dropFirst(3)
-        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
-        var authority = rest[..<authorityEnd]
-        path = authorityEnd == rest.endIndex ? "/" : String(rest[authorityEnd...])
-        if path.hasPrefix("?") { path = "/" + path }
-        if let at = authority.lastIndex(of: "@") {
-            let credentials = authority[..<at]
-            authority = authority[authority.index(after: at)...]
-            if let sep = credentials.firstIndex(of: ":") {
-                user = String(credentials[..<sep]).removingPercentEncodingSafely
-                password = String(credentials[credentials.index(after: sep)...]).removingPercentEncodingSafely
-            } else {
-                user = String(credentials).removingPercentEncodingSafely
-            }
-        }
-        self.scheme = scheme
-        let defaultPort: Int = switch scheme {
-        case .rtsp: 554
-        case .rtmp: 1935
-        case .http: 80
-        case .https: 443
-        }
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]") else { return nil }
-            host = String(authority[authority.index(after: authority.startIndex)..<close])
-            let tail = authority[authority.index(after: close)...]
-            guard tail.isEmpty || tail.hasPrefix(":") else { return nil }
-            guard let p = tail.isEmpty ? defaultPort : Int(tail.dropFirst()) else { return nil }
-            port = p
-        } else if let sep = authority.lastIndex(of: ":") {
-            host = String(authority[..<sep])
-            guard let p = Int(authority[authority.index(after: sep)...]) else { return nil }
-            port = p
-        } else {
-            host = String(authority)
-            port = defaultPort
-        }
-        guard !host.isEmpty, (1...65535).contains(port) else { return nil }
-    }
-
-    /// The URL without its credentials (for logs, the admin API and RTSP requests).
-    public var redacted: String {
-        let h = host.contains(":") ? "[\(host)]" : host
-        return "\(scheme.rawValue)://\(h):\(port)\(path)"
-    }
-}
-
-extension String {
-    /// `%XX` decoded; the text as it is when an escape is malformed.
-    var removingPercentEncodingSafely: String {
-        var bytes: [UInt8] = []
-        var it = utf8.makeIterator()
-        while let b = it.next() {
-            guard b == UInt8(ascii: "%") else { bytes.append(b); continue }
-            guard let h = it.next(), let l = it.next(),
-                  let v = UInt8(String(decoding: [h, l], as: UTF8.self), radix: 16) else { return self }
-            bytes.append(v)
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
 

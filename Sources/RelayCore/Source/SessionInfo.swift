@@ -37,8 +37,9 @@ public func splitQuery(_ s: Substring) -> (path: Substring, params: [String: Str
     return (s[..<q], params)
 }
 
-func percentDecode(_ s: Substring) -> String {
-    guard s.contains("%") || s.contains("+") else { return String(s) }
+/// `%XX` decoded (a malformed escape kept as it is); `+` is a space in a query, not in a URL's user info.
+func percentDecode(_ s: Substring, plusIsSpace: Bool = true) -> String {
+    guard s.contains("%") || (plusIsSpace && s.contains("+")) else { return String(s) }
     var bytes: [UInt8] = []
     var it = Array(s.utf8)[...]
     while let c = it.popFirst() {
@@ -47,7 +48,7 @@ func percentDecode(_ s: Substring) -> String {
             bytes.append(v)
             it = it.dropFirst(2)
         } else {
-            bytes.append(c == UInt8(ascii: "+") ? UInt8(ascii: " ") : c)
+            bytes.append(plusIsSpace && c == UInt8(ascii: "+") ? UInt8(ascii: " ") : c)
         }
     }
     return String(decoding: bytes, as: UTF8.self)

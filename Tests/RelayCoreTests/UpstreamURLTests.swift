@@ -1,9 +1,9 @@
 import Testing
-@testable import RelayPull
+import RelayCore
 
-@Suite struct PullURLTests {
+@Suite struct UpstreamURLTests {
     @Test func rtspWithCredentialsAndDefaultPort() throws {
-        let url = try #require(PullURL("rtsp://admin:p%40ss@10.0.0.5/Streaming/Channels/101?transportmode=unicast"))
+        let url = try #require(UpstreamURL("rtsp://admin:p%40ss@10.0.0.5/Streaming/Channels/101?transportmode=unicast"))
         #expect(url.scheme == .rtsp)
         #expect(url.user == "admin")
         #expect(url.password == "p@ss")
@@ -14,9 +14,9 @@ import Testing
     }
 
     @Test func rtmpHTTPAndIPv6() throws {
-        #expect(PullURL("rtmp://origin:1936/live/a")?.port == 1936)
-        #expect(PullURL("HTTPS://cdn.example/live/a.flv")?.port == 443)
-        let v6 = try #require(PullURL("http://[::1]:8080/live/a.flv"))
+        #expect(UpstreamURL("rtmp://origin:1936/live/a")?.port == 1936)
+        #expect(UpstreamURL("HTTPS://cdn.example/live/a.flv")?.port == 443)
+        let v6 = try #require(UpstreamURL("http://[::1]:8080/live/a.flv"))
         #expect(v6.host == "::1")
         #expect(v6.port == 8080)
         #expect(v6.redacted == "http://[::1]:8080/live/a.flv")
@@ -25,7 +25,7 @@ import Testing
     @Test func refusesWhatItCannotPull() {
         for bad in ["", "rtsp:/x", "ftp://h/x", "rtsp://", "rtsp://:554/x", "rtsp://h:0/x", "rtsp://h:99999/x",
                     "rtsp://h:abc/x", "rtmp://[::1/x", String(repeating: "a", count: 3000)] {
-            #expect(PullURL(bad) == nil, "\(bad.prefix(40))")
+            #expect(UpstreamURL(bad) == nil, "\(bad.prefix(40))")
         }
     }
 }
