@@ -1,4 +1,5 @@
 import NIOCore
+import RelayRTP
 import RelayWebRTC
 
 /// The SDP offer of a relay-bench WHEP viewer, what a browser's recvonly offer boils down to:

@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RelayCore
+import RelayRTP
 import RelayWebRTC
 import Testing
 

@@ -1,5 +1,6 @@
 import NIOCore
 import RelayCore
+import RelayRTP
 import Testing
 @testable import RelayWebRTC
 

@@ -1,3 +1,4 @@
+import RelayRTP
 import Testing
 @testable import RelayWebRTC
 

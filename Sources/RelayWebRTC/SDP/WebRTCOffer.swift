@@ -1,3 +1,5 @@
+import RelayRTP
+
 public enum MediaDirection: String, Sendable { case sendrecv, sendonly, recvonly, inactive }
 
 /// A browser's WebRTC offer (JSEP, RFC 8829) read for what the relay answers: the peer's ICE

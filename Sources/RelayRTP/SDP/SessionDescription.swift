@@ -1,13 +1,13 @@
 public struct SDPError: Error, Sendable, CustomStringConvertible {
     public var description: String
 
-    init(_ description: String) {
+    public init(_ description: String) {
         self.description = description
     }
 }
 
-/// An SDP (RFC 8866) as lines: session attributes and media sections. Only what offer/answer reads
-/// is kept (m= and a= lines); the other line types are skipped.
+/// An SDP (RFC 8866) as lines: session attributes and media sections. Only what offer/answer and
+/// RTSP ANNOUNCE/DESCRIBE read is kept (m= and a= lines); the other line types are skipped.
 public struct SessionDescription: Sendable {
     public struct Attribute: Sendable, Equatable {
         public var name: String
@@ -28,6 +28,14 @@ public struct SessionDescription: Sendable {
         public var formats: [String]
         public var attributes: [Attribute]
 
+        public init(kind: String, port: Int, proto: String, formats: [String], attributes: [Attribute]) {
+            self.kind = kind
+            self.port = port
+            self.proto = proto
+            self.formats = formats
+            self.attributes = attributes
+        }
+
         /// First value.
         public func attribute(_ name: String) -> String? {
             attributes.first { $0.name == name }?.value
@@ -47,7 +55,7 @@ public struct SessionDescription: Sendable {
     public var attributes: [Attribute]
     public var media: [Media]
 
-    static let maxBytes = 65_536
+    public static let maxBytes = 65_536
     static let maxLines = 4096
     static let maxMedia = 32
 
