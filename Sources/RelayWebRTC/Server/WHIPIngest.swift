@@ -30,7 +30,7 @@ final class WHIPIngest: WebRTCMedia {
     private var nack = NACKTracker()
     private var videoSSRC: UInt32?
     private var configured = false
-    private var clock = WHIPClock()
+    private var clock = RTPArrivalClock()
     private var timer: RepeatedTask?
     private var lastPLI: NIODeadline?
     private var lastREMB: NIODeadline?
@@ -90,7 +90,7 @@ final class WHIPIngest: WebRTCMedia {
             var units: [RTPAccessUnit] = []
             audioDepacketizer.push(packet) { units.append($0) }
             for unit in units {
-                let dts = clock.ticks(track: 1, rtpTime: unit.rtpTime, clockRate: 8000)
+                let dts = clock.ticks(track: 1, rtpTime: unit.rtpTime, clockRate: 8000, now: now)
                 write(AVPacket(streamIndex: 1, codec: audio.codec, dts: dts, pts: dts, isKeyFrame: true, payload: unit.payload))
             }
         }
@@ -135,7 +135,7 @@ final class WHIPIngest: WebRTCMedia {
             return
         }
         accessUnits &+= 1
-        let dts = clock.ticks(track: 0, rtpTime: unit.rtpTime, clockRate: 90_000)
+        let dts = clock.ticks(track: 0, rtpTime: unit.rtpTime, clockRate: 90_000, now: Self.nowNanos())
         write(AVPacket(streamIndex: 0, codec: .h264, dts: dts, pts: dts, isKeyFrame: unit.isKeyFrame, payload: unit.payload))
     }
 
@@ -195,20 +195,4 @@ final class WHIPIngest: WebRTCMedia {
     }
 
     static func nowNanos() -> Int64 { Int64(clamping: NIODeadline.now().uptimeNanoseconds) }
-}
-
-/// Media time for the WHIP tracks: each track's RTP clock (random start, own rate) is anchored
-/// at the arrival of its first unit on a clock shared by the tracks, so audio and video line up
-/// as they arrived (the Source's clock policy then keeps every output monotonic).
-struct WHIPClock {
-    private let start = NIODeadline.now()
-    private var anchors: [Int: (rtpTime: Int64, ticks: Int64)] = [:]
-
-    mutating func ticks(track: Int, rtpTime: Int64, clockRate: Int) -> Int64 {
-        if let anchor = anchors[track] { return anchor.ticks &+ (rtpTime &- anchor.rtpTime) }
-        let elapsedMicros = Int64(clamping: (NIODeadline.now() - start).nanoseconds / 1000)
-        let ticks = elapsedMicros.rescaled(from: 1_000_000, to: clockRate)
-        anchors[track] = (rtpTime, ticks)
-        return ticks
-    }
 }
