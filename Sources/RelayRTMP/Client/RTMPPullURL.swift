@@ -1,0 +1,30 @@
+import RelayCore
+
+/// rtmp://host[:port]/app/stream[?query] as a server reads a play: the app is the first path
+/// segment, the stream name the rest with its query (what `play` carries).
+public struct RTMPPullURL: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+    public var app: String
+    public var streamName: String
+
+    /// nil unless rtmp:// with a host, an app and a stream name.
+    public init?(_ text: String) {
+        guard let url = UpstreamURL(text), url.scheme == .rtmp else { return nil }
+        let path = url.path.dropFirst()  // the leading "/"
+        guard let slash = path.firstIndex(of: "/") else { return nil }
+        let app = path[..<slash]
+        let name = path[path.index(after: slash)...]
+        guard !app.isEmpty, !app.contains("?"), !name.isEmpty, !name.hasPrefix("?") else { return nil }
+        host = url.host
+        port = url.port
+        self.app = String(app)
+        streamName = String(name)
+    }
+
+    /// What `connect` carries as tcUrl.
+    public var tcURL: String {
+        let h = host.contains(":") ? "[\(host)]" : host
+        return "rtmp://\(h):\(port)/\(app)"
+    }
+}
