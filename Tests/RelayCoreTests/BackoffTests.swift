@@ -1,4 +1,4 @@
-import RelayCamera
+import RelayCore
 import Testing
 
 struct BackoffTests {
@@ -22,19 +22,5 @@ struct BackoffTests {
         // Jitter really spreads: 200 draws of attempt 3 are not all equal.
         let draws = Set((0..<200).map { _ in backoff.delay(attempt: 3) })
         #expect(draws.count > 100)
-    }
-
-    @Test func urlSplitsAppAndStream() throws {
-        let url = try RTMPPublishURL(parsing: "rtmp://127.0.0.1:1936/live/cam1?token=x")
-        #expect(url.host == "127.0.0.1")
-        #expect(url.port == 1936)
-        #expect(url.app == "live")
-        #expect(url.streamName == "cam1?token=x")
-        #expect(url.tcURL == "rtmp://127.0.0.1:1936/live")
-        let noPort = try RTMPPublishURL(parsing: "rtmp://example.org/app/a/b")
-        #expect(noPort.port == 1935)
-        #expect(noPort.streamName == "a/b")
-        #expect(throws: (any Error).self) { try RTMPPublishURL(parsing: "rtmp://host:1935/onlyapp") }
-        #expect(throws: (any Error).self) { try RTMPPublishURL(parsing: "http://host/app/s") }
     }
 }
