@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import RelayCore
 import RelayRTMP
+import RelayRTSP
 
 /// The pull proxies of this node: streams brought from an RTSP camera or an RTMP / HTTP-FLV origin
 /// (config `pull.pulls`, `POST /api/v1/pulls`, a cluster edge), each a `Pull` on one event loop of
@@ -54,7 +55,10 @@ public final class PullManager: ProtocolModule, StreamProvider {
                                                  logger: logger, events: events)
                     .assumeIsolated().map { $0 as any Upstream }.nonisolated()
             case .rtsp:
-                return loop.makeFailedFuture(PullError.invalid("rtsp pulls need the RTSP client (RelayRTSP)"))
+                let transport: RTSPPullTransport = spec.transport == .udp ? .udp : .tcp
+                return RTSPPullClient.connect(url: spec.url, transport: transport, on: loop, timeouts: timeouts,
+                                              logger: logger, events: events)
+                    .assumeIsolated().map { $0 as any Upstream }.nonisolated()
             }
         }
     }
@@ -104,7 +108,7 @@ public final class PullManager: ProtocolModule, StreamProvider {
     // MARK: - Pulls
 
     /// Adds and starts a pull. Not on demand: it connects now and reconnects forever (backoff
-    /// `reconnect_min_ms`..`reconnect_max_ms`, doubling, ±20 % jitter). On demand: it starts when a
+    /// `reconnect_min_ms`..`reconnect_max_ms`, doubling, up to 20 % less at random). On demand: it starts when a
     /// player asks for its stream and stops `on_demand_idle_ms` after the last player left.
     /// `origin`: the cluster node it comes from (its Source's params["cluster_origin"], so a
     /// cluster registry does not announce it). `ephemeral`: removed when it stops for idleness or
