@@ -86,7 +86,9 @@ public final class RelayServer: Sendable {
         let ports = NIOLockedValueBox<(@Sendable () -> [String: Int])?>(nil)
         let zlm = ZLMFacade(context: context, gb28181: gb28181, settings: zlmSettings,
                             ports: { ports.withLockedValue { $0 }?() ?? [:] })
-        self.protocols = ProtocolRegistry(Self.modules(context: context, group: self.group, gb28181: gb28181) + [zlm])
+        let pulls = PullManager(context: context, group: self.group)
+        context.streams.addProvider(pulls)
+        self.protocols = ProtocolRegistry(Self.modules(context: context, group: self.group, gb28181: gb28181, pulls: pulls) + [zlm])
         context.httpRoutes.install(protocols.httpRoutes)
         zlmHooks?.dialect.setConfigMap { zlm.serverConfigMap() }
         let connections = context.connections
@@ -95,7 +97,8 @@ public final class RelayServer: Sendable {
     }
 
     /// The protocol modules in start order.
-    static func modules(context: RelayContext, group: any EventLoopGroup, gb28181: GB28181Service) -> [any ProtocolModule] {
+    static func modules(context: RelayContext, group: any EventLoopGroup, gb28181: GB28181Service,
+                        pulls: PullManager) -> [any ProtocolModule] {
         [
             RTMPServer.module(relay: context, group: group),
             HTTPFLVServer.module(relay: context, group: group),
@@ -104,6 +107,7 @@ public final class RelayServer: Sendable {
             RTSPServer.module(relay: context, group: group),
             gb28181,
             JT1078Server.module(relay: context, group: group),
+            pulls,
         ]
     }
 
@@ -112,7 +116,8 @@ public final class RelayServer: Sendable {
         let context = RelayContext(config: .default, muxers: [], logger: Logger(label: "routes"))
         let group = MultiThreadedEventLoopGroup.singleton
         let gb28181 = GB28181Service(context: context, group: group)
-        return AdminAPI.routes(protocols: ProtocolRegistry(modules(context: context, group: group, gb28181: gb28181)))
+        let pulls = PullManager(context: context, group: group)
+        return AdminAPI.routes(protocols: ProtocolRegistry(modules(context: context, group: group, gb28181: gb28181, pulls: pulls)))
     }
 
     /// Binds every enabled listener; throws (and unbinds what was bound) if one cannot be bound.
