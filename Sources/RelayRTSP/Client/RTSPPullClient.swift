@@ -56,10 +56,9 @@ public final class RTSPPullClient: Upstream, Sendable {
                 }
             }
             .connect(host: target.host, port: target.port)
-        connected.whenFailure { error in
-            started.fail(RTSPPullError("cannot connect to \(target.host):\(target.port): \(error)"))
-        }
-        return connected.flatMap { channel in
+        return connected.flatMapErrorThrowing { error in
+            throw RTSPPullError("cannot connect to \(target.host):\(target.port): \(error)")
+        }.flatMap { channel in
             started.futureResult.map { RTSPPullClient(channel: channel, handler: handler) }
         }
     }

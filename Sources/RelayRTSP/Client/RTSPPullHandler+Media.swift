@@ -37,10 +37,12 @@ extension RTSPPullHandler {
         setUpTrack(0)
     }
 
-    /// The session-level a=control resolved as `RTPIngestTrack.controlURL` resolves a track's.
+    /// The session-level a=control (RFC 2326 §C.1.1): absolute, relative to `base`, or `*`/none for `base`
+    /// (the rules `RTPIngestTrack.controlURL` applies to a track's).
     static func resolve(control: String?, base: String) -> String {
-        RTPIngestTrack(streamIndex: 0, payloadType: 0, codec: .h264, clockRate: 90000, channels: 1, control: control,
-                       stream: nil).controlURL(base: base)
+        guard let control, !control.isEmpty, control != "*" else { return base }
+        if control.range(of: "://") != nil { return control }
+        return base.hasSuffix("/") || control.hasPrefix("/") ? base + control : base + "/" + control
     }
 
     private func setUpTrack(_ index: Int) {
@@ -98,13 +100,12 @@ extension RTSPPullHandler {
     func playing() {
         guard let context, let ingest else { return }
         phase = .playing
-        lastMedia = .now()
         logger.info("rtsp pull \(target.redacted) playing over \(transport.rawValue): \(tracks.map { "\($0.codec)" }.joined(separator: ", "))")
         settle(nil)
         ingest.start { events?.upstream($0) }
         let loop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
-        let check = TimeAmount.nanoseconds(max(timeouts.receive.nanoseconds / 5, 50_000_000))
+        let check = TimeAmount.nanoseconds(max(timeouts.receive.nanoseconds / 4, 25_000_000))
         repeated.append(loop.scheduleRepeatedTask(initialDelay: check, delay: check) { _ in bound.value.checkReceive() })
         repeated.append(loop.scheduleRepeatedTask(initialDelay: Self.reportInterval, delay: Self.reportInterval) { _ in
             bound.value.sendReports()
@@ -130,7 +131,7 @@ extension RTSPPullHandler {
         if rtcp {
             ingest.receive(rtcp: packet, streamIndex: tracks[index].streamIndex, now: now)
         } else {
-            lastMedia = .now()
+            silentChecks = 0
             ingest.receive(rtp: packet, streamIndex: tracks[index].streamIndex, now: now) { events?.upstream($0) }
         }
     }
@@ -141,7 +142,9 @@ extension RTSPPullHandler {
     }
 
     private func checkReceive() {
-        guard phase == .playing, NIODeadline.now() - lastMedia > timeouts.receive else { return }
+        guard phase == .playing else { return }
+        silentChecks &+= 1
+        guard silentChecks >= 4 else { return }
         fail("no RTP for \(Double(timeouts.receive.nanoseconds) / 1e9) s")
     }
 

@@ -46,7 +46,8 @@ final class RTSPPullHandler: ChannelInboundHandler {
     var serverRTCPPorts: [Int: Int] = [:]
     var timers: [Scheduled<Void>] = []
     var repeated: [RepeatedTask] = []
-    var lastMedia = NIODeadline.now()
+    /// Receive checks (a quarter of the receive timeout apart) that saw no RTP: four end the pull.
+    var silentChecks = 0
     let rtcpSSRC = UInt32.random(in: 1...UInt32.max)
     var endReason: String?
     /// `started` completed (a promise is completed once).
@@ -76,6 +77,7 @@ final class RTSPPullHandler: ChannelInboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        end(endReason ?? "the connection closed")  // also when it never connected: timers and sockets go
     }
 
     func channelActive(context: ChannelHandlerContext) {

@@ -18,7 +18,7 @@ public struct RTSPSetupReply: Sendable, Equatable {
     /// nil without a Session header (or with an empty id).
     public init?(session sessionHeader: String?, transport: String?) {
         guard let sessionHeader else { return nil }
-        let parts = sessionHeader.split(separator: ";")
+        let parts = sessionHeader.split(separator: ";", omittingEmptySubsequences: false)
         guard let id = parts.first?.trimmingSpaces, !id.isEmpty, id.utf8.count <= 256,
               id.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
         session = id

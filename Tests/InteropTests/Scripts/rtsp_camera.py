@@ -7,6 +7,7 @@ or UDP. `--user/--password` require Digest authentication. Prints `READY <port>`
 Run with /usr/bin/python3 (it needs python3-gi and gir1.2-gst-rtsp-server-1.0).
 """
 import argparse
+import os
 import signal
 import sys
 
@@ -74,6 +75,8 @@ def main():
     p.add_argument("--password")
     p.add_argument("--path", default="/cam")
     args = p.parse_args()
+    # A parent may start us with SIGTERM blocked (Foundation's Process does): unblock it before any thread starts.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
 
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
@@ -102,9 +105,14 @@ def main():
     if server.attach(None) == 0:
         sys.exit(f"cannot listen on 127.0.0.1:{args.port}")
 
+    def power_off():
+        # At once, like a camera losing power: tearing the pipelines down takes GStreamer about 2 s.
+        sys.stdout.flush()
+        os._exit(0)
+
     loop = GLib.MainLoop()
-    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, loop.quit)
-    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, loop.quit)
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, power_off)
+    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGINT, power_off)
     print(f"READY {server.get_bound_port()}", flush=True)
     loop.run()
 
