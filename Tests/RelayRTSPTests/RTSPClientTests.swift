@@ -29,6 +29,8 @@ final class RTSPClientHarness {
     var result: Result<Void, any Error>? { outcome.result }
     private var requests = ByteBuffer()
     private var decoder = RTSPFrameDecoder()
+    /// Interleaved frames the client wrote (its RTCP receiver reports).
+    var interleavedOut: [(channel: UInt8, packet: ByteBuffer)] = []
 
     init(url: String = "rtsp://127.0.0.1:8554/cam", receive: TimeAmount = .seconds(5)) throws {
         let started = channel.eventLoop.makePromise(of: Void.self)
@@ -46,6 +48,7 @@ final class RTSPClientHarness {
         while var out = try channel.readOutbound(as: ByteBuffer.self) { requests.writeBuffer(&out) }
         while let frame = try decoder.decode(buffer: &requests) {
             if case .request(let r) = frame { return r }
+            if case .interleaved(let channel, let packet) = frame { interleavedOut.append((channel, packet)) }
         }
         return nil
     }
@@ -172,6 +175,15 @@ final class RTSPClientHarness {
         h.channel.embeddedEventLoop.advanceTime(by: .seconds(15))
         let keepAlive = try #require(try h.request())
         #expect(keepAlive.method == "GET_PARAMETER" && keepAlive.headers["Session"] == "S1")
+        // A receiver report every 5 s per track, on the camera's RTCP channels, about the camera's SSRCs.
+        let reports = h.interleavedOut.flatMap { frame in
+            RTCPReport.parse(frame.packet).reports.map { (frame.channel, $0) }
+        }
+        #expect(reports.filter { $0.0 == 5 }.count >= 2 && reports.filter { $0.0 == 3 }.count >= 2, "\(h.interleavedOut.map(\.channel))")
+        #expect(reports.allSatisfy { $0.1.sender == nil })
+        #expect(reports.first { $0.0 == 5 }?.1.blocks.map(\.ssrc) == [0x1234_5678 &+ 96])
+        #expect(reports.first { $0.0 == 3 }?.1.blocks.map(\.ssrc) == [0x1234_5678 &+ 8])
+        #expect(reports.first { $0.0 == 5 }?.1.blocks.first?.highestSequence == 2)
         h.answer(keepAlive, 200)
         #expect(h.channel.isActive)
 
