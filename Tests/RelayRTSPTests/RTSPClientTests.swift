@@ -34,9 +34,11 @@ final class RTSPClientHarness {
 
     init(url: String = "rtsp://127.0.0.1:8554/cam", receive: TimeAmount = .seconds(5)) throws {
         let started = channel.eventLoop.makePromise(of: Void.self)
+        var logger = Logger(label: "rtsp-client-test")
+        logger.logLevel = .error
         handler = RTSPPullHandler(target: try #require(UpstreamURL(url)), transport: .tcp,
                                   timeouts: UpstreamTimeouts(connect: .seconds(5), receive: receive),
-                                  events: events, started: started, logger: Logger(label: "test"))
+                                  events: events, started: started, logger: logger)
         try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPClientDecoder()))
         try channel.pipeline.syncOperations.addHandler(handler)
         started.futureResult.whenComplete { [outcome] in outcome.result = $0 }
@@ -273,6 +275,54 @@ final class RTSPClientHarness {
             #expect(h.failure?.contains(expected) == true, "\(expected): \(h.failure ?? "no failure")")
             #expect(!h.channel.isActive)
         }
+    }
+
+    /// Valid answers, mutated (bytes flipped, cut, repeated), at every step of the conversation: the session
+    /// ends or goes on, and nothing traps.
+    @Test func mutatedCameraAnswersNeverTrap() throws {
+        var seed: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> Int {
+            seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17
+            return Int(truncatingIfNeeded: seed >> 1)
+        }
+        var ended = 0
+        for _ in 0..<300 {
+            let h = try RTSPClientHarness(url: "rtsp://u:p@127.0.0.1/cam")
+            let answers: [(Int, [(String, String)], String)] = [
+                (200, [("Public", "GET_PARAMETER")], ""),
+                (401, [("WWW-Authenticate", #"Digest realm="r", nonce="n", qop="auth""#)], ""),
+                (200, [("Content-Base", "rtsp://127.0.0.1/cam/")], Self.sdp),
+                (200, [("Session", "S;timeout=20"), ("Transport", "RTP/AVP/TCP;interleaved=0-1")], ""),
+                (200, [("Session", "S"), ("Transport", "RTP/AVP/TCP;interleaved=2-3")], ""),
+                (200, [("Session", "S")], ""),
+            ]
+            for (status, headers, body) in answers {
+                let request = try h.request()
+                var text = "RTSP/1.0 \(status) X\r\nCSeq: \(request?.cseq ?? "1")\r\n"
+                for (n, v) in headers { text += "\(n): \(v)\r\n" }
+                text += "Content-Length: \(body.utf8.count)\r\n\r\n" + body
+                var bytes = Array(text.utf8)
+                for _ in 0..<(next() % 4) where !bytes.isEmpty {
+                    let at = next() % bytes.count
+                    switch next() % 3 {
+                    case 0: bytes[at] = UInt8(truncatingIfNeeded: next())
+                    case 1: bytes.removeSubrange(at...)
+                    default: bytes.insert(contentsOf: bytes[at...].prefix(next() % 64), at: at)
+                    }
+                }
+                h.send(ByteBuffer(bytes: bytes))
+                if !h.channel.isActive { break }
+            }
+            for i in 0..<(next() % 20) {
+                var payload = (0..<(next() % 40)).map { _ in UInt8(truncatingIfNeeded: next()) }
+                if i % 2 == 0, payload.count > 1 { payload[0] = 0x80; payload[1] = 96 }
+                h.send(Self.interleaved(UInt8(next() % 4), ByteBuffer(bytes: payload)))
+            }
+            h.channel.embeddedEventLoop.advanceTime(by: .seconds(30))
+            if !h.channel.isActive { ended += 1 }
+            _ = try? h.channel.finish()
+        }
+        #expect(ended > 0)
     }
 
     @Test func setupAnswersTransportAndSession() {
