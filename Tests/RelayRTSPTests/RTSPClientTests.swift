@@ -250,6 +250,11 @@ final class RTSPClientHarness {
 
         h = try RTSPClientHarness()
         h.answer(try h.request(), 200)
+        h.answer(try h.request(), 200, [("Content-Base", "rtsp://c/a b\r")], body: Self.sdp)
+        #expect(h.failure?.contains("control URL") == true)
+
+        h = try RTSPClientHarness()
+        h.answer(try h.request(), 200)
         h.answer(try h.request(), 200, body: Self.sdp)
         h.answer(try h.request(), 200)  // SETUP without a Session
         #expect(h.failure?.contains("without a Session") == true)

@@ -117,6 +117,10 @@ final class RTSPPullHandler: ChannelInboundHandler {
     }
 
     func send(_ method: String, uri: String, headers: [(String, String)] = []) {
+        // Control URLs come from the camera (Content-Base, a=control): never let one split the request line.
+        guard uri.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
+            return fail("the camera named a control URL with spaces or control characters")
+        }
         let cseq = takeCSeq()
         pending = Request(method: method, uri: uri, headers: headers, cseq: cseq, authorized: authenticator?.scheme != nil)
         write(method, uri: uri, headers: headers, cseq: cseq)
