@@ -59,6 +59,9 @@ public struct ClusterConfig: ConfigSection {
             guard !nodeID.isEmpty, nodeID.count <= 128, nodeID.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
                 throw r.error("node_id", "a cluster node needs a name without spaces (1-128 ASCII characters)")
             }
+            if registry == .postgres {
+                do { _ = try PostgresURL(postgresURL) } catch { throw r.error("postgres_url", error.description) }
+            }
             if registry == .hook && locateHook.isEmpty {
                 throw r.error("locate_hook", "registry \"hook\" needs the on_locate URL")
             }

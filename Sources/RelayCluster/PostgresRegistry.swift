@@ -1,0 +1,333 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import PostgresNIO
+import RelayCore
+
+/// The cluster's stream table in PostgreSQL: this node's streams are written on claim/release and
+/// refreshed every `heartbeat_ms`; a row older than `expiry_ms` is a dead node's and is ignored;
+/// `NOTIFY <table>, 'ended <id>'` tells every node's LISTEN that a stream ended.
+///
+/// Writes go through one queue, in order, so a heartbeat's snapshot of this node's streams never
+/// undoes a newer insert or delete. Everything runs in Tasks on postgres-nio's own I/O: nothing
+/// here waits on an event loop. With the database down, lookups answer nil at once (one log line
+/// per outage) and the heartbeat keeps trying; when it answers again the heartbeat re-inserts
+/// this node's rows (a restarted database lost them).
+public final class PostgresRegistry: StreamLocator, StreamObserver {
+    enum Write: Sendable {
+        case upsert(String)
+        case remove(String)
+        case heartbeat
+    }
+
+    private struct State {
+        var client: PostgresClient?
+        var tasks: [Task<Void, Never>] = []
+        /// This node's streams (origin streams only) and when each started.
+        var local: Set<String> = []
+        var up = false
+        var outageLogged = false
+        var tableReady = false
+        /// Rows another node took from this one (logged once each).
+        var taken: Set<String> = []
+        var stopped = false
+    }
+
+    private let state = NIOLockedValueBox(State())
+    private let writes: AsyncStream<Write>
+    private let writer: AsyncStream<Write>.Continuation
+    private let config: ClusterConfig
+    private let database: PostgresURL
+    private let table: String
+    private let advertiseURL: @Sendable () -> String
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let droppedLog = NIOLockedValueBox(RateLimitedLog(interval: .seconds(10)))
+    /// Called with the id of every stream another node reports ended (an edge drops its pull).
+    private let endedHandler = NIOLockedValueBox<(@Sendable (String) -> Void)?>(nil)
+    /// Bound of the write queue (a heartbeat repairs what a full queue dropped).
+    static let maxQueuedWrites = 4096
+
+    /// `advertiseURL`: read when a row is written (the RTMP listener's port is known after start).
+    public init(config: ClusterConfig, database: PostgresURL, advertiseURL: @escaping @Sendable () -> String,
+                group: any EventLoopGroup, logger: Logger) {
+        self.config = config
+        self.database = database
+        // Validated as a plain identifier by ClusterConfig; quoted all the same.
+        self.table = "\"\(config.postgresTable)\""
+        self.advertiseURL = advertiseURL
+        self.group = group
+        self.logger = logger
+        (writes, writer) = AsyncStream.makeStream(of: Write.self, bufferingPolicy: .bufferingOldest(Self.maxQueuedWrites))
+    }
+
+    /// Another node reported `stream` ended.
+    public func onStreamEnded(_ handler: @escaping @Sendable (String) -> Void) {
+        endedHandler.withLockedValue { $0 = handler }
+    }
+
+    public var isUp: Bool { state.withLockedValue { $0.up } }
+    public var registeredCount: Int { state.withLockedValue { $0.local.count } }
+
+    public func start() {
+        var options = PostgresClient.Configuration.Options()
+        options.connectTimeout = .milliseconds(Int64(config.locateTimeoutMs))
+        options.maximumConnections = 8
+        options.keepAliveBehavior = nil
+        var configuration = database.configuration
+        configuration.options = options
+        // postgres-nio logs every failed connect at info: an outage is logged once, here.
+        var quiet = logger
+        quiet.logLevel = max(logger.logLevel, .warning)
+        let client = PostgresClient(configuration: configuration, eventLoopGroup: group, backgroundLogger: quiet)
+        let tasks = [
+            Task { await client.run() },
+            Task { await self.drainWrites(client) },
+            Task { await self.beat() },
+            Task { await self.listen(client) },
+        ]
+        state.withLockedValue {
+            $0.client = client
+            $0.tasks = tasks
+        }
+        logger.info("cluster registry: PostgreSQL \(database.redacted), table \(config.postgresTable), node \(config.nodeID)")
+    }
+
+    /// Deletes this node's rows (with their NOTIFY: edges stop pulling at once), then stops.
+    public func stop() async {
+        let (client, ids) = state.withLockedValue { s -> (PostgresClient?, Set<String>) in
+            s.stopped = true
+            return (s.client, s.local)
+        }
+        if let client, isUp, !ids.isEmpty {
+            do {
+                try await withDeadline(ms: config.locateTimeoutMs) { try await self.deleteRows(client, except: []) }
+            } catch {
+                logger.warning("cluster registry: could not delete this node's rows at stop: \(Self.describe(error))")
+            }
+        }
+        writer.finish()
+        for task in state.withLockedValue({ $0.tasks }) { task.cancel() }
+    }
+
+    // MARK: StreamObserver
+
+    public func streamStarted(_ source: Source) {
+        guard source.publisher.params[ClusterModule.originParam] == nil else { return }
+        state.withLockedValue {
+            $0.local.insert(source.id)
+            $0.taken.remove(source.id)
+        }
+        enqueue(.upsert(source.id))
+    }
+
+    public func streamEnded(_ source: Source) {
+        guard source.publisher.params[ClusterModule.originParam] == nil else { return }
+        let had = state.withLockedValue { $0.local.remove(source.id) != nil }
+        if had { enqueue(.remove(source.id)) }
+    }
+
+    private func enqueue(_ write: Write) {
+        if case .dropped = writer.yield(write) {
+            if let more = droppedLog.withLockedValue({ $0.shouldLog() }) {
+                logger.warning("cluster registry: \(Self.maxQueuedWrites) writes queued; the next heartbeat repairs the table\(suppressed(more))")
+            }
+        }
+    }
+
+    // MARK: StreamLocator
+
+    /// The row of `stream` when it is fresh and another node's; nil at once while the database is down.
+    public func locate(_ stream: String) async -> StreamLocation? {
+        guard let client = state.withLockedValue({ $0.up ? $0.client : nil }) else { return nil }
+        do {
+            let row = try await withDeadline(ms: config.locateTimeoutMs) {
+                try await self.select(client, stream: stream)
+            }
+            guard let row, row.node != config.nodeID else { return nil }
+            return row
+        } catch {
+            markDown(error)
+            return nil
+        }
+    }
+
+    /// Every fresh row (the admin API), oldest stream first.
+    public func rows() async throws -> [StreamLocation] {
+        guard let client = state.withLockedValue({ $0.up ? $0.client : nil }) else {
+            throw AdminFailure(503, "the cluster registry's database does not answer")
+        }
+        let query: PostgresQuery = """
+            SELECT stream_id, node_id, url, (extract(epoch FROM now() - updated_at) * 1000)::float8 FROM \(unescaped: table)
+            WHERE updated_at > now() - \(Int64(config.expiryMs))::bigint * interval '1 millisecond' ORDER BY started_at, stream_id
+            """
+        return try await withDeadline(ms: config.locateTimeoutMs) {
+            var found: [StreamLocation] = []
+            for try await (stream, node, url, age) in try await client.query(query).decode((String, String, String, Double).self) {
+                found.append(StreamLocation(stream: stream, node: node, url: url, ageMs: Int(clamping: Int64(age.rounded()))))
+            }
+            return found
+        }
+    }
+
+    private func select(_ client: PostgresClient, stream: String) async throws -> StreamLocation? {
+        let query: PostgresQuery = """
+            SELECT node_id, url, (extract(epoch FROM now() - updated_at) * 1000)::float8 FROM \(unescaped: table)
+            WHERE stream_id = \(stream) AND updated_at > now() - \(Int64(config.expiryMs))::bigint * interval '1 millisecond'
+            """
+        for try await (node, url, age) in try await client.query(query).decode((String, String, Double).self) {
+            return StreamLocation(stream: stream, node: node, url: url, ageMs: Int(clamping: Int64(age.rounded())))
+        }
+        return nil
+    }
+
+    // MARK: writes
+
+    private func drainWrites(_ client: PostgresClient) async {
+        for await write in writes {
+            let up = state.withLockedValue { $0.up }
+            do {
+                switch write {
+                case .upsert(let id) where up:
+                    try await withDeadline(ms: config.locateTimeoutMs) { try await self.upsert(client, id) }
+                case .remove(let id) where up:
+                    try await withDeadline(ms: config.locateTimeoutMs) { try await self.remove(client, id) }
+                case .upsert, .remove:
+                    continue  // the heartbeat that brings the database back repairs the table
+                case .heartbeat:
+                    try await withDeadline(ms: config.locateTimeoutMs) { try await self.refresh(client) }
+                    markUp()
+                }
+            } catch {
+                markDown(error)
+            }
+        }
+    }
+
+    private func beat() async {
+        enqueue(.heartbeat)
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(config.heartbeatMs))
+            if Task.isCancelled { return }
+            enqueue(.heartbeat)
+        }
+    }
+
+    private func upsert(_ client: PostgresClient, _ id: String) async throws {
+        let url = advertiseURL()
+        try await client.query("""
+            INSERT INTO \(unescaped: table) (stream_id, node_id, url, started_at, updated_at)
+            VALUES (\(id), \(config.nodeID), \(url), now(), now())
+            ON CONFLICT (stream_id) DO UPDATE SET node_id = EXCLUDED.node_id, url = EXCLUDED.url,
+                started_at = EXCLUDED.started_at, updated_at = EXCLUDED.updated_at
+            """)
+    }
+
+    private func remove(_ client: PostgresClient, _ id: String) async throws {
+        try await client.query("""
+            WITH gone AS (DELETE FROM \(unescaped: table) WHERE stream_id = \(id) AND node_id = \(config.nodeID) RETURNING stream_id)
+            SELECT pg_notify(\(config.postgresTable), 'ended ' || stream_id) FROM gone
+            """)
+    }
+
+    /// Creates the table when needed, refreshes this node's rows (re-inserting lost ones, taking
+    /// back expired ones, leaving ones another live node took), deletes its rows of ended streams.
+    private func refresh(_ client: PostgresClient) async throws {
+        if !state.withLockedValue({ $0.tableReady }) {
+            do {
+                try await client.query("""
+                    CREATE TABLE IF NOT EXISTS \(unescaped: table) (stream_id text PRIMARY KEY, node_id text NOT NULL,
+                        url text NOT NULL, started_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)
+                    """)
+            } catch let error as PSQLError where ["23505", "42P07"].contains(error.serverInfo?[.sqlState] ?? "") {
+                // Another node made it at the same moment (IF NOT EXISTS does not serialize creators).
+            }
+            state.withLockedValue { $0.tableReady = true }
+        }
+        let ids = Array(state.withLockedValue { $0.local }).sorted()
+        if !ids.isEmpty {
+            let url = advertiseURL()
+            try await client.query("""
+                INSERT INTO \(unescaped: table) AS t (stream_id, node_id, url, started_at, updated_at)
+                SELECT s, \(config.nodeID), \(url), now(), now() FROM unnest(\(ids)::text[]) AS s
+                ON CONFLICT (stream_id) DO UPDATE SET updated_at = now(), url = EXCLUDED.url
+                WHERE t.node_id = EXCLUDED.node_id
+                   OR t.updated_at <= now() - \(Int64(config.expiryMs))::bigint * interval '1 millisecond'
+                """)
+            var takers: [(String, String)] = []
+            for try await (stream, node) in try await client.query("""
+                SELECT stream_id, node_id FROM \(unescaped: table) WHERE stream_id = ANY(\(ids)::text[]) AND node_id <> \(config.nodeID)
+                """).decode((String, String).self) {
+                takers.append((stream, node))
+            }
+            let fresh = state.withLockedValue { s in takers.filter { s.taken.insert($0.0).inserted } }
+            for (stream, node) in fresh {
+                logger.warning("cluster registry: node \(node) took \(stream)'s row (a publish there); this node's publisher stays but is no longer located")
+            }
+        }
+        try await deleteRows(client, except: ids)
+    }
+
+    /// Deletes this node's rows but `ids`, with a NOTIFY for each.
+    private func deleteRows(_ client: PostgresClient, except ids: [String]) async throws {
+        try await client.query("""
+            WITH gone AS (DELETE FROM \(unescaped: table) WHERE node_id = \(config.nodeID) AND NOT (stream_id = ANY(\(ids)::text[]))
+                RETURNING stream_id)
+            SELECT pg_notify(\(config.postgresTable), 'ended ' || stream_id) FROM gone
+            """)
+    }
+
+    // MARK: LISTEN
+
+    private func listen(_ client: PostgresClient) async {
+        let channel = config.postgresTable
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: channel) { notifications in
+                        for try await note in notifications {
+                            guard note.payload.hasPrefix("ended ") else { continue }
+                            let stream = String(note.payload.dropFirst(6))
+                            self.endedHandler.withLockedValue { $0 }?(stream)
+                        }
+                    }
+                }
+            } catch {
+                if !Task.isCancelled { logger.debug("cluster registry: LISTEN ended: \(Self.describe(error))") }
+            }
+            try? await Task.sleep(for: .milliseconds(config.heartbeatMs))
+        }
+    }
+
+    // MARK: health
+
+    private func markUp() {
+        let recovered = state.withLockedValue { s -> Bool in
+            defer {
+                s.up = true
+                s.outageLogged = false
+            }
+            return s.outageLogged
+        }
+        if recovered { logger.info("cluster registry: the database answers again; this node's rows are refreshed") }
+    }
+
+    private func markDown(_ error: any Error) {
+        let first = state.withLockedValue { s -> Bool in
+            s.up = false
+            s.tableReady = false
+            defer { s.outageLogged = true }
+            return !s.outageLogged && !s.stopped
+        }
+        if first {
+            logger.error("cluster registry: the database at \(database.redacted) fails (\(Self.describe(error))); lookups answer 'not found' and streams keep flowing until it is back")
+        }
+    }
+
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let message = error.serverInfo?[.message] { return "\(error.code): \(message)" }
+        if let underlying = error.underlying { return "\(error.code): \(underlying)" }
+        return "\(error.code)"
+    }
+}

@@ -1,0 +1,46 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import RelayCore
+import RelayTestSupport
+@testable import RelayCluster
+
+/// A registry node on the test's PostgreSQL server (RelayTestSupport's `PostgresServer`).
+enum PostgresFixture {
+    static let logger = Logger(label: "cluster-test")
+
+    static func config(node: String, database: PostgresServer, table: String = "liverelay_streams",
+                       heartbeatMs: Int = 100, expiryMs: Int = 400) throws -> ClusterConfig {
+        try ClusterConfig.parse([
+            "enabled": .bool(true), "node_id": .string(node), "postgres_url": .string(database.url),
+            "postgres_table": .string(table), "heartbeat_ms": .number(Double(heartbeatMs)),
+            "expiry_ms": .number(Double(expiryMs)), "locate_timeout_ms": .number(500),
+        ])
+    }
+
+    static func registry(node: String, database: PostgresServer, advertise: String, table: String = "liverelay_streams",
+                         heartbeatMs: Int = 100, expiryMs: Int = 400) throws -> PostgresRegistry {
+        let config = try config(node: node, database: database, table: table, heartbeatMs: heartbeatMs, expiryMs: expiryMs)
+        return PostgresRegistry(config: config, database: try PostgresURL(config.postgresURL), advertiseURL: { advertise },
+                                group: MultiThreadedEventLoopGroup.singleton, logger: logger)
+    }
+
+    /// A Source as a publisher session makes it (never registered: the observer is called by hand).
+    static func source(_ id: String, params: [String: String] = [:]) -> Source {
+        let context = RelayContext(config: .default, muxers: [], logger: logger)
+        return Source(id: id, eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
+                      publisher: SessionInfo(sessionID: "1", protocolName: "rtmp", remoteAddress: "127.0.0.1:1", params: params),
+                      context: context)
+    }
+}
+
+/// Polls `condition` every 10 ms for up to `seconds`.
+func eventually(_ seconds: Double = 5, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(nanoseconds: 10_000_000)
+    }
+    return try await condition()
+}
