@@ -24,6 +24,8 @@ let fuzzers: [(name: String, deps: [Target.Dependency])] = [
     ("FuzzPipelineGB", ["PipelineSupport", "RelayGB28181", "RelayRTP", "RelayCore"]),
     ("FuzzPipelineJT1078", ["PipelineSupport", "RelayJT1078", "RelayCore"]),
     ("FuzzPipelineWHIP", ["PipelineSupport", "RelayWebRTC", "RelayCore"]),
+    ("FuzzPipelineRTSP", ["PipelineSupport", "RelayRTSP", "RelayRTP", "RelayCore"]),
+    ("FuzzPipelineRTSPPull", ["PipelineSupport", "RelayRTSP", "RelayRTP", "RelayCore"]),
 ]
 
 /// swift-nio products by the part after "NIO": `nio("Core", "Embedded")`.
