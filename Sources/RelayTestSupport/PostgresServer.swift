@@ -39,6 +39,19 @@ public final class PostgresServer: @unchecked Sendable {
         return server
     }
 
+    /// Runs `body` with a fresh server, stopped and removed afterwards whatever `body` does.
+    public static func with<T>(_ body: (PostgresServer) async throws -> T) async throws -> T {
+        let server = try await start()
+        do {
+            let result = try await body(server)
+            await server.stop()
+            return result
+        } catch {
+            await server.stop()
+            throw error
+        }
+    }
+
     private init() throws {
         let candidates = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? [])
             .sorted { (Int($0) ?? 0) > (Int($1) ?? 0) }

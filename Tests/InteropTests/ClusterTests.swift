@@ -35,55 +35,55 @@ struct ClusterTests {
     }
 
     @Test func oneOriginTwoEdgesThroughPostgreSQL() async throws {
-        let db = try await PostgresServer.start()
-        let origin = try await ClusterNode.start("origin", cluster: Self.registry(db) + #", "edge": false"#)
-        let edge1 = try await ClusterNode.start("edge-1", cluster: Self.registry(db))
-        let edge2 = try await ClusterNode.start("edge-2", cluster: Self.registry(db))
-        var publisher = try await Self.publish(to: origin, "live/cam")
-        defer {
+        try await PostgresServer.with { db in
+            let origin = try await ClusterNode.start("origin", cluster: Self.registry(db) + #", "edge": false"#)
+            let edge1 = try await ClusterNode.start("edge-1", cluster: Self.registry(db))
+            let edge2 = try await ClusterNode.start("edge-2", cluster: Self.registry(db))
+            var publisher = try await Self.publish(to: origin, "live/cam")
+            defer {
+                publisher.terminate()
+                for node in [origin, edge1, edge2] { node.terminate() }
+            }
+            let stream = "live/cam"
+            // Two players on each edge (RTMP and HTTP-FLV), media through one pull per edge.
+            let flv1 = try #require(await Self.play(edge1, stream), "edge-1: \(edge1.process.stderr.suffix(3000))")
+            let flv2 = try #require(await Self.play(edge2, stream), "edge-2: \(edge2.process.stderr.suffix(3000))")
+            let rtmp1 = try await RTMPPlayer.connect(url: "rtmp://127.0.0.1:\(edge1.rtmp)/\(stream)", group: Self.group)
+            let rtmp2 = try await RTMPPlayer.connect(url: "rtmp://127.0.0.1:\(edge2.rtmp)/\(stream)", group: Self.group)
+            for player in [rtmp1, rtmp2] {
+                #expect(await player.wait(timeout: .seconds(5)) { $0.videoFrames > 30 }.videoFrames > 30)
+            }
+            #expect(try await origin.players(stream).count == 2, "the origin serves one pull per edge")
+            for edge in [edge1, edge2] {
+                let pulls = try await edge.pulls()
+                #expect(pulls.count == 1 && pulls.first?["origin"] == .string("origin") && pulls.first?["state"] == .string("playing"),
+                        "\(edge.name): \(pulls)")
+            }
+            let rows = try await origin.api.get("/api/v1/cluster/streams").text
+            #expect(rows.contains(#""stream":"live/cam""#) && rows.contains(#""node":"origin""#), "\(rows)")
+
+            // The publisher goes: every edge player reaches the end of its stream, the edges' pulls go.
             publisher.terminate()
-            for node in [origin, edge1, edge2] { node.terminate() }
-            Task { await db.stop() }
-        }
-        let stream = "live/cam"
-        // Two players on each edge (RTMP and HTTP-FLV), media through one pull per edge.
-        let flv1 = try #require(await Self.play(edge1, stream), "edge-1: \(edge1.process.stderr.suffix(3000))")
-        let flv2 = try #require(await Self.play(edge2, stream), "edge-2: \(edge2.process.stderr.suffix(3000))")
-        let rtmp1 = try await RTMPPlayer.connect(url: "rtmp://127.0.0.1:\(edge1.rtmp)/\(stream)", group: Self.group)
-        let rtmp2 = try await RTMPPlayer.connect(url: "rtmp://127.0.0.1:\(edge2.rtmp)/\(stream)", group: Self.group)
-        for player in [rtmp1, rtmp2] {
-            #expect(await player.wait(timeout: .seconds(5)) { $0.videoFrames > 30 }.videoFrames > 30)
-        }
-        #expect(try await origin.players(stream).count == 2, "the origin serves one pull per edge")
-        for edge in [edge1, edge2] {
-            let pulls = try await edge.pulls()
-            #expect(pulls.count == 1 && pulls.first?["origin"] == .string("origin") && pulls.first?["state"] == .string("playing"),
-                    "\(edge.name): \(pulls)")
-        }
-        let rows = try await origin.api.get("/api/v1/cluster/streams").text
-        #expect(rows.contains(#""stream":"live/cam""#) && rows.contains(#""node":"origin""#), "\(rows)")
+            for player in [flv1, flv2, rtmp1, rtmp2] as [any BenchPlayer] {
+                #expect(await player.wait(timeout: .seconds(8)) { $0.closed }.closed, "a player on an edge did not end")
+            }
+            for edge in [edge1, edge2] {
+                #expect(await eventually(8) { (try? await edge.pulls().isEmpty) == true }, "\(edge.name) kept its pull")
+            }
 
-        // The publisher goes: every edge player reaches the end of its stream, the edges' pulls go.
-        publisher.terminate()
-        for player in [flv1, flv2, rtmp1, rtmp2] as [any BenchPlayer] {
-            #expect(await player.wait(timeout: .seconds(8)) { $0.closed }.closed, "a player on an edge did not end")
-        }
-        for edge in [edge1, edge2] {
-            #expect(await eventually(8) { (try? await edge.pulls().isEmpty) == true }, "\(edge.name) kept its pull")
-        }
+            // It comes back: players asking again get media (within the edges' reconnect backoff).
+            publisher = try await Self.publish(to: origin, stream)
+            let again1 = try #require(await Self.play(edge1, stream, seconds: 10))
+            let again2 = try #require(await Self.play(edge2, stream, seconds: 10))
 
-        // It comes back: players asking again get media (within the edges' reconnect backoff).
-        publisher = try await Self.publish(to: origin, stream)
-        let again1 = try #require(await Self.play(edge1, stream, seconds: 10))
-        let again2 = try #require(await Self.play(edge2, stream, seconds: 10))
-
-        // An edge dies: the other edge's players go on.
-        edge1.terminate()
-        let before = await again2.wait(timeout: .milliseconds(10)) { _ in false }.videoFrames
-        let after = await again2.wait(timeout: .seconds(3)) { $0.videoFrames > before + 50 || $0.closed }
-        #expect(after.videoFrames > before + 50 && !after.closed, "edge-2's player stalled after edge-1 died")
-        #expect(await eventually(5) { (try? await origin.players(stream).count) == 1 })
-        for player in [again1, again2, flv1, flv2, rtmp1, rtmp2] as [any BenchPlayer] { await player.close() }
+            // An edge dies: the other edge's players go on.
+            edge1.terminate()
+            let before = await again2.wait(timeout: .milliseconds(10)) { _ in false }.videoFrames
+            let after = await again2.wait(timeout: .seconds(3)) { $0.videoFrames > before + 50 || $0.closed }
+            #expect(after.videoFrames > before + 50 && !after.closed, "edge-2's player stalled after edge-1 died")
+            #expect(await eventually(5) { (try? await origin.players(stream).count) == 1 })
+            for player in [again1, again2, flv1, flv2, rtmp1, rtmp2] as [any BenchPlayer] { await player.close() }
+        }
     }
 
     @Test func anEdgeFindsTheOriginThroughTheLocateHook() async throws {
@@ -110,24 +110,24 @@ struct ClusterTests {
     }
 
     @Test func aSecondPublishOnAnotherNodeIsRefusedNamingTheFirst() async throws {
-        let db = try await PostgresServer.start()
-        let a = try await ClusterNode.start("node-a", cluster: Self.registry(db))
-        let b = try await ClusterNode.start("node-b", cluster: Self.registry(db))
-        let first = try await Self.publish(to: a, "live/one")
-        defer {
-            first.terminate()
-            a.terminate()
-            b.terminate()
-            Task { await db.stop() }
+        try await PostgresServer.with { db in
+            let a = try await ClusterNode.start("node-a", cluster: Self.registry(db))
+            let b = try await ClusterNode.start("node-b", cluster: Self.registry(db))
+            let first = try await Self.publish(to: a, "live/one")
+            defer {
+                first.terminate()
+                a.terminate()
+                b.terminate()
+            }
+            #expect(try await eventually(10) { try await db.psql("SELECT node_id FROM liverelay_streams WHERE stream_id = 'live/one'").hasPrefix("node-a") })
+            let media = try await TestMedia.shared.h264AACFLV()
+            let second = try await ChildProcess.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", media, "-t", "3",
+                                                               "-c", "copy", "-f", "flv", "rtmp://127.0.0.1:\(b.rtmp)/live/one"], timeout: 20)
+            #expect(second.status != 0, "the second publish was accepted")
+            #expect(await eventually(5) { b.process.stderr.contains("already being published (by node node-a (rtmp://127.0.0.1:\(a.rtmp)))") },
+                    "\(b.process.stderr.suffix(2000))")
+            #expect(try await db.psql("SELECT node_id FROM liverelay_streams WHERE stream_id = 'live/one'").hasPrefix("node-a"))
         }
-        #expect(try await eventually(10) { try await db.psql("SELECT node_id FROM liverelay_streams WHERE stream_id = 'live/one'").hasPrefix("node-a") })
-        let media = try await TestMedia.shared.h264AACFLV()
-        let second = try await ChildProcess.run("ffmpeg", ["-hide_banner", "-loglevel", "error", "-re", "-i", media, "-t", "3",
-                                                           "-c", "copy", "-f", "flv", "rtmp://127.0.0.1:\(b.rtmp)/live/one"], timeout: 20)
-        #expect(second.status != 0, "the second publish was accepted")
-        #expect(await eventually(5) { b.process.stderr.contains("already being published (by node node-a (rtmp://127.0.0.1:\(a.rtmp)))") },
-                "\(b.process.stderr.suffix(2000))")
-        #expect(try await db.psql("SELECT node_id FROM liverelay_streams WHERE stream_id = 'live/one'").hasPrefix("node-a"))
     }
 }
 
