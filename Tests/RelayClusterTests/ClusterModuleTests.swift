@@ -28,24 +28,24 @@ import Testing
     }
 
     @Test func anOriginRegistersWhatIsPublishedThroughTheStreamRegistry() async throws {
-        let db = try await PostgresServer.start()
-        let (module, context) = module(try PostgresFixture.config(node: "origin", database: db))
-        try await module.start()
-        #expect(module.advertiseURL == "rtmp://127.0.0.1:19350")
-        #expect(context.streams.hasGates)
-        let source = Source(id: "live/a", eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
-                            publisher: SessionInfo(sessionID: "1", protocolName: "rtmp", remoteAddress: "127.0.0.1:1"), context: context)
-        try context.registry.register(source)
-        #expect(try await eventually { try await db.psql("SELECT node_id || ' ' || url FROM liverelay_streams") == "origin rtmp://127.0.0.1:19350\n" })
-        let list = try #require(module.adminEndpoints.first)
-        let reply = try await list.handle(AdminRequest(streamID: .failure(.notFound("-")), logger: PostgresFixture.logger, body: { nil }))
-        let rows = try #require(reply.body as? [StreamLocation])
-        #expect(rows.map(\.stream) == ["live/a"] && rows.first?.node == "origin")
-        guard case .object(let stats)? = module.stats["cluster"] else { Issue.record("no cluster stats"); return }
-        #expect(stats["registry_up"] == .bool(true) && stats["streams_registered"] == .number(1))
-        context.registry.unregister(source)
-        #expect(try await eventually { try await db.psql("SELECT count(*) FROM liverelay_streams") == "0\n" })
-        await module.stop()
-        await db.stop()
+        try await PostgresServer.with { db in
+            let (module, context) = module(try PostgresFixture.config(node: "origin", database: db))
+            try await module.start()
+            #expect(module.advertiseURL == "rtmp://127.0.0.1:19350")
+            #expect(context.streams.hasGates)
+            let source = Source(id: "live/a", eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
+                                publisher: SessionInfo(sessionID: "1", protocolName: "rtmp", remoteAddress: "127.0.0.1:1"), context: context)
+            try context.registry.register(source)
+            #expect(try await eventually { try await db.psql("SELECT node_id || ' ' || url FROM liverelay_streams") == "origin rtmp://127.0.0.1:19350\n" })
+            let list = try #require(module.adminEndpoints.first)
+            let reply = try await list.handle(AdminRequest(streamID: .failure(.notFound("-")), logger: PostgresFixture.logger, body: { nil }))
+            let rows = try #require(reply.body as? [StreamLocation])
+            #expect(rows.map(\.stream) == ["live/a"] && rows.first?.node == "origin")
+            guard case .object(let stats)? = module.stats["cluster"] else { Issue.record("no cluster stats"); return }
+            #expect(stats["registry_up"] == .bool(true) && stats["streams_registered"] == .number(1))
+            context.registry.unregister(source)
+            #expect(try await eventually { try await db.psql("SELECT count(*) FROM liverelay_streams") == "0\n" })
+            await module.stop()
+        }
     }
 }

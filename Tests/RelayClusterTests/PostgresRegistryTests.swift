@@ -8,107 +8,110 @@ import Testing
 /// The registry against a real PostgreSQL server started for each test.
 @Suite(.serialized) struct PostgresRegistryTests {
     @Test func upsertLocateEndNotifies() async throws {
-        let db = try await PostgresServer.start()
-        let origin = try PostgresFixture.registry(node: "origin", database: db, advertise: "rtmp://10.0.0.1:1935")
-        let edge = try PostgresFixture.registry(node: "edge", database: db, advertise: "rtmp://10.0.0.2:1935")
-        let ended = NIOLockedValueBox<[String]>([])
-        edge.onStreamEnded { id in ended.withLockedValue { $0.append(id) } }
-        origin.start()
-        edge.start()
-        #expect(await eventually { origin.isUp && edge.isUp })
-        // The table exists with its columns (made at start).
-        #expect(try await db.psql("SELECT count(*) FROM liverelay_streams").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
+        try await PostgresServer.with { db in
+            let origin = try PostgresFixture.registry(node: "origin", database: db, advertise: "rtmp://10.0.0.1:1935")
+            let edge = try PostgresFixture.registry(node: "edge", database: db, advertise: "rtmp://10.0.0.2:1935")
+            let ended = NIOLockedValueBox<[String]>([])
+            edge.onStreamEnded { id in ended.withLockedValue { $0.append(id) } }
+            origin.start()
+            edge.start()
+            #expect(await eventually { origin.isUp && edge.isUp })
+            // The table exists with its columns (made at start).
+            #expect(try await db.psql("SELECT count(*) FROM liverelay_streams").trimmingCharacters(in: .whitespacesAndNewlines) == "0")
 
-        let source = PostgresFixture.source("live/cam1")
-        origin.streamStarted(source)
-        #expect(await eventually { await edge.locate("live/cam1") != nil })
-        let found = await edge.locate("live/cam1")
-        #expect(found?.node == "origin" && found?.url == "rtmp://10.0.0.1:1935")
-        #expect(found?.streamURL == "rtmp://10.0.0.1:1935/live/cam1")
-        #expect(await origin.locate("live/cam1") == nil, "a node never locates its own stream elsewhere")
-        #expect(try await db.psql("SELECT node_id, url FROM liverelay_streams").contains("origin|rtmp://10.0.0.1:1935"))
-        #expect(try await origin.rows().map(\.stream) == ["live/cam1"])
+            let source = PostgresFixture.source("live/cam1")
+            origin.streamStarted(source)
+            #expect(await eventually { await edge.locate("live/cam1") != nil })
+            let found = await edge.locate("live/cam1")
+            #expect(found?.node == "origin" && found?.url == "rtmp://10.0.0.1:1935")
+            #expect(found?.streamURL == "rtmp://10.0.0.1:1935/live/cam1")
+            #expect(await origin.locate("live/cam1") == nil, "a node never locates its own stream elsewhere")
+            #expect(try await db.psql("SELECT node_id, url FROM liverelay_streams").contains("origin|rtmp://10.0.0.1:1935"))
+            #expect(try await origin.rows().map(\.stream) == ["live/cam1"])
 
-        // A pull of another node's stream is not an origin: never registered.
-        origin.streamStarted(PostgresFixture.source("live/pulled", params: [ClusterModule.originParam: "x"]))
+            // A pull of another node's stream is not an origin: never registered.
+            origin.streamStarted(PostgresFixture.source("live/pulled", params: [ClusterModule.originParam: "x"]))
 
-        // Let the LISTEN start before the end is notified.
-        try await Task.sleep(nanoseconds: 300_000_000)
-        origin.streamEnded(source)
-        #expect(await eventually { ended.withLockedValue { $0 } == ["live/cam1"] })
-        #expect(await edge.locate("live/cam1") == nil)
-        #expect(try await db.psql("SELECT count(*) FROM liverelay_streams").hasPrefix("0"))
-        await origin.stop()
-        await edge.stop()
-        await db.stop()
+            // Let the LISTEN start before the end is notified.
+            try await Task.sleep(nanoseconds: 300_000_000)
+            origin.streamEnded(source)
+            #expect(await eventually { ended.withLockedValue { $0 } == ["live/cam1"] })
+            #expect(await edge.locate("live/cam1") == nil)
+            #expect(try await db.psql("SELECT count(*) FROM liverelay_streams").hasPrefix("0"))
+            await origin.stop()
+            await edge.stop()
+        }
     }
 
     @Test func expiryHeartbeatAndLostRows() async throws {
-        let db = try await PostgresServer.start()
-        let origin = try PostgresFixture.registry(node: "origin", database: db, advertise: "rtmp://10.0.0.1:1935")
-        let edge = try PostgresFixture.registry(node: "edge", database: db, advertise: "rtmp://10.0.0.2:1935")
-        origin.start()
-        edge.start()
-        #expect(await eventually { origin.isUp && edge.isUp })
-        origin.streamStarted(PostgresFixture.source("live/a"))
-        #expect(await eventually { await edge.locate("live/a") != nil })
+        try await PostgresServer.with { db in
+            let origin = try PostgresFixture.registry(node: "origin", database: db, advertise: "rtmp://10.0.0.1:1935")
+            let edge = try PostgresFixture.registry(node: "edge", database: db, advertise: "rtmp://10.0.0.2:1935")
+            origin.start()
+            edge.start()
+            #expect(await eventually { origin.isUp && edge.isUp })
+            origin.streamStarted(PostgresFixture.source("live/a"))
+            #expect(await eventually { await edge.locate("live/a") != nil })
 
-        // A dead node's row (not refreshed within expiry_ms) is not an answer.
-        _ = try await db.psql("INSERT INTO liverelay_streams VALUES ('live/dead', 'gone', 'rtmp://x:1', now() - interval '5 s', now() - interval '1 s')")
-        #expect(await edge.locate("live/dead") == nil)
-        _ = try await db.psql("UPDATE liverelay_streams SET updated_at = now() WHERE stream_id = 'live/dead'")
-        #expect(await edge.locate("live/dead")?.node == "gone")
+            // A dead node's row (not refreshed within expiry_ms) is not an answer.
+            _ = try await db.psql("INSERT INTO liverelay_streams VALUES ('live/dead', 'gone', 'rtmp://x:1', now() - interval '5 s', now() - interval '1 s')")
+            #expect(await edge.locate("live/dead") == nil)
+            _ = try await db.psql("UPDATE liverelay_streams SET updated_at = now() WHERE stream_id = 'live/dead'")
+            #expect(await edge.locate("live/dead")?.node == "gone")
 
-        // The heartbeat refreshes this node's rows…
-        _ = try await db.psql("UPDATE liverelay_streams SET updated_at = now() - interval '10 s' WHERE stream_id = 'live/a'")
-        #expect(await edge.locate("live/a") == nil)
-        #expect(await eventually { await edge.locate("live/a") != nil })
-        // … re-inserts lost ones …
-        _ = try await db.psql("DELETE FROM liverelay_streams WHERE stream_id = 'live/a'")
-        #expect(await eventually { await edge.locate("live/a")?.node == "origin" })
-        // … and deletes its rows of streams it no longer has.
-        _ = try await db.psql("INSERT INTO liverelay_streams VALUES ('live/stale', 'origin', 'rtmp://x:1', now(), now())")
-        #expect(try await eventually { try await db.psql("SELECT count(*) FROM liverelay_streams WHERE stream_id = 'live/stale'").hasPrefix("0") })
-        await origin.stop()
-        await edge.stop()
-        await db.stop()
+            // The heartbeat refreshes this node's rows…
+            // (the update and the check in one statement: a heartbeat may come between two)
+            #expect(try await db.psql("""
+                UPDATE liverelay_streams SET updated_at = now() - interval '10 s' WHERE stream_id = 'live/a'
+                RETURNING updated_at > now() - interval '400 ms'
+                """).hasPrefix("f"))
+            #expect(await eventually { await edge.locate("live/a") != nil })
+            // … re-inserts lost ones …
+            _ = try await db.psql("DELETE FROM liverelay_streams WHERE stream_id = 'live/a'")
+            #expect(await eventually { await edge.locate("live/a")?.node == "origin" })
+            // … and deletes its rows of streams it no longer has.
+            _ = try await db.psql("INSERT INTO liverelay_streams VALUES ('live/stale', 'origin', 'rtmp://x:1', now(), now())")
+            #expect(try await eventually { try await db.psql("SELECT count(*) FROM liverelay_streams WHERE stream_id = 'live/stale'").hasPrefix("0") })
+            await origin.stop()
+            await edge.stop()
+        }
     }
 
     @Test func databaseDownFailsFastAndRecovers() async throws {
-        let db = try await PostgresServer.start()
-        let origin = try PostgresFixture.registry(node: "origin", database: db, advertise: "rtmp://10.0.0.1:1935")
-        let edge = try PostgresFixture.registry(node: "edge", database: db, advertise: "rtmp://10.0.0.2:1935")
-        origin.start()
-        edge.start()
-        #expect(await eventually { origin.isUp && edge.isUp })
-        origin.streamStarted(PostgresFixture.source("live/a"))
-        #expect(await eventually { await edge.locate("live/a") != nil })
+        try await PostgresServer.with { db in
+            let origin = try PostgresFixture.registry(node: "origin", database: db, advertise: "rtmp://10.0.0.1:1935")
+            let edge = try PostgresFixture.registry(node: "edge", database: db, advertise: "rtmp://10.0.0.2:1935")
+            origin.start()
+            edge.start()
+            #expect(await eventually { origin.isUp && edge.isUp })
+            origin.streamStarted(PostgresFixture.source("live/a"))
+            #expect(await eventually { await edge.locate("live/a") != nil })
 
-        try await db.kill()
-        #expect(await eventually { !edge.isUp && !origin.isUp })
-        let asked = Date()
-        #expect(await edge.locate("live/a") == nil)
-        #expect(Date().timeIntervalSince(asked) < 0.05, "a lookup while the database is down answers at once")
+            try await db.kill()
+            #expect(await eventually { !edge.isUp && !origin.isUp })
+            let asked = Date()
+            #expect(await edge.locate("live/a") == nil)
+            #expect(Date().timeIntervalSince(asked) < 0.05, "a lookup while the database is down answers at once")
 
-        // A restarted database (here: emptied too) gets this node's rows back from the heartbeat.
-        try await db.startServer()
-        _ = try await db.psql("DROP TABLE liverelay_streams")
-        #expect(await eventually(10) { edge.isUp && origin.isUp })
-        #expect(await eventually(10) { await edge.locate("live/a")?.node == "origin" })
-        await origin.stop()
-        await edge.stop()
-        await db.stop()
+            // A restarted database (here: emptied too) gets this node's rows back from the heartbeat.
+            try await db.startServer()
+            _ = try await db.psql("DROP TABLE liverelay_streams")
+            #expect(await eventually(10) { edge.isUp && origin.isUp })
+            #expect(await eventually(10) { await edge.locate("live/a")?.node == "origin" })
+            await origin.stop()
+            await edge.stop()
+        }
     }
 
     @Test func stopDeletesThisNodesRowsAndAQuotedTable() async throws {
-        let db = try await PostgresServer.start()
-        let origin = try PostgresFixture.registry(node: "origin", database: db, advertise: "rtmp://10.0.0.1:1935", table: "Relay_Rows")
-        origin.start()
-        #expect(await eventually { origin.isUp })
-        origin.streamStarted(PostgresFixture.source("live/a"))
-        #expect(try await eventually { try await db.psql("SELECT count(*) FROM \"Relay_Rows\"").hasPrefix("1") })
-        await origin.stop()
-        #expect(try await db.psql("SELECT count(*) FROM \"Relay_Rows\"").hasPrefix("0"))
-        await db.stop()
+        try await PostgresServer.with { db in
+            let origin = try PostgresFixture.registry(node: "origin", database: db, advertise: "rtmp://10.0.0.1:1935", table: "Relay_Rows")
+            origin.start()
+            #expect(await eventually { origin.isUp })
+            origin.streamStarted(PostgresFixture.source("live/a"))
+            #expect(try await eventually { try await db.psql("SELECT count(*) FROM \"Relay_Rows\"").hasPrefix("1") })
+            await origin.stop()
+            #expect(try await db.psql("SELECT count(*) FROM \"Relay_Rows\"").hasPrefix("0"))
+        }
     }
 }
