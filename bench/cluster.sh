@@ -27,7 +27,7 @@ PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$PG_BIN/initdb" ] || { echo "PostgreSQL is not installed (apt-get install postgresql)" >&2; exit 1; }
 PG_DIR=$WORK/pg; mkdir -p "$PG_DIR"; PG_PORT=$(free_port)
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-[ "$(id -u)" = 0 ] && chown postgres "$PG_DIR"
+[ "$(id -u)" = 0 ] && { chmod o+x "$WORK"; chown postgres "$PG_DIR"; }
 as_pg "$PG_BIN/initdb" -D "$PG_DIR/data" -U liverelay -A trust -E UTF8 --no-locale --no-sync --no-instructions >/dev/null
 as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/log" -w -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
 pg_stop() { as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null 2>&1 || true; }
