@@ -88,7 +88,9 @@ public final class RelayServer: Sendable {
                             ports: { ports.withLockedValue { $0 }?() ?? [:] })
         let pulls = PullManager(context: context, group: self.group)
         context.streams.addProvider(pulls)
-        self.protocols = ProtocolRegistry(Self.modules(context: context, group: self.group, gb28181: gb28181, pulls: pulls) + [zlm])
+        let rtmpPort: @Sendable () -> Int? = { ports.withLockedValue { $0 }?()["rtmp"] }
+        self.protocols = ProtocolRegistry(Self.modules(context: context, group: self.group, gb28181: gb28181, pulls: pulls,
+                                                       rtmpPort: rtmpPort) + [zlm])
         context.httpRoutes.install(protocols.httpRoutes)
         zlmHooks?.dialect.setConfigMap { zlm.serverConfigMap() }
         let connections = context.connections
@@ -97,8 +99,9 @@ public final class RelayServer: Sendable {
     }
 
     /// The protocol modules in start order.
+    /// `rtmpPort`: the bound RTMP port (a cluster node's advertised URL by default).
     static func modules(context: RelayContext, group: any EventLoopGroup, gb28181: GB28181Service,
-                        pulls: PullManager) -> [any ProtocolModule] {
+                        pulls: PullManager, rtmpPort: @escaping @Sendable () -> Int?) -> [any ProtocolModule] {
         [
             RTMPServer.module(relay: context, group: group),
             HTTPFLVServer.module(relay: context, group: group),
@@ -108,6 +111,8 @@ public final class RelayServer: Sendable {
             gb28181,
             JT1078Server.module(relay: context, group: group),
             pulls,
+            // After the pulls: an edge's provider is asked after the configured on-demand pulls.
+            ClusterModule(context: context, pulls: pulls, group: group, rtmpPort: rtmpPort),
         ]
     }
 
@@ -117,7 +122,8 @@ public final class RelayServer: Sendable {
         let group = MultiThreadedEventLoopGroup.singleton
         let gb28181 = GB28181Service(context: context, group: group)
         let pulls = PullManager(context: context, group: group)
-        return AdminAPI.routes(protocols: ProtocolRegistry(modules(context: context, group: group, gb28181: gb28181, pulls: pulls)))
+        return AdminAPI.routes(protocols: ProtocolRegistry(modules(context: context, group: group, gb28181: gb28181, pulls: pulls,
+                                                                   rtmpPort: { nil })))
     }
 
     /// Binds every enabled listener; throws (and unbinds what was bound) if one cannot be bound.
