@@ -1,3 +1,5 @@
+import Foundation
+
 /// One Transport header alternative the server accepts (RFC 2326 §12.39): RTP over the RTSP
 /// connection (interleaved channels) or unicast UDP to the client's ports.
 enum RTSPTransport: Equatable {
@@ -8,14 +10,21 @@ enum RTSPTransport: Equatable {
 
     /// The first alternative the server supports, or nil (answered with 461). `defaultChannels`
     /// is used when a TCP alternative names no channels.
-    static func parse(_ header: String, defaultChannels: (UInt8, UInt8)) -> RTSPTransport? {
+    /// `record`: the alternative must be `mode=record` (a publisher's SETUP after ANNOUNCE; no
+    /// mode is taken as record too), else `mode=play` or none.
+    static func parse(_ header: String, defaultChannels: (UInt8, UInt8), record: Bool = false) -> RTSPTransport? {
         for alternative in header.split(separator: ",") {
-            if let t = parseOne(alternative, defaultChannels: defaultChannels) { return t }
+            if let t = parseOne(alternative, defaultChannels: defaultChannels, mode: record ? "RECORD" : "PLAY") { return t }
         }
         return nil
     }
 
-    private static func parseOne(_ spec: Substring, defaultChannels: (UInt8, UInt8)) -> RTSPTransport? {
+    /// Whether the header asks for `mode=record` (a publisher's SETUP).
+    static func asksRecord(_ header: String) -> Bool {
+        header.lowercased().replacingOccurrences(of: "\"", with: "").contains("mode=record")
+    }
+
+    private static func parseOne(_ spec: Substring, defaultChannels: (UInt8, UInt8), mode wanted: String) -> RTSPTransport? {
         let parts = spec.split(separator: ";").map { $0.trimmingSpaces }
         guard let proto = parts.first?.uppercased() else { return nil }
         let tcp: Bool
@@ -34,9 +43,9 @@ enum RTSPTransport: Equatable {
             case "multicast":
                 return nil
             case "mode":
-                // Only playing is served here; RECORD would be a publisher.
+                // PLAY for a player, RECORD for a publisher.
                 let mode = value.trimming("\"").uppercased()
-                if mode != "PLAY" { return nil }
+                if mode != wanted { return nil }
             case "interleaved":
                 guard let (a, b) = range(value, max: 255) else { return nil }
                 channels = (UInt8(a), UInt8(b))
@@ -65,15 +74,16 @@ enum RTSPTransport: Equatable {
     }
 
     /// The Transport header of the SETUP response.
-    func responseHeader(serverPorts: (Int, Int)? = nil) -> String {
+    func responseHeader(serverPorts: (Int, Int)? = nil, record: Bool = false) -> String {
+        var s: String
         switch self {
         case .tcp(let rtp, let rtcp):
-            return "RTP/AVP/TCP;unicast;interleaved=\(rtp)-\(rtcp)"
+            s = "RTP/AVP/TCP;unicast;interleaved=\(rtp)-\(rtcp)"
         case .udp(let rtp, let rtcp):
-            var s = "RTP/AVP;unicast;client_port=\(rtp)-\(rtcp)"
+            s = "RTP/AVP;unicast;client_port=\(rtp)-\(rtcp)"
             if let (a, b) = serverPorts { s += ";server_port=\(a)-\(b)" }
-            return s
         }
+        return record ? s + ";mode=record" : s
     }
 }
 

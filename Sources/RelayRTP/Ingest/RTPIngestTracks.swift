@@ -17,7 +17,19 @@ public struct RTPIngestTrack: Sendable, Equatable {
     /// nil: it comes in-band (H.264/H.265 parameter sets).
     public var stream: AVStream?
     /// The media's fmtp (AAC's AU-header layout is read from it).
-    var parameters: [String: String] = [:]
+    public var parameters: [String: String]
+
+    public init(streamIndex: Int, payloadType: UInt8, codec: CodecID, clockRate: Int, channels: Int, control: String?,
+                stream: AVStream?, parameters: [String: String] = [:]) {
+        self.streamIndex = streamIndex
+        self.payloadType = payloadType
+        self.codec = codec
+        self.clockRate = clockRate
+        self.channels = channels
+        self.control = control
+        self.stream = stream
+        self.parameters = parameters
+    }
 
     /// The URL a SETUP of this track names: `control` if absolute, else resolved against
     /// `base` (Content-Base, Content-Location or the request URL); `*` or none is the base.

@@ -1,10 +1,12 @@
 import NIOCore
 import RelayCore
 
-/// The RTSP listener (default port 8554): players over TCP interleaved or UDP.
+/// The RTSP listener (default port 8554): players and publishers (ANNOUNCE/RECORD) over TCP
+/// interleaved or UDP.
 public enum RTSPServer {
-    /// Largest request body accepted (else 413 and close): a play-only server takes no ANNOUNCE,
-    /// and GET_PARAMETER / SET_PARAMETER bodies are a few short lines.
+    /// Largest request body accepted (else 413 and close): an ANNOUNCE's SDP (a few hundred
+    /// bytes for two tracks with their parameter sets); GET_PARAMETER / SET_PARAMETER bodies
+    /// are a few short lines.
     public static let maxBodyBytes = 4096
 
     public static func bind(host: String, port: Int, group: any EventLoopGroup, relay: RelayContext) async throws -> any Channel {

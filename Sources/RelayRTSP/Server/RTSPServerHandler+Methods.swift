@@ -14,6 +14,11 @@ extension RTSPServerHandler {
             respond(context, request, RTSPResponse(551, headers: [("Unsupported", required)]))
             return
         }
+        if publisher != nil || request.method == "ANNOUNCE" || request.method == "RECORD"
+            || (request.method == "SETUP" && RTSPTransport.asksRecord(request.headers["Transport"] ?? "")) {
+            handlePublishing(request, context: context)
+            return
+        }
         switch request.method {
         case "OPTIONS":
             respond(context, request, RTSPResponse(200, headers: [("Public", Self.publicMethods)]))
@@ -46,6 +51,34 @@ extension RTSPServerHandler {
             } else {
                 respond(context, request, RTSPResponse(200))
             }
+        default:
+            respond(context, request, RTSPResponse(501, headers: [("Public", Self.publicMethods)]))
+        }
+    }
+
+    /// The requests of a publishing connection (or one that starts publishing).
+    private func handlePublishing(_ request: RTSPRequest, context: ChannelHandlerContext) {
+        switch request.method {
+        case "OPTIONS":
+            respond(context, request, RTSPResponse(200, headers: [("Public", Self.publicMethods)]))
+        case "ANNOUNCE":
+            announce(request, context: context)
+        case "SETUP":
+            if setupRecord(request, context: context) { holdQueue() }
+        case "RECORD":
+            record(request, context: context)
+        case "TEARDOWN":
+            guard let publisher else {
+                respond(context, request, RTSPResponse(454))
+                return
+            }
+            respond(context, request, RTSPResponse(200), session: publisher.id)
+            publisher.end(ports: ports, reason: "TEARDOWN", dropped: false)
+            self.publisher = nil
+        case "GET_PARAMETER", "SET_PARAMETER":
+            respond(context, request, RTSPResponse(200), session: publisher.map { sessionHeader($0.id) })
+        case "DESCRIBE", "PLAY", "PAUSE":
+            respond(context, request, RTSPResponse(455, body: "\(request.method) on a publishing connection\n"))
         default:
             respond(context, request, RTSPResponse(501, headers: [("Public", Self.publicMethods)]))
         }
@@ -198,13 +231,13 @@ extension RTSPServerHandler {
             let loop = context.eventLoop
             let host = localIP
             let bound = NIOLoopBound(self, eventLoop: loop)
-            let onPacket: @Sendable (SocketAddress) -> Void = { from in
-                guard from.ipAddress == clientIP else { return }
+            let onDatagram: @Sendable (Bool, AddressedEnvelope<ByteBuffer>) -> Void = { _, datagram in
+                guard datagram.remoteAddress.ipAddress == clientIP else { return }
                 bound.value.touch()
             }
             runAsync(context, { () async -> Result<UDPSocketPair, any Error> in
                 do {
-                    return .success(try await ports.bindPair(host: host, on: loop, onPacket: onPacket))
+                    return .success(try await ports.bindPair(host: host, on: loop, onDatagram: onDatagram))
                 } catch {
                     return .failure(error)
                 }

@@ -35,6 +35,8 @@ final class RTSPServerHandler: ChannelInboundHandler {
 
     var session: RTSPSession?
     var described: Described?
+    /// A publisher's session (ANNOUNCE … RECORD); a connection plays or publishes, not both.
+    var publisher: RTSPPublisher?
     /// The id the session gets at its first SETUP; hooks see it from DESCRIBE on.
     let pendingSessionID = RTSPSession.makeID()
     private var queue: [Work] = []
@@ -46,7 +48,7 @@ final class RTSPServerHandler: ChannelInboundHandler {
 
     /// Pipelined requests held while one is in progress; more means a misbehaving client.
     static let maxQueued = 32
-    static let publicMethods = "OPTIONS, DESCRIBE, SETUP, PLAY, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
+    static let publicMethods = "OPTIONS, DESCRIBE, ANNOUNCE, SETUP, PLAY, RECORD, PAUSE, TEARDOWN, GET_PARAMETER, SET_PARAMETER"
 
     init(relay: RelayContext, ports: UDPPortAllocator) {
         self.relay = relay
@@ -76,7 +78,11 @@ final class RTSPServerHandler: ChannelInboundHandler {
             enqueue(.request(request), context: context)
         case .response(let status):
             logger.debug("ignoring RTSP response \(status) from \(remote)")
-        case .interleaved(let channel, _):
+        case .interleaved(let channel, let payload):
+            if let publisher, publisher.isTCP == true {
+                publisherInterleaved(publisher, channel: channel, payload: payload, context: context)
+                return
+            }
             guard let session, session.isTCP == true else {
                 fail(context, "interleaved data on channel \(channel) before SETUP with a TCP transport")
                 return
@@ -111,6 +117,8 @@ final class RTSPServerHandler: ChannelInboundHandler {
         }
         session = nil
         described = nil
+        publisher?.end(ports: ports, reason: "connection closed", dropped: true)
+        publisher = nil
         context.fireChannelInactive()
     }
 
@@ -143,7 +151,15 @@ final class RTSPServerHandler: ChannelInboundHandler {
         }
         guard !closing else { return }
         // The connection guard's deadline runs only while we wait for the client.
-        ConnectionGuard.mark(busy ? .serving : session?.player != nil ? .playing : .waiting, context)
+        ConnectionGuard.mark(busy ? .serving : connectionState, context)
+    }
+
+    /// A recording publisher over TCP must keep sending (the guard's idle check); over UDP its
+    /// connection may be quiet: its datagrams (`touch`) and the Source's receive timeout count.
+    private var connectionState: ConnectionState {
+        if session?.player != nil { return .playing }
+        guard let publisher, publisher.state == .recording else { return .waiting }
+        return publisher.isTCP == true ? .publishing : .playing
     }
 
     /// The request in progress is answered: take the next one.
@@ -186,7 +202,11 @@ final class RTSPServerHandler: ChannelInboundHandler {
 
     /// "id;timeout=seconds" as the Session header carries it.
     func sessionHeader(_ session: RTSPSession) -> String {
-        "\(session.id);timeout=\(max(1, sessionTimeout.nanoseconds / 1_000_000_000))"
+        sessionHeader(session.id)
+    }
+
+    func sessionHeader(_ id: String) -> String {
+        "\(id);timeout=\(max(1, sessionTimeout.nanoseconds / 1_000_000_000))"
     }
 
     // MARK: liveness
@@ -201,9 +221,11 @@ final class RTSPServerHandler: ChannelInboundHandler {
         // policy ends it if the client stops reading. Otherwise requests (keep-alives) and RTCP
         // must keep arriving.
         if let session, session.player != nil, session.isTCP == true { return }
+        if let publisher, publisher.state == .admitting { return }
         let idle = NIODeadline.now() - lastActivity
         guard idle > sessionTimeout else { return }
-        let what = session.map { "RTSP session \($0.id) of \($0.source.id)" } ?? "RTSP connection"
+        let what = session.map { "RTSP session \($0.id) of \($0.source.id)" }
+            ?? publisher.map { "RTSP publisher session \($0.id) of \($0.streamID)" } ?? "RTSP connection"
         logger.info("\(what) from \(remote) timed out after \(idle.nanoseconds / 1_000_000) ms without requests or RTCP")
         closing = true
         context.close(promise: nil)

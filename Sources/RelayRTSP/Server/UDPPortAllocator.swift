@@ -2,7 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
-/// Hands out server port pairs for UDP players from the configured range: RTP on an even port,
+/// Hands out server port pairs for UDP players and publishers from the configured range: RTP on an even port,
 /// RTCP on the next (odd) one. A pair another process holds is skipped when its bind fails.
 public final class UDPPortAllocator: Sendable {
     public struct NoFreePorts: Error, CustomStringConvertible {
@@ -48,17 +48,18 @@ public final class UDPPortAllocator: Sendable {
 
     public var inUseCount: Int { state.withLockedValue { $0.inUse.count } }
 
-    /// Binds an RTP/RTCP socket pair on `loop`; `onPacket` sees the sender of every datagram
-    /// received (receiver reports and NAT keep-alives keep a UDP session alive).
+    /// Binds an RTP/RTCP socket pair on `loop`; `onDatagram` sees every datagram received and
+    /// whether it came to the RTCP port (a player's receiver reports and NAT keep-alives keep its
+    /// session alive; a publisher's are its media).
     func bindPair(host: String, on loop: any EventLoop,
-                  onPacket: @escaping @Sendable (SocketAddress) -> Void) async throws -> UDPSocketPair {
+                  onDatagram: @escaping @Sendable (_ rtcp: Bool, AddressedEnvelope<ByteBuffer>) -> Void) async throws -> UDPSocketPair {
         for _ in 0..<Swift.min(pairCount, 64) {
             guard let port = reserve() else { break }
-            guard let rtp = try? await bootstrap(loop, onPacket).bind(host: host, port: port).get() else {
+            guard let rtp = try? await bootstrap(loop) { onDatagram(false, $0) }.bind(host: host, port: port).get() else {
                 release(port)
                 continue
             }
-            guard let rtcp = try? await bootstrap(loop, onPacket).bind(host: host, port: port + 1).get() else {
+            guard let rtcp = try? await bootstrap(loop) { onDatagram(true, $0) }.bind(host: host, port: port + 1).get() else {
                 try? await rtp.close()
                 release(port)
                 continue
@@ -68,14 +69,15 @@ public final class UDPPortAllocator: Sendable {
         throw NoFreePorts(range: range)
     }
 
-    private func bootstrap(_ loop: any EventLoop, _ onPacket: @escaping @Sendable (SocketAddress) -> Void) -> DatagramBootstrap {
+    private func bootstrap(_ loop: any EventLoop,
+                           _ onDatagram: @escaping @Sendable (AddressedEnvelope<ByteBuffer>) -> Void) -> DatagramBootstrap {
         DatagramBootstrap(group: loop)
             // Room for a GOP burst to a new player; beyond the high mark the player skips ahead.
             .channelOption(.socketOption(.so_sndbuf), value: 1 << 20)
             .channelOption(.writeBufferWaterMark, value: .init(low: 256 << 10, high: 1 << 20))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(UDPReceiveHandler(onPacket: onPacket))
+                    try channel.pipeline.syncOperations.addHandler(UDPReceiveHandler(onDatagram: onDatagram))
                 }
             }
     }
@@ -93,15 +95,15 @@ struct UDPSocketPair: Sendable {
     }
 }
 
-/// Reports who sent each datagram; the content (receiver reports, NAT punches) is not needed.
+/// Hands each datagram to the session that owns the port pair (on the socket's loop).
 final class UDPReceiveHandler: ChannelInboundHandler, Sendable {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
-    let onPacket: @Sendable (SocketAddress) -> Void
+    let onDatagram: @Sendable (AddressedEnvelope<ByteBuffer>) -> Void
 
-    init(onPacket: @escaping @Sendable (SocketAddress) -> Void) { self.onPacket = onPacket }
+    init(onDatagram: @escaping @Sendable (AddressedEnvelope<ByteBuffer>) -> Void) { self.onDatagram = onDatagram }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        onPacket(unwrapInboundIn(data).remoteAddress)
+        onDatagram(unwrapInboundIn(data))
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
