@@ -51,6 +51,9 @@ public final class RTPTrackIngest {
 
     /// How long a UDP packet waits for a gap before it (a network's reordering, not loss repair).
     static let holdNanos: Int64 = 100_000_000
+    /// The first packets are collected this long before delivery starts at the lowest sequence
+    /// number, so a first key frame whose packets came out of order is kept.
+    static let settleNanos: Int64 = 50_000_000
     static let reorderCapacity = 512
 
     public init(tracks: [RTPIngestTrack], reorder: Bool, logger: Logger) {
@@ -71,7 +74,8 @@ public final class RTPTrackIngest {
             default: depacketizer = .g711(G711Depacketizer())
             }
             let order = RTPReorderBuffer<RTPPacket>(capacity: reorder ? Self.reorderCapacity : 0,
-                                                    holdNanos: reorder ? Self.holdNanos : nil, settleNanos: 0)
+                                                    holdNanos: reorder ? Self.holdNanos : nil,
+                                                    settleNanos: reorder ? Self.settleNanos : 0)
             return Track(spec: spec, stream: spec.stream, order: order, depacketizer: depacketizer)
         }
     }
