@@ -1,4 +1,5 @@
 import NIOCore
+import RelayRTP
 
 /// Why bytes from a client could not be framed as RTSP. Each is answered with an error status
 /// and the connection is closed (framing cannot be recovered).
@@ -31,8 +32,8 @@ public enum RTSPParseError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 }
 
-/// Frames an RTSP connection's input: requests (with bodies) and `$`-interleaved data, both of
-/// which may arrive pipelined or split anywhere. Every buffer it holds is bounded.
+/// Frames an RTSP connection's input, a server's or a pull client's: requests and responses (with
+/// bodies) and `$`-interleaved data, pipelined or split anywhere. Every buffer it holds is bounded.
 public struct RTSPFrameDecoder: NIOSingleStepByteToMessageDecoder {
     public typealias InboundOut = RTSPFrame
 
@@ -56,8 +57,9 @@ public struct RTSPFrameDecoder: NIOSingleStepByteToMessageDecoder {
             buffer.moveReaderIndex(forwardBy: 1)
         }
         guard let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self) else { return nil }
-        if first == UInt8(ascii: "$") {
-            return Self.interleaved(&buffer)
+        if first == Interleaved.magic {
+            guard let frame = Interleaved.readFrame(from: &buffer) else { return nil }
+            return .interleaved(channel: frame.channel, payload: frame.packet)
         }
         guard let headLength = findHeadEnd(buffer) else {
             if buffer.readableBytes > maxHeadBytes { throw RTSPParseError.headTooLarge(limit: maxHeadBytes) }
@@ -78,7 +80,7 @@ public struct RTSPFrameDecoder: NIOSingleStepByteToMessageDecoder {
         scanned = 0
         switch parsed.start {
         case .response(let status):
-            return .response(status: status)
+            return .response(RTSPReceivedResponse(status: status, headers: parsed.headers, body: body))
         case .request(let method, let uri, let version):
             return .request(RTSPRequest(method: method, uri: uri, version: version, headers: parsed.headers, body: body))
         }
@@ -86,15 +88,6 @@ public struct RTSPFrameDecoder: NIOSingleStepByteToMessageDecoder {
 
     public mutating func decodeLast(buffer: inout ByteBuffer, seenEOF: Bool) throws -> RTSPFrame? {
         try decode(buffer: &buffer)
-    }
-
-    private static func interleaved(_ buffer: inout ByteBuffer) -> RTSPFrame? {
-        guard buffer.readableBytes >= 4,
-              let channel = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self),
-              let length = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt16.self),
-              let payload = buffer.getSlice(at: buffer.readerIndex &+ 4, length: Int(length)) else { return nil }
-        buffer.moveReaderIndex(forwardBy: 4 &+ Int(length))
-        return .interleaved(channel: channel, payload: payload)
     }
 
     /// Length of the head including its terminating blank line (CRLF CRLF, or bare LF LF).

@@ -44,10 +44,32 @@ public struct RTSPRequest: Sendable, Equatable {
 }
 
 /// What a client sends on an RTSP connection: requests and, once set up, interleaved data.
+/// A response read off the wire: status, headers and body (the SDP of a DESCRIBE).
+public struct RTSPReceivedResponse: Sendable, Equatable {
+    public var status: Int
+    public var headers: RTSPHeaders
+    public var body: ByteBuffer
+
+    public init(status: Int, headers: RTSPHeaders, body: ByteBuffer) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    public var cseq: Int? { headers["CSeq"].flatMap { Int($0.trimmingSpaces) } }
+
+    /// Every value of `name` (WWW-Authenticate may come several times).
+    public func values(_ name: String) -> [String] {
+        headers.fields.filter { asciiCaseInsensitiveEquals($0.name, name) }.map(\.value)
+    }
+}
+
+/// What one RTSP connection carries, either way: requests (a server's input; a camera may send
+/// GET_PARAMETER too), responses (a pull client's input) and `$`-interleaved data between them.
 public enum RTSPFrame: Sendable, Equatable {
     case request(RTSPRequest)
-    /// A response from the client. The server sends no requests, so it is logged and dropped.
-    case response(status: Int)
+    /// A server logs and drops the responses it gets (it sends no requests); a pull client reads them.
+    case response(RTSPReceivedResponse)
     /// `$`, channel, 16-bit length, payload (RFC 2326 §10.12): RTCP receiver reports on TCP.
     case interleaved(channel: UInt8, payload: ByteBuffer)
 }

@@ -39,7 +39,7 @@ final class RTSPClientHarness {
         handler = RTSPPullHandler(target: try #require(UpstreamURL(url)), transport: .tcp,
                                   timeouts: UpstreamTimeouts(connect: .seconds(5), receive: receive),
                                   events: events, started: started, logger: logger)
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPClientDecoder()))
+        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(RTSPFrameDecoder()))
         try channel.pipeline.syncOperations.addHandler(handler)
         started.futureResult.whenComplete { [outcome] in outcome.result = $0 }
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 8554)).wait()
@@ -352,17 +352,17 @@ final class RTSPClientHarness {
         all.writeBytes([0x24, 3, 0, 2, 0xAB, 0xCD])
         all.writeString("RTSP/1.0 401 Unauthorized\nCSeq: 3\nWWW-Authenticate: Basic realm=\"x\"\n\n")
         all.writeString("GET_PARAMETER rtsp://c/ RTSP/1.0\r\nCSeq: 9\r\n\r\n")
-        let expected: [RTSPClientFrame] = [
-            .response(RTSPClientResponse(status: 200, headers: RTSPHeaders([("CSeq", "2"), ("Content-Length", "\(sdp.utf8.count)")]),
+        let expected: [RTSPFrame] = [
+            .response(RTSPReceivedResponse(status: 200, headers: RTSPHeaders([("CSeq", "2"), ("Content-Length", "\(sdp.utf8.count)")]),
                                          body: ByteBuffer(string: sdp))),
             .interleaved(channel: 3, payload: ByteBuffer(bytes: [0xAB, 0xCD])),
-            .response(RTSPClientResponse(status: 401, headers: RTSPHeaders([("CSeq", "3"), ("WWW-Authenticate", "Basic realm=\"x\"")]),
+            .response(RTSPReceivedResponse(status: 401, headers: RTSPHeaders([("CSeq", "3"), ("WWW-Authenticate", "Basic realm=\"x\"")]),
                                          body: ByteBuffer())),
             .request(RTSPRequest(method: "GET_PARAMETER", uri: "rtsp://c/", headers: RTSPHeaders([("CSeq", "9")]))),
         ]
         for split in 0...all.readableBytes {
-            var decoder = RTSPClientDecoder()
-            var frames: [RTSPClientFrame] = []
+            var decoder = RTSPFrameDecoder()
+            var frames: [RTSPFrame] = []
             var first = all.getSlice(at: 0, length: split) ?? ByteBuffer()
             while let f = try decoder.decode(buffer: &first) { frames.append(f) }
             var rest = first
@@ -372,6 +372,6 @@ final class RTSPClientHarness {
             #expect(frames == expected, "split at \(split)")
             #expect(rest.readableBytes == 0)
         }
-        try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: [(all, expected)]) { RTSPClientDecoder() }
+        try ByteToMessageDecoderVerifier.verifyDecoder(inputOutputPairs: [(all, expected)]) { RTSPFrameDecoder() }
     }
 }

@@ -51,7 +51,7 @@ public final class RTSPPullClient: Upstream, Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(ByteToMessageHandler(RTSPClientDecoder()))
+                    try sync.addHandler(ByteToMessageHandler(RTSPFrameDecoder()))
                     try sync.addHandler(handler.value)
                 }
             }

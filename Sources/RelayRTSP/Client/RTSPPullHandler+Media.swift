@@ -8,7 +8,7 @@ extension RTSPPullHandler {
     /// Receiver reports every 5 s (RFC 3550's interval for a session this small).
     static let reportInterval = TimeAmount.seconds(5)
 
-    func described(_ response: RTSPClientResponse) {
+    func described(_ response: RTSPReceivedResponse) {
         let text = String(buffer: response.body)
         let sdp: SessionDescription
         do {
@@ -75,7 +75,7 @@ extension RTSPPullHandler {
         }
     }
 
-    func setUp(_ index: Int, _ response: RTSPClientResponse) {
+    func setUp(_ index: Int, _ response: RTSPReceivedResponse) {
         guard let reply = RTSPSetupReply(session: response.headers["Session"], transport: response.headers["Transport"]) else {
             return fail("SETUP answered without a Session")
         }

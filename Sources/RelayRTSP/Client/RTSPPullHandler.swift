@@ -6,7 +6,7 @@ import RelayRTP
 /// The RTSP conversation of one pull: requests one at a time (OPTIONS → DESCRIBE → SETUP per track → PLAY),
 /// each answer matched by CSeq, a 401 answered once with credentials; then keep-alives and media.
 final class RTSPPullHandler: ChannelInboundHandler {
-    typealias InboundIn = RTSPClientFrame
+    typealias InboundIn = RTSPFrame
     typealias OutboundOut = ByteBuffer
 
     enum Phase: Equatable { case options, describe, setup(Int), play, playing, ended }
@@ -137,7 +137,7 @@ final class RTSPPullHandler: ChannelInboundHandler {
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: text + "\r\n")), promise: nil)
     }
 
-    private func answered(_ response: RTSPClientResponse) {
+    private func answered(_ response: RTSPReceivedResponse) {
         guard let cseq = response.cseq else {
             fail("answer \(response.status) without a CSeq")
             return
@@ -176,7 +176,7 @@ final class RTSPPullHandler: ChannelInboundHandler {
         }
     }
 
-    private func unauthorized(_ request: Request, _ response: RTSPClientResponse) {
+    private func unauthorized(_ request: Request, _ response: RTSPReceivedResponse) {
         guard var auth = authenticator else {
             return fail("\(request.method) answered 401 Unauthorized: the camera needs credentials (user:password@ in the URL)", status: 401)
         }
@@ -192,7 +192,7 @@ final class RTSPPullHandler: ChannelInboundHandler {
         send(request.method, uri: request.uri, headers: request.headers)
     }
 
-    private func refused(_ request: Request, _ response: RTSPClientResponse) {
+    private func refused(_ request: Request, _ response: RTSPReceivedResponse) {
         fail("\(request.method) answered \(response.status) \(RTSPResponse.reason(response.status))", status: response.status)
     }
 

@@ -76,8 +76,8 @@ final class RTSPServerHandler: ChannelInboundHandler {
         switch unwrapInboundIn(data) {
         case .request(let request):
             enqueue(.request(request), context: context)
-        case .response(let status):
-            logger.debug("ignoring RTSP response \(status) from \(remote)")
+        case .response(let response):
+            logger.debug("ignoring RTSP response \(response.status) from \(remote)")
         case .interleaved(let channel, let payload):
             if let publisher, publisher.isTCP == true {
                 publisherInterleaved(publisher, channel: channel, payload: payload, context: context)
