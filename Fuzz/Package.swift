@@ -17,7 +17,7 @@ let fuzzers: [(name: String, deps: [Target.Dependency])] = [
     ("FuzzHTTPFLV", ["RelayCore", .product(name: "NIOHTTP1", package: "swift-nio")]),
     ("FuzzZLM", ["RelayZLM", "RelayGB28181", "RelayCore"]),
     ("FuzzHLS", ["RelayHLS", "RelayCore", "RelayTestSupport", .product(name: "NIOConcurrencyHelpers", package: "swift-nio")]),
-    ("FuzzConfig", ["RelayCore", "RelayRTMP", "RelayFLV", "RelayRTSP", "RelayGB28181", "RelayJT1078"]),
+    ("FuzzConfig", ["RelayCore", "RelayRTMP", "RelayFLV", "RelayRTSP", "RelayGB28181", "RelayJT1078", "RelayPull"]),
     ("FuzzWebRTC", ["RelayWebRTC", "RelayRTP", "RelayCore"]),
     // Pipeline targets: peer bytes -> session -> Source -> every muxer with a player attached.
     ("FuzzPipelineRTMP", ["PipelineSupport", "RelayRTMP", "RelayFLV", "RelayCore"]),
