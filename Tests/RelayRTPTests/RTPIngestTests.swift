@@ -161,4 +161,37 @@ import Testing
         #expect(ingest.dropped > 0)
         #expect(events == 0 || ingest.packets > 0)
     }
+
+    /// GStreamer's rtspclientsink sends AAC as MP4A-LATM (cpresent=0, StreamMuxConfig in the SDP).
+    @Test func latmAACFromTheSDPConfiguration() throws {
+        let sdp = try SessionDescription(parsing: """
+            v=0\r\nm=audio 0 RTP/AVP 96\r\na=rtpmap:96 MP4A-LATM/44100/2\r
+            a=fmtp:96 cpresent=0;config=400024203fc0\r\na=control:stream=0\r\n
+            """)
+        let (tracks, _) = RTPIngestTracks.from(sdp)
+        let track = try #require(tracks.first)
+        #expect(track.codec == .aac && track.stream?.audio?.sampleRate == 44100 && track.stream?.audio?.channels == 2)
+        let inBand = try SessionDescription(parsing: "v=0\r\nm=audio 0 RTP/AVP 96\r\na=rtpmap:96 MP4A-LATM/44100/2\r\n")
+        #expect(RTPIngestTracks.from(inBand).tracks.isEmpty)  // cpresent=1: not ingested
+
+        let ingest = RTPTrackIngest(tracks: [track], reorder: false, logger: Logger(label: "test"))
+        var units: [AVPacket] = []
+        let au = ByteBuffer(bytes: (0..<300).map { UInt8(truncatingIfNeeded: $0) })
+        for n in 0..<3 {
+            // One AU split over two packets, the marker on the second.
+            var first = ByteBuffer(bytes: [255, 45])
+            first.writeImmutableBuffer(au.getSlice(at: 0, length: 100)!)
+            let parts = [first, au.getSlice(at: 100, length: 200)!]
+            for (k, part) in parts.enumerated() {
+                var bytes = ByteBuffer()
+                RTPPacket(marker: k == 1, payloadType: 96, sequence: UInt16(2 * n + k), timestamp: UInt32(n * 1024), ssrc: 5,
+                          payload: part).write(into: &bytes)
+                ingest.receive(rtp: bytes, streamIndex: 0, now: Int64(n) * 23_000_000) { event in
+                    if case .packet(let p) = event { units.append(p) }
+                }
+            }
+        }
+        #expect(units.count == 3)
+        #expect(units.allSatisfy { $0.payload == au && $0.codec == .aac })
+    }
 }

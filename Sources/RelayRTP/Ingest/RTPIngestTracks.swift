@@ -7,7 +7,7 @@ public struct RTPIngestTrack: Sendable, Equatable {
     /// AVPacket.streamIndex: 0, 1 in SDP order of the kept tracks.
     public var streamIndex: Int
     public var payloadType: UInt8
-    /// .h264, .h265, .aac, .g711a, .g711u.
+    /// .h264, .h265, .aac (mpeg4-generic or MP4A-LATM), .g711a, .g711u.
     public var codec: CodecID
     public var clockRate: Int
     public var channels: Int
@@ -81,14 +81,21 @@ public enum RTPIngestTracks {
                 // RFC 3640's AAC modes only (not CELP or generic streams).
                 guard let mode = fmtp["mode"]?.lowercased(), mode == "aac-hbr" || mode == "aac-lbr" else { continue }
                 codec = .aac
+            case ("audio", "MP4A-LATM"):
+                // RFC 6416 with the configuration in the SDP only.
+                guard fmtp["cpresent"] == "0", fmtp["config"] != nil else { continue }
+                codec = .aac
             case ("audio", "PCMA") where map.clockRate == 8000: codec = .g711a
             case ("audio", "PCMU") where map.clockRate == 8000: codec = .g711u
             default: continue
             }
+            var parameters = fmtp
+            if map.encoding == "MP4A-LATM" { parameters["latm"] = "1" }
             var track = RTPIngestTrack(streamIndex: index, payloadType: pt, codec: codec, clockRate: map.clockRate,
                                        channels: map.channels ?? 1, control: media.attribute("control"), stream: nil,
-                                       parameters: fmtp)
-            track.stream = stream(track, fmtp)
+                                       parameters: parameters)
+            track.stream = stream(track, parameters)
+            if codec == .aac, parameters["latm"] != nil, track.stream == nil { continue }
             return track
         }
         return nil
@@ -107,6 +114,11 @@ public enum RTPIngestTracks {
             func sets(_ key: String) -> [ByteBuffer] { (fmtp[key] ?? "").split(separator: ",").compactMap(base64) }
             return try? AVStream.h265(index: index, timebase: rate, vps: sets("sprop-vps"), sps: sets("sprop-sps"),
                                       pps: sets("sprop-pps"))
+        case .aac where fmtp["latm"] != nil:
+            // A LATM track is usable only with the configuration its StreamMuxConfig carries.
+            guard let config = fmtp["config"].flatMap(hex).flatMap(LATMDepacketizer.audioSpecificConfig(streamMuxConfig:))
+            else { return nil }
+            return try? AVStream.aac(index: index, timebase: rate, asc: config)
         case .aac:
             if let config = fmtp["config"].flatMap(hex), let stream = try? AVStream.aac(index: index, timebase: rate, asc: config) {
                 return stream

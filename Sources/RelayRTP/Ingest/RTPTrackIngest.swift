@@ -13,12 +13,14 @@ public final class RTPTrackIngest {
     private enum Depacketizer {
         case video(H26xDepacketizer)
         case aac(AACDepacketizer)
+        case latm(LATMDepacketizer)
         case g711(G711Depacketizer)
 
         mutating func push(_ packet: RTPPacket, emit: (RTPAccessUnit) -> Void) {
             switch self {
             case .video(var d): d.push(packet, emit: emit); self = .video(d)
             case .aac(var d): d.push(packet, emit: emit); self = .aac(d)
+            case .latm(var d): d.push(packet, emit: emit); self = .latm(d)
             case .g711(var d): d.push(packet, emit: emit); self = .g711(d)
             }
         }
@@ -63,6 +65,7 @@ public final class RTPTrackIngest {
             switch spec.codec {
             case .h264: depacketizer = .video(H26xDepacketizer(codec: .h264))
             case .h265: depacketizer = .video(H26xDepacketizer(codec: .h265))
+            case .aac where spec.parameters["latm"] != nil: depacketizer = .latm(LATMDepacketizer())
             case .aac:
                 let p = spec.parameters
                 func field(_ key: String, _ fallback: Int) -> Int { p[key].flatMap { Int($0) } ?? fallback }
