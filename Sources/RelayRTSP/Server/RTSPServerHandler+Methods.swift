@@ -64,7 +64,7 @@ extension RTSPServerHandler {
         case "ANNOUNCE":
             announce(request, context: context)
         case "SETUP":
-            if setupRecord(request, context: context) { holdQueue() }
+            _ = setupRecord(request, context: context)  // UDP: answered once its ports are bound
         case "RECORD":
             record(request, context: context)
         case "TEARDOWN":
@@ -227,36 +227,15 @@ extension RTSPServerHandler {
                 respond(context, request, RTSPResponse(461))
                 return false
             }
-            let ports = self.ports
-            let loop = context.eventLoop
-            let host = localIP
-            let bound = NIOLoopBound(self, eventLoop: loop)
-            let onDatagram: @Sendable (Bool, AddressedEnvelope<ByteBuffer>) -> Void = { _, datagram in
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            bindUDPPair(context, request, onDatagram: { _, datagram in
                 guard datagram.remoteAddress.ipAddress == clientIP else { return }
                 bound.value.touch()
-            }
-            runAsync(context, { () async -> Result<UDPSocketPair, any Error> in
-                do {
-                    return .success(try await ports.bindPair(host: host, on: loop, onDatagram: onDatagram))
-                } catch {
-                    return .failure(error)
-                }
-            }, then: { handler, context, result in
-                switch result {
-                case .failure(let error):
-                    handler.logger.error("RTSP UDP SETUP from \(handler.remote): \(error)")
-                    handler.respond(context, request, RTSPResponse(503, body: "no UDP ports\n"))
-                case .success(let pair):
-                    guard !handler.closing, context.channel.isActive else {
-                        pair.close()
-                        ports.release(pair.port)
-                        return
-                    }
-                    let track = RTSPSession.Track(streamIndex: stream.index, controlURL: request.uri, transport: transport,
-                                                  rtp: ownChannels.0, rtcp: ownChannels.1, udp: pair)
-                    handler.addTrack(track, request, source: source, streams: streams, info: info, context: context)
-                }
-                handler.finish(context)
+            }, then: { handler, context, pair in
+                let track = RTSPSession.Track(streamIndex: stream.index, controlURL: request.uri, transport: transport,
+                                              rtp: ownChannels.0, rtcp: ownChannels.1, udp: pair)
+                handler.addTrack(track, request, source: source, streams: streams, info: info, context: context)
+                return true
             })
             return true
         }

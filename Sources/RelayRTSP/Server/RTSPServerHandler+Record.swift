@@ -90,46 +90,24 @@ extension RTSPServerHandler {
                 respond(context, request, RTSPResponse(461))
                 return false
             }
-            let ports = self.ports
-            let loop = context.eventLoop
-            let host = localIP
-            let bound = NIOLoopBound(self, eventLoop: loop)
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             // Only the publisher's address may feed the stream.
-            let onDatagram: @Sendable (Bool, AddressedEnvelope<ByteBuffer>) -> Void = { rtcp, datagram in
+            bindUDPPair(context, request, onDatagram: { rtcp, datagram in
                 guard datagram.remoteAddress.ipAddress == clientIP else { return }
                 let handler = bound.value
                 handler.touch()
                 handler.publisher?.datagram(datagram.data, rtcp: rtcp, media: media)
-            }
-            runAsync(context, { () async -> Result<UDPSocketPair, any Error> in
-                do {
-                    return .success(try await ports.bindPair(host: host, on: loop, onDatagram: onDatagram))
-                } catch {
-                    return .failure(error)
+            }, then: { handler, context, pair in
+                guard let publisher = handler.publisher, publisher.state == .announced else { return false }
+                let setup = RTSPPublisher.Setup(media: media, transport: transport, udp: pair, peerRTCP: peerRTCP)
+                if let replaced = publisher.add(setup) {
+                    replaced.close()
+                    handler.ports.release(replaced.port)
                 }
-            }, then: { handler, context, result in
-                switch result {
-                case .failure(let error):
-                    handler.logger.error("RTSP UDP record SETUP from \(handler.remote): \(error)")
-                    handler.respond(context, request, RTSPResponse(503, body: "no UDP ports\n"))
-                case .success(let pair):
-                    guard !handler.closing, context.channel.isActive, let publisher = handler.publisher,
-                          publisher.state == .announced else {
-                        pair.close()
-                        ports.release(pair.port)
-                        handler.finish(context)
-                        return
-                    }
-                    let setup = RTSPPublisher.Setup(media: media, transport: transport, udp: pair, peerRTCP: peerRTCP)
-                    if let replaced = publisher.add(setup) {
-                        replaced.close()
-                        ports.release(replaced.port)
-                    }
-                    let header = transport.responseHeader(serverPorts: (pair.port, pair.port + 1), record: true)
-                    handler.respond(context, request, RTSPResponse(200, headers: [("Transport", header)]),
-                                    session: handler.sessionHeader(publisher.id))
-                }
-                handler.finish(context)
+                let header = transport.responseHeader(serverPorts: (pair.port, pair.port + 1), record: true)
+                handler.respond(context, request, RTSPResponse(200, headers: [("Transport", header)]),
+                                session: handler.sessionHeader(publisher.id))
+                return true
             })
             return true
         }

@@ -184,6 +184,36 @@ final class RTSPServerHandler: ChannelInboundHandler {
         }
     }
 
+    /// Binds a UDP port pair for a SETUP off the loop (503 when none is free), then `then` on the
+    /// loop while the connection is open; the pair is given back unless `then` keeps it (true).
+    /// Requests behind this one wait until it is done.
+    func bindUDPPair(_ context: ChannelHandlerContext, _ request: RTSPRequest,
+                     onDatagram: @escaping @Sendable (_ rtcp: Bool, AddressedEnvelope<ByteBuffer>) -> Void,
+                     then: @escaping (RTSPServerHandler, ChannelHandlerContext, UDPSocketPair) -> Bool) {
+        let ports = self.ports
+        let loop = context.eventLoop
+        let host = localIP
+        runAsync(context, { () async -> Result<UDPSocketPair, any Error> in
+            do {
+                return .success(try await ports.bindPair(host: host, on: loop, onDatagram: onDatagram))
+            } catch {
+                return .failure(error)
+            }
+        }, then: { handler, context, result in
+            switch result {
+            case .failure(let error):
+                handler.logger.error("RTSP UDP SETUP from \(handler.remote): \(error)")
+                handler.respond(context, request, RTSPResponse(503, body: "no UDP ports\n"))
+            case .success(let pair):
+                if handler.closing || !context.channel.isActive || !then(handler, context, pair) {
+                    pair.close()
+                    ports.release(pair.port)
+                }
+            }
+            handler.finish(context)
+        })
+    }
+
     /// Marks the request busy until `finish` (PLAY: until the player answers it).
     func holdQueue() { busy = true }
 
