@@ -41,17 +41,6 @@ extension RTMPServerHandler {
         }
     }
 
-    func handleData(_ values: [AMF0Value], context: ChannelHandlerContext) throws {
-        guard case .publishing(let source) = role else { return }
-        var values = values[...]
-        if values.first?.stringValue == "@setDataFrame" { values = values.dropFirst() }
-        guard values.first?.stringValue == "onMetaData", let meta = values.dropFirst().first else { return }
-        let video = meta["videocodecid"] != nil || meta["width"] != nil
-        let audio = meta["audiocodecid"] != nil || meta["audiosamplerate"] != nil
-        guard video || audio else { return }
-        source.assumeIsolated { $0.receive(.tracks(video: video, audio: audio)) }
-    }
-
     private func connect(_ command: RTMPCommand, context: ChannelHandlerContext) {
         let rawApp = command.commandObject["app"]?.stringValue ?? ""
         let (path, params) = splitQuery(rawApp[...])
@@ -125,7 +114,7 @@ extension RTMPServerHandler {
         let id = source.id
         cancelTimeout()
         role = .publishing(source)
-        demuxer = FLVDemuxer()
+        reader = RTMPMediaReader()
         // The listener's ConnectionGuard now ends this connection if the publisher falls silent
         // (limits.idle_timeout_ms).
         ConnectionGuard.mark(.publishing, context)

@@ -29,10 +29,10 @@ final class RTMPServerHandler: ChannelInboundHandler {
     private var closing = false
 
     var role: Role = .none
-    /// The publisher's FLV demuxer, kept out of `role` so a message mutates it in place (an enum
+    /// The publisher's media reader, kept out of `role` so a message mutates it in place (an enum
     /// payload would be copied out and back for every frame).
-    var demuxer = FLVDemuxer()
-    /// What the demuxer made of one message; reused, so a frame allocates no array.
+    var reader = RTMPMediaReader()
+    /// What the reader made of one message; reused, so a frame allocates no array.
     private var events: [MediaEvent] = []
     var app = ""
     var appParams: [String: String] = [:]
@@ -40,10 +40,6 @@ final class RTMPServerHandler: ChannelInboundHandler {
     let outChunkSize: Int
 
     private var acks = Acknowledgements(minimumWindow: 4096)
-
-    // 32-bit RTMP timestamps unwrapped to 64 bits.
-    private var lastRawTimestamp: UInt32 = 0
-    private var timestampEpoch: Int64 = 0
 
     init(relay: RelayContext) {
         self.relay = relay
@@ -118,18 +114,12 @@ final class RTMPServerHandler: ChannelInboundHandler {
 
     private func handle(_ message: RTMPMessage, context: ChannelHandlerContext) throws {
         switch message.type {
-        case .audio?, .video?:
-            try handleMedia(message, context: context)
+        case .audio?, .video?, .aggregate?, .dataAMF0?, .dataAMF3?:
+            try handlePublished(message)
         case .commandAMF0?, .commandAMF3?:
             try handleCommand(RTMPCommand(message: message), context: context)
-        case .dataAMF0?, .dataAMF3?:
-            // Only a publisher's metadata matters: anyone else's is not even decoded.
-            guard case .publishing = role else { return }
-            try handleData(message.amf0Values(), context: context)
         case .setChunkSize?, .abort?, .acknowledgement?, .windowAckSize?, .setPeerBandwidth?, .userControl?:
             if let control = try RTMPControlMessage(message) { handleControl(control, context: context) }
-        case .aggregate?:
-            try handleAggregate(message, context: context)
         default:
             logger.debug("ignoring RTMP message type \(message.typeID)")
         }
@@ -147,59 +137,16 @@ final class RTMPServerHandler: ChannelInboundHandler {
         }
     }
 
-    private func handleMedia(_ message: RTMPMessage, context: ChannelHandlerContext) throws {
+    /// A publisher's media, aggregates and metadata, read once for the Source. Anyone else's are
+    /// dropped undecoded.
+    private func handlePublished(_ message: RTMPMessage) throws {
         guard case .publishing(let source) = role else { return }
-        let timestamp = unwrap(message.timestamp)
         events.removeAll(keepingCapacity: true)
-        if message.type == .video {
-            try demuxer.video(body: message.payload, timestamp: timestamp, into: &events)
-        } else {
-            try demuxer.audio(body: message.payload, timestamp: timestamp, into: &events)
-        }
+        try reader.read(message, into: &events)
         guard !events.isEmpty else { return }
         source.assumeIsolated { [events] source in
             for event in events { source.receive(event) }
         }
-    }
-
-    /// Tags one aggregate message may carry. Encoders put a few frames in one; a cap keeps an
-    /// 8 MiB aggregate of empty tags (~500 k) from holding the event loop.
-    static let maxAggregateTags = 1024
-
-    /// Aggregate messages (FMLE, Wirecast) carry FLV tags back to back; their timestamps are
-    /// relative to the first tag and offset by the message's own timestamp.
-    private func handleAggregate(_ message: RTMPMessage, context: ChannelHandlerContext) throws {
-        var body = message.payload
-        var first: UInt32?
-        var tags = 0
-        while body.readableBytes >= 11 {
-            tags += 1
-            guard tags <= Self.maxAggregateTags else { throw RTMPError.tooManyAggregateTags(limit: Self.maxAggregateTags) }
-            let start = body.readerIndex
-            guard let type = body.getInteger(at: start, as: UInt8.self),
-                  let lengthField = body.getInteger(at: start + 1, as: UInt32.self),
-                  let timeField = body.getInteger(at: start + 4, as: UInt32.self)  // 24-bit time + extension byte
-            else { break }
-            let length = Int(lengthField >> 8)
-            let tagTime = (timeField >> 8) | ((timeField & 0xFF) << 24)
-            body.moveReaderIndex(forwardBy: 11)
-            guard let payload = body.readSlice(length: length) else {
-                throw RTMPError.truncatedPayload(typeID: message.typeID)
-            }
-            _ = body.readInteger(as: UInt32.self)  // back pointer
-            let base = first ?? tagTime
-            first = base
-            guard type == 8 || type == 9 else { continue }
-            let sub = RTMPMessage(chunkStreamID: message.chunkStreamID, timestamp: message.timestamp &+ (tagTime &- base),
-                                  typeID: type, messageStreamID: message.messageStreamID, payload: payload)
-            try handleMedia(sub, context: context)
-        }
-    }
-
-    private func unwrap(_ raw: UInt32) -> Int64 {
-        if raw < lastRawTimestamp && lastRawTimestamp - raw > 0x8000_0000 { timestampEpoch &+= 1 << 32 }
-        lastRawTimestamp = raw
-        return timestampEpoch &+ Int64(raw)
     }
 
     func send(_ message: RTMPMessage, context: ChannelHandlerContext) {

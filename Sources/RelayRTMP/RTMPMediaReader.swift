@@ -4,7 +4,8 @@ import RelayFLV
 
 /// RTMP media and data messages (and HTTP-FLV tags: same type ids and bodies) → `MediaEvent`s:
 /// 32-bit timestamps unwrapped to 64 bits, aggregate messages split, onMetaData → `.tracks`.
-/// One per upstream session (a pull client); the FLV bodies go through `FLVDemuxer`.
+/// One per publishing session: the RTMP server's publishers and the pull clients (RTMP and
+/// HTTP-FLV) read media with it; the FLV bodies go through `FLVDemuxer`.
 public struct RTMPMediaReader: Sendable {
     private var demuxer = FLVDemuxer()
     private var lastRawTimestamp: UInt32 = 0
