@@ -141,7 +141,7 @@ public final class PullManager: ProtocolModule, StreamProvider {
         guard let url = UpstreamURL(spec.url) else {
             throw .invalid("url must be an rtsp://, rtmp://, http:// or https:// URL, got '\(printable(spec.url))'")
         }
-        if url.scheme == .rtmp && RTMPPullURL(spec.url) == nil {
+        if url.scheme == .rtmp && RTMPURL(spec.url) == nil {
             throw .invalid("an rtmp url needs an app and a stream name: rtmp://host[:port]/app/stream")
         }
     }

@@ -30,7 +30,7 @@ private final class ScriptedServer {
 
     init(url: String = "rtmp://192.0.2.1/live/cam?token=1") throws {
         started = channel.eventLoop.makePromise()
-        let target = try #require(RTMPPullURL(url))
+        let target = try #require(RTMPURL(url))
         let handler = RTMPPullHandler(target: target, timeouts: UpstreamTimeouts(connect: .seconds(5), receive: .seconds(2)),
                                       events: heard, started: started, logger: Logger(label: "test"))
         started.futureResult.assumeIsolated().whenComplete { [self] in startResult = $0 }
@@ -155,11 +155,11 @@ private func videoTag(_ bytes: [UInt8], timestamp: UInt32) -> RTMPMessage {
     }
 
     @Test func urlsSplitLikeServersReadThem() {
-        let url = RTMPPullURL("rtmp://[::1]:1936/live/a/b?k=v")
+        let url = RTMPURL("rtmp://[::1]:1936/live/a/b?k=v")
         #expect(url?.host == "::1" && url?.port == 1936 && url?.app == "live" && url?.streamName == "a/b?k=v")
         #expect(url?.tcURL == "rtmp://[::1]:1936/live")
-        #expect(RTMPPullURL("rtmp://h/live") == nil)
-        #expect(RTMPPullURL("rtmp://h/live/") == nil)
-        #expect(RTMPPullURL("http://h/live/a") == nil)
+        #expect(RTMPURL("rtmp://h/live") == nil)
+        #expect(RTMPURL("rtmp://h/live/") == nil)
+        #expect(RTMPURL("http://h/live/a") == nil)
     }
 }

@@ -33,7 +33,7 @@ public final class RTMPPullClient: Upstream, Sendable {
     public static func connect(url: String, on loop: any EventLoop, timeouts: UpstreamTimeouts, logger: Logger,
                                events: any UpstreamEvents) -> EventLoopFuture<RTMPPullClient> {
         loop.preconditionInEventLoop()
-        guard let target = RTMPPullURL(url) else {
+        guard let target = RTMPURL(url) else {
             return loop.makeFailedFuture(RTMPPullError("not an rtmp://host[:port]/app/stream URL"))
         }
         let started = loop.makePromise(of: Void.self)

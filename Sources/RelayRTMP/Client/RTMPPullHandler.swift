@@ -20,7 +20,7 @@ final class RTMPPullHandler: ChannelInboundHandler {
     /// Sent to the server as our window, and what we ask it to use.
     static let window: UInt32 = 2_500_000
 
-    private let target: RTMPPullURL
+    private let target: RTMPURL
     private let timeouts: UpstreamTimeouts
     private var events: (any UpstreamEvents)?
     private let started: EventLoopPromise<Void>
@@ -43,7 +43,7 @@ final class RTMPPullHandler: ChannelInboundHandler {
     /// Media arrived since the receive check last looked.
     private var sawMedia = false
 
-    init(target: RTMPPullURL, timeouts: UpstreamTimeouts, events: any UpstreamEvents, started: EventLoopPromise<Void>,
+    init(target: RTMPURL, timeouts: UpstreamTimeouts, events: any UpstreamEvents, started: EventLoopPromise<Void>,
          logger: Logger) {
         self.target = target
         self.timeouts = timeouts

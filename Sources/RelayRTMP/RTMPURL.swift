@@ -1,12 +1,20 @@
 import RelayCore
 
-/// rtmp://host[:port]/app/stream[?query] as a server reads a play: the app is the first path
-/// segment, the stream name the rest with its query (what `play` carries).
-public struct RTMPPullURL: Sendable, Equatable {
+/// rtmp://host[:port]/app/stream[?query] as ffmpeg, OBS and servers split it: the app is the first
+/// path segment, the stream name the rest with its query (what `publish` / `play` carries). The
+/// pull client plays one; the camera and relay-bench publish to one.
+public struct RTMPURL: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
     public var app: String
     public var streamName: String
+
+    public init(host: String, port: Int = 1935, app: String, streamName: String) {
+        self.host = host
+        self.port = port
+        self.app = app
+        self.streamName = streamName
+    }
 
     /// nil unless rtmp:// with a host, an app and a stream name.
     public init?(_ text: String) {
@@ -27,4 +35,6 @@ public struct RTMPPullURL: Sendable, Equatable {
         let h = host.contains(":") ? "[\(host)]" : host
         return "rtmp://\(h):\(port)/\(app)"
     }
+
+    public var description: String { "\(tcURL)/\(streamName)" }
 }
