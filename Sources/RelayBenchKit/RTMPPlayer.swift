@@ -13,7 +13,7 @@ public final class RTMPPlayer: BenchPlayer {
     /// `url`: rtmp://host:port/app/stream[?query]
     public static func connect(url: String, group: any EventLoopGroup, keepTimestamps: Bool = false,
                                measureLatency: Bool = false, receiveBufferBytes: Int = 0) async throws -> RTMPPlayer {
-        let target = try RTMPURL(url)
+        let target = try RTMPURL(parsing: url)
         let connection = try await PlayerConnection.open(host: target.host, port: target.port, group: group,
                                                          receiveBufferBytes: receiveBufferBytes) { state in
             RTMPPlayHandler(target: target, state: state, keepTimestamps: keepTimestamps, measureLatency: measureLatency)
@@ -23,40 +23,6 @@ public final class RTMPPlayer: BenchPlayer {
 
     private init(connection: PlayerConnection) {
         self.connection = connection
-    }
-}
-
-/// rtmp://host[:port]/app/stream[?query] split the way servers read it.
-public struct RTMPURL: Sendable {
-    public let host: String
-    public let port: Int
-    public let app: String
-    public let stream: String
-    public let tcURL: String
-
-    public struct Invalid: Error, CustomStringConvertible {
-        public let url: String
-        public var description: String { "not an rtmp://host[:port]/app/stream URL: \(url)" }
-    }
-
-    public init(_ url: String) throws {
-        guard url.hasPrefix("rtmp://") else { throw Invalid(url: url) }
-        let rest = url.dropFirst(7)
-        guard let slash = rest.firstIndex(of: "/") else { throw Invalid(url: url) }
-        let hostPort = rest[..<slash]
-        let path = rest[rest.index(after: slash)...]
-        guard let streamSlash = path.firstIndex(of: "/") else { throw Invalid(url: url) }
-        app = String(path[..<streamSlash])
-        stream = String(path[path.index(after: streamSlash)...])
-        if let colon = hostPort.lastIndex(of: ":"), let p = Int(hostPort[hostPort.index(after: colon)...]) {
-            host = String(hostPort[..<colon])
-            port = p
-        } else {
-            host = String(hostPort)
-            port = 1935
-        }
-        tcURL = "rtmp://\(hostPort)/\(app)"
-        guard !host.isEmpty, !app.isEmpty, !stream.isEmpty else { throw Invalid(url: url) }
     }
 }
 
@@ -124,16 +90,7 @@ private final class RTMPPlayHandler: PlayerHandler {
     }
 
     private func sendConnect(_ context: ChannelHandlerContext) {
-        send(.command(name: "connect", transactionID: 1, commandObject: .object([
-            AMF0Property(key: "app", value: .string(target.app)),
-            AMF0Property(key: "flashVer", value: .string("LNX 9,0,124,2")),
-            AMF0Property(key: "tcUrl", value: .string(target.tcURL)),
-            AMF0Property(key: "fpad", value: .boolean(false)),
-            AMF0Property(key: "capabilities", value: .number(15)),
-            AMF0Property(key: "audioCodecs", value: .number(4071)),
-            AMF0Property(key: "videoCodecs", value: .number(252)),
-            AMF0Property(key: "videoFunction", value: .number(1)),
-        ]), arguments: []), context)
+        send(.playerConnect(target), context)
         context.flush()
     }
 
@@ -149,7 +106,7 @@ private final class RTMPPlayHandler: PlayerHandler {
             case "_result" where command.transactionID == 2:
                 let streamID = UInt32(command.arguments.first?.numberValue ?? 1)
                 send(.command(name: "play", transactionID: 0, commandObject: .null,
-                              arguments: [.string(target.stream), .number(-1000)],
+                              arguments: [.string(target.streamName), .number(-1000)],
                               messageStreamID: streamID, chunkStreamID: 8), context)
                 send(.userControl(.setBufferLength(streamID: streamID, milliseconds: 1000)), context)
                 context.flush()

@@ -38,8 +38,7 @@ final class RTMPPublishSession: ChannelInboundHandler {
     private var timer: Scheduled<Void>?
 
     // Acknowledgements (spec 5.4.3): the server says how many bytes it may send before it wants one.
-    private var acks = Acknowledgements(minimumWindow: 1)
-    private var announcedWindow: UInt32?
+    private var control = RTMPClientControl(minimumWindow: 1)
     private(set) var bytesOut: UInt64 = 0
     private(set) var acksSent = 0
 
@@ -85,14 +84,14 @@ final class RTMPPublishSession: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard phase != .ended else { return }
         let incoming = unwrapInboundIn(data)
-        acks.received(incoming.readableBytes)
+        control.received(incoming.readableBytes)
         do {
             try cumulation.parse(incoming) { try process(&$0, context: context) }
         } catch {
             fail("\(error)")
             return
         }
-        if let ack = acks.due() {
+        if let ack = control.acknowledgementDue() {
             acksSent += 1
             send(ack)
             context.flush()
@@ -200,23 +199,9 @@ final class RTMPPublishSession: ChannelInboundHandler {
         case .commandAMF0?, .commandAMF3?:
             try handleCommand(RTMPCommand(message: message), context: context)
         case .setChunkSize?, .abort?, .acknowledgement?, .windowAckSize?, .setPeerBandwidth?, .userControl?:
-            guard let control = try RTMPControlMessage(message) else { return }
-            switch control {
-            case .windowAckSize(let size):
-                acks.setWindow(size)
-            case .setPeerBandwidth(let size, _):
-                // Spec 5.4.5: answer with our window when it differs from the one announced.
-                if announcedWindow != size {
-                    announcedWindow = size
-                    send(.windowAckSize(size))
-                    context.flush()
-                }
-            case .userControl(.pingRequest(let timestamp)):
-                send(.userControl(.pingResponse(timestamp: timestamp)))
-                context.flush()
-            default:
-                break  // chunk size is applied by the decoder
-            }
+            guard let message = try RTMPControlMessage(message), let answer = control.answer(message) else { return }
+            send(answer)
+            context.flush()
         default:
             break  // data messages, media: nothing a publisher needs
         }

@@ -37,4 +37,16 @@ public struct RTMPURL: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { "\(tcURL)/\(streamName)" }
+
+    /// Why a command line's URL was refused.
+    public struct Invalid: Error, CustomStringConvertible {
+        public let url: String
+        public var description: String { "\(url): expected rtmp://host[:port]/app/stream" }
+    }
+
+    /// The URL of a command line (relay-camera, relay-bench), or an error naming it.
+    public init(parsing url: String) throws(Invalid) {
+        guard let parsed = RTMPURL(url) else { throw Invalid(url: url) }
+        self = parsed
+    }
 }

@@ -35,8 +35,7 @@ final class RTMPPullHandler: ChannelInboundHandler {
     private var reader = RTMPMediaReader()
     /// What one message made; reused, so a frame allocates no array.
     private var pending: [MediaEvent] = []
-    private var acks = Acknowledgements(minimumWindow: 4096)
-    private var announcedWindow: UInt32?
+    private var control = RTMPClientControl(minimumWindow: 4096)
     private var streamID: UInt32 = 0
     private var failure: String?
     private var timer: Scheduled<Void>?
@@ -73,14 +72,14 @@ final class RTMPPullHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard phase != .ended, failure == nil else { return }
         let incoming = unwrapInboundIn(data)
-        acks.received(incoming.readableBytes)
+        control.received(incoming.readableBytes)
         do {
             try cumulation.parse(incoming) { try process(&$0, context: context) }
         } catch {
             fail("\(error)")
             return
         }
-        if let ack = acks.due() {
+        if let ack = control.acknowledgementDue() {
             send(ack)
             context.flush()
         }
@@ -140,7 +139,7 @@ final class RTMPPullHandler: ChannelInboundHandler {
             guard try handshake.advance(&buffer, send: { context.write(wrapOutboundOut($0), promise: nil) }) else { return }
             phase = .connecting
             send(.setChunkSize(Self.outChunkSize))
-            send(connectCommand())
+            send(.playerConnect(target, transactionID: Self.connectTransaction, chunkStreamID: Self.commandChunkStream))
             context.flush()
         }
         while phase != .ended, failure == nil, let message = try decoder.next(from: &buffer) {
@@ -148,18 +147,6 @@ final class RTMPPullHandler: ChannelInboundHandler {
         }
     }
 
-    private func connectCommand() -> RTMPMessage {
-        .command(name: "connect", transactionID: Self.connectTransaction, commandObject: .object([
-            AMF0Property(key: "app", value: .string(target.app)),
-            AMF0Property(key: "flashVer", value: .string("LNX 9,0,124,2")),
-            AMF0Property(key: "tcUrl", value: .string(target.tcURL)),
-            AMF0Property(key: "fpad", value: .boolean(false)),
-            AMF0Property(key: "capabilities", value: .number(15)),
-            AMF0Property(key: "audioCodecs", value: .number(4071)),
-            AMF0Property(key: "videoCodecs", value: .number(252)),
-            AMF0Property(key: "videoFunction", value: .number(1)),
-        ]), arguments: [], chunkStreamID: Self.commandChunkStream)
-    }
 
     private func handle(_ message: RTMPMessage, context: ChannelHandlerContext) throws {
         switch message.type {
@@ -182,24 +169,14 @@ final class RTMPPullHandler: ChannelInboundHandler {
         }
     }
 
-    private func handleControl(_ control: RTMPControlMessage, context: ChannelHandlerContext) {
-        switch control {
-        case .windowAckSize(let size):
-            acks.setWindow(size)
-        case .setPeerBandwidth(let size, _):
-            // Spec 5.4.5: answer with our window when it differs from the one announced.
-            if announcedWindow != size {
-                announcedWindow = size
-                send(.windowAckSize(size))
-                context.flush()
-            }
-        case .userControl(.pingRequest(let timestamp)):
-            send(.userControl(.pingResponse(timestamp: timestamp)))
+    private func handleControl(_ message: RTMPControlMessage, context: ChannelHandlerContext) {
+        if case .userControl(.streamEOF) = message, phase == .playing {
+            fail("the server ended the stream (StreamEOF)")
+            return
+        }
+        if let answer = control.answer(message) {
+            send(answer)
             context.flush()
-        case .userControl(.streamEOF):
-            if phase == .playing { fail("the server ended the stream (StreamEOF)") }
-        default:
-            break  // chunk size is applied by the decoder
         }
     }
 
