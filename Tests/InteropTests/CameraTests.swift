@@ -107,47 +107,17 @@ struct CameraTests {
     /// A third-party server: nginx with libnginx-mod-rtmp takes the push; ffprobe pulls from it.
     @Test(.enabled(if: nginxAvailable, "nginx with ngx_rtmp_module not installed (apt-get install nginx libnginx-mod-rtmp)"))
     func nginxRTMPAcceptsThePush() async throws {
-        let dir = await CameraMedia.shared.tempDir + "/nginx-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let port = try freeTCPPort()
-        let conf = """
-        load_module \(Self.nginxModule!);
-        daemon off;
-        master_process off;
-        worker_processes 1;
-        pid \(dir)/nginx.pid;
-        error_log \(dir)/error.log info;
-        events { worker_connections 64; }
-        rtmp {
-            server {
-                listen 127.0.0.1:\(port);
-                chunk_size 4096;
-                application live { live on; record off; }
-            }
-        }
-        """
-        try conf.write(toFile: "\(dir)/nginx.conf", atomically: true, encoding: .utf8)
-        let nginx = try ChildProcess(Self.nginx, ["-p", dir, "-c", "\(dir)/nginx.conf", "-e", "\(dir)/error.log"])
-        defer { nginx.terminate() }
-        var listening = false
-        for _ in 0..<100 where !listening {
-            try await Task.sleep(nanoseconds: 50_000_000)
-            if let connection = try? await RawConnection.connect(port: port) {
-                await connection.close()
-                listening = true
-            }
-        }
-        #expect(listening, "nginx did not start: \(nginx.stderr) \((try? String(contentsOfFile: "\(dir)/error.log", encoding: .utf8)) ?? "")")
+        let nginx = try await NginxRTMP.start()
+        defer { nginx.stop() }
 
         let video = try await CameraMedia.shared.h264()
         let audio = try await CameraMedia.shared.aac()
         let camera = try ProductBinary.camera.start([
-            "--input", video, "--audio", audio, "--url", "rtmp://127.0.0.1:\(port)/live/cam", "--loop", "--quiet",
+            "--input", video, "--audio", audio, "--url", nginx.url("cam"), "--loop", "--quiet",
         ])
         defer { camera.terminate() }
         try await Task.sleep(nanoseconds: 1_500_000_000)
-        try await FFprobe.expectStreams("rtmp://127.0.0.1:\(port)/live/cam", context: "from nginx (camera: \(camera.stderr))")
+        try await FFprobe.expectStreams(nginx.url("cam"), context: "from nginx (camera: \(camera.stderr))")
         camera.signal(SIGINT)
         #expect(await camera.wait(seconds: 10) == 0, "\(camera.stderr)")
         #expect(camera.stderr.contains("rtmp: 1 sessions, 0 reconnects"), "\(camera.stderr)")
