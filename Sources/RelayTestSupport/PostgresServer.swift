@@ -69,7 +69,7 @@ public final class PostgresServer: @unchecked Sendable {
         if let runAs {
             try FileManager.default.setAttributes([.ownerAccountName: runAs], ofItemAtPath: directory)
         }
-        port = try Self.freePort()
+        port = try freeTCPPort()
     }
 
     /// Starts the server again on the same port and data (after `kill()`): a database restart.
@@ -126,26 +126,5 @@ public final class PostgresServer: @unchecked Sendable {
             throw Failure(description: "\(tool) \(arguments.joined(separator: " ")) failed (\(p.terminationStatus)): \(text)\n\(log)")
         }
         return text
-    }
-
-    /// A loopback port nothing listens on now.
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket failed: errno \(errno)") }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0 else { throw Failure(description: "bind failed: errno \(errno)") }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let named = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard named == 0 else { throw Failure(description: "getsockname failed: errno \(errno)") }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import RelayTestSupport
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -235,25 +236,8 @@ final class FLVProbe: Sendable {
     }
 }
 
-/// A TCP port that was free a moment ago (bound to port 0, then closed).
-func freeTCPPort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw TestMedia.MediaError(message: "socket() failed") }
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    let bound = withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard bound == 0 else { throw TestMedia.MediaError(message: "bind() failed") }
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-    }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
+/// A TCP port that was free a moment ago (RelayTestSupport's, for the files here that do not import it).
+func freeTCPPort() throws -> Int { try RelayTestSupport.freeTCPPort() }
 
 /// Percentile of sorted values (nearest rank).
 func percentile(_ sorted: [Double], _ p: Double) -> Double {
