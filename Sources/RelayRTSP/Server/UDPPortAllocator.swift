@@ -55,11 +55,11 @@ public final class UDPPortAllocator: Sendable {
                   onDatagram: @escaping @Sendable (_ rtcp: Bool, AddressedEnvelope<ByteBuffer>) -> Void) async throws -> UDPSocketPair {
         for _ in 0..<Swift.min(pairCount, 64) {
             guard let port = reserve() else { break }
-            guard let rtp = try? await bootstrap(loop) { onDatagram(false, $0) }.bind(host: host, port: port).get() else {
+            guard let rtp = try? await bootstrap(loop, { onDatagram(false, $0) }).bind(host: host, port: port).get() else {
                 release(port)
                 continue
             }
-            guard let rtcp = try? await bootstrap(loop) { onDatagram(true, $0) }.bind(host: host, port: port + 1).get() else {
+            guard let rtcp = try? await bootstrap(loop, { onDatagram(true, $0) }).bind(host: host, port: port + 1).get() else {
                 try? await rtp.close()
                 release(port)
                 continue
