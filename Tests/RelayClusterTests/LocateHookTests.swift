@@ -39,6 +39,8 @@ import Testing
         let out = Pipe()
         p.standardOutput = out
         p.standardInput = FileHandle.nullDevice
+        // Not the test's stderr: a server left behind would hold swift test's output pipe open.
+        p.standardError = FileHandle.nullDevice
         let printed = NIOLockedValueBox(Data())
         out.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
@@ -47,7 +49,9 @@ import Testing
         try p.run()
         defer {
             out.fileHandleForReading.readabilityHandler = nil
-            p.terminate()
+            // SIGKILL: Foundation starts children with SIGTERM blocked, so terminate() is not enough.
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
         }
         var text: String { String(decoding: printed.withLockedValue { $0 }, as: UTF8.self) }
         let deadline = Date().addingTimeInterval(10)
