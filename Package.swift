@@ -133,7 +133,7 @@ let package = Package(
         tests("RelayRTMPTests", ["RelayRTMP", "RelayCore", "RelayFLV", "RelayTestSupport", logging]
             + nio("Core", "Embedded", "TestUtils")),
         tests("RelayRTSPTests", ["RelayRTSP", "RelayRTP", "RelayCore", "RelayTestSupport", logging]
-            + nio("Core", "Embedded", "TestUtils")),
+            + nio("Core", "Embedded", "TestUtils", "Posix")),
         tests("RelayJT1078Tests", ["RelayJT1078", "RelayCore", "RelayTestSupport", logging]
             + nio("Core", "Embedded", "TestUtils")),
         tests("RelayAdminTests", ["RelayAdmin", "RelayCore", logging, .product(name: "Prometheus", package: "swift-prometheus")]

@@ -56,8 +56,12 @@ public final class RTSPPullClient: Upstream, Sendable {
                 }
             }
             .connect(host: target.host, port: target.port)
+        // A connect that fails before a channel exists (an unresolvable host) never reaches the
+        // handler, which otherwise settles `started`: settle it here (a second completion is ignored).
+        let connectFailed: @Sendable (any Error) -> RTSPPullError = { error in RTSPPullError("cannot connect to \(target.host):\(target.port): \(error)") }
+        connected.whenFailure { started.fail(connectFailed($0)) }
         return connected.flatMapErrorThrowing { error in
-            throw RTSPPullError("cannot connect to \(target.host):\(target.port): \(error)")
+            throw connectFailed(error)
         }.flatMap { channel in
             started.futureResult.map { RTSPPullClient(channel: channel, handler: handler) }
         }
