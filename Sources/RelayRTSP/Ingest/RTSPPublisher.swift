@@ -38,6 +38,8 @@ final class RTSPPublisher {
     private let logger: Logger
     private var timer: RepeatedTask?
     private var lastReport = NIODeadline.now()
+    /// What the ingest made of one packet or tick; reused, so a frame allocates no array.
+    private var events: [MediaEvent] = []
     private let ourSSRC = UInt32.random(in: 1...UInt32.max)
     private var loggedChannel = false
 
@@ -116,9 +118,9 @@ final class RTSPPublisher {
         let udp = isTCP == false
         let ingest = RTPTrackIngest(tracks: tracks, reorder: udp, logger: logger)
         self.ingest = ingest
-        var events: [MediaEvent] = []
+        events.removeAll(keepingCapacity: true)
         ingest.start { events.append($0) }
-        apply(events)
+        applyEvents()
         guard udp else { return }
         let bound = NIOLoopBound(self, eventLoop: loop)
         timer = loop.scheduleRepeatedTask(initialDelay: .milliseconds(20), delay: .milliseconds(20)) { _ in
@@ -153,27 +155,27 @@ final class RTSPPublisher {
 
     private func deliver(rtp: ByteBuffer, track: Int) {
         guard let source, let ingest else { return }
-        var events: [MediaEvent] = []
+        events.removeAll(keepingCapacity: true)
         ingest.receive(rtp: rtp, streamIndex: track, now: RTPTrackIngest.nowNanos()) { event in
             if case .notice(let text) = event { logger.info("RTSP publisher of \(source.id): \(text)") }
             events.append(event)
         }
-        apply(events)
+        applyEvents()
     }
 
     /// Hands the ingest's events to the Source (on its loop, which is this connection's).
-    private func apply(_ events: [MediaEvent]) {
+    private func applyEvents() {
         guard let source, !events.isEmpty else { return }
-        source.assumeIsolated { source in
+        source.assumeIsolated { [events] source in
             for event in events { source.receive(event) }
         }
     }
 
     private func tick() {
         guard let ingest else { return }
-        var events: [MediaEvent] = []
+        events.removeAll(keepingCapacity: true)
         ingest.tick(now: RTPTrackIngest.nowNanos()) { events.append($0) }
-        apply(events)
+        applyEvents()
         let now = NIODeadline.now()
         guard now - lastReport >= Self.reportInterval else { return }
         lastReport = now
