@@ -183,7 +183,7 @@ struct RenamingHook {
         let p = try ChildProcess("python3", ["-u", "-c", script])
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline, p.isRunning {
-            if let line = p.stdout.split(separator: "\n").first, let port = Int(line) { return RenamingHook(process: p, port: port) }
+            if let line = p.stdoutLines.first, let port = Int(line) { return RenamingHook(process: p, port: port) }
             try await Task.sleep(nanoseconds: 20_000_000)
         }
         p.terminate()

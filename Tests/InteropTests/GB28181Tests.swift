@@ -212,7 +212,7 @@ struct GB28181Tests {
     static func listeningAddress(_ device: ChildProcess) async -> String? {
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
-            if let line = device.stdout.split(separator: "\n").first(where: { $0.hasPrefix("listening on ") }) {
+            if let line = device.stdoutLines.first(where: { $0.hasPrefix("listening on ") }) {
                 return String(line.dropFirst("listening on ".count))
             }
             if !device.isRunning { return nil }

@@ -20,7 +20,7 @@ final class HookServer: Sendable {
         let script = "\(repoRoot)/hooks/example_hook_server.py"
         let p = try ChildProcess("python3", ["-u", script, "--port", "0"] + arguments)
         func listening() -> Int? {
-            guard let first = p.stdout.split(separator: "\n").first,
+            guard let first = p.stdoutLines.first,
                   let obj = try? JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any] else { return nil }
             return obj["port"] as? Int
         }
@@ -43,7 +43,7 @@ final class HookServer: Sendable {
 
     /// Every body received so far (with the answer's status under "_status").
     var events: [[String: Any]] {
-        process.stdout.split(separator: "\n").compactMap { line -> [String: Any]? in
+        process.stdoutLines.compactMap { line -> [String: Any]? in
             guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   var body = obj["body"] as? [String: Any] else { return nil }
             body["_status"] = obj["status"]

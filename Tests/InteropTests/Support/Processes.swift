@@ -33,6 +33,13 @@ final class ChildProcess: @unchecked Sendable {
 
     var stdout: String { lock.withLock { String(decoding: outData, as: UTF8.self) } }
     var stderr: String { lock.withLock { String(decoding: errData, as: UTF8.self) } }
+    /// The lines written so far, whole ones only: output is read while the child writes, and the
+    /// last line may be half there (a half JSON body, a port number cut short).
+    var stdoutLines: [Substring] {
+        let out = stdout
+        guard let end = out.lastIndex(of: "\n") else { return [] }
+        return out[..<end].split(separator: "\n")
+    }
     var isRunning: Bool { process.isRunning }
 
     /// Waits up to `seconds`; kills the process if it is still running then. Returns the exit status

@@ -39,7 +39,7 @@ s.serve_forever()
         let p = try ChildProcess("python3", ["-u", "-c", script, streamReplace])
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline, p.isRunning {
-            if let first = p.stdout.split(separator: "\n").first, let port = Int(first) {
+            if let first = p.stdoutLines.first, let port = Int(first) {
                 return ZLMHookResponder(process: p, port: port)
             }
             try await Task.sleep(nanoseconds: 20_000_000)
@@ -56,9 +56,10 @@ s.serve_forever()
     /// `http://127.0.0.1:PORT/index/hook/NAME`, as wvp's prefix.
     func url(_ name: String) -> String { "http://127.0.0.1:\(port)/index/hook/\(name)" }
 
-    /// The hooks called so far, by name, with their JSON bodies, in order.
+    /// The hooks called so far, by name, with their JSON bodies, in order. Only whole lines count:
+    /// the child's output is read while it writes, and a half-read line parsed as an empty body.
     var calls: [(name: String, body: [String: Any])] {
-        process.stdout.split(separator: "\n").dropFirst().compactMap { line in
+        process.stdoutLines.dropFirst().compactMap { line in
             guard let space = line.firstIndex(of: " ") else { return nil }
             let body = try? JSONSerialization.jsonObject(with: Data(line[line.index(after: space)...].utf8)) as? [String: Any]
             return (String(line[..<space]), body ?? [:])
