@@ -24,7 +24,9 @@ public struct ClusterConfig: ConfigSection {
     public var registry: Registry
     /// libpq-style URL of the registry's database (`postgres://user:pass@host:port/db`).
     public var postgresURL: String
-    /// The registry's table (made at start when missing).
+    /// The registry's table (made at start when missing), with `<table>_nodes` and
+    /// `<table>_players` beside it for the nodes' load; at most 55 characters, so those names fit
+    /// PostgreSQL's 63.
     public var postgresTable: String
     /// `on_locate` hook URL (registry "hook"); also asked after the database when set.
     public var locateHook: String
@@ -43,9 +45,9 @@ public struct ClusterConfig: ConfigSection {
         registry = Registry(rawValue: try r.string("registry", default: "postgres", oneOf: ["postgres", "hook"])) ?? .postgres
         postgresURL = try r.string("postgres_url", default: "postgres://liverelay@127.0.0.1:5432/liverelay")
         postgresTable = try r.string("postgres_table", default: "liverelay_streams")
-        guard postgresTable.count <= 63, postgresTable.first.map({ $0.isLetter || $0 == "_" }) ?? false,
+        guard postgresTable.count <= 55, postgresTable.first.map({ $0.isLetter || $0 == "_" }) ?? false,
               postgresTable.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
-            throw r.error("postgres_table", "must be a plain SQL identifier (letters, digits, _), got '\(printable(postgresTable))'")
+            throw r.error("postgres_table", "must be a plain SQL identifier (letters, digits, _; at most 55), got '\(printable(postgresTable))'")
         }
         locateHook = try r.string("locate_hook", default: "")
         locateTimeoutMs = try r.int("locate_timeout_ms", default: 2000, in: 50...60_000)

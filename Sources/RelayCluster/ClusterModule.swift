@@ -49,6 +49,7 @@ public final class ClusterModule: ProtocolModule {
             }
             let advertised = advertiseURL
             registry = PostgresRegistry(config: config, database: database, advertiseURL: { advertised },
+                                        playerCounts: { [streams = context.registry] in await Self.playerCounts(streams) },
                                         group: group, logger: logger)
         }
         let hook = config.locateHook.isEmpty ? nil
@@ -73,6 +74,16 @@ public final class ClusterModule: ProtocolModule {
             context.streams.addProvider(EdgeProvider(locator: locator, pulls: pulls, nodeID: config.nodeID, logger: logger))
         }
         logger.info("cluster: node \(config.nodeID) (\(advertiseURL)), registry \(config.registry.rawValue)\(config.edge ? ", edge" : "")")
+    }
+
+    /// This node's players by stream (every stream it serves: its own and those it pulls).
+    static func playerCounts(_ streams: StreamRegistry) async -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for source in streams.sources {
+            let players = await source.snapshot().players.values.reduce(0) { $0.addingReportingOverflow($1).partialValue }
+            counts[source.id] = players
+        }
+        return counts
     }
 
     public func stop() async {
@@ -106,19 +117,27 @@ public final class ClusterModule: ProtocolModule {
                         labels: [("node", "local")], value: Double(registry?.registeredCount ?? 0)),
             ModuleGauge(name: "relay_cluster_edge_pulls", help: "This node's pulls of streams from their origin nodes",
                         value: Double(pulls.originPullCount)),
-        ]
+        ] + (registry?.nodesSeen ?? []).flatMap { node in [
+            ModuleGauge(name: "relay_cluster_node_players", help: "Players on each live node of the cluster (its last heartbeat)",
+                        labels: [("node", node.node)], value: Double(node.players)),
+            ModuleGauge(name: "relay_cluster_node_streams", help: "Streams each live node of the cluster serves (its last heartbeat)",
+                        labels: [("node", node.node)], value: Double(node.streams)),
+        ] }
     }
 
     public var adminEndpoints: [AdminEndpoint] {
-        [AdminEndpoint(.get, "/api/v1/cluster/streams") { _ in try await self.listStreams() }]
+        [
+            AdminEndpoint(.get, "/api/v1/cluster/streams") { _ in AdminReply(try await self.tableRegistry().rows()) },
+            AdminEndpoint(.get, "/api/v1/cluster/nodes") { _ in AdminReply(try await self.tableRegistry().nodes()) },
+        ]
     }
 
-    /// Every fresh row of the registry.
-    private func listStreams() async throws -> AdminReply {
+    /// The PostgreSQL registry, whose tables the admin API lists.
+    private func tableRegistry() throws -> PostgresRegistry {
         guard config.enabled else { throw AdminFailure.conflict("the cluster is off (cluster.enabled)") }
         guard let registry = parts.withLockedValue({ $0.registry }) else {
             throw AdminFailure.conflict("the cluster's registry is the on_locate hook: there is no table to list")
         }
-        return AdminReply(try await registry.rows())
+        return registry
     }
 }

@@ -6,7 +6,9 @@ import RelayCore
 
 /// The cluster's stream table in PostgreSQL: this node's streams are written on claim/release and
 /// refreshed every `heartbeat_ms`; a row older than `expiry_ms` is a dead node's and is ignored;
-/// `NOTIFY <table>, 'ended <id>'` tells every node's LISTEN that a stream ended.
+/// `NOTIFY <table>, 'ended <id>'` tells every node's LISTEN that a stream ended. Each heartbeat
+/// also writes the node's load: `<table>_nodes` (a row per node) and `<table>_players` (players
+/// per stream and node), which the admin API and the metrics show cluster-wide.
 ///
 /// Writes go through one queue, in order, so a heartbeat's snapshot of this node's streams never
 /// undoes a newer insert or delete. Everything runs in Tasks on postgres-nio's own I/O: nothing
@@ -31,15 +33,21 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
         /// Rows another node took from this one (logged once each).
         var taken: Set<String> = []
         var stopped = false
+        /// The live nodes as the last heartbeat read them (the metrics).
+        var nodes: [ClusterNodeLoad] = []
     }
 
     private let state = NIOLockedValueBox(State())
     private let writes: AsyncStream<Write>
     private let writer: AsyncStream<Write>.Continuation
-    private let config: ClusterConfig
+    let config: ClusterConfig
     private let database: PostgresURL
-    private let table: String
-    private let advertiseURL: @Sendable () -> String
+    let table: String
+    let nodesTable: String
+    let playersTable: String
+    let advertiseURL: @Sendable () -> String
+    /// This node's players by stream id (read at each heartbeat).
+    private let playerCounts: @Sendable () async -> [String: Int]
     private let group: any EventLoopGroup
     private let logger: Logger
     private let droppedLog = NIOLockedValueBox(RateLimitedLog(interval: .seconds(10)))
@@ -49,13 +57,18 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
     static let maxQueuedWrites = 4096
 
     /// `advertiseURL`: read when a row is written (the RTMP listener's port is known after start).
+    /// `playerCounts`: this node's players by stream, read at each heartbeat.
     public init(config: ClusterConfig, database: PostgresURL, advertiseURL: @escaping @Sendable () -> String,
+                playerCounts: @escaping @Sendable () async -> [String: Int] = { [:] },
                 group: any EventLoopGroup, logger: Logger) {
         self.config = config
         self.database = database
-        // Validated as a plain identifier by ClusterConfig; quoted all the same.
+        // Validated as a plain identifier of at most 55 characters by ClusterConfig; quoted all the same.
         self.table = "\"\(config.postgresTable)\""
+        self.nodesTable = "\"\(config.postgresTable)_nodes\""
+        self.playersTable = "\"\(config.postgresTable)_players\""
         self.advertiseURL = advertiseURL
+        self.playerCounts = playerCounts
         self.group = group
         self.logger = logger
         (writes, writer) = AsyncStream.makeStream(of: Write.self, bufferingPolicy: .bufferingOldest(Self.maxQueuedWrites))
@@ -68,6 +81,10 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
 
     public var isUp: Bool { state.withLockedValue { $0.up } }
     public var registeredCount: Int { state.withLockedValue { $0.local.count } }
+    /// The client while the database answers.
+    var upClient: PostgresClient? { state.withLockedValue { $0.up ? $0.client : nil } }
+    /// The live nodes and their load as the last heartbeat read them.
+    public var nodesSeen: [ClusterNodeLoad] { state.withLockedValue { $0.nodes } }
 
     public func start() {
         var options = PostgresClient.Configuration.Options()
@@ -93,15 +110,18 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
         logger.info("cluster registry: PostgreSQL \(database.redacted), table \(config.postgresTable), node \(config.nodeID)")
     }
 
-    /// Deletes this node's rows (with their NOTIFY: edges stop pulling at once), then stops.
+    /// Deletes this node's rows (with their NOTIFY: edges stop pulling at once) and its load, then stops.
     public func stop() async {
-        let (client, ids) = state.withLockedValue { s -> (PostgresClient?, Set<String>) in
+        let client = state.withLockedValue { s -> PostgresClient? in
             s.stopped = true
-            return (s.client, s.local)
+            return s.client
         }
-        if let client, isUp, !ids.isEmpty {
+        if let client, isUp {
             do {
-                try await withDeadline(ms: config.locateTimeoutMs) { try await self.deleteRows(client, except: []) }
+                try await withDeadline(ms: config.locateTimeoutMs) {
+                    try await self.deleteRows(client, except: [])
+                    try await self.deleteLoad(client)
+                }
             } catch {
                 logger.warning("cluster registry: could not delete this node's rows at stop: \(Self.describe(error))")
             }
@@ -139,7 +159,7 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
 
     /// The row of `stream` when it is fresh and another node's; nil at once while the database is down.
     public func locate(_ stream: String) async -> StreamLocation? {
-        guard let client = state.withLockedValue({ $0.up ? $0.client : nil }) else { return nil }
+        guard let client = upClient else { return nil }
         do {
             let row = try await withDeadline(ms: config.locateTimeoutMs) {
                 try await self.select(client, stream: stream)
@@ -152,19 +172,19 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
         }
     }
 
-    /// Every fresh row (the admin API), oldest stream first.
-    public func rows() async throws -> [StreamLocation] {
-        guard let client = state.withLockedValue({ $0.up ? $0.client : nil }) else {
-            throw AdminFailure(503, "the cluster registry's database does not answer")
-        }
+    /// Every fresh row (the admin API), oldest stream first, with its players on each node.
+    public func rows() async throws -> [ClusterStream] {
+        guard let client = upClient else { throw AdminFailure(503, "the cluster registry's database does not answer") }
         let query: PostgresQuery = """
             SELECT stream_id, node_id, url, (extract(epoch FROM now() - updated_at) * 1000)::float8 FROM \(unescaped: table)
             WHERE updated_at > now() - \(Int64(config.expiryMs))::bigint * interval '1 millisecond' ORDER BY started_at, stream_id
             """
         return try await withDeadline(ms: config.locateTimeoutMs) {
-            var found: [StreamLocation] = []
+            let players = try await self.playersByStream(client)
+            var found: [ClusterStream] = []
             for try await (stream, node, url, age) in try await client.query(query).decode((String, String, String, Double).self) {
-                found.append(StreamLocation(stream: stream, node: node, url: url, ageMs: Int(clamping: Int64(age.rounded()))))
+                found.append(ClusterStream(stream: stream, node: node, url: url, ageMs: Self.milliseconds(age),
+                                           players: players[stream] ?? [:]))
             }
             return found
         }
@@ -176,7 +196,7 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
             WHERE stream_id = \(stream) AND updated_at > now() - \(Int64(config.expiryMs))::bigint * interval '1 millisecond'
             """
         for try await (node, url, age) in try await client.query(query).decode((String, String, Double).self) {
-            return StreamLocation(stream: stream, node: node, url: url, ageMs: Int(clamping: Int64(age.rounded())))
+            return StreamLocation(stream: stream, node: node, url: url, ageMs: Self.milliseconds(age))
         }
         return nil
     }
@@ -195,7 +215,8 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
                 case .upsert, .remove:
                     continue  // the heartbeat that brings the database back repairs the table
                 case .heartbeat:
-                    try await withDeadline(ms: config.locateTimeoutMs) { try await self.refresh(client) }
+                    let players = await playerCounts()
+                    try await withDeadline(ms: config.locateTimeoutMs) { try await self.refresh(client, players: players) }
                     markUp()
                 }
             } catch {
@@ -230,18 +251,20 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
             """)
     }
 
-    /// Creates the table when needed, refreshes this node's rows (re-inserting lost ones, taking
-    /// back expired ones, leaving ones another live node took), deletes its rows of ended streams.
-    private func refresh(_ client: PostgresClient) async throws {
+    /// Creates the tables when needed, refreshes this node's rows (re-inserting lost ones, taking
+    /// back expired ones, leaving ones another live node took), deletes its rows of ended streams,
+    /// writes its load and reads every node's.
+    private func refresh(_ client: PostgresClient, players: [String: Int]) async throws {
         if !state.withLockedValue({ $0.tableReady }) {
             do {
                 try await client.query("""
                     CREATE TABLE IF NOT EXISTS \(unescaped: table) (stream_id text PRIMARY KEY, node_id text NOT NULL,
                         url text NOT NULL, started_at timestamptz NOT NULL, updated_at timestamptz NOT NULL)
                     """)
-            } catch let error as PSQLError where ["23505", "42P07"].contains(error.serverInfo?[.sqlState] ?? "") {
+            } catch let error as PSQLError where Self.madeConcurrently(error) {
                 // Another node made it at the same moment (IF NOT EXISTS does not serialize creators).
             }
+            try await createLoadTables(client)
             state.withLockedValue { $0.tableReady = true }
         }
         let ids = Array(state.withLockedValue { $0.local }).sorted()
@@ -266,6 +289,20 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
             }
         }
         try await deleteRows(client, except: ids)
+        try await writeLoad(client, players: players)
+        let nodes = try await readNodes(client)
+        state.withLockedValue { $0.nodes = nodes }
+    }
+
+    /// A CREATE TABLE IF NOT EXISTS that lost a race with another node's.
+    static func madeConcurrently(_ error: PSQLError) -> Bool {
+        ["23505", "42P07"].contains(error.serverInfo?[.sqlState] ?? "")
+    }
+
+    /// Milliseconds from an age in (fractional) milliseconds that the database computed.
+    static func milliseconds(_ age: Double) -> Int {
+        guard age.isFinite else { return 0 }
+        return Int(clamping: Int64(exactly: age.rounded()) ?? (age > 0 ? Int64.max : 0))
     }
 
     /// Deletes this node's rows but `ids`, with a NOTIFY for each.

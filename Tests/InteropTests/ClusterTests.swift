@@ -61,6 +61,18 @@ struct ClusterTests {
             }
             let rows = try await origin.api.get("/api/v1/cluster/streams").text
             #expect(rows.contains(#""stream":"live/cam""#) && rows.contains(#""node":"origin""#), "\(rows)")
+            // Per-node player counts, from any node: two viewers on each edge, the edges' pulls on the origin.
+            let perNode: JSONValue = .object(["origin": .number(2), "edge-1": .number(2), "edge-2": .number(2)])
+            let counted = await eventually(5) {
+                guard case .array(let list)? = try? await edge1.api.get("/api/v1/cluster/streams").json else { return false }
+                return list.first?["players"] == perNode && list.first?["players_total"] == .number(6)
+            }
+            let seen = (try? await edge1.api.get("/api/v1/cluster/streams").text) ?? ""
+            #expect(counted, "\(seen)")
+            let nodes = try await edge2.api.get("/api/v1/cluster/nodes").text
+            #expect(nodes.contains(#""node":"edge-1""#) && nodes.contains(#""edge":false"#) && nodes.contains(#""players":2"#), "\(nodes)")
+            let metrics = try await edge2.api.get("/metrics").text
+            #expect(metrics.contains(#"relay_cluster_node_players{node="edge-1"} 2.0"#), "\(metrics.split(separator: "\n").filter { $0.contains("cluster") })")
 
             // The publisher goes: every edge player reaches the end of its stream, the edges' pulls go.
             publisher.terminate()

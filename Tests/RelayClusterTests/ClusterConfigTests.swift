@@ -14,6 +14,9 @@ import Testing
             try ClusterConfig.parse(["enabled": .bool(true), "node_id": .string("a"), "registry": .string("hook")])
         }
         #expect(throws: ConfigError.self) { try ClusterConfig.parse(["postgres_table": .string("x; drop table y")]) }
+        // `<table>_players` must fit PostgreSQL's 63 characters (a longer name is cut, silently).
+        #expect(throws: ConfigError.self) { try ClusterConfig.parse(["postgres_table": .string(String(repeating: "t", count: 56))]) }
+        #expect(throws: Never.self) { try ClusterConfig.parse(["postgres_table": .string(String(repeating: "t", count: 55))]) }
         #expect(throws: ConfigError.self) { try ClusterConfig.parse(["heartbeat_ms": .number(5000), "expiry_ms": .number(4000)]) }
     }
 }

@@ -39,13 +39,26 @@ import Testing
             #expect(try await eventually { try await db.psql("SELECT node_id || ' ' || url FROM liverelay_streams") == "origin rtmp://127.0.0.1:19350\n" })
             let list = try #require(module.adminEndpoints.first)
             let reply = try await list.handle(AdminRequest(streamID: .failure(.notFound("-")), logger: PostgresFixture.logger, body: { nil }))
-            let rows = try #require(reply.body as? [StreamLocation])
+            let rows = try #require(reply.body as? [ClusterStream])
             #expect(rows.map(\.stream) == ["live/a"] && rows.first?.node == "origin")
+            // The node's load, from its heartbeat: the stream, no players yet.
+            let nodes = try #require(module.adminEndpoints.last)
+            #expect(nodes.path == "/api/v1/cluster/nodes")
+            #expect(await eventually {
+                let reply = try? await nodes.handle(AdminRequest(streamID: .failure(.notFound("-")), logger: PostgresFixture.logger, body: { nil }))
+                let seen = reply?.body as? [ClusterNodeLoad] ?? []
+                return seen.map(\.node) == ["origin"] && seen.first?.url == "rtmp://127.0.0.1:19350" && seen.first?.edge == true
+                    && seen.first?.streams == 1 && seen.first?.players == 0
+            })
+            let again = try await list.handle(AdminRequest(streamID: .failure(.notFound("-")), logger: PostgresFixture.logger, body: { nil }))
+            #expect((again.body as? [ClusterStream])?.first?.players == ["origin": 0])
+            #expect(module.gauges.contains { $0.name == "relay_cluster_node_players" && $0.labels.first?.1 == "origin" && $0.value == 0 })
             guard case .object(let stats)? = module.stats["cluster"] else { Issue.record("no cluster stats"); return }
             #expect(stats["registry_up"] == .bool(true) && stats["streams_registered"] == .number(1))
             context.registry.unregister(source)
             #expect(try await eventually { try await db.psql("SELECT count(*) FROM liverelay_streams") == "0\n" })
             await module.stop()
+            #expect(try await db.psql("SELECT count(*) FROM liverelay_streams_nodes") == "0\n", "a stopped node's load is deleted")
         }
     }
 }

@@ -103,6 +103,41 @@ import Testing
         }
     }
 
+    @Test func eachNodesPlayersPerStreamAndItsLoad() async throws {
+        try await PostgresServer.with { db in
+            let originPlayers = NIOLockedValueBox<[String: Int]>([:])
+            let edgePlayers = NIOLockedValueBox<[String: Int]>([:])
+            let origin = try PostgresFixture.registry(node: "origin", database: db, advertise: "rtmp://10.0.0.1:1935", edge: false,
+                                                      players: originPlayers)
+            let edge = try PostgresFixture.registry(node: "edge", database: db, advertise: "rtmp://10.0.0.2:1935", players: edgePlayers)
+            origin.start()
+            edge.start()
+            origin.streamStarted(PostgresFixture.source("live/a"))
+            // The origin serves the edge's pull and one viewer; the edge serves 500 viewers.
+            originPlayers.withLockedValue { $0 = ["live/a": 2, "live/b": 1] }
+            edgePlayers.withLockedValue { $0 = ["live/a": 500] }
+            #expect(await eventually { (try? await origin.rows().first?.players) == ["origin": 2, "edge": 500] })
+            let row = try #require(try await edge.rows().first)
+            #expect(row.stream == "live/a" && row.node == "origin" && row.playersTotal == 502)
+            let load = try await edge.nodes()
+            #expect(load.map(\.node) == ["edge", "origin"])
+            #expect(load.first.map { $0.edge && $0.streams == 1 && $0.players == 500 && $0.url == "rtmp://10.0.0.2:1935" } == true, "\(load)")
+            #expect(load.last.map { !$0.edge && $0.streams == 2 && $0.players == 3 } == true, "\(load)")
+            #expect(await eventually { origin.nodesSeen.count == 2 }, "the heartbeat keeps the load for the metrics")
+
+            // The edge's viewers leave: its row for the stream goes.
+            edgePlayers.withLockedValue { $0 = [:] }
+            #expect(await eventually { (try? await origin.rows().first?.players) == ["origin": 2] })
+            // A node that stops deletes its load; one that dies expires with its rows.
+            await edge.stop()
+            #expect(try await origin.nodes().map(\.node) == ["origin"])
+            _ = try await db.psql("INSERT INTO liverelay_streams_nodes VALUES ('dead', 'rtmp://x:1', true, 1, 9, now() - interval '1 s')")
+            #expect(try await origin.nodes().map(\.node) == ["origin"])
+            await origin.stop()
+            #expect(try await db.psql("SELECT count(*) FROM liverelay_streams_players").hasPrefix("0"))
+        }
+    }
+
     @Test func stopDeletesThisNodesRowsAndAQuotedTable() async throws {
         try await PostgresServer.with { db in
             let origin = try PostgresFixture.registry(node: "origin", database: db, advertise: "rtmp://10.0.0.1:1935", table: "Relay_Rows")

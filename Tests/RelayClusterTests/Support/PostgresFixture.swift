@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import Logging
 import NIOCore
 import NIOPosix
@@ -11,18 +12,21 @@ enum PostgresFixture {
     static let logger = Logger(label: "cluster-test")
 
     static func config(node: String, database: PostgresServer, table: String = "liverelay_streams",
-                       heartbeatMs: Int = 100, expiryMs: Int = 400) throws -> ClusterConfig {
+                       heartbeatMs: Int = 100, expiryMs: Int = 400, edge: Bool = true) throws -> ClusterConfig {
         try ClusterConfig.parse([
-            "enabled": .bool(true), "node_id": .string(node), "postgres_url": .string(database.url),
+            "enabled": .bool(true), "node_id": .string(node), "postgres_url": .string(database.url), "edge": .bool(edge),
             "postgres_table": .string(table), "heartbeat_ms": .number(Double(heartbeatMs)),
             "expiry_ms": .number(Double(expiryMs)), "locate_timeout_ms": .number(500),
         ])
     }
 
+    /// `players`: the node's players by stream, as its heartbeat reads them.
     static func registry(node: String, database: PostgresServer, advertise: String, table: String = "liverelay_streams",
-                         heartbeatMs: Int = 100, expiryMs: Int = 400) throws -> PostgresRegistry {
-        let config = try config(node: node, database: database, table: table, heartbeatMs: heartbeatMs, expiryMs: expiryMs)
+                         heartbeatMs: Int = 100, expiryMs: Int = 400, edge: Bool = true,
+                         players: NIOLockedValueBox<[String: Int]> = NIOLockedValueBox([:])) throws -> PostgresRegistry {
+        let config = try config(node: node, database: database, table: table, heartbeatMs: heartbeatMs, expiryMs: expiryMs, edge: edge)
         return PostgresRegistry(config: config, database: try PostgresURL(config.postgresURL), advertiseURL: { advertise },
+                                playerCounts: { players.withLockedValue { $0 } },
                                 group: MultiThreadedEventLoopGroup.singleton, logger: logger)
     }
 
