@@ -52,6 +52,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "5.0.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // Media model, codec parameter parsing and the fan-out core (Source, TransStream, sinks).
@@ -93,6 +94,7 @@ let package = Package(
         // Origin/edge clusters: where each stream lives (PostgreSQL through postgres-nio, or the on_locate hook),
         // and edges that pull a missing stream from its origin for their players.
         module("RelayCluster", ["RelayCore", "RelayPull", .product(name: "PostgresNIO", package: "postgres-nio"),
+                                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                                 .product(name: "AsyncHTTPClient", package: "async-http-client")] + serving),
         // Admin REST API (/api/v1), Prometheus /metrics and the web console (plain files in
         // Console/, served at /) on Hummingbird, on a listener of its own.

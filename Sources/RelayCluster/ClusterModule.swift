@@ -43,14 +43,14 @@ public final class ClusterModule: ProtocolModule {
         let logger = context.logger
         var registry: PostgresRegistry?
         if config.registry == .postgres {
-            let database: PostgresURL
-            do { database = try PostgresURL(config.postgresURL) } catch {
+            let advertised = advertiseURL
+            do {
+                registry = try PostgresRegistry(config: config, database: try PostgresURL(config.postgresURL), advertiseURL: { advertised },
+                                                playerCounts: { [streams = context.registry] in await Self.playerCounts(streams) },
+                                                group: group, logger: logger)
+            } catch {
                 throw ConfigError(field: "cluster.postgres_url", message: error.description)
             }
-            let advertised = advertiseURL
-            registry = PostgresRegistry(config: config, database: database, advertiseURL: { advertised },
-                                        playerCounts: { [streams = context.registry] in await Self.playerCounts(streams) },
-                                        group: group, logger: logger)
         }
         let hook = config.locateHook.isEmpty ? nil
             : LocateHook(url: config.locateHook, nodeID: config.nodeID, timeoutMs: config.locateTimeoutMs, group: group, logger: logger)

@@ -42,6 +42,7 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
     private let writer: AsyncStream<Write>.Continuation
     let config: ClusterConfig
     private let database: PostgresURL
+    private let connection: PostgresClient.Configuration
     let table: String
     let nodesTable: String
     let playersTable: String
@@ -57,12 +58,14 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
     static let maxQueuedWrites = 4096
 
     /// `advertiseURL`: read when a row is written (the RTMP listener's port is known after start).
-    /// `playerCounts`: this node's players by stream, read at each heartbeat.
+    /// `playerCounts`: this node's players by stream, read at each heartbeat. Throws when a TLS
+    /// file of `database` cannot be read (read here, once).
     public init(config: ClusterConfig, database: PostgresURL, advertiseURL: @escaping @Sendable () -> String,
                 playerCounts: @escaping @Sendable () async -> [String: Int] = { [:] },
-                group: any EventLoopGroup, logger: Logger) {
+                group: any EventLoopGroup, logger: Logger) throws(PostgresURL.Invalid) {
         self.config = config
         self.database = database
+        self.connection = try database.clientConfiguration()
         // Validated as a plain identifier of at most 55 characters by ClusterConfig; quoted all the same.
         self.table = "\"\(config.postgresTable)\""
         self.nodesTable = "\"\(config.postgresTable)_nodes\""
@@ -91,7 +94,7 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
         options.connectTimeout = .milliseconds(Int64(config.locateTimeoutMs))
         options.maximumConnections = 8
         options.keepAliveBehavior = nil
-        var configuration = database.configuration
+        var configuration = connection
         configuration.options = options
         // postgres-nio logs every failed connect at info: an outage is logged once, here.
         var quiet = logger

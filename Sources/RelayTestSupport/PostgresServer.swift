@@ -3,8 +3,9 @@ import Foundation
 /// A throwaway PostgreSQL server for tests: `initdb` on a temporary directory, `pg_ctl` on a free
 /// loopback port (and a unix socket in that directory), a `liverelay` role and database with
 /// trust auth; `stop()` removes it all. As root (CI, this machine) it runs as the `postgres`
-/// user, since initdb and postgres refuse root. Without PostgreSQL installed it throws a clear
-/// error: the tests that need it fail rather than skip.
+/// user, since initdb and postgres refuse root. With `tls`, the server also speaks TLS with a
+/// certificate for 127.0.0.1 from a throwaway CA (`caFile`), made with the openssl tool. Without
+/// PostgreSQL installed it throws a clear error: the tests that need it fail rather than skip.
 public final class PostgresServer: @unchecked Sendable {
     public let port: Int
     public let directory: String
@@ -12,6 +13,8 @@ public final class PostgresServer: @unchecked Sendable {
     public let database = "liverelay"
     private let bin: String
     private let runAs: String?
+    /// The server's TLS options (`-c ssl=on …`), when started with `tls`.
+    private var tlsOptions = ""
 
     public struct Failure: Error, CustomStringConvertible {
         public let description: String
@@ -21,15 +24,18 @@ public final class PostgresServer: @unchecked Sendable {
     public var url: String { "postgres://\(user)@127.0.0.1:\(port)/\(database)" }
     /// The same database over the unix socket.
     public var socketURL: String { "postgres://\(user)@/\(database)?host=\(directory)" }
+    /// The CA that signed the server's certificate (PEM), when started with `tls`.
+    public var caFile: String { directory + "/ca.pem" }
     private var dataDirectory: String { directory + "/data" }
     private var logFile: String { directory + "/server.log" }
 
     /// Starts a fresh server (a few hundred milliseconds with `--no-sync`).
-    public static func start() async throws -> PostgresServer {
+    public static func start(tls: Bool = false) async throws -> PostgresServer {
         let server = try PostgresServer()
         do {
             try await server.run("initdb", ["-D", server.dataDirectory, "-U", server.user, "-A", "trust", "-E", "UTF8",
                                             "--no-locale", "--no-sync", "--no-instructions"])
+            if tls { try await server.makeCertificates() }
             try await server.startServer()
             try await server.run("createdb", ["-h", server.directory, "-p", "\(server.port)", "-U", server.user, server.database])
         } catch {
@@ -40,8 +46,8 @@ public final class PostgresServer: @unchecked Sendable {
     }
 
     /// Runs `body` with a fresh server, stopped and removed afterwards whatever `body` does.
-    public static func with<T>(_ body: (PostgresServer) async throws -> T) async throws -> T {
-        let server = try await start()
+    public static func with<T>(tls: Bool = false, _ body: (PostgresServer) async throws -> T) async throws -> T {
+        let server = try await start(tls: tls)
         do {
             let result = try await body(server)
             await server.stop()
@@ -75,8 +81,47 @@ public final class PostgresServer: @unchecked Sendable {
     /// Starts the server again on the same port and data (after `kill()`): a database restart.
     public func startServer() async throws {
         try await run("pg_ctl", ["-D", dataDirectory, "-l", logFile, "-w", "-t", "30", "-o",
-                                 "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100",
+                                 "-p \(port) -k \(directory) -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100" + tlsOptions,
                                  "start"])
+    }
+
+    /// A CA and a server certificate for 127.0.0.1 signed by it (EC P-256, two days), the key
+    /// readable by the server's user only, as PostgreSQL insists.
+    private func makeCertificates() async throws {
+        let script = """
+            set -e
+            cd "$1"
+            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=liverelay-test-ca \\
+              -keyout ca.key -out ca.pem
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=127.0.0.1 \\
+              -keyout server.key -out server.csr
+            printf 'subjectAltName=IP:127.0.0.1\\n' > server.ext
+            openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext \\
+              -out server.crt
+            chmod 600 server.key
+            """
+        let (status, output) = try await Self.shell(script, directory)
+        guard status == 0 else { throw Failure(description: "openssl could not make the test certificates (\(status)): \(output)") }
+        if let runAs {
+            for file in ["server.key", "server.crt"] {
+                try FileManager.default.setAttributes([.ownerAccountName: runAs], ofItemAtPath: "\(directory)/\(file)")
+            }
+        }
+        tlsOptions = " -c ssl=on -c ssl_cert_file=\(directory)/server.crt -c ssl_key_file=\(directory)/server.key"
+    }
+
+    private static func shell(_ script: String, _ argument: String) async throws -> (Int32, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", script, "sh", argument]
+        let pipe = Pipe()
+        p.standardOutput = pipe
+        p.standardError = pipe
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 
     /// Stops the server at once, keeping its data (`startServer()` brings it back).

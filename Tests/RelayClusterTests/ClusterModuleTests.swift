@@ -36,7 +36,7 @@ import Testing
             let source = Source(id: "live/a", eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
                                 publisher: SessionInfo(sessionID: "1", protocolName: "rtmp", remoteAddress: "127.0.0.1:1"), context: context)
             try context.registry.register(source)
-            #expect(try await eventually { try await db.psql("SELECT node_id || ' ' || url FROM liverelay_streams") == "origin rtmp://127.0.0.1:19350\n" })
+            #expect(await eventually { (try? await db.psql("SELECT node_id || ' ' || url FROM liverelay_streams")) == "origin rtmp://127.0.0.1:19350\n" })
             let list = try #require(module.adminEndpoints.first)
             let reply = try await list.handle(AdminRequest(streamID: .failure(.notFound("-")), logger: PostgresFixture.logger, body: { nil }))
             let rows = try #require(reply.body as? [ClusterStream])

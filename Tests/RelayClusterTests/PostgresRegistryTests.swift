@@ -138,6 +138,51 @@ import Testing
         }
     }
 
+    @Test func tlsToTheDatabaseAsSslmodeSays() async throws {
+        try await PostgresServer.with(tls: true) { db in
+            /// Whether the registry's own connection is encrypted, as the server sees it.
+            func encrypted(_ registry: PostgresRegistry) async throws -> Bool? {
+                let client = try #require(registry.upClient)
+                for try await ssl in try await client.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").decode(Bool.self) {
+                    return ssl
+                }
+                return nil
+            }
+            let cases: [(query: String, tls: Bool)] = [
+                ("?sslmode=verify-full&sslrootcert=\(db.caFile)", true),
+                ("?sslmode=verify-ca&sslrootcert=\(db.caFile)", true),
+                ("?sslmode=require", true),
+                ("", true),  // prefer: TLS when the server offers it
+                ("?sslmode=disable", false),
+            ]
+            for (query, tls) in cases {
+                let registry = try PostgresFixture.registry(node: "n", database: db, advertise: "rtmp://10.0.0.1:1935", query: query)
+                registry.start()
+                #expect(await eventually { registry.isUp }, "\(query)")
+                #expect(try await encrypted(registry) == tls, "\(query)")
+                await registry.stop()
+            }
+            // verify-full against the system's CAs: the test CA is not one of them, no connection.
+            let untrusted = try PostgresFixture.registry(node: "n", database: db, advertise: "rtmp://10.0.0.1:1935", query: "?sslmode=verify-full")
+            untrusted.start()
+            try await Task.sleep(nanoseconds: 1_000_000_000)
+            #expect(!untrusted.isUp, "a certificate from an unknown CA was accepted")
+            await untrusted.stop()
+        }
+        // Without TLS on the server: prefer falls back to plain text, require does not connect.
+        try await PostgresServer.with { db in
+            let prefer = try PostgresFixture.registry(node: "n", database: db, advertise: "rtmp://10.0.0.1:1935")
+            prefer.start()
+            #expect(await eventually { prefer.isUp })
+            await prefer.stop()
+            let require = try PostgresFixture.registry(node: "n", database: db, advertise: "rtmp://10.0.0.1:1935", query: "?sslmode=require")
+            require.start()
+            try await Task.sleep(nanoseconds: 1_000_000_000)
+            #expect(!require.isUp, "sslmode=require connected without TLS")
+            await require.stop()
+        }
+    }
+
     @Test func stopDeletesThisNodesRowsAndAQuotedTable() async throws {
         try await PostgresServer.with { db in
             let origin = try PostgresFixture.registry(node: "origin", database: db, advertise: "rtmp://10.0.0.1:1935", table: "Relay_Rows")

@@ -11,10 +11,11 @@ import RelayTestSupport
 enum PostgresFixture {
     static let logger = Logger(label: "cluster-test")
 
+    /// `query`: appended to the server's URL (`?sslmode=…`).
     static func config(node: String, database: PostgresServer, table: String = "liverelay_streams",
-                       heartbeatMs: Int = 100, expiryMs: Int = 400, edge: Bool = true) throws -> ClusterConfig {
+                       heartbeatMs: Int = 100, expiryMs: Int = 400, edge: Bool = true, query: String = "") throws -> ClusterConfig {
         try ClusterConfig.parse([
-            "enabled": .bool(true), "node_id": .string(node), "postgres_url": .string(database.url), "edge": .bool(edge),
+            "enabled": .bool(true), "node_id": .string(node), "postgres_url": .string(database.url + query), "edge": .bool(edge),
             "postgres_table": .string(table), "heartbeat_ms": .number(Double(heartbeatMs)),
             "expiry_ms": .number(Double(expiryMs)), "locate_timeout_ms": .number(500),
         ])
@@ -22,10 +23,11 @@ enum PostgresFixture {
 
     /// `players`: the node's players by stream, as its heartbeat reads them.
     static func registry(node: String, database: PostgresServer, advertise: String, table: String = "liverelay_streams",
-                         heartbeatMs: Int = 100, expiryMs: Int = 400, edge: Bool = true,
+                         heartbeatMs: Int = 100, expiryMs: Int = 400, edge: Bool = true, query: String = "",
                          players: NIOLockedValueBox<[String: Int]> = NIOLockedValueBox([:])) throws -> PostgresRegistry {
-        let config = try config(node: node, database: database, table: table, heartbeatMs: heartbeatMs, expiryMs: expiryMs, edge: edge)
-        return PostgresRegistry(config: config, database: try PostgresURL(config.postgresURL), advertiseURL: { advertise },
+        let config = try config(node: node, database: database, table: table, heartbeatMs: heartbeatMs, expiryMs: expiryMs,
+                                edge: edge, query: query)
+        return try PostgresRegistry(config: config, database: try PostgresURL(config.postgresURL), advertiseURL: { advertise },
                                 playerCounts: { players.withLockedValue { $0 } },
                                 group: MultiThreadedEventLoopGroup.singleton, logger: logger)
     }
