@@ -73,6 +73,67 @@ import Testing
         #expect(events.ended == ["closed"])
     }
 
+    /// Scripts/rtsp_redirector.py: answers DESCRIBE with a 302 to `location` ("self": a loop).
+    final class Redirector: Sendable {
+        let process: ChildProcess
+        let port: Int
+
+        init(location: String) async throws {
+            process = try ChildProcess("python3", ["-u", "\(HookServer.repoRoot)/Tests/InteropTests/Scripts/rtsp_redirector.py", location])
+            let deadline = Date().addingTimeInterval(10)
+            var found: Int?
+            while found == nil, Date() < deadline, process.isRunning {
+                found = process.stdoutLines.first.flatMap { Int($0) }
+                if found == nil { try await Task.sleep(nanoseconds: 20_000_000) }
+            }
+            guard let found else {
+                process.terminate()
+                throw RTSPCamera.Failed(description: "rtsp_redirector.py did not start: \(process.stderr)")
+            }
+            port = found
+        }
+
+        func url(credentials: String = "") -> String { "rtsp://\(credentials)127.0.0.1:\(port)/moved" }
+        /// "METHOD URI auth=yes|no" per request received.
+        var requests: [String] { process.stdoutLines.dropFirst().map(String.init) }
+        func stop() { process.terminate() }
+    }
+
+    @Test func aRedirectedDescribeIsFollowed() async throws {
+        let camera = try await RTSPCamera.start(video: .h264, audio: .aac, user: "admin", password: "s3cret")
+        defer { camera.stop() }
+        // The Location carries the credentials: the camera plays.
+        let redirector = try await Redirector(location: camera.url())
+        defer { redirector.stop() }
+        let events = Collected()
+        let client = try await connect(redirector.url(), .tcp, events)
+        #expect(client.remoteAddress == "rtsp 127.0.0.1:\(camera.port)")
+        await events.wait(seconds: 10) { events.packets(.h264).count >= 10 }
+        #expect(events.packets(.h264).count >= 10, "\(camera.log)")
+        client.close()
+
+        // The pull's own credentials do not go to another host:port (as curl): the camera wants them.
+        let bare = try await Redirector(location: "rtsp://127.0.0.1:\(camera.port)/cam")
+        defer { bare.stop() }
+        do {
+            _ = try await connect(bare.url(credentials: "admin:s3cret@"), .tcp, Collected())
+            Issue.record("credentials were handed to another server")
+        } catch let error as RTSPPullError {
+            #expect(error.status == 401 && error.description.contains("needs credentials"), "\(error)")
+        }
+
+        // A redirect loop ends with an error after a bounded number of hops.
+        let loop = try await Redirector(location: "self")
+        defer { loop.stop() }
+        do {
+            _ = try await connect(loop.url(), .tcp, Collected())
+            Issue.record("a redirect loop connected")
+        } catch let error as RTSPPullError {
+            #expect(error.description.contains("more than \(RTSPPullClient.maxRedirects) redirects"), "\(error)")
+        }
+        #expect(loop.requests.filter { $0.hasPrefix("DESCRIBE") }.count == RTSPPullClient.maxRedirects + 1, "\(loop.requests)")
+    }
+
     @Test func h264AndAACOverTCP() async throws {
         try await pullsTracksAndFrames(video: .h264, audio: .aac, transport: .tcp)
     }

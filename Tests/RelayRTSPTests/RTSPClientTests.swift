@@ -260,6 +260,48 @@ final class RTSPClientHarness {
         #expect(h.failure?.contains("without a Session") == true)
     }
 
+    @Test func aRedirectEndsThisConnectionWithItsLocation() throws {
+        for status in [301, 302, 303, 307, 308] {
+            let h = try RTSPClientHarness()
+            h.answer(try h.request(), 200)
+            h.answer(try h.request(), status, [("Location", "rtsp://10.0.0.9:8554/real")])
+            guard case .failure(let error as RTSPPullError)? = h.result else {
+                Issue.record("\(status): \(String(describing: h.result))")
+                continue
+            }
+            #expect(error.redirect == "rtsp://10.0.0.9:8554/real" && error.status == status)
+            #expect(!h.channel.isActive && h.events.ended.isEmpty)
+        }
+        // Without a Location, or after SETUP, a 3xx is a refusal.
+        var h = try RTSPClientHarness()
+        h.answer(try h.request(), 200)
+        h.answer(try h.request(), 302)
+        #expect(h.failure?.contains("without a Location") == true && h.failureStatus == 302)
+        h = try RTSPClientHarness()
+        h.answer(try h.request(), 200)
+        h.answer(try h.request(), 200, body: Self.sdp)
+        h.answer(try h.request(), 302, [("Location", "rtsp://10.0.0.9/x")])
+        guard case .failure(let error as RTSPPullError)? = h.result else { Issue.record("SETUP 302 did not fail"); return }
+        #expect(error.redirect == nil && error.status == 302)
+    }
+
+    @Test func whereARedirectLeads() throws {
+        let from = try #require(UpstreamURL("rtsp://u:p@cam.local:8554/live"))
+        // A path: the same server, with the credentials.
+        let path = try #require(RTSPPullClient.redirected(to: "/other?x=1", from: from))
+        #expect(path.host == "cam.local" && path.port == 8554 && path.path == "/other?x=1" && path.user == "u" && path.password == "p")
+        // The same host and port: the credentials go along.
+        let same = try #require(RTSPPullClient.redirected(to: "rtsp://cam.local:8554/b", from: from))
+        #expect(same.user == "u" && same.password == "p" && same.path == "/b")
+        // Another port or host: not theirs; unless the Location carries its own.
+        #expect(RTSPPullClient.redirected(to: "rtsp://cam.local:554/b", from: from)?.user == nil)
+        #expect(RTSPPullClient.redirected(to: "rtsp://evil.example:8554/b", from: from)?.user == nil)
+        #expect(RTSPPullClient.redirected(to: "rtsp://v:w@other/b", from: from)?.password == "w")
+        // Not RTSP, or not a URL.
+        #expect(RTSPPullClient.redirected(to: "http://cam.local/b", from: from) == nil)
+        #expect(RTSPPullClient.redirected(to: "elsewhere", from: from) == nil)
+    }
+
     @Test func aHostileServerEndsTheSessionWithAnError() throws {
         var bigHead = "RTSP/1.0 200 OK\r\nCSeq: 1\r\nX-Pad: "
         bigHead += String(repeating: "a", count: 1 << 20)

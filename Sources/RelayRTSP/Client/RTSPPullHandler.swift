@@ -155,6 +155,9 @@ final class RTSPPullHandler: ChannelInboundHandler {
             unauthorized(request, response)
             return
         }
+        if Self.redirects.contains(response.status), phase == .options || phase == .describe {
+            return redirected(request, response)
+        }
         switch phase {
         case .options:
             let methods = response.headers["Public"] ?? ""
@@ -192,16 +195,27 @@ final class RTSPPullHandler: ChannelInboundHandler {
         send(request.method, uri: request.uri, headers: request.headers)
     }
 
+    /// RFC 2326 §11.3: the stream is elsewhere (a load balancer, a moved camera).
+    static let redirects: Set<Int> = [301, 302, 303, 307, 308]
+
+    private func redirected(_ request: Request, _ response: RTSPReceivedResponse) {
+        guard let location = response.headers["Location"]?.trimmingSpaces, !location.isEmpty, location.utf8.count <= 2048 else {
+            return fail("\(request.method) answered \(response.status) without a Location", status: response.status)
+        }
+        let shown = UpstreamURL(location)?.redacted ?? (location.hasPrefix("/") ? location : "an unusable Location")
+        fail("\(request.method) redirected (\(response.status)) to \(printable(shown))", status: response.status, redirect: location)
+    }
+
     private func refused(_ request: Request, _ response: RTSPReceivedResponse) {
         fail("\(request.method) answered \(response.status) \(RTSPResponse.reason(response.status))", status: response.status)
     }
 
     // MARK: ending
 
-    func fail(_ reason: String, status: Int? = nil) {
+    func fail(_ reason: String, status: Int? = nil, redirect: String? = nil) {
         guard phase != .ended, endReason == nil else { return }
         endReason = reason
-        settle(RTSPPullError(reason, status: status))
+        settle(RTSPPullError(reason, status: status, redirect: redirect))
         context?.close(promise: nil)
         if context == nil { end(reason) }
     }
