@@ -25,7 +25,7 @@ let fuzzers: [(name: String, deps: [Target.Dependency])] = [
     ("FuzzPipelineJT1078", ["PipelineSupport", "RelayJT1078", "RelayCore"]),
     ("FuzzPipelineWHIP", ["PipelineSupport", "RelayWebRTC", "RelayCore"]),
     ("FuzzPipelineRTSP", ["PipelineSupport", "RelayRTSP", "RelayRTP", "RelayCore"]),
-    ("FuzzPipelineRTSPPull", ["PipelineSupport", "RelayRTSP", "RelayRTP", "RelayCore"]),
+    ("FuzzPipelineRTSPPull", ["PipelineSupport", "RelayRTSP", "RelayRTMP", "RelayFLV", "RelayRTP", "RelayCore"]),
 ]
 
 /// swift-nio products by the part after "NIO": `nio("Core", "Embedded")`.

@@ -180,7 +180,33 @@ def jt_seeds():
         write(target, name, data[:1] + escape(data[1:]))
 
 
+def rtmp_pull_seeds():
+    """FuzzPipelineRTSPPull's RTMP mode: an origin's chunk stream after the harness answered
+    connect / createStream / play (first byte 0x80-0xBF), or after the handshake only (0xC0-0xFF,
+    the answers in the input). The media is the publish pipeline's: the chunk format is the same
+    either way, and a play client ignores the publisher's commands in ffmpeg's stream."""
+    target = "FuzzPipelineRTSPPull"
+    for name in ["defect1-short-nal-lengths-70KB-frame", "defect2-alternating-timestamps-2k-pairs",
+                 "defect7-tiny-audio-8k", "ffmpeg_publish_1s"]:
+        data = read("FuzzPipelineRTMP", name)
+        write(target, "rtmp-" + name, bytes([0x80 | (data[0] & 0x3F)]) + data[1:])
+    # The answers in the input: connect's and createStream's _result, then Play.Start and a key frame.
+    def command(name, tx, *args, msid=0, csid=3):
+        body = amf_string(name) + amf_number(tx) + b"\x05"
+        for a in args:
+            body += a
+        return chunk0(csid, 0, 20, msid, body)
+    def status(code):
+        return b"\x03" + struct.pack(">H", 5) + b"level" + amf_string("status") + struct.pack(">H", 4) + b"code" \
+            + amf_string(code) + b"\x00\x00\x09"
+    answers = command("_result", 1, status("NetConnection.Connect.Success")) + command("_result", 2, amf_number(1)) \
+        + command("onStatus", 0, status("NetStream.Play.Start"), msid=1, csid=5)
+    key = chunk0(6, 0, 9, 1, b"\x17\x01\x00\x00\x00" + struct.pack(">I", 5) + b"\x65\x88\x84\x00\x10")
+    write(target, "rtmp-raw-answers-then-media", b"\xc0" + escape(answers + avc_sequence_header(4) + key))
+
+
 if __name__ == "__main__":
     rtmp_seeds()
+    rtmp_pull_seeds()
     gb_seeds()
     jt_seeds()
