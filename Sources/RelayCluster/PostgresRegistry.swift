@@ -359,8 +359,31 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
             defer { s.outageLogged = true }
             return !s.outageLogged && !s.stopped
         }
-        if first {
-            logger.error("cluster registry: the database at \(database.redacted) fails (\(Self.describe(error))); lookups answer 'not found' and streams keep flowing until it is back")
+        guard first else { return }
+        // The pool retries connects by itself and a query only sees its deadline pass: one
+        // connection of our own says why (refused, TLS not offered, an unknown CA, a password).
+        let seen = Self.describe(error)
+        Task {
+            let why = await self.diagnosis() ?? seen
+            self.logger.error("cluster registry: the database at \(self.database.redacted) fails (\(why)); lookups answer 'not found' and streams keep flowing until it is back")
+        }
+    }
+
+    /// Why a connection of our own fails now; nil when it connects (or cannot be tried).
+    private func diagnosis() async -> String? {
+        guard let configuration = try? database.connectionConfiguration() else { return nil }
+        var logger = self.logger
+        logger.logLevel = .critical
+        let quiet = logger
+        let loop = group.next()
+        do {
+            try await withDeadline(ms: config.locateTimeoutMs) {
+                let connection = try await PostgresConnection.connect(on: loop, configuration: configuration, id: 0, logger: quiet)
+                try? await connection.close()
+            }
+            return nil
+        } catch {
+            return Self.describe(error)
         }
     }
 

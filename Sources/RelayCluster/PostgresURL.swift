@@ -84,13 +84,32 @@ public struct PostgresURL: Sendable, Equatable {
         if let dir = socketDirectory {
             return .init(unixSocketPath: "\(dir)/.s.PGSQL.\(port)", username: user, password: password, database: database)
         }
-        return .init(host: host, port: port, username: user, password: password, database: database, tls: try tls())
+        let tls: PostgresClient.Configuration.TLS = switch try tlsConfiguration() {
+        case nil: .disable
+        case let (prefer, settings)?: prefer ? .prefer(settings) : .require(settings)
+        }
+        return .init(host: host, port: port, username: user, password: password, database: database, tls: tls)
     }
 
-    private func tls() throws(Invalid) -> PostgresClient.Configuration.TLS {
+    /// For one `PostgresConnection` outside the client's pool (which keeps why it cannot connect
+    /// to itself): the registry's diagnosis of an outage. Reads the PEM files, as above.
+    func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        if let dir = socketDirectory {
+            return .init(unixSocketPath: "\(dir)/.s.PGSQL.\(port)", username: user, password: password, database: database)
+        }
+        let tls: PostgresConnection.Configuration.TLS = switch try tlsConfiguration() {
+        case nil: .disable
+        case let (prefer, settings)?: prefer ? .prefer(try NIOSSLContext(configuration: settings))
+            : .require(try NIOSSLContext(configuration: settings))
+        }
+        return .init(host: host, port: port, username: user, password: password, database: database, tls: tls)
+    }
+
+    /// nil for `disable`; else whether plain text is the fallback (`prefer`) and the TLS settings.
+    private func tlsConfiguration() throws(Invalid) -> (prefer: Bool, TLSConfiguration)? {
         var tls = TLSConfiguration.makeClientConfiguration()
         switch sslMode {
-        case .disable: return .disable
+        case .disable: return nil
         case .prefer, .require: tls.certificateVerification = sslRootCert == nil ? .none : .noHostnameVerification
         case .verifyCA: tls.certificateVerification = .noHostnameVerification
         case .verifyFull: tls.certificateVerification = .fullVerification
@@ -105,7 +124,7 @@ public struct PostgresURL: Sendable, Equatable {
             tls.certificateChain = try read("sslcert \(cert)") { try NIOSSLCertificate.fromPEMFile(cert) }.map { .certificate($0) }
             tls.privateKey = .privateKey(try read("sslkey \(key)") { try NIOSSLPrivateKey(file: key, format: .pem) })
         }
-        return sslMode == .prefer ? .prefer(tls) : .require(tls)
+        return (sslMode == .prefer, tls)
     }
 
     /// Without the password (logs, the admin API).

@@ -16,9 +16,10 @@ public struct RTMPURL: Sendable, Equatable, CustomStringConvertible {
         self.streamName = streamName
     }
 
-    /// nil unless rtmp:// with a host, an app and a stream name.
+    /// nil unless rtmp:// with a host, an app and a stream name (and no user:password: RTMP has
+    /// no place for them; a token goes in the query).
     public init?(_ text: String) {
-        guard let url = UpstreamURL(text), url.scheme == .rtmp else { return nil }
+        guard let url = UpstreamURL(text), url.scheme == .rtmp, url.user == nil else { return nil }
         let path = url.path.dropFirst()  // the leading "/"
         guard let slash = path.firstIndex(of: "/") else { return nil }
         let app = path[..<slash]

@@ -24,7 +24,10 @@ import RelayCore
 
     @Test func refusesWhatItCannotPull() {
         for bad in ["", "rtsp:/x", "ftp://h/x", "rtsp://", "rtsp://:554/x", "rtsp://h:0/x", "rtsp://h:99999/x",
-                    "rtsp://h:abc/x", "rtmp://[::1/x", String(repeating: "a", count: 3000)] {
+                    "rtsp://h:abc/x", "rtmp://[::1/x", String(repeating: "a", count: 3000),
+                    // What openapi.yaml's pattern forbids (PullURLPatternTests holds the two together).
+                    "http://k*", "http://a@b@h/x", "http://@h/x", "http://h:0080/x", "http://h:+80/x", "http://h/a b",
+                    "rtsp://[zz]/x", "rtsp://h\u{7F}/x", "http://hé/x"] {
             #expect(UpstreamURL(bad) == nil, "\(bad.prefix(40))")
         }
     }

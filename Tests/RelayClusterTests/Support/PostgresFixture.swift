@@ -24,7 +24,8 @@ enum PostgresFixture {
     /// `players`: the node's players by stream, as its heartbeat reads them.
     static func registry(node: String, database: PostgresServer, advertise: String, table: String = "liverelay_streams",
                          heartbeatMs: Int = 100, expiryMs: Int = 400, edge: Bool = true, query: String = "",
-                         players: NIOLockedValueBox<[String: Int]> = NIOLockedValueBox([:])) throws -> PostgresRegistry {
+                         players: NIOLockedValueBox<[String: Int]> = NIOLockedValueBox([:]),
+                         logger: Logger = logger) throws -> PostgresRegistry {
         let config = try config(node: node, database: database, table: table, heartbeatMs: heartbeatMs, expiryMs: expiryMs,
                                 edge: edge, query: query)
         return try PostgresRegistry(config: config, database: try PostgresURL(config.postgresURL), advertiseURL: { advertise },
