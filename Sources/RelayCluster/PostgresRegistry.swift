@@ -41,7 +41,7 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
     private let writes: AsyncStream<Write>
     private let writer: AsyncStream<Write>.Continuation
     let config: ClusterConfig
-    private let database: PostgresURL
+    let database: PostgresURL
     private let connection: PostgresClient.Configuration
     let table: String
     let nodesTable: String
@@ -49,8 +49,8 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
     let advertiseURL: @Sendable () -> String
     /// This node's players by stream id (read at each heartbeat).
     private let playerCounts: @Sendable () async -> [String: Int]
-    private let group: any EventLoopGroup
-    private let logger: Logger
+    let group: any EventLoopGroup
+    let logger: Logger
     private let droppedLog = NIOLockedValueBox(RateLimitedLog(interval: .seconds(10)))
     /// Called with the id of every stream another node reports ended (an edge drops its pull).
     private let endedHandler = NIOLockedValueBox<(@Sendable (String) -> Void)?>(nil)
@@ -297,17 +297,6 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
         state.withLockedValue { $0.nodes = nodes }
     }
 
-    /// A CREATE TABLE IF NOT EXISTS that lost a race with another node's.
-    static func madeConcurrently(_ error: PSQLError) -> Bool {
-        ["23505", "42P07"].contains(error.serverInfo?[.sqlState] ?? "")
-    }
-
-    /// Milliseconds from an age in (fractional) milliseconds that the database computed.
-    static func milliseconds(_ age: Double) -> Int {
-        guard age.isFinite else { return 0 }
-        return Int(clamping: Int64(exactly: age.rounded()) ?? (age > 0 ? Int64.max : 0))
-    }
-
     /// Deletes this node's rows but `ids`, with a NOTIFY for each.
     private func deleteRows(_ client: PostgresClient, except ids: [String]) async throws {
         try await client.query("""
@@ -367,30 +356,5 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
             let why = await self.diagnosis() ?? seen
             self.logger.error("cluster registry: the database at \(self.database.redacted) fails (\(why)); lookups answer 'not found' and streams keep flowing until it is back")
         }
-    }
-
-    /// Why a connection of our own fails now; nil when it connects (or cannot be tried).
-    private func diagnosis() async -> String? {
-        guard let configuration = try? database.connectionConfiguration() else { return nil }
-        var logger = self.logger
-        logger.logLevel = .critical
-        let quiet = logger
-        let loop = group.next()
-        do {
-            try await withDeadline(ms: config.locateTimeoutMs) {
-                let connection = try await PostgresConnection.connect(on: loop, configuration: configuration, id: 0, logger: quiet)
-                try? await connection.close()
-            }
-            return nil
-        } catch {
-            return Self.describe(error)
-        }
-    }
-
-    static func describe(_ error: any Error) -> String {
-        guard let error = error as? PSQLError else { return "\(error)" }
-        if let message = error.serverInfo?[.message] { return "\(error.code): \(message)" }
-        if let underlying = error.underlying { return "\(error.code): \(underlying)" }
-        return "\(error.code)"
     }
 }
