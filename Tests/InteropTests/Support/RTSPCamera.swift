@@ -59,10 +59,15 @@ final class RTSPCamera: @unchecked Sendable {
         ])
     }
 
-    /// `rtsp://[user:password@]127.0.0.1:PORT/cam`; `password` overrides the camera's (a wrong one for 401 tests).
+    /// `rtsp://[user:password@]127.0.0.1:PORT/cam`, the credentials percent-encoded as a URL needs them
+    /// (a space as %20); `password` overrides the camera's (a wrong one for 401 tests).
     func url(password: String? = nil) -> String {
         guard let user else { return "rtsp://127.0.0.1:\(port)/cam" }
-        return "rtsp://\(user):\(password ?? self.password ?? "")@127.0.0.1:\(port)/cam"
+        func encoded(_ s: String) -> String {
+            s.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn:
+                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")) ?? s
+        }
+        return "rtsp://\(encoded(user)):\(encoded(password ?? self.password ?? ""))@127.0.0.1:\(port)/cam"
     }
 
     var isRunning: Bool { lock.withLock { process?.isRunning ?? false } }
