@@ -281,10 +281,11 @@ final class GBSession {
         }
         demuxer.discontinuity()
         lastTimestamp = nil
-        receiver.countMalformed()
+        // Logged before it is counted: whoever sees the count can find the line.
         if let more = malformedLog.shouldLog() {
             logger.warning("GB28181: dropping malformed program stream data of \(receiver.streamID) from \(remote): \(error); resynchronising at the next pack header\(suppressed(more))")
         }
+        receiver.countMalformed()
     }
 
     private func demux(_ p: RTPPacket) throws {
