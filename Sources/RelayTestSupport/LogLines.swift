@@ -21,6 +21,33 @@ public final class LogLines: Sendable {
     public func contains(_ s: String) -> Bool { all.withLockedValue { $0.contains { $0.contains(s) } } }
     public func count(_ s: String) -> Int { all.withLockedValue { $0.filter { $0.contains(s) }.count } }
 
+    /// Whether lines containing each of `parts` arrive within `seconds`. A component logs on its
+    /// own thread, often just after the state change a test waited for (a closed socket, a
+    /// counter): asserting on `contains` at once races that line.
+    public func eventually(_ parts: String..., within seconds: Double = 5) async -> Bool {
+        await Self.poll(reaching: 1, within: seconds) { parts.map(self.count).min() ?? 0 } >= 1
+    }
+
+    /// The number of lines containing `s` once it reaches `n` or `seconds` pass: for "exactly
+    /// one line", `count(s, reaching: 1) == 1`.
+    public func count(_ s: String, reaching n: Int, within seconds: Double = 5) async -> Int {
+        await count(where: { $0.contains(s) }, reaching: n, within: seconds)
+    }
+
+    /// The number of lines matching `match` once it reaches `n` or `seconds` pass.
+    public func count(where match: (String) -> Bool, reaching n: Int, within seconds: Double = 5) async -> Int {
+        await Self.poll(reaching: n, within: seconds) { self.lines.filter(match).count }
+    }
+
+    private static func poll(reaching n: Int, within seconds: Double, _ value: () -> Int) async -> Int {
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            let v = value()
+            if v >= n || Date() >= deadline { return v }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     private struct Handler: LogHandler {
         let lines: LogLines
         var metadata: Logger.Metadata = [:]

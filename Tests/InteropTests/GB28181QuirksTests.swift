@@ -26,7 +26,7 @@ struct GB28181QuirksTests {
                                                              "--tcp-framing", "none"])
         defer { passive.terminate() }
         #expect(await server.waitPlayable("gb/bare"), "device: \(passive.stderr)")
-        #expect(server.log.contains("without RFC 4571 length prefixes"))
+        #expect(await server.log.eventually("without RFC 4571 length prefixes"))
         try await GB28181Tests.expectSeenAndDecoded(server, "gb/bare")
 
         let active = try await GB28181Tests.h264G711Device(["--mode", "tcp-active", "--host", "127.0.0.1", "--port", "0",
@@ -40,7 +40,7 @@ struct GB28181QuirksTests {
         let stats = await player.wait(timeout: .seconds(5)) { $0.videoFrames >= 50 && $0.audioFrames > 0 }
         await player.close()
         #expect(stats.error == nil && stats.firstVideoIsKey == true && stats.videoFrames >= 50, "RTMP: \(stats)")
-        #expect(server.log.count("without RFC 4571 length prefixes") == 2)
+        #expect(await server.log.count("without RFC 4571 length prefixes", reaching: 2) == 2)
         await server.stop()
     }
 
@@ -174,9 +174,9 @@ struct GB28181QuirksTests {
         let after = await player.wait(timeout: .seconds(5)) { $0.videoFrames >= before + 45 }
         #expect(after.error == nil && !after.closed && after.videoFrames >= before + 45, "frames \(before) → \(after.videoFrames)")
         #expect(server.server.context.registry.source("gb/ssrc") === source)
-        #expect(server.log.count("SSRC changed from 0100000083 to 0100000084") == 1)
-        #expect(server.log.count("SSRC changed") == 1, "followed back and forth")
-        #expect(server.log.contains("unknown SSRC 0100000085"))
+        #expect(await server.log.count("SSRC changed from 0100000083 to 0100000084", reaching: 1) == 1)
+        #expect(await server.log.count("SSRC changed", reaching: 1) == 1, "followed back and forth")
+        #expect(await server.log.eventually("unknown SSRC 0100000085"))
         let info = try #require(server.gb.receiver("gb/ssrc")).info
         #expect(info.counters.resyncs == 1 && info.sessions == 1 && info.state == .receiving, "\(info.counters)")
         await player.close()
@@ -213,7 +213,7 @@ struct GB28181QuirksTests {
         let after = await player.wait(timeout: .seconds(5)) { $0.videoFrames >= before + 25 }
         #expect(after.error == nil && !after.closed && after.videoFrames >= before + 25, "frames \(before) → \(after.videoFrames)")
         #expect(server.server.context.registry.source("gb/ssrc-tcp") === source)
-        #expect(server.log.count("SSRC changed from 0100000086 to 0100000087") == 1)
+        #expect(await server.log.count("SSRC changed from 0100000086 to 0100000087", reaching: 1) == 1)
         #expect(!(await tcp.waitClosed(seconds: 0.1)))
         await player.close()
         await tcp.close()
@@ -252,7 +252,7 @@ struct GB28181QuirksTests {
         #expect(zip(times, times.dropFirst()).allSatisfy { $1 > $0 }, "output times go back after the reboot: \(times)")
         let info = try #require(server.gb.receiver("gb/reboot")).info
         #expect(info.counters.resyncs == 1, "\(info.counters)")
-        #expect(server.log.contains("sequence of gb/reboot restarted"))
+        #expect(await server.log.eventually("sequence of gb/reboot restarted"))
         await player.close()
         await camera.close()
         await server.stop()

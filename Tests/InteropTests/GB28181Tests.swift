@@ -53,7 +53,7 @@ struct GB28181Tests {
         _ = try await server.gb.open(streamID: "gb/active", ssrc: try GBSSRC.parse("0100000003"), mode: .tcpActive,
                                      deviceAddress: address)
         #expect(await server.waitPlayable("gb/active"), "device: \(device.stderr)")
-        #expect(server.log.contains("connected to device \(address)"))
+        #expect(await server.log.eventually("connected to device \(address)"))
         try await Self.expectSeenAndDecoded(server, "gb/active")
         await server.stop()
     }
@@ -142,17 +142,17 @@ struct GB28181Tests {
         }
         // On UDP a malformed frame is dropped and counted; the stream and its receiver stay.
         #expect(await Self.wait { (server.gb.receiver("gb/broken")?.info.malformedPackets ?? 0) == 1 })
-        #expect(server.log.contains("impossible PES length 2"))
+        #expect(await server.log.eventually("impossible PES length 2"))
         #expect(server.server.context.registry.source("gb/broken") != nil)
         try await udp.close()
-        #expect(server.log.contains("unknown SSRC"))
-        #expect(server.log.contains("dropping a UDP datagram"))
+        #expect(await server.log.eventually("unknown SSRC"))
+        #expect(await server.log.eventually("dropping a UDP datagram"))
 
         // 3. 65535 bytes of garbage in one RFC 4571 frame on the shared TCP port.
         let tcp = try await RawConnection.connect(port: tcpPort)
         try await tcp.send([0xFF, 0xFF, 0x00] + (0..<65534).map { _ in UInt8.random(in: 0...255) })
         #expect(await tcp.waitClosed(seconds: 3), "garbage TCP peer left connected")
-        #expect(server.log.contains("not an RTP packet"))
+        #expect(await server.log.eventually("not an RTP packet"))
 
         // The victim played on throughout.
         try await Task.sleep(nanoseconds: 1_000_000_000)

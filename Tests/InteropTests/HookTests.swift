@@ -87,7 +87,7 @@ struct HookTests {
         #expect(flv.err.contains("403"), "fail-closed on_play: \(flv.err)")
         let rtmp = try await ffprobe(server.rtmpURL("live/down"))
         #expect(rtmp.status != 0, "\(rtmp.out)")
-        #expect(server.log.contains("denied"))
+        #expect(await server.log.eventually("denied"))
         await server.stop()
     }
 

@@ -25,7 +25,7 @@ struct JT1078Tests {
         // The SIM's zero padding goes (strip_leading_zeros): the same id as a 2019 terminal gets.
         #expect(await server.waitPlayable("13912345678/1"))
         #expect(await server.waitPlayable("13912345678/2"))
-        #expect(server.log.contains("JT/T 1078-2016 layout (detected from the first packages)"))
+        #expect(await server.log.eventually("JT/T 1078-2016 layout (detected from the first packages)"))
 
         let stream = "13912345678/1"
         for (url, rtsp) in [(server.rtmpURL(stream), false), (server.flvURL(stream), false), (server.rtspURL(stream), true)] {
@@ -60,9 +60,9 @@ struct JT1078Tests {
         defer { sender.terminate() }
         let stream = "13912345678/3"
         #expect(await server.waitPlayable(stream), "jt-send: \(sender.stderr)")
-        #expect(server.log.contains("JT/T 1078-2019 layout (detected from the first packages)"))
-        #expect(server.log.contains("HiSilicon"))
-        #expect(server.log.contains("sub-package marks are wrong"))
+        #expect(await server.log.eventually("JT/T 1078-2019 layout (detected from the first packages)"))
+        #expect(await server.log.eventually("HiSilicon"))
+        #expect(await server.log.eventually("sub-package marks are wrong"))
 
         for (url, rtsp) in [(server.rtmpURL(stream), false), (server.flvURL(stream), false), (server.rtspURL(stream), true)] {
             let r = try await Self.probe(url, rtsp: rtsp)
@@ -91,7 +91,7 @@ struct JT1078Tests {
         defer { sender.cancel() }
         let stream = "64000000000000000001/1"
         #expect(await server.waitPlayable(stream))
-        #expect(server.log.contains("JT/T 1078-2019 layout (pinned by port \(pinned))"))
+        #expect(await server.log.eventually("JT/T 1078-2019 layout (pinned by port \(pinned))"))
         let tracks = await server.server.context.registry.source(stream)?.streams ?? []
         #expect(tracks.map(\.codec) == [.h265, .g711a])
         #expect(tracks.first?.video?.width == 1280 && tracks.first?.video?.height == 720)
@@ -143,7 +143,7 @@ struct JT1078Tests {
         }
         try await dirty.send(bytes)
         #expect(await server.waitPlayable("13800000001/1"))
-        #expect(server.log.contains("that were no valid JT/T 1078-2016 package"))
+        #expect(await server.log.eventually("that were no valid JT/T 1078-2016 package"))
 
         // 2016 packages on the 2019 port: nothing is published; closed for want of a valid package.
         let wrong = try await RawConnection.connect(port: pinned)
@@ -153,7 +153,7 @@ struct JT1078Tests {
         try await wrong.send(wrongBytes)
         #expect(await wrong.waitClosed(seconds: 10))
         #expect(server.server.context.registry.source("13800000002/1") == nil)
-        #expect(server.log.contains("closing JT/T 1078 connection"))
+        #expect(await server.log.eventually("closing JT/T 1078 connection"))
 
         // Silence: closed after receive_timeout_ms.
         let silent = try await RawConnection.connect(port: server.jtPort)
@@ -161,7 +161,7 @@ struct JT1078Tests {
         #expect(await silent.waitClosed(seconds: 10))
         let waited = Date().timeIntervalSince(started)
         #expect(waited > 1.2 && waited < 6, "closed after \(waited) s")
-        #expect(server.log.contains("no valid JT/T 1078 package for 1500 ms"))
+        #expect(await server.log.eventually("no valid JT/T 1078 package for 1500 ms"))
 
         // The publishing connection is unaffected, and its stream ends with it.
         #expect(!dirty.isClosed)
@@ -203,7 +203,7 @@ struct JT1078Tests {
         while result.withLockedValue({ $0 == nil }) && Date() < deadline { try await Task.sleep(nanoseconds: 50_000_000) }
         let outcome = result.withLockedValue { $0 }
         if case .failure = outcome {} else { Issue.record("the sender was not hung up on: \(String(describing: outcome))") }
-        #expect(server.log.contains("publish denied"))
+        #expect(await server.log.eventually("publish denied"))
         #expect(server.server.context.registry.source("13912340000/7") == nil)
         await server.stop()
     }

@@ -22,7 +22,7 @@ struct LimitsTests {
             let extra = try await RawConnection.connect(port: port)
             #expect(await extra.waitClosed(seconds: 2), "connection beyond max_connections on port \(port) left open")
         }
-        #expect(server.log.contains("limits.max_connections"))
+        #expect(await server.log.eventually("limits.max_connections"))
         for conn in held { #expect(!conn.isClosed) }
         // A slot freed is a slot to use.
         await held[0].close()
@@ -42,7 +42,7 @@ struct LimitsTests {
         #expect(server.server.context.connections.count(ip: "127.0.0.1") == 2)
         let c = try await RawConnection.connect(port: server.rtspPort)
         #expect(await c.waitClosed(seconds: 2), "third connection from one IP left open")
-        #expect(server.log.contains("limits.max_connections_per_ip"))
+        #expect(await server.log.eventually("limits.max_connections_per_ip"))
         #expect(!a.isClosed && !b.isClosed)
         await a.close()
         await b.close()
@@ -56,7 +56,7 @@ struct LimitsTests {
         defer { first.terminate() }
         let media = try await TestMedia.shared.h264AACFLV()
         try await server.expectPublishRefused(media, stream: "live/two")
-        #expect(server.log.contains("limits.max_streams"))
+        #expect(await server.log.eventually("limits.max_streams"))
         #expect(server.server.context.registry.source("live/two") == nil)
         let player = try await HTTPFLVPlayer.connect(host: "127.0.0.1", port: server.httpPort,
                                                      path: "/live/one.flv", group: MultiThreadedEventLoopGroup.singleton)
@@ -82,9 +82,9 @@ struct LimitsTests {
         #expect(await http.waitClosed(seconds: 1), "HTTP-FLV slowloris left open")
         #expect(await rtsp.waitClosed(seconds: 1), "RTSP slowloris left open")
         #expect(Date().timeIntervalSince(started) < 2.5)
-        #expect(server.log.contains("closing flv connection from 127.0.0.1"))
-        #expect(server.log.contains("closing rtsp connection from 127.0.0.1"))
-        #expect(server.log.contains("no complete request within 500 ms"))
+        #expect(await server.log.eventually("closing flv connection from 127.0.0.1"))
+        #expect(await server.log.eventually("closing rtsp connection from 127.0.0.1"))
+        #expect(await server.log.eventually("no complete request within 500 ms"))
 
         // A complete request in time is served (the guard steps aside): a 404 after the play wait.
         let ok = try await RawConnection.connect(port: server.rtspPort)
@@ -109,8 +109,8 @@ struct LimitsTests {
         try await rtsp.send(Array("OPTIONS rtsp://127.0.0.1/live/x RTSP/1.0\r\nCSeq: 1\r\n\(filler)\r\n".utf8))
         #expect(await rtsp.waitClosed(seconds: 2), "oversized RTSP head left open")
         #expect(String(buffer: rtsp.received).hasPrefix("RTSP/1.0 400"), "\(String(buffer: rtsp.received))")
-        #expect(server.log.contains("closing flv connection from 127.0.0.1") && server.log.contains("request head larger than 2048 bytes"))
-        #expect(server.log.contains("bad RTSP request") && server.log.contains("exceed 2048 bytes"))
+        #expect(await server.log.eventually("closing flv connection from 127.0.0.1", "request head larger than 2048 bytes"))
+        #expect(await server.log.eventually("bad RTSP request", "exceed 2048 bytes"))
 
         // A head that fits is still served.
         let small = try await RawConnection.connect(port: server.rtspPort)
@@ -126,13 +126,13 @@ struct LimitsTests {
         let big = try await BadInputTests.handshaken(port: server.rtmpPort)
         try await big.send([0x04, 0, 0, 0, 0x01, 0x86, 0xA0, 9, 1, 0, 0, 0] + [UInt8](repeating: 0, count: 64))
         #expect(await big.waitClosed(seconds: 3), "message beyond max_message_size left open")
-        #expect(server.log.contains("exceeds limit"))
+        #expect(await server.log.eventually("exceeds limit"))
 
         // Set Chunk Size 16384 (type 1 on chunk stream 2).
         let chunk = try await BadInputTests.handshaken(port: server.rtmpPort)
         try await chunk.send([0x02, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0, 0, 0, 0x40, 0x00])
         #expect(await chunk.waitClosed(seconds: 3), "chunk size beyond max_chunk_size left open")
-        #expect(server.log.contains("Set Chunk Size 16384 is out of range"))
+        #expect(await server.log.eventually("Set Chunk Size 16384 is out of range"))
 
         // Within the limits all is well: a real publisher plays.
         let publisher = try await server.publishPlayable(TestMedia.shared.h264AACFLV(), stream: "live/sized")

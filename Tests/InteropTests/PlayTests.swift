@@ -117,7 +117,7 @@ struct PlayTests {
         _ = await player.wait(timeout: .seconds(5)) { $0.videoFrames > 0 }
 
         try await server.expectPublishRefused(media, stream: "live/dup")
-        #expect(server.log.contains("already being published"))
+        #expect(await server.log.eventually("already being published"))
 
         let before = player.stats.videoFrames
         try await Task.sleep(nanoseconds: 1_000_000_000)

@@ -85,7 +85,7 @@ struct PublisherGraceDeviceTests {
     /// Returns the frames it had then.
     static func expectWaiting(_ server: TestServer, _ flv: HTTPFLVPlayer) async throws -> Int {
         try await Task.sleep(nanoseconds: 700_000_000)
-        #expect(server.log.contains("players wait up to 5000 ms"), "\(server.log.lines.suffix(10))")
+        #expect(await server.log.eventually("players wait up to 5000 ms"), "\(server.log.lines.suffix(10))")
         #expect(!flv.stats.closed, "the player was ended during the grace")
         return flv.stats.videoFrames
     }
@@ -93,7 +93,7 @@ struct PublisherGraceDeviceTests {
     /// After the publisher came back: the same player goes on, 40 more frames, time never going back.
     static func expectContinued(_ server: TestServer, _ flv: HTTPFLVPlayer, framesBefore: Int) async {
         let stats = await flv.wait(timeout: .seconds(10)) { $0.videoFrames >= framesBefore + 40 }
-        #expect(server.log.contains("publisher came back: 1 players continue"), "\(server.log.lines.suffix(10))")
+        #expect(await server.log.eventually("publisher came back: 1 players continue"), "\(server.log.lines.suffix(10))")
         #expect(!stats.closed && stats.error == nil, "player: \(stats.error ?? "closed")")
         #expect(stats.videoFrames >= framesBefore + 40, "\(stats.videoFrames - framesBefore) frames after the reconnect")
         let ts = stats.videoTimestamps

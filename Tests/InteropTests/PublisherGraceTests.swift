@@ -37,7 +37,7 @@ struct PublisherGraceTests {
         first.signal(SIGKILL)  // a drop, not an unpublish
         _ = await first.wait(seconds: 5)
         try await Task.sleep(nanoseconds: 700_000_000)
-        #expect(server.log.contains("players wait up to 5000 ms"))
+        #expect(await server.log.eventually("players wait up to 5000 ms"))
         #expect(!flv.stats.closed && !rtmp.stats.closed && probe.isRunning, "players were ended during the grace")
         let before = (flv.stats.videoFrames, rtmp.stats.videoFrames)
         let headersBefore = (flv.stats.sequenceHeaders, rtmp.stats.sequenceHeaders)
@@ -46,7 +46,7 @@ struct PublisherGraceTests {
         defer { second.terminate() }
         let flvAfter = await flv.wait(timeout: .seconds(10)) { $0.videoFrames >= before.0 + 50 }
         let rtmpAfter = await rtmp.wait(timeout: .seconds(10)) { $0.videoFrames >= before.1 + 50 }
-        #expect(server.log.contains("publisher came back: 3 players continue"), "\(server.log.lines.suffix(20))")
+        #expect(await server.log.eventually("publisher came back: 3 players continue"), "\(server.log.lines.suffix(20))")
         for (name, stats, frames) in [("HTTP-FLV", flvAfter, before.0), ("RTMP", rtmpAfter, before.1)] {
             #expect(!stats.closed, "\(name) player was closed")
             #expect(stats.videoFrames >= frames + 50, "\(name): \(stats.videoFrames - frames) frames after the reconnect")

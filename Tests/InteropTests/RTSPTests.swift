@@ -156,7 +156,7 @@ struct RTSPTests {
         #expect(await huge.waitClosed(seconds: 5), "100 KB request line: connection left open")
         let hugeReply = huge.replies.first
         #expect(hugeReply == nil || hugeReply?.status == 400, "\(String(describing: hugeReply))")
-        #expect(server.log.contains("bad RTSP request") && server.log.contains("exceed"))
+        #expect(await server.log.eventually("bad RTSP request", "exceed"))
 
         // Missing CSeq: 400, and the connection still serves.
         let noCSeq = try await RTSPTestClient.connect(port: server.rtspPort)
@@ -172,13 +172,13 @@ struct RTSPTests {
         #expect(try await transport.request("SETUP", url + "/trackID=0", ["Transport: ;;=bogus,RTP/XYZ;interleaved=a-b"]).status == 461)
         #expect(try await transport.request("PLAY", url, ["Session: 12345"]).status == 454)
         #expect(try await transport.request("SETUP", url + "/trackID=9", ["Transport: RTP/AVP/TCP;interleaved=0-1"]).status == 404)
-        #expect(server.log.contains("unsupported RTSP Transport"))
+        #expect(await server.log.eventually("unsupported RTSP Transport"))
 
         // Interleaved data before SETUP: closed, logged.
         let early = try await RTSPTestClient.connect(port: server.rtspPort)
         try await early.send(bytes: [0x24, 0, 0, 4, 1, 2, 3, 4])
         #expect(await early.waitClosed(seconds: 5), "interleaved data before SETUP: connection left open")
-        #expect(server.log.contains("interleaved data on channel 0 before SETUP"))
+        #expect(await server.log.eventually("interleaved data on channel 0 before SETUP"))
 
         // A client that vanishes mid-PLAY: it leaves the TransStream; the other player stays.
         let source = try #require(server.server.context.registry.source("live/victim"))
@@ -249,7 +249,7 @@ struct RTSPTests {
         #expect(rtpInfo.contains("seq=\(first.sequence);rtptime=\(first.timestamp)"), "RTP-Info \(rtpInfo) vs first datagram \(first)")
 
         #expect(await client.waitClosed(seconds: 4), "silent UDP session not timed out")
-        #expect(server.log.contains("timed out"))
+        #expect(await server.log.eventually("timed out"))
         await server.stop()
     }
 

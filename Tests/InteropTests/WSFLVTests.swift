@@ -43,7 +43,7 @@ struct WSFLVTests {
         let packets = try await ChildProcess.run("ffprobe", ["-v", "error", "-show_entries", "packet=codec_type", "-of", "csv", file], timeout: 30)
         #expect(packets.err.isEmpty, "\(packets.err)")
         #expect(packets.out.contains("video") && packets.out.contains("audio"))
-        #expect(server.log.contains("ws-flv player joined"))
+        #expect(await server.log.eventually("ws-flv player joined"))
         await server.stop()
     }
 
