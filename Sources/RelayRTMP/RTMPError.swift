@@ -17,6 +17,8 @@ public enum RTMPError: Error, Sendable, Equatable, CustomStringConvertible {
     case tooMuchPendingData(bytes: Int, limit: Int)
     /// C0/S0 version byte other than 3 (6 would be RTMPE, which is not supported).
     case badHandshakeVersion(UInt8)
+    /// The server sent handshake bytes before our C0+C1 went out (S0 answers C0).
+    case handshakeBeforeC0
     /// A control message (or user control event) shorter than its fixed layout.
     case truncatedPayload(typeID: UInt8)
     /// The message is not an AMF0/AMF3 command (type 20 or 17).
@@ -44,6 +46,8 @@ public enum RTMPError: Error, Sendable, Equatable, CustomStringConvertible {
             "RTMP unfinished messages need \(bytes) bytes, limit \(limit)"
         case .badHandshakeVersion(let version):
             "RTMP handshake version \(version) is not supported (expected 3)"
+        case .handshakeBeforeC0:
+            "RTMP server sent handshake data before the client's C0+C1"
         case .truncatedPayload(let typeID):
             "RTMP message type \(typeID) payload is truncated"
         case .notACommand(let typeID):

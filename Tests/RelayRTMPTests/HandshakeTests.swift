@@ -175,6 +175,11 @@ private func checkServerResponse(toC1 c1: [UInt8], base: Int) throws {
         _ = client.start()
         var badS0 = bufferOf([0x0A, 0, 0])
         #expect(throws: RTMPError.badHandshakeVersion(10)) { try client.feed(&badS0) }
+
+        // A server that speaks first is refused, not a trap.
+        var early = RTMPHandshakeClient()
+        var s0 = bufferOf([3, 0, 0])
+        #expect(throws: RTMPError.handshakeBeforeC0) { try early.feed(&s0) }
     }
 }
 
