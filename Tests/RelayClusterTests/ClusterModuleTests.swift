@@ -38,9 +38,11 @@ import Testing
             try context.registry.register(source)
             #expect(await eventually { (try? await db.psql("SELECT node_id || ' ' || url FROM liverelay_streams")) == "origin rtmp://127.0.0.1:19350\n" })
             let list = try #require(module.adminEndpoints.first)
-            let reply = try await list.handle(AdminRequest(streamID: .failure(.notFound("-")), logger: PostgresFixture.logger, body: { nil }))
-            let rows = try #require(reply.body as? [ClusterStream])
-            #expect(rows.map(\.stream) == ["live/a"] && rows.first?.node == "origin")
+            #expect(await eventually {
+                let reply = try? await list.handle(AdminRequest(streamID: .failure(.notFound("-")), logger: PostgresFixture.logger, body: { nil }))
+                let rows = reply?.body as? [ClusterStream] ?? []
+                return rows.map(\.stream) == ["live/a"] && rows.first?.node == "origin"
+            })
             // The node's load, from its heartbeat: the stream, no players yet.
             let nodes = try #require(module.adminEndpoints.last)
             #expect(nodes.path == "/api/v1/cluster/nodes")

@@ -139,10 +139,12 @@ import Testing
     }
 
     /// nil when a registry with `query` does not connect within `seconds`; else whether its
-    /// connection is encrypted, as the server sees it.
-    func encryption(_ db: PostgresServer, _ query: String, seconds: Double = 5, log: LogLines = LogLines()) async throws -> Bool? {
+    /// connection is encrypted, as the server sees it. A registry that cannot connect logs its
+    /// outage when a heartbeat's `deadlineMs` passes.
+    func encryption(_ db: PostgresServer, _ query: String, seconds: Double = 5, deadlineMs: Int = 2000,
+                    log: LogLines = LogLines()) async throws -> Bool? {
         let registry = try PostgresFixture.registry(node: "n", database: db, advertise: "rtmp://10.0.0.1:1935", query: query,
-                                                    logger: log.logger())
+                                                    locateTimeoutMs: deadlineMs, logger: log.logger())
         registry.start()
         var ssl: Bool?
         if await eventually(seconds, { registry.isUp }), let client = registry.upClient {
@@ -165,13 +167,13 @@ import Testing
                 try await encryption(db, ""),  // prefer: TLS when the server offers it
                 try await encryption(db, "?sslmode=disable"),
                 // verify-full against the system's CAs: the test CA is not one of them, no connection.
-                try await encryption(db, "?sslmode=verify-full", seconds: 1, log: unknownCA),
+                try await encryption(db, "?sslmode=verify-full", seconds: 1, deadlineMs: 500, log: unknownCA),
             ]
         }
         #expect(seen == [true, true, true, true, false, nil])
         // Without TLS on the server: prefer falls back to plain text, require does not connect.
         let plain = try await PostgresServer.with { db in
-            [try await encryption(db, ""), try await encryption(db, "?sslmode=require", seconds: 1, log: noTLS)]
+            [try await encryption(db, ""), try await encryption(db, "?sslmode=require", seconds: 1, deadlineMs: 500, log: noTLS)]
         }
         #expect(plain == [false, nil])
         // The outage's one line says why, not only that a query timed out.

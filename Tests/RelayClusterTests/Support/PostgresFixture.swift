@@ -11,23 +11,25 @@ import RelayTestSupport
 enum PostgresFixture {
     static let logger = Logger(label: "cluster-test")
 
-    /// `query`: appended to the server's URL (`?sslmode=…`).
+    /// `query`: appended to the server's URL (`?sslmode=…`). `locateTimeoutMs`: the default's 2000
+    /// (under TSan, queries past a tighter deadline marked the database down mid-test).
     static func config(node: String, database: PostgresServer, table: String = "liverelay_streams",
-                       heartbeatMs: Int = 100, expiryMs: Int = 400, edge: Bool = true, query: String = "") throws -> ClusterConfig {
+                       heartbeatMs: Int = 100, expiryMs: Int = 400, edge: Bool = true, query: String = "",
+                       locateTimeoutMs: Int = 2000) throws -> ClusterConfig {
         try ClusterConfig.parse([
             "enabled": .bool(true), "node_id": .string(node), "postgres_url": .string(database.url + query), "edge": .bool(edge),
             "postgres_table": .string(table), "heartbeat_ms": .number(Double(heartbeatMs)),
-            "expiry_ms": .number(Double(expiryMs)), "locate_timeout_ms": .number(500),
+            "expiry_ms": .number(Double(expiryMs)), "locate_timeout_ms": .number(Double(locateTimeoutMs)),
         ])
     }
 
     /// `players`: the node's players by stream, as its heartbeat reads them.
     static func registry(node: String, database: PostgresServer, advertise: String, table: String = "liverelay_streams",
                          heartbeatMs: Int = 100, expiryMs: Int = 400, edge: Bool = true, query: String = "",
-                         players: NIOLockedValueBox<[String: Int]> = NIOLockedValueBox([:]),
+                         locateTimeoutMs: Int = 2000, players: NIOLockedValueBox<[String: Int]> = NIOLockedValueBox([:]),
                          logger: Logger = logger) throws -> PostgresRegistry {
         let config = try config(node: node, database: database, table: table, heartbeatMs: heartbeatMs, expiryMs: expiryMs,
-                                edge: edge, query: query)
+                                edge: edge, query: query, locateTimeoutMs: locateTimeoutMs)
         return try PostgresRegistry(config: config, database: try PostgresURL(config.postgresURL), advertiseURL: { advertise },
                                 playerCounts: { players.withLockedValue { $0 } },
                                 group: MultiThreadedEventLoopGroup.singleton, logger: logger)
