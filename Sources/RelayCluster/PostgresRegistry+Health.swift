@@ -20,9 +20,11 @@ extension PostgresRegistry {
         }
     }
 
-    /// A CREATE TABLE IF NOT EXISTS that lost a race with another node's.
+    /// A CREATE TABLE IF NOT EXISTS that lost a race with another node's: IF NOT EXISTS does not
+    /// serialize creators, and the loser sees a unique violation (23505), "relation exists"
+    /// (42P07) or "type exists" (42710, the table's row type), depending on where it lost.
     static func madeConcurrently(_ error: PSQLError) -> Bool {
-        ["23505", "42P07"].contains(error.serverInfo?[.sqlState] ?? "")
+        ["23505", "42P07", "42710"].contains(error.serverInfo?[.sqlState] ?? "")
     }
 
     /// Milliseconds from an age in (fractional) milliseconds that the database computed.

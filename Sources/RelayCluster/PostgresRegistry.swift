@@ -25,6 +25,8 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
     private struct State {
         var client: PostgresClient?
         var tasks: [Task<Void, Never>] = []
+        /// The task that runs the write queue (one of `tasks`): stop() waits for it.
+        var drain: Task<Void, Never>?
         /// This node's streams (origin streams only) and when each started.
         var local: Set<String> = []
         var up = false
@@ -100,24 +102,32 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
         var quiet = logger
         quiet.logLevel = max(logger.logLevel, .warning)
         let client = PostgresClient(configuration: configuration, eventLoopGroup: group, backgroundLogger: quiet)
+        let drain = Task { await self.drainWrites(client) }
         let tasks = [
             Task { await client.run() },
-            Task { await self.drainWrites(client) },
+            drain,
             Task { await self.beat() },
             Task { await self.listen(client) },
         ]
         state.withLockedValue {
             $0.client = client
             $0.tasks = tasks
+            $0.drain = drain
         }
         logger.info("cluster registry: PostgreSQL \(database.redacted), table \(config.postgresTable), node \(config.nodeID)")
     }
 
-    /// Deletes this node's rows (with their NOTIFY: edges stop pulling at once) and its load, then stops.
+    /// Deletes this node's rows (with their NOTIFY: edges stop pulling at once) and its load, then
+    /// stops. The write queue is drained first: a heartbeat still in flight would put the rows
+    /// back after their delete.
     public func stop() async {
-        let client = state.withLockedValue { s -> PostgresClient? in
+        let (client, tasks, drain) = state.withLockedValue { s in
             s.stopped = true
-            return s.client
+            return (s.client, s.tasks, s.drain)
+        }
+        writer.finish()
+        if let drain {  // queued writes are skipped once stopped; the one in flight ends within its deadline
+            try? await withDeadline(ms: config.locateTimeoutMs &* 2) { await drain.value }
         }
         if let client, isUp {
             do {
@@ -129,8 +139,7 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
                 logger.warning("cluster registry: could not delete this node's rows at stop: \(Self.describe(error))")
             }
         }
-        writer.finish()
-        for task in state.withLockedValue({ $0.tasks }) { task.cancel() }
+        for task in tasks { task.cancel() }
     }
 
     // MARK: StreamObserver
@@ -208,7 +217,8 @@ public final class PostgresRegistry: StreamLocator, StreamObserver {
 
     private func drainWrites(_ client: PostgresClient) async {
         for await write in writes {
-            let up = state.withLockedValue { $0.up }
+            let (up, stopped) = state.withLockedValue { ($0.up, $0.stopped) }
+            if stopped { continue }  // stop() deletes this node's rows itself
             do {
                 switch write {
                 case .upsert(let id) where up:

@@ -103,13 +103,31 @@ import Testing
         }
     }
 
+    /// Nodes starting together on an empty database all create the tables: IF NOT EXISTS does
+    /// not serialize them, and the losers' errors (23505, 42P07, 42710) are no outage.
+    @Test func nodesCreatingTheTablesAtOnceSeeNoOutage() async throws {
+        try await PostgresServer.with { db in
+            let log = LogLines()
+            let nodes = try (0..<8).map {
+                try PostgresFixture.registry(node: "node-\($0)", database: db, advertise: "rtmp://10.0.0.\($0):1935", logger: log.logger())
+            }
+            for node in nodes { node.start() }
+            #expect(await eventually { nodes.allSatisfy(\.isUp) })
+            #expect(await eventually { (try? await nodes[0].nodes().count) == 8 })
+            for node in nodes { await node.stop() }
+            #expect(!log.contains("fails ("), "\(log.lines.filter { $0.contains("fails (") })")
+        }
+    }
+
     @Test func eachNodesPlayersPerStreamAndItsLoad() async throws {
         try await PostgresServer.with { db in
             let originPlayers = NIOLockedValueBox<[String: Int]>([:])
             let edgePlayers = NIOLockedValueBox<[String: Int]>([:])
+            let log = LogLines()
             let origin = try PostgresFixture.registry(node: "origin", database: db, advertise: "rtmp://10.0.0.1:1935", edge: false,
-                                                      players: originPlayers)
-            let edge = try PostgresFixture.registry(node: "edge", database: db, advertise: "rtmp://10.0.0.2:1935", players: edgePlayers)
+                                                      players: originPlayers, logger: log.logger())
+            let edge = try PostgresFixture.registry(node: "edge", database: db, advertise: "rtmp://10.0.0.2:1935", players: edgePlayers,
+                                                    logger: log.logger())
             origin.start()
             edge.start()
             origin.streamStarted(PostgresFixture.source("live/a"))
@@ -135,6 +153,7 @@ import Testing
             #expect(try await origin.nodes().map(\.node) == ["origin"])
             await origin.stop()
             #expect(try await db.psql("SELECT count(*) FROM liverelay_streams_players").hasPrefix("0"))
+            #expect(!log.contains("fails ("), "\(log.lines)")
         }
     }
 
