@@ -121,7 +121,8 @@ public struct RTMPHandshakeClient: RTMPHandshakeSide, Sendable {
         return out
     }
 
-    /// Call after `start()` (bytes before it are a protocol error). Returns `.send(C2)` once S0+S1+S2 are in, `.done` after that.
+    /// Call after `start()` (bytes before it are a protocol error). Returns `.send(C2)` once
+    /// S0+S1+S2 are in, `.done` after that.
     public mutating func feed(_ buffer: inout ByteBuffer) throws(RTMPError) -> HandshakeStep {
         switch state {
         case .initial:
