@@ -25,7 +25,7 @@ public final class LogLines: Sendable {
     /// own thread, often just after the state change a test waited for (a closed socket, a
     /// counter): asserting on `contains` at once races that line.
     public func eventually(_ parts: String..., within seconds: Double = 5) async -> Bool {
-        await Self.poll(reaching: 1, within: seconds) { parts.map(self.count).min() ?? 0 } >= 1
+        await RelayTestSupport.eventually(seconds) { parts.allSatisfy(self.contains) }
     }
 
     /// The number of lines containing `s` once it reaches `n` or `seconds` pass: for "exactly
@@ -36,16 +36,8 @@ public final class LogLines: Sendable {
 
     /// The number of lines matching `match` once it reaches `n` or `seconds` pass.
     public func count(where match: (String) -> Bool, reaching n: Int, within seconds: Double = 5) async -> Int {
-        await Self.poll(reaching: n, within: seconds) { self.lines.filter(match).count }
-    }
-
-    private static func poll(reaching n: Int, within seconds: Double, _ value: () -> Int) async -> Int {
-        let deadline = Date().addingTimeInterval(seconds)
-        while true {
-            let v = value()
-            if v >= n || Date() >= deadline { return v }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+        _ = await RelayTestSupport.eventually(seconds) { self.lines.filter(match).count >= n }
+        return lines.filter(match).count
     }
 
     private struct Handler: LogHandler {

@@ -142,13 +142,3 @@ struct ClusterTests {
         }
     }
 }
-
-/// Polls `condition` every 20 ms for up to `seconds`.
-private func eventually(_ seconds: Double, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    while Date() < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(nanoseconds: 20_000_000)
-    }
-    return try await condition()
-}

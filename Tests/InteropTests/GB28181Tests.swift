@@ -6,6 +6,7 @@ import RelayCore
 import RelayFLV
 import RelayGB28181
 import RelayRTP
+import RelayTestSupport
 import Testing
 
 /// GB28181 in from the real `relay-bench gb-send` (a device in each of the three modes), out
@@ -222,12 +223,7 @@ struct GB28181Tests {
     }
 
     static func wait(_ seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            try? await Task.sleep(nanoseconds: 20_000_000)
-        }
-        return condition()
+        await eventually(seconds, condition)
     }
 
     /// ffprobe over RTMP, HTTP-FLV and RTSP sees both tracks; 5 s decodes over HTTP-FLV and
